@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Rng } from "../../src/util/rng.js";
+
+describe("Rng", () => {
+  it("is deterministic for a seed and differs across seeds", () => {
+    const a = new Rng(7), b = new Rng(7), c = new Rng(8);
+    const xs = Array.from({ length: 8 }, () => a.u32());
+    expect(Array.from({ length: 8 }, () => b.u32())).toEqual(xs);
+    expect(Array.from({ length: 8 }, () => c.u32())).not.toEqual(xs);
+  });
+
+  it("keeps int(n) in range and float in [0,1)", () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 1, max: 2 ** 40 }), (seed, n) => {
+        const r = new Rng(seed >>> 0);
+        for (let i = 0; i < 20; i++) {
+          const x = r.int(n);
+          const f = r.float();
+          if (!(Number.isInteger(x) && x >= 0 && x < n && f >= 0 && f < 1)) return false;
+        }
+        return true;
+      }),
+    );
+  });
+
+  it("is roughly uniform", () => {
+    const r = new Rng(1);
+    const counts = new Array(10).fill(0);
+    for (let i = 0; i < 100_000; i++) counts[r.int(10)]++;
+    for (const c of counts) expect(Math.abs(c - 10_000)).toBeLessThan(500);
+  });
+
+  it("rejects bad seeds by name", () => {
+    expect(() => new Rng(-1)).toThrow(/seed: -1/);
+    expect(() => new Rng(1.5)).toThrow(/seed/);
+  });
+});
