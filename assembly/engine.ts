@@ -1,0 +1,397 @@
+// The engine: runs the request buffer until it is done or an event needs the host
+// (docs/core.md section 4). `pageAccess` is the whole semantics of one page access;
+// the loops in `runFull` and `runConformance` only short-cut its commonest case (a
+// hit in the 4 KiB L1 that its rights allow) and call it for everything else.
+import {
+  CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
+  EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
+  VC_OK, VM_HAS_GLOBAL, SD_SETS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, S_ITLB4K, S_ITLB2M,
+  S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, F_GLOBAL,
+  KIND_FETCH, KIND_WRITE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK,
+} from "./layout";
+import {
+  cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
+  C_STLB4K, C_STLB2M, C_STLB1G, C_DATA, C_DASSIST, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF,
+} from "./counters";
+import { clock, sd, pcpuBase, lookup, fill, present, keyAt, d0At, d1At, flagsAt, probeSet, renormalise } from "./tlb";
+import { vcRec, vmRec } from "./state";
+import { ctxBits, globalBits, tlbKey, tlbDropVa } from "./flush";
+import { walk, guestDenial, eptDenialOnHit } from "./walk";
+import { pkruEff, pkrsEff, keyMasks } from "./pkru";
+import { confMapped } from "./conform";
+
+// ---- the semantics of one page access --------------------------------------------
+
+/** Counts a successful access by the tier of its data page. */
+// @ts-ignore: decorator
+@inline function countData(c: usize, flags: u32, kind: u32): void {
+  bump(c, C_DATA + <i32>(((flags >> F_TIER_SHIFT) & 7) * 3 + kind));
+}
+
+/** Probes one TLB structure for `va` at page size `size` in ctx `bits`, then globals. */
+function probeTlb(p: usize, s: i32, va: u64, size: u32, bits: u64, gbits: u64, globals: bool): i32 {
+  if (!present(s)) return -1;
+  const vpn = va >> <u64>(12 + 9 * size);
+  const slot = lookup(p, s, vpn, tlbKey(vpn, bits, size));
+  if (slot >= 0 || !globals) return slot;
+  return lookup(p, s, vpn, tlbKey(vpn, gbits, size));
+}
+
+// which structure and size the last `probeL1`/`probeL2` hit
+let hitS: i32 = 0;
+let hitSize: u32 = 0;
+
+function probeL1(p: usize, va: u64, kind: u32, bits: u64, gbits: u64, globals: bool): i32 {
+  let slot: i32;
+  if (kind == KIND_FETCH) {
+    hitS = S_ITLB4K; hitSize = SZ_4K;
+    slot = probeTlb(p, S_ITLB4K, va, SZ_4K, bits, gbits, globals);
+    if (slot >= 0) return slot;
+    hitS = S_ITLB2M; hitSize = SZ_2M;
+    return probeTlb(p, S_ITLB2M, va, SZ_2M, bits, gbits, globals);
+  }
+  hitS = S_DTLB4K; hitSize = SZ_4K;
+  slot = probeTlb(p, S_DTLB4K, va, SZ_4K, bits, gbits, globals);
+  if (slot >= 0) return slot;
+  hitS = S_DTLB2M; hitSize = SZ_2M;
+  slot = probeTlb(p, S_DTLB2M, va, SZ_2M, bits, gbits, globals);
+  if (slot >= 0) return slot;
+  hitS = S_DTLB1G; hitSize = SZ_1G;
+  return probeTlb(p, S_DTLB1G, va, SZ_1G, bits, gbits, globals);
+}
+
+function probeL2(p: usize, va: u64, kind: u32, bits: u64, gbits: u64, globals: bool): i32 {
+  hitS = S_STLB; hitSize = SZ_4K;
+  let slot = probeTlb(p, S_STLB, va, SZ_4K, bits, gbits, globals);
+  if (slot >= 0) return slot;
+  hitSize = SZ_2M;
+  slot = probeTlb(p, S_STLB, va, SZ_2M, bits, gbits, globals);
+  if (slot >= 0 || kind == KIND_FETCH) return slot;
+  hitS = S_STLB1G; hitSize = SZ_1G;
+  return probeTlb(p, S_STLB1G, va, SZ_1G, bits, gbits, globals);
+}
+
+function l1For(kind: u32, size: u32): i32 {
+  if (kind == KIND_FETCH) return size == SZ_4K ? S_ITLB4K : S_ITLB2M;
+  return size == SZ_4K ? S_DTLB4K : size == SZ_2M ? S_DTLB2M : S_DTLB1G;
+}
+
+/** Walks (a miss or a dirty assist) and counts the data access; 0 or an event. */
+function walkAndCount(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
+  const r = walk(vc, c, p, va, kind);
+  if (r != 0) return r;
+  countData(c, load<u32>(TR_FLAGS), kind);
+  return 0;
+}
+
+/** One page access of the full model, from the L1 probe on; 0 or an event code. */
+export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
+  const vm = load<u32>(vc + VC_VM);
+  const vpid = vm + 1;
+  const bits = ctxBits(vpid, load<u32>(vc + VC_PCID));
+  const gbits = globalBits(vpid);
+  const globals = load<u32>(vmRec(vm) + VM_HAS_GLOBAL) != 0;
+
+  let slot = probeL1(p, va, kind, bits, gbits, globals);
+  if (slot >= 0) {
+    if (hitS == S_ITLB2M) bump(c, C_HIT_I2M);
+    else if (hitS == S_DTLB2M) bump(c, C_HIT_D2M);
+    else if (hitS == S_DTLB1G) bump(c, C_HIT_D1G);
+  } else {
+    bump(c, kind == KIND_FETCH ? C_L1MISS_F : C_L1MISS_D);
+    slot = probeL2(p, va, kind, bits, gbits, globals);
+    if (slot < 0) return walkAndCount(vc, c, p, va, kind);
+    bump(c, hitSize == SZ_4K ? C_STLB4K : hitSize == SZ_2M ? C_STLB2M : C_STLB1G);
+    const l1 = l1For(kind, hitSize);
+    if (present(l1)) {
+      const s = hitS;
+      const ns = <u32>slot;
+      const vpn = va >> <u64>(12 + 9 * hitSize);
+      fill(p, l1, vpn, load<u64>(keyAt(p, s, ns)), load<u64>(d0At(p, s, ns)), load<u64>(d1At(p, s, ns)), load<u32>(flagsAt(p, s, ns)));
+    }
+  }
+  // check the entry's rights
+  const flags = load<u32>(flagsAt(p, hitS, <u32>slot));
+  const okTab = <usize>load<u32>(vc + VC_OK);
+  if (load<u8>(okTab + (<usize>kind << 7) + <usize>(flags & 127)) != 0 && !keyDenied(vc, flags, kind)) {
+    countData(c, flags, kind);
+    return 0;
+  }
+  const denied = guestDenial(c, p, vc, va, flags, kind);
+  if (denied != 0) return denied;
+  if (load<u8>(okTab + (<usize>kind << 7) + <usize>((flags & 127) | F_D)) == 0) {
+    return eptDenialOnHit(c, p, vc, va, flags, load<u64>(d1At(p, hitS, <u32>slot)), kind);
+  }
+  // a write to a clean entry: the walk sets D
+  bump(c, C_DASSIST);
+  tlbDropVa(p, va, bits);
+  tlbDropVa(p, va, gbits);
+  return walkAndCount(vc, c, p, va, kind);
+}
+
+// @ts-ignore: decorator
+@inline function keyDenied(vc: usize, flags: u32, kind: u32): bool {
+  const reg = (flags & F_U) != 0 ? pkruEff(vc) : pkrsEff(vc);
+  const mask = (keyMasks(vc) >> (kind << 3)) & 3;
+  return ((reg >> ((flags >> (F_KEY_SHIFT - 1)) & 30)) & mask) != 0;
+}
+
+// ---- the conformance model (REFERENCE.md section 9) -------------------------------
+
+/** One page access of the conformance model. Never raises an event. */
+export function confAccess(c: usize, p: usize, va: u64, kind: u32): void {
+  const z = load<u32>(CFG_POLICY);
+  const bits = ctxBits(1, 0);
+  const vpn = va >> <u64>(12 + 9 * z);
+  const key = tlbKey(vpn, bits, z);
+  const l1 = kind == KIND_FETCH ? (z == SZ_4K ? S_ITLB4K : S_ITLB2M) : z == SZ_4K ? S_DTLB4K : S_DTLB2M;
+  // L1 hits are not counted: every one is at the policy's page size (src/core derives them)
+  if (present(l1) && lookup(p, l1, vpn, key) >= 0) return;
+  bump(c, kind == KIND_FETCH ? C_L1MISS_F : C_L1MISS_D);
+  if (present(S_STLB) && lookup(p, S_STLB, vpn, key) >= 0) {
+    bump(c, z == SZ_4K ? C_STLB4K : C_STLB2M);
+  } else {
+    if (!confMapped(vpn)) bump(c, C_PF);
+    bump(c, C_WALKS);
+    add(c, C_REFS, z == SZ_4K ? 24 : 15);
+    add(c, C_REFS_G, z == SZ_4K ? 4 : 3);
+    add(c, C_REFS_E, z == SZ_4K ? 20 : 12);
+    if (present(S_STLB)) fill(p, S_STLB, vpn, key, 0, 0, 0);
+  }
+  if (present(l1)) fill(p, l1, vpn, key, 0, 0, 0);
+}
+
+// ---- requests ----------------------------------------------------------------------
+
+function raise(code: u32, i: u32, vcpu: u32, va: u64): u32 {
+  store<u32>(EV_CODE, code);
+  store<u32>(EV_INDEX, i);
+  store<u32>(EV_VCPU, vcpu);
+  store<u32>(CUR_INDEX, i);
+  store<u64>(CUR_ADDR, va);
+  store<u32>(CUR_RETRY, code == EV_BAD_VCPU ? 0 : 1);
+  if (code == EV_BAD_VCPU) store<u64>(EV_VA, va);
+  return code;
+}
+
+function validVcpu(vcpu: u32): bool {
+  return vcpu < load<u32>(CFG_VCPUS) && load<u32>(vcRec(vcpu) + VC_ACTIVE) != 0;
+}
+
+/**
+ * Runs request `i` page by page from `from` (the request's address, or the page access
+ * that raised the last event, which then counts as a retry). Returns 0 or an event.
+ */
+function slowRequest(i: u32, from: u64, retry: bool): u32 {
+  const r = <usize>load<u32>(CFG_REQ_BUF) + <usize>i * REQ_BYTES;
+  const addr = load<u64>(r);
+  const info = load<u32>(r, 8);
+  const size = load<u32>(r, 12);
+  const vcpu = info >> 8;
+  const kind = info & 3;
+  if (!validVcpu(vcpu)) return raise(EV_BAD_VCPU, i, vcpu, addr);
+  const vc = vcRec(vcpu);
+  const c = cnt(vcpu);
+  const p = pcpuBase(load<u32>(vc + VC_PCPU));
+  const last = addr + <u64>(size == 0 ? 1 : size) - 1;
+  const conf = load<u32>(CFG_MODEL) == 1;
+  let va = from;
+  let first = true;
+  while (true) {
+    bump(c, (first && retry ? C_RETRY : C_REQ) + <i32>kind);
+    first = false;
+    clock++;
+    if (conf) confAccess(c, p, va, kind);
+    else {
+      const ev = pageAccess(vc, c, p, va, kind);
+      if (ev != 0) return raise(ev, i, vcpu, va);
+    }
+    const next = (va | 0xFFF) + 1;
+    if (next > last) break;
+    va = next;
+  }
+  return 0;
+}
+
+/** Runs the buffer from the cursor; returns EV_DONE or an event (docs/core.md 4). */
+export function run(): u32 {
+  store<u32>(EV_CODE, 0);
+  if (clock > 0xF0000000) renormalise();
+  let i = load<u32>(CUR_INDEX);
+  const n = load<u32>(CUR_COUNT);
+  if (load<u32>(CUR_RETRY) != 0 && i < n) {
+    store<u32>(CUR_RETRY, 0);
+    const ev = slowRequest(i, load<u64>(CUR_ADDR), true);
+    if (ev != 0) return ev;
+    i++;
+  }
+  store<u32>(CUR_INDEX, i);
+  const ev = load<u32>(CFG_MODEL) == 1 ? runConformance(i, n) : runFull(i, n);
+  if (ev == 0) store<u32>(CUR_INDEX, n);
+  store<u32>(CFG_CLOCK, clock);
+  return ev;
+}
+
+/** Drops the rest of the request that raised the last event. */
+export function skip(): void {
+  store<u32>(CUR_INDEX, load<u32>(CUR_INDEX) + 1);
+  store<u32>(CUR_RETRY, 0);
+}
+
+// Packed per-kind request counts kept in a register: 21 bits per kind is enough for
+// one buffer (at most 2^20 requests).
+// @ts-ignore: decorator
+@inline function flushKinds(c: usize, kc: u64): void {
+  add(c, C_REQ, kc & 0x1FFFFF);
+  add(c, C_REQ + 1, (kc >> 21) & 0x1FFFFF);
+  add(c, C_REQ + 2, kc >> 42);
+}
+
+function runFull(start: u32, n: u32): u32 {
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const lru = load<u32>(CFG_REPL) == 0;
+  let cur: u32 = 0xFFFFFFFF;
+  let vc: usize = 0, c: usize = 0, p: usize = 0, okTab: usize = 0;
+  let bits: u64 = 0;
+  let pkU: u32 = 0, pkS: u32 = 0, km: u32 = 0;
+  let fast = false; // no globals and both 4 KiB L1s present: the short cut applies
+  // geometry of itlb4k and dtlb4k on the current pCPU
+  let iMask: u32 = 0, iW: u32 = 0, iKeys: usize = 0, iFlags: usize = 0, iStamp: usize = 0;
+  let dMask: u32 = 0, dW: u32 = 0, dKeys: usize = 0, dFlags: usize = 0, dStamp: usize = 0;
+  let kc: u64 = 0;
+  let clk = clock;
+  for (let i = start; i < n; i++) {
+    const r = buf + <usize>i * REQ_BYTES;
+    const va = load<u64>(r);
+    const info = load<u32>(r, 8);
+    const size = load<u32>(r, 12);
+    const vcpu = info >> 8;
+    const kind = info & 3;
+    if (vcpu != cur) {
+      if (cur != 0xFFFFFFFF) flushKinds(c, kc);
+      kc = 0;
+      if (!validVcpu(vcpu)) {
+        clock = clk;
+        return raise(EV_BAD_VCPU, i, vcpu, va);
+      }
+      cur = vcpu;
+      vc = vcRec(vcpu);
+      c = cnt(vcpu);
+      p = pcpuBase(load<u32>(vc + VC_PCPU));
+      okTab = <usize>load<u32>(vc + VC_OK);
+      const vm = load<u32>(vc + VC_VM);
+      bits = ctxBits(vm + 1, load<u32>(vc + VC_PCID));
+      pkU = pkruEff(vc);
+      pkS = pkrsEff(vc);
+      km = keyMasks(vc);
+      fast = load<u32>(vmRec(vm) + VM_HAS_GLOBAL) == 0 && present(S_ITLB4K) && present(S_DTLB4K);
+      const di = sd(S_ITLB4K), dd = sd(S_DTLB4K);
+      iMask = load<u32>(di + SD_SETS) - 1;
+      iW = load<u32>(di + SD_WPAD);
+      iKeys = p + <usize>load<u32>(di + SD_KEYS);
+      iFlags = p + <usize>load<u32>(di + SD_FLAGS);
+      iStamp = p + <usize>load<u32>(di + SD_STAMP);
+      dMask = load<u32>(dd + SD_SETS) - 1;
+      dW = load<u32>(dd + SD_WPAD);
+      dKeys = p + <usize>load<u32>(dd + SD_KEYS);
+      dFlags = p + <usize>load<u32>(dd + SD_FLAGS);
+      dStamp = p + <usize>load<u32>(dd + SD_STAMP);
+    }
+    if (((<u32>va & 0xFFF) + size - 1) > 0xFFF || size == 0 || !fast) {
+      // crosses a page (or the short cut does not apply): page by page
+      flushKinds(c, kc);
+      kc = 0;
+      clock = clk;
+      const ev = slowRequest(i, va, false);
+      clk = clock;
+      if (ev != 0) return ev;
+      continue;
+    }
+    clk++;
+    kc += <u64>1 << (<u64>kind * 21);
+    const vpn = va >> 12;
+    const key = (vpn << 28) | bits | 1;
+    const isF = kind == KIND_FETCH;
+    const first = <u32>vpn & select<u32>(iMask, dMask, isF);
+    const wpad = select<u32>(iW, dW, isF);
+    const slot = first * wpad;
+    const w = probeSet(select<usize>(iKeys, dKeys, isF) + (<usize>slot << 3), wpad, key);
+    if (w >= 0) {
+      const e = slot + <u32>w;
+      if (lru) store<u32>(select<usize>(iStamp, dStamp, isF) + (<usize>e << 2), clk);
+      const fl = load<u32>(select<usize>(iFlags, dFlags, isF) + (<usize>e << 2));
+      const reg = select<u32>(pkU, pkS, (fl & F_U) != 0);
+      const denied = (reg >> ((fl >> (F_KEY_SHIFT - 1)) & 30)) & (km >> (kind << 3)) & 3;
+      if (load<u8>(okTab + (<usize>kind << 7) + <usize>(fl & 127)) != 0 && denied == 0) {
+        countData(c, fl, kind);
+        continue;
+      }
+    }
+    clock = clk;
+    const ev = pageAccess(vc, c, p, va, kind);
+    if (ev != 0) {
+      flushKinds(c, kc);
+      return raise(ev, i, vcpu, va);
+    }
+  }
+  if (cur != 0xFFFFFFFF) flushKinds(c, kc);
+  clock = clk;
+  return 0;
+}
+
+function runConformance(start: u32, n: u32): u32 {
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const lru = load<u32>(CFG_REPL) == 0;
+  if (!validVcpu(0)) return raise(EV_BAD_VCPU, start, 0, 0);
+  const c = cnt(0);
+  const p = pcpuBase(0);
+  const z = load<u32>(CFG_POLICY);
+  const shift = <u64>(12 + 9 * z);
+  const is = sd(z == SZ_4K ? S_ITLB4K : S_ITLB2M);
+  const ds = sd(z == SZ_4K ? S_DTLB4K : S_DTLB2M);
+  const fast = load<u32>(is + SD_SETS) != 0 && load<u32>(ds + SD_SETS) != 0;
+  const iMask = load<u32>(is + SD_SETS) - 1, iW = load<u32>(is + SD_WPAD);
+  const iKeys = p + <usize>load<u32>(is + SD_KEYS), iStamp = p + <usize>load<u32>(is + SD_STAMP);
+  const dMask = load<u32>(ds + SD_SETS) - 1, dW = load<u32>(ds + SD_WPAD);
+  const dKeys = p + <usize>load<u32>(ds + SD_KEYS), dStamp = p + <usize>load<u32>(ds + SD_STAMP);
+  const bits = ctxBits(1, 0) | (<u64>z << 1) | 1;
+  let kc: u64 = 0;
+  let clk = clock;
+  for (let i = start; i < n; i++) {
+    const r = buf + <usize>i * REQ_BYTES;
+    const va = load<u64>(r);
+    const info = load<u32>(r, 8);
+    const size = load<u32>(r, 12);
+    if ((info >> 8) != 0) {
+      flushKinds(c, kc);
+      clock = clk;
+      return raise(EV_BAD_VCPU, i, info >> 8, va);
+    }
+    const kind = info & 3;
+    if (((<u32>va & 0xFFF) + size - 1) > 0xFFF || size == 0 || !fast) {
+      flushKinds(c, kc);
+      kc = 0;
+      clock = clk;
+      slowRequest(i, va, false);
+      clk = clock;
+      continue;
+    }
+    clk++;
+    kc += <u64>1 << (<u64>kind * 21);
+    const vpn = va >> shift;
+    const key = (vpn << 28) | bits;
+    const isF = kind == KIND_FETCH;
+    const wpad = select<u32>(iW, dW, isF);
+    const slot = (<u32>vpn & select<u32>(iMask, dMask, isF)) * wpad;
+    const w = probeSet(select<usize>(iKeys, dKeys, isF) + (<usize>slot << 3), wpad, key);
+    if (w >= 0) {
+      if (lru) store<u32>(select<usize>(iStamp, dStamp, isF) + (<usize>(slot + <u32>w) << 2), clk);
+      continue;
+    }
+    clock = clk;
+    confAccess(c, p, va, kind);
+  }
+  flushKinds(c, kc);
+  clock = clk;
+  return 0;
+}

@@ -1,0 +1,257 @@
+// Set-associative structures: the TLBs, the paging-structure caches and the nested TLB
+// share this code. Each structure of a pCPU block is five arrays laid out set by set:
+//   keys  u64 x wpad   tag; 0 = invalid (every valid key has bit 0 set)
+//   d0    u64 x wpad   host-physical page (TLB), next table gPA (PSC), host frame (NTLB)
+//   d1    u64 x wpad   guest-physical page (TLB, for EPT-violation reports)
+//   flags u32 x wpad   rights, key, tier (layout.ts F_*)
+//   stamp u32 x wpad   replacement clock at the last use (LRU) or fill (FIFO)
+// Ways are padded to an even count so that a set is probed with i64x2 compares;
+// padding ways keep key 0 and are never chosen as victims.
+//
+// Key layout (64 bits): vpn << 28 | vpid << 16 | pcid << 4 | global << 3 | size << 1 | 1
+// (vpn is the tag: the address shifted by the entry's page size, or a PSC tag, or a gPFN).
+import {
+  STRUCTS, SD_BYTES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP,
+  CFG_REPL, CFG_RNG, CFG_PCPU_TAB, CFG_PCPU_BYTES, CFG_PCPUS, NSTRUCTS, SCRATCH,
+} from "./layout";
+
+/** The replacement clock: one tick per page access. */
+export let clock: u32 = 1;
+
+export const KEY_VPN_SHIFT: u64 = 28;
+export const KEY_GLOBAL: u64 = 8;
+export const KEY_CTX_MASK: u64 = 0x0FFFFFF0; // vpid and pcid
+export const KEY_VPID_MASK: u64 = 0x0FFF0000;
+
+// @ts-ignore: decorator
+@inline export function sd(s: i32): usize {
+  return STRUCTS + <usize>s * SD_BYTES;
+}
+
+// @ts-ignore: decorator
+@inline export function pcpuBase(pcpu: u32): usize {
+  return <usize>load<u32>(CFG_PCPU_TAB) + <usize>pcpu * <usize>load<u32>(CFG_PCPU_BYTES);
+}
+
+// @ts-ignore: decorator
+@inline export function present(s: i32): bool {
+  return load<u32>(sd(s) + SD_SETS) != 0;
+}
+
+/** Index of the first way of the set for `tag`: slot numbers are set * wpad + way. */
+// @ts-ignore: decorator
+@inline export function setSlot(s: i32, tag: u64): u32 {
+  const d = sd(s);
+  return (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * load<u32>(d + SD_WPAD);
+}
+
+// @ts-ignore: decorator
+@inline export function keyAt(p: usize, s: i32, slot: u32): usize {
+  return p + <usize>load<u32>(sd(s) + SD_KEYS) + (<usize>slot << 3);
+}
+// @ts-ignore: decorator
+@inline export function d0At(p: usize, s: i32, slot: u32): usize {
+  return p + <usize>load<u32>(sd(s) + SD_D0) + (<usize>slot << 3);
+}
+// @ts-ignore: decorator
+@inline export function d1At(p: usize, s: i32, slot: u32): usize {
+  return p + <usize>load<u32>(sd(s) + SD_D1) + (<usize>slot << 3);
+}
+// @ts-ignore: decorator
+@inline export function flagsAt(p: usize, s: i32, slot: u32): usize {
+  return p + <usize>load<u32>(sd(s) + SD_FLAGS) + (<usize>slot << 2);
+}
+// @ts-ignore: decorator
+@inline export function stampAt(p: usize, s: i32, slot: u32): usize {
+  return p + <usize>load<u32>(sd(s) + SD_STAMP) + (<usize>slot << 2);
+}
+
+/** Way of `key` in a set of `wpad` keys at `keys`, or -1; 4- and 8-way sets unrolled. */
+// @ts-ignore: decorator
+@inline export function probeSet(keys: usize, wpad: u32, key: u64): i32 {
+  const k = i64x2.splat(key);
+  if (wpad == 4) {
+    const m = i64x2.bitmask(i64x2.eq(v128.load(keys), k)) | (i64x2.bitmask(i64x2.eq(v128.load(keys, 16), k)) << 2);
+    return m ? ctz(m) : -1;
+  }
+  if (wpad == 8) {
+    const m =
+      i64x2.bitmask(i64x2.eq(v128.load(keys), k)) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 16), k)) << 2) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 32), k)) << 4) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 48), k)) << 6);
+    return m ? ctz(m) : -1;
+  }
+  return probeKeys(keys, wpad, key);
+}
+
+/** Way of `key` among `wpad` keys at `keys`, or -1. */
+// @ts-ignore: decorator
+@inline export function probeKeys(keys: usize, wpad: u32, key: u64): i32 {
+  const k = i64x2.splat(key);
+  for (let w: u32 = 0; w < wpad; w += 2) {
+    const m = i64x2.bitmask(i64x2.eq(v128.load(keys + (<usize>w << 3)), k));
+    if (m) return <i32>w + ctz(m);
+  }
+  return -1;
+}
+
+/**
+ * Looks `key` up in structure `s` of pCPU block `p`; returns the slot or -1.
+ * A hit is a use for LRU.
+ */
+export function lookup(p: usize, s: i32, tag: u64, key: u64): i32 {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  if (sets == 0) return -1;
+  const wpad = load<u32>(d + SD_WPAD);
+  const first = (<u32>tag & (sets - 1)) * wpad;
+  const w = probeKeys(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
+  if (w < 0) return -1;
+  const slot = first + <u32>w;
+  if (load<u32>(CFG_REPL) == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), clock);
+  return <i32>slot;
+}
+
+/** Like `lookup` but neither a use nor a miss: for invalidation. */
+export function find(p: usize, s: i32, tag: u64, key: u64): i32 {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  if (sets == 0) return -1;
+  const wpad = load<u32>(d + SD_WPAD);
+  const first = (<u32>tag & (sets - 1)) * wpad;
+  const w = probeKeys(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
+  return w < 0 ? -1 : <i32>(first + <u32>w);
+}
+
+/** Draws the next xorshift32 number of the core's replacement stream. */
+export function nextRandom(): u32 {
+  let x = load<u32>(CFG_RNG);
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  store<u32>(CFG_RNG, x);
+  return x;
+}
+
+/** The slot a fill of `tag` goes to: the first invalid way, else the policy's victim. */
+export function victim(p: usize, s: i32, tag: u64): u32 {
+  const d = sd(s);
+  const wpad = load<u32>(d + SD_WPAD);
+  const ways = load<u32>(d + SD_WAYS);
+  const first = (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * wpad;
+  const keys = p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3);
+  const w0 = probeKeys(keys, wpad, 0);
+  if (w0 >= 0 && <u32>w0 < ways) return first + <u32>w0;
+  const repl = load<u32>(CFG_REPL);
+  if (repl == 2) return first + nextRandom() % ways;
+  // LRU and FIFO: the smallest stamp (the clock only grows between renormalisations).
+  const stamps = p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2);
+  let best: u32 = 0;
+  let bestStamp = load<u32>(stamps);
+  for (let w: u32 = 1; w < ways; w++) {
+    const t = load<u32>(stamps + (<usize>w << 2));
+    if (t < bestStamp) {
+      bestStamp = t;
+      best = w;
+    }
+  }
+  return first + best;
+}
+
+/** Fills `key` into structure `s` (which must be present); returns the slot. */
+export function fill(p: usize, s: i32, tag: u64, key: u64, d0: u64, d1: u64, flags: u32): u32 {
+  const slot = victim(p, s, tag);
+  store<u64>(keyAt(p, s, slot), key);
+  store<u64>(d0At(p, s, slot), d0);
+  store<u64>(d1At(p, s, slot), d1);
+  store<u32>(flagsAt(p, s, slot), flags);
+  store<u32>(stampAt(p, s, slot), clock);
+  return slot;
+}
+
+/** Invalidates `key` in structure `s` if present. */
+export function invalidate(p: usize, s: i32, tag: u64, key: u64): void {
+  const slot = find(p, s, tag, key);
+  if (slot >= 0) store<u64>(keyAt(p, s, <u32>slot), 0);
+}
+
+/**
+ * Invalidates every entry of structure `s` on pCPU block `p` whose key, masked with
+ * `mask`, equals `match`, except global entries when `keepGlobal`.
+ */
+export function scan(p: usize, s: i32, mask: u64, match: u64, keepGlobal: bool): void {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  if (sets == 0) return;
+  const n = sets * load<u32>(d + SD_WPAD);
+  const keys = p + <usize>load<u32>(d + SD_KEYS);
+  for (let i: u32 = 0; i < n; i++) {
+    const a = keys + (<usize>i << 3);
+    const k = load<u64>(a);
+    if (k != 0 && (k & mask) == match && !(keepGlobal && (k & KEY_GLOBAL) != 0)) store<u64>(a, 0);
+  }
+}
+
+/** `scan` over every pCPU. */
+export function scanAll(s: i32, mask: u64, match: u64, keepGlobal: bool): void {
+  const n = load<u32>(CFG_PCPUS);
+  for (let c: u32 = 0; c < n; c++) scan(pcpuBase(c), s, mask, match, keepGlobal);
+}
+
+/**
+ * Keeps LRU/FIFO order exact when the 32-bit clock nears its end: each set's stamps
+ * are replaced by their ranks (1..ways) and the clock restarts above every rank.
+ */
+export function renormalise(): void {
+  const n = load<u32>(CFG_PCPUS);
+  let maxWays: u32 = 0;
+  for (let c: u32 = 0; c < n; c++) {
+    const p = pcpuBase(c);
+    for (let s = 0; s < NSTRUCTS; s++) {
+      const d = sd(s);
+      const sets = load<u32>(d + SD_SETS);
+      const wpad = load<u32>(d + SD_WPAD);
+      const ways = load<u32>(d + SD_WAYS);
+      if (ways > maxWays) maxWays = ways;
+      const base = p + <usize>load<u32>(d + SD_STAMP);
+      for (let st: u32 = 0; st < sets; st++) {
+        const a = base + (<usize>(st * wpad) << 2);
+        for (let w: u32 = 0; w < ways; w++) {
+          const t = load<u32>(a + (<usize>w << 2));
+          let rank: u32 = 1;
+          for (let v: u32 = 0; v < ways; v++) {
+            const u = load<u32>(a + (<usize>v << 2));
+            if (u < t || (u == t && v < w)) rank++;
+          }
+          store<u32>(SCRATCH + (<usize>w << 2), rank);
+        }
+        memory.copy(a, SCRATCH, <usize>ways << 2);
+      }
+    }
+  }
+  clock = maxWays + 1;
+}
+
+export function structureCount(): i32 {
+  return NSTRUCTS;
+}
+
+/**
+ * Invalidates every entry of structure `s` on `p` tagged with `vpid` (any PCID, global
+ * or not) whose page contains `va`: INVVPID's individual-address type.
+ */
+export function scanVa(p: usize, s: i32, vpid: u32, va: u64): void {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  if (sets == 0) return;
+  const n = sets * load<u32>(d + SD_WPAD);
+  const keys = p + <usize>load<u32>(d + SD_KEYS);
+  for (let i: u32 = 0; i < n; i++) {
+    const a = keys + (<usize>i << 3);
+    const k = load<u64>(a);
+    if (k == 0 || ((k & KEY_VPID_MASK) >> 16) != <u64>vpid) continue;
+    const size = <u32>((k >> 1) & 3);
+    if ((k >> KEY_VPN_SHIFT) == (va >> <u64>(12 + 9 * size))) store<u64>(a, 0);
+  }
+}

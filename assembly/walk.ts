@@ -1,0 +1,355 @@
+// The 2D page walk (docs/core.md section 5): a guest walk in which every guest table
+// reference is a guest-physical address translated through the EPT, with paging-
+// structure caches for the guest dimension and a nested TLB for guest table pages.
+// Every entry read is one reference, charged to the tier of the table page holding it.
+import {
+  VC_VM, VC_PCID, VC_CR3, VC_CTL, VC_PKRU, VC_PKRS, VM_EPT_ROOT, VM_EPTAD, VM_HAS_GLOBAL,
+  S_ITLB4K, S_ITLB2M, S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, S_PSC4, S_PSC3, S_PSC2,
+  S_NTLB, CFG_PSC_ON, CFG_NTLB_ON, F_W, F_U, F_XD, F_D, F_ER, F_EW, F_EX, F_KEY_SHIFT,
+  F_TIER_SHIFT, F_GLOBAL, EV_CODE, EV_ERROR, EV_VA, EV_GPA, EV_PAGE_FAULT, EV_EPT_VIOLATION,
+  EV_EPT_MISCONFIG, TR_HPA, TR_GPA, TR_FLAGS, TR_SIZE, KIND_FETCH, KIND_WRITE, SZ_2M, SZ_1G,
+  SCRATCH,
+} from "./layout";
+import {
+  bump, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_REFS_TIER, C_PWC_HIT, C_PWC_MISS, C_NTLB_HIT,
+  C_NTLB_MISS, C_PF, C_PROT, C_RSVD, C_PK, C_EPTV, C_EPTM, C_A, C_D, C_EPT_A, C_EPT_D,
+} from "./counters";
+import { lookup, fill, present, d0At, flagsAt } from "./tlb";
+import {
+  G_P, G_RW, G_US, G_A, G_D, G_PS, G_G, G_XD, G_KEY_SHIFT, E_R, E_W, E_X, E_RWX, E_LARGE,
+  E_A, E_D, E_TYPE_SHIFT, ADDR_MASK, HIGH_ADDR_MASK, indexAt, tableSlot,
+} from "./pagetable";
+import { vmRec, tierOf } from "./state";
+import {
+  legacyDenies, keyDenies, errorCode, CTL_CPL3, CTL_NXE, CTL_SMEP, PF_W, PF_U, PF_RSVD, PF_ID,
+  PF_P,
+} from "./pkru";
+import { ctxBits, globalBits, tlbKey, pscKey, ntlbKey, tlbDropVa, pscDropVa, ntlbDrop } from "./flush";
+
+/** EPT access types: the three kinds, and a guest paging-structure access. */
+export const ACC_PS: u32 = 3;
+
+// Results of eptWalk (module globals: no allocation, no multi-value returns).
+let eHpa: u64 = 0;
+let eSize: u32 = 0;
+let eRights: u32 = 0; // F_ER | F_EW | F_EX
+let eDirty: bool = false;
+
+// @ts-ignore: decorator
+@inline function countRef(c: usize, hpa: u64, guest: bool): void {
+  bump(c, C_REFS);
+  bump(c, guest ? C_REFS_G : C_REFS_E);
+  bump(c, C_REFS_TIER + <i32>tierOf(hpa));
+}
+
+function eptViolation(c: usize, va: u64, gpa: u64, access: u32, ad: bool, rights: u32, final: bool): u32 {
+  let q: u32 = 0;
+  if (access == ACC_PS) q = ad ? 3 : 1;
+  else q = access == KIND_FETCH ? 4 : access == KIND_WRITE ? 2 : 1;
+  if (rights & F_ER) q |= 8;
+  if (rights & F_EW) q |= 16;
+  if (rights & F_EX) q |= 32;
+  q |= 128;
+  if (final) q |= 256;
+  bump(c, C_EPTV);
+  store<u32>(EV_CODE, EV_EPT_VIOLATION);
+  store<u32>(EV_ERROR, q);
+  store<u64>(EV_VA, va);
+  store<u64>(EV_GPA, gpa);
+  return EV_EPT_VIOLATION;
+}
+
+/** Whether EPT `rights` allow `access` (paging-structure accesses need W with A/D on). */
+// @ts-ignore: decorator
+@inline function eptAllows(rights: u32, access: u32, ad: bool): bool {
+  if (access == ACC_PS) return (rights & F_ER) != 0 && (!ad || (rights & F_EW) != 0);
+  if (access == KIND_FETCH) return (rights & F_EX) != 0;
+  if (access == KIND_WRITE) return (rights & F_EW) != 0;
+  return (rights & F_ER) != 0;
+}
+
+/**
+ * Walks the EPT for `gpa`. On success sets eHpa (the address), eSize, eRights, eDirty
+ * and returns 0; else writes the event and returns its code.
+ */
+function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool): u32 {
+  const vr = vmRec(vm);
+  const ad = load<u32>(vr + VM_EPTAD) != 0;
+  let t = load<u64>(vr + VM_EPT_ROOT);
+  let rights: u32 = F_ER | F_EW | F_EX;
+  for (let level: u32 = 4; level >= 1; level--) {
+    const slot = tableSlot(t);
+    const a = slot + (indexAt(gpa, level) << 3);
+    const e: u64 = slot != 0 ? load<u64>(a) : 0;
+    countRef(c, t, false);
+    if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
+    const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
+    const leaf = level == 1 || large;
+    let bad = (e & (E_R | E_W)) == E_W || (e & HIGH_ADDR_MASK) != 0 || (level == 4 && (e & E_LARGE) != 0);
+    if (leaf) {
+      const mt = <u32>((e >> E_TYPE_SHIFT) & 7);
+      if (mt == 2 || mt == 3 || mt == 7) bad = true;
+      if (level == 2 && (e & 0x1FF000) != 0) bad = true;
+      if (level == 3 && (e & 0x3FFFF000) != 0) bad = true;
+    }
+    if (bad) {
+      bump(c, C_EPTM);
+      store<u32>(EV_CODE, EV_EPT_MISCONFIG);
+      store<u32>(EV_ERROR, 0);
+      store<u64>(EV_VA, va);
+      store<u64>(EV_GPA, gpa);
+      return EV_EPT_MISCONFIG;
+    }
+    if ((e & E_R) == 0) rights &= ~F_ER;
+    if ((e & E_W) == 0) rights &= ~F_EW;
+    if ((e & E_X) == 0) rights &= ~F_EX;
+    let ne = e;
+    if (ad && (e & E_A) == 0) {
+      ne |= E_A;
+      bump(c, C_EPT_A);
+    }
+    if (leaf) {
+      if (!eptAllows(rights, access, ad)) {
+        if (ne != e) store<u64>(a, ne);
+        return eptViolation(c, va, gpa, access, ad, rights, final);
+      }
+      if (ad && (access == KIND_WRITE || access == ACC_PS) && (e & E_D) == 0) {
+        ne |= E_D;
+        bump(c, C_EPT_D);
+      }
+      if (ne != e) store<u64>(a, ne);
+      const span: u64 = (<u64>1 << <u64>(3 + 9 * level)) - 1;
+      eHpa = (e & ADDR_MASK & ~span) | (gpa & span);
+      eSize = level - 1;
+      eRights = rights;
+      eDirty = !ad || (ne & E_D) != 0;
+      return 0;
+    }
+    if (ne != e) store<u64>(a, ne);
+    t = e & ADDR_MASK;
+  }
+  return 0;
+}
+
+/** Host address of a guest table page: nested TLB, else an EPT walk. */
+function tableHpa(c: usize, p: usize, vm: u32, va: u64, tgpa: u64): u32 {
+  const ntlb = load<u32>(CFG_NTLB_ON) != 0 && present(S_NTLB);
+  const vpid = vm + 1;
+  const ad = load<u32>(vmRec(vm) + VM_EPTAD) != 0;
+  const f = tgpa >> 12;
+  if (ntlb) {
+    const slot = lookup(p, S_NTLB, f, ntlbKey(f, vpid));
+    if (slot >= 0) {
+      bump(c, C_NTLB_HIT);
+      const rights = load<u32>(flagsAt(p, S_NTLB, <u32>slot));
+      if (!eptAllows(rights, ACC_PS, ad)) {
+        ntlbDrop(p, tgpa, vpid);
+        return eptViolation(c, va, tgpa, ACC_PS, ad, rights, false);
+      }
+      eHpa = load<u64>(d0At(p, S_NTLB, <u32>slot)) | (tgpa & 0xFFF);
+      return 0;
+    }
+    bump(c, C_NTLB_MISS);
+  }
+  const r = eptWalk(c, vm, va, tgpa, ACC_PS, false);
+  if (r != 0) {
+    if (r == EV_EPT_VIOLATION && ntlb) ntlbDrop(p, tgpa, vpid);
+    return r;
+  }
+  if (ntlb) fill(p, S_NTLB, f, ntlbKey(f, vpid), eHpa & ~(<u64>0xFFF), 0, eRights);
+  return 0;
+}
+
+function pageFault(c: usize, p: usize, vc: usize, va: u64, error: u32, counter: i32): u32 {
+  bump(c, counter);
+  const vpid = load<u32>(vc + VC_VM) + 1;
+  tlbDropVa(p, va, ctxBits(vpid, load<u32>(vc + VC_PCID)));
+  tlbDropVa(p, va, globalBits(vpid));
+  pscDropVa(p, va, ctxBits(vpid, load<u32>(vc + VC_PCID)));
+  store<u32>(EV_CODE, EV_PAGE_FAULT);
+  store<u32>(EV_ERROR, error);
+  store<u64>(EV_VA, va);
+  store<u64>(EV_GPA, 0);
+  return EV_PAGE_FAULT;
+}
+
+/** Handles a rights or key denial (from a walk or a TLB hit): #PF, or 0 if allowed. */
+export function guestDenial(c: usize, p: usize, vc: usize, va: u64, flags: u32, kind: u32): u32 {
+  const ctl = load<u32>(vc + VC_CTL);
+  if (legacyDenies(flags, kind, ctl)) return pageFault(c, p, vc, va, errorCode(kind, ctl, false), C_PROT);
+  if (keyDenies(flags, kind, ctl, load<u32>(vc + VC_PKRU), load<u32>(vc + VC_PKRS))) {
+    return pageFault(c, p, vc, va, errorCode(kind, ctl, true), C_PK);
+  }
+  return 0;
+}
+
+/** An EPT violation found on a TLB hit (the entry caches the EPT rights and the gPA). */
+export function eptDenialOnHit(c: usize, p: usize, vc: usize, va: u64, flags: u32, gpa: u64, kind: u32): u32 {
+  const vm = load<u32>(vc + VC_VM);
+  const vpid = vm + 1;
+  tlbDropVa(p, va, ctxBits(vpid, load<u32>(vc + VC_PCID)));
+  tlbDropVa(p, va, globalBits(vpid));
+  const ad = load<u32>(vmRec(vm) + VM_EPTAD) != 0;
+  return eptViolation(c, va, gpa, kind, ad, flags & (F_ER | F_EW | F_EX), true);
+}
+
+// @ts-ignore: decorator
+@inline function fetchIdBit(ctl: u32, kind: u32): u32 {
+  return kind == KIND_FETCH && (ctl & (CTL_NXE | CTL_SMEP)) != 0 ? PF_ID : 0;
+}
+
+/**
+ * The 2D walk for `va`. On success fills the TLBs and writes TR_*; returns 0 or the
+ * event code. Counts one walk.
+ */
+export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
+  bump(c, C_WALKS);
+  const vm = load<u32>(vc + VC_VM);
+  const vpid = vm + 1;
+  const pcid = load<u32>(vc + VC_PCID);
+  const ctl = load<u32>(vc + VC_CTL);
+  const bits = ctxBits(vpid, pcid);
+  const pscOn = load<u32>(CFG_PSC_ON) != 0;
+
+  let level: u32 = 4;
+  let tgpa = load<u64>(vc + VC_CR3) & ADDR_MASK;
+  let rights: u32 = F_W | F_U; // accumulated: W and U are ANDed, XD ORed
+
+  if (pscOn) {
+    let slot = lookup(p, S_PSC2, va >> 21, pscKey(va >> 21, bits));
+    if (slot >= 0) {
+      level = 1;
+      bump(c, C_PWC_HIT + 2);
+      tgpa = load<u64>(d0At(p, S_PSC2, <u32>slot));
+      rights = load<u32>(flagsAt(p, S_PSC2, <u32>slot));
+    } else {
+      slot = lookup(p, S_PSC3, va >> 30, pscKey(va >> 30, bits));
+      if (slot >= 0) {
+        level = 2;
+        bump(c, C_PWC_HIT + 1);
+        tgpa = load<u64>(d0At(p, S_PSC3, <u32>slot));
+        rights = load<u32>(flagsAt(p, S_PSC3, <u32>slot));
+      } else {
+        slot = lookup(p, S_PSC4, va >> 39, pscKey(va >> 39, bits));
+        if (slot >= 0) {
+          level = 3;
+          bump(c, C_PWC_HIT);
+          tgpa = load<u64>(d0At(p, S_PSC4, <u32>slot));
+          rights = load<u32>(flagsAt(p, S_PSC4, <u32>slot));
+        } else {
+          bump(c, C_PWC_MISS);
+        }
+      }
+    }
+  }
+
+  // Non-leaf entries read in this walk, for the PSC fills: (next gPA, rights) per level.
+  let readMask: u32 = 0;
+  let gsize: u32 = 0;
+  let gpa: u64 = 0;
+  let flags: u32 = 0;
+  let leafE: u64 = 0;
+  const nxe = (ctl & CTL_NXE) != 0;
+  const errBase: u32 = (kind == KIND_WRITE ? PF_W : 0) | ((ctl & CTL_CPL3) != 0 ? PF_U : 0) | fetchIdBit(ctl, kind);
+
+  for (; level >= 1; level--) {
+    const r = tableHpa(c, p, vm, va, tgpa);
+    if (r != 0) return r;
+    const thpa = eHpa;
+    const slot = tableSlot(thpa);
+    const a = slot + (indexAt(va, level) << 3);
+    const e: u64 = slot != 0 ? load<u64>(a) : 0;
+    countRef(c, thpa, true);
+    if ((e & G_P) == 0) return pageFault(c, p, vc, va, errBase, C_PF);
+    const large = (level == 2 || level == 3) && (e & G_PS) != 0;
+    const leaf = level == 1 || large;
+    let rsvd = (e & HIGH_ADDR_MASK) != 0 || (level == 4 && (e & G_PS) != 0) || (!nxe && (e & G_XD) != 0);
+    if (level == 2 && large && (e & 0x1FE000) != 0) rsvd = true;
+    if (level == 3 && large && (e & 0x3FFFE000) != 0) rsvd = true;
+    if (rsvd) return pageFault(c, p, vc, va, errBase | PF_P | PF_RSVD, C_RSVD);
+    if ((e & G_RW) == 0) rights &= ~F_W;
+    if ((e & G_US) == 0) rights &= ~F_U;
+    if ((e & G_XD) != 0) rights |= F_XD;
+    if (!leaf) {
+      if ((e & G_A) == 0) {
+        store<u64>(a, e | G_A);
+        bump(c, C_A);
+      }
+      tgpa = e & ADDR_MASK;
+      if (level >= 2) {
+        readMask |= 1 << level;
+        store<u64>(SCRATCH + (<usize>level << 4), tgpa);
+        store<u32>(SCRATCH + (<usize>level << 4) + 8, rights);
+      }
+      continue;
+    }
+    // the leaf
+    flags = rights | (<u32>((e >> G_KEY_SHIFT) & 15) << F_KEY_SHIFT) | ((e & G_G) != 0 ? F_GLOBAL : 0);
+    const denied = guestDenial(c, p, vc, va, flags, kind);
+    if (denied != 0) return denied;
+    let ne = e | G_A;
+    if ((e & G_A) == 0) bump(c, C_A);
+    if (kind == KIND_WRITE && (e & G_D) == 0) {
+      ne |= G_D;
+      bump(c, C_D);
+    }
+    if (ne != e) store<u64>(a, ne);
+    leafE = ne;
+    gsize = level - 1;
+    const span: u64 = (<u64>1 << <u64>(3 + 9 * level)) - 1;
+    gpa = (e & ADDR_MASK & ~span) | (va & span);
+    break;
+  }
+
+  // The final translation of the data gPA.
+  const r = eptWalk(c, vm, va, gpa, kind, true);
+  if (r != 0) {
+    if (r == EV_EPT_VIOLATION) {
+      tlbDropVa(p, va, bits);
+      tlbDropVa(p, va, globalBits(vpid));
+    }
+    return r;
+  }
+  const size = min<u32>(gsize, eSize);
+  const span: u64 = (<u64>1 << <u64>(12 + 9 * size)) - 1;
+  const hpa = eHpa & ~span;
+  const gbase = gpa & ~span;
+  if ((leafE & G_D) != 0 && eDirty) flags |= F_D;
+  flags |= eRights | (tierOf(hpa) << F_TIER_SHIFT);
+
+  if (pscOn) {
+    for (let l: u32 = 4; l >= 2; l--) {
+      if ((readMask & (1 << l)) == 0) continue;
+      const s = l == 4 ? S_PSC4 : l == 3 ? S_PSC3 : S_PSC2;
+      const tag = va >> <u64>(3 + 9 * l);
+      if (present(s)) {
+        fill(p, s, tag, pscKey(tag, bits), load<u64>(SCRATCH + (<usize>l << 4)), 0, load<u32>(SCRATCH + (<usize>l << 4) + 8));
+      }
+    }
+  }
+
+  // Fill the STLB and the L1 of the entry's size.
+  const global = (flags & F_GLOBAL) != 0;
+  if (global) store<u32>(vmRec(vm) + VM_HAS_GLOBAL, 1);
+  const kb = global ? globalBits(vpid) : bits;
+  let fsize = size;
+  if (kind == KIND_FETCH && size == SZ_1G) fsize = SZ_2M; // the ITLB holds 1 GiB pages as 2 MiB pieces
+  const fspan: u64 = (<u64>1 << <u64>(12 + 9 * fsize)) - 1;
+  const vpn = va >> <u64>(12 + 9 * fsize);
+  const key = tlbKey(vpn, kb, fsize);
+  const fh = eHpa & ~fspan;
+  const fg = gpa & ~fspan;
+  if (fsize == SZ_1G) {
+    if (present(S_STLB1G)) fill(p, S_STLB1G, vpn, key, fh, fg, flags);
+    if (present(S_DTLB1G)) fill(p, S_DTLB1G, vpn, key, fh, fg, flags);
+  } else {
+    if (present(S_STLB)) fill(p, S_STLB, vpn, key, fh, fg, flags);
+    const l1 = kind == KIND_FETCH ? (fsize == 0 ? S_ITLB4K : S_ITLB2M) : fsize == 0 ? S_DTLB4K : S_DTLB2M;
+    if (present(l1)) fill(p, l1, vpn, key, fh, fg, flags);
+  }
+  store<u64>(TR_HPA, hpa);
+  store<u64>(TR_GPA, gbase);
+  store<u32>(TR_FLAGS, flags);
+  store<u32>(TR_SIZE, fsize);
+  return 0;
+}

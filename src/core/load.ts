@@ -1,0 +1,51 @@
+/**
+ * The one loader of the Wasm core, for Node and browsers. Compiled modules are cached,
+ * so creating many cores compiles once.
+ *
+ * @example
+ * const module = await loadCoreModule();              // build/unimmu.wasm
+ * const debug = await loadCoreModule({ variant: "debug" });
+ */
+import { wasmBytes } from "#wasm-bytes";
+
+export type CoreVariant = "release" | "debug";
+
+export interface LoadOptions {
+  /** `release` (-O3, no assertions) or `debug` (assertions). Default: release. */
+  variant?: CoreVariant;
+  /** Bytes, a compiled module, or a URL to load instead of the built file. */
+  source?: BufferSource | WebAssembly.Module | URL;
+}
+
+const cache = new Map<string, Promise<WebAssembly.Module>>();
+
+function defaultUrl(variant: CoreVariant): URL {
+  // Resolves the same from src/core/ and from the bundles in build/node/ and build/browser/.
+  return new URL(variant === "debug" ? "../../build/unimmu.debug.wasm" : "../../build/unimmu.wasm", import.meta.url);
+}
+
+export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.Module> {
+  const { source } = options;
+  if (source instanceof WebAssembly.Module) return Promise.resolve(source);
+  if (source && !(source instanceof URL)) return WebAssembly.compile(source);
+  const url = source ?? defaultUrl(options.variant ?? "release");
+  let p = cache.get(url.href);
+  if (!p) {
+    p = wasmBytes(url).then((b) => WebAssembly.compile(b));
+    p.catch(() => cache.delete(url.href));
+    cache.set(url.href, p);
+  }
+  return p;
+}
+
+/** Instantiates the core; it imports nothing but `env.abort` (debug assertions). */
+export async function instantiateCore(options: LoadOptions = {}): Promise<WebAssembly.Instance> {
+  const module = await loadCoreModule(options);
+  return WebAssembly.instantiate(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, col: number) {
+        throw new Error(`unimmu core assertion failed at ${line}:${col}`);
+      },
+    },
+  });
+}

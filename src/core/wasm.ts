@@ -1,0 +1,636 @@
+/**
+ * The WebAssembly translation core behind the `MmuCore` interface: typed views over
+ * its memory, table-frame pools, the request buffer and the event loop.
+ *
+ * @example
+ * const core = await WasmCore.create(config);
+ * core.addEptFrames(0, [0x1000_0000]);
+ * core.createVm(0);
+ * core.submit([{ vcpu: 0, va: 0x1000, kind: READ, size: 8 }]);
+ * for (let ev = core.run(); ev; ev = core.run()) handle(ev);
+ */
+import type {
+  CoreConfig, CoreEvent, Counters, EntryInfo, EptAttrs, GuestAttrs, MapStatus, MmuCore,
+  PageSizeCode, Request, VcpuControl,
+} from "./types.js";
+import { DEFAULT_CONTROL, MAX_TIERS, TLB_NAMES } from "./types.js";
+import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, STATUS, STRUCT } from "./layout.js";
+import { checkConfig } from "./config.js";
+import { instantiateCore, type LoadOptions } from "./load.js";
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  setGeometry(s: number, entries: number, ways: number): void;
+  setTier(i: number, base: number, size: number): void;
+  init(model: number, policy: number, pcpus: number, vcpus: number, vms: number, repl: number, seed: number, reqCap: number, psc: number, ntlb: number): number;
+  requestBuffer(): number;
+  countersBase(): number;
+  heapTop(): number;
+  tableSlots(): number;
+  outOfMemory(): number;
+  submit(n: number): void;
+  resetCounters(): void;
+  run(): number;
+  skip(): void;
+  vmCreate(vm: number, ad: number): number;
+  vmDestroy(vm: number): void;
+  tableRelease(hpa: number): number;
+  vcpuCreate(vcpu: number, vm: number, pcpu: number): void;
+  vcpuSetCr3(vcpu: number, root: number, pcid: number, noflush: number): void;
+  vcpuSetPkru(vcpu: number, v: number): void;
+  vcpuSetPkrs(vcpu: number, v: number): void;
+  vcpuSetControl(vcpu: number, ctl: number): void;
+  invlpg(vcpu: number, va: number): void;
+  invpcid(vcpu: number, type: number, pcid: number, va: number): void;
+  invvpid(vm: number, type: number, va: number): void;
+  invept(vm: number): void;
+  eptMap(vm: number, gpa: number, hpa: number, size: number, rights: number): number;
+  eptUnmap(vm: number, gpa: number, size: number): number;
+  eptProtect(vm: number, gpa: number, size: number, rwx: number): number;
+  eptEntry(vm: number, gpa: number): number;
+  eptWriteRaw(vm: number, gpa: number, level: number): number;
+  eptLookup(vm: number, gpa: number): number;
+  gptNewRoot(vm: number): number;
+  gptMap(vm: number, root: number, va: number, gpa: number, size: number, attrs: number): number;
+  gptUnmap(vm: number, root: number, va: number, size: number): number;
+  gptProtect(vm: number, root: number, va: number, size: number, attrs: number): number;
+  gptEntry(vm: number, root: number, va: number): number;
+  gptWriteRaw(vm: number, root: number, va: number, level: number): number;
+  layoutConstant(i: number): number;
+}
+
+const VA_LIMIT = 2 ** 48;
+const PA_LIMIT = 2 ** 46;
+const SIZE_BYTES = [4096, 2 ** 21, 2 ** 30];
+
+interface VmState {
+  eptPool: number[];
+  guestPool: { gpa: number; hpa: number }[];
+  /** Host frames of every table page the core took, for release at destroy. */
+  tables: number[];
+  roots: Set<number>;
+}
+
+function newVmState(): VmState {
+  return { eptPool: [], guestPool: [], tables: [], roots: new Set() };
+}
+
+function checkAddr(field: string, v: number, limit: number, align = 1): void {
+  if (!Number.isInteger(v) || v < 0 || v >= limit || v % align !== 0) {
+    throw new RangeError(`${field}: ${v} is not allowed; expected an integer in 0..${limit - 1}${align > 1 ? ` aligned to ${align}` : ""}`);
+  }
+}
+
+function checkSize(size: number): void {
+  if (size !== 0 && size !== 1 && size !== 2) throw new RangeError(`size: ${size} is not allowed; expected 0 (4 KiB), 1 (2 MiB) or 2 (1 GiB)`);
+}
+
+export class WasmCore implements MmuCore {
+  private x: Exports;
+  private buffer: ArrayBuffer | SharedArrayBuffer;
+  private u32!: Uint32Array;
+  private u64!: BigUint64Array;
+  private readonly io: { raw: number; level: number; nframes: number; used: number; frames: number };
+  private readonly reqBase: number;
+  private readonly cntBase: number;
+  private readonly vms = new Map<number, VmState>();
+  private readonly vcpuVm = new Map<number, number>();
+  private pending: Request[] = [];
+  private pendingAt = 0; // index of the first request in the core's buffer
+  private lastEvent: CoreEvent | null = null;
+
+  private constructor(
+    readonly config: CoreConfig,
+    instance: WebAssembly.Instance,
+  ) {
+    this.x = instance.exports as unknown as Exports;
+    this.buffer = this.x.memory.buffer;
+    this.views();
+    const t = config.tlb;
+    TLB_NAMES.forEach((name, i) => this.x.setGeometry(i, t[name].entries, t[name].ways));
+    const psc = config.psc;
+    this.x.setGeometry(STRUCT.psc4, psc?.pml4.entries ?? 0, psc?.pml4.ways ?? 0);
+    this.x.setGeometry(STRUCT.psc3, psc?.pdpt.entries ?? 0, psc?.pdpt.ways ?? 0);
+    this.x.setGeometry(STRUCT.psc2, psc?.pd.entries ?? 0, psc?.pd.ways ?? 0);
+    this.x.setGeometry(STRUCT.ntlb, config.ntlb?.entries ?? 0, config.ntlb?.ways ?? 0);
+    config.tiers.slice(0, MAX_TIERS).forEach((r, i) => this.x.setTier(i, r.base, r.size));
+    const conf = config.model === "conformance";
+    const failed = this.x.init(
+      conf ? 1 : 0,
+      config.policy === "2m" ? 1 : 0,
+      conf ? 1 : config.pcpus,
+      conf ? 1 : config.vcpus,
+      conf ? 1 : config.vms,
+      ["lru", "fifo", "random"].indexOf(config.replacement),
+      config.seed >>> 0,
+      REQ_CAPACITY,
+      config.psc && !conf ? 1 : 0,
+      config.ntlb && !conf ? 1 : 0,
+    );
+    if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+    this.io = {
+      raw: this.x.layoutConstant(0),
+      level: this.x.layoutConstant(1),
+      nframes: this.x.layoutConstant(2),
+      used: this.x.layoutConstant(3),
+      frames: this.x.layoutConstant(4),
+    };
+    this.reqBase = this.x.requestBuffer() >>> 0;
+    this.cntBase = this.x.countersBase() >>> 0;
+    if (conf) {
+      this.vms.set(0, newVmState());
+      this.vcpuVm.set(0, 0);
+    }
+  }
+
+  /** Creates a core; `options` choose the Wasm build (release by default). */
+  static async create(config: CoreConfig, options: LoadOptions = {}): Promise<WasmCore> {
+    checkConfig(config);
+    return new WasmCore(config, await instantiateCore(options));
+  }
+
+  private views(): void {
+    this.buffer = this.x.memory.buffer;
+    this.u32 = new Uint32Array(this.buffer);
+    this.u64 = new BigUint64Array(this.buffer);
+  }
+
+  /** Typed views are re-made when the core has grown its memory. */
+  private fresh(): void {
+    if (this.x.memory.buffer !== this.buffer) this.views();
+  }
+
+  /** Bytes of Wasm memory the core uses (its heap top). */
+  memoryBytes(): number {
+    return this.x.heapTop() >>> 0;
+  }
+
+  /** Page-table pages the core holds. */
+  tablePages(): number {
+    return this.x.tableSlots() >>> 0;
+  }
+
+  // ---- VMs and frames ------------------------------------------------------------
+
+  private vm(vm: number): VmState {
+    const s = this.vms.get(vm);
+    if (!s) throw new RangeError(`vm: ${vm} does not exist; existing VMs: ${[...this.vms.keys()].join(", ") || "none"}`);
+    return s;
+  }
+
+  private noConformance(op: string): void {
+    if (this.config.model === "conformance") throw new Error(`${op}: the conformance model has no page tables`);
+  }
+
+  createVm(vm: number, opts: { eptAD?: boolean } = {}): void {
+    this.noConformance("createVm");
+    if (!Number.isInteger(vm) || vm < 0 || vm >= this.config.vms) {
+      throw new RangeError(`vm: ${vm} is not allowed; expected an integer in 0..${this.config.vms - 1}`);
+    }
+    if (this.vms.has(vm)) throw new RangeError(`vm: ${vm} already exists`);
+    // EPT frames for the root may have been queued before the VM existed
+    const state = this.early.get(vm) ?? newVmState();
+    this.early.delete(vm);
+    this.vms.set(vm, state);
+    try {
+      this.withFrames(state, true, 1, () => this.x.vmCreate(vm, opts.eptAD === false ? 0 : 1), "createVm");
+    } catch (e) {
+      this.vms.delete(vm);
+      this.early.set(vm, state);
+      throw e;
+    }
+  }
+
+  destroyVm(vm: number): void {
+    const s = this.vm(vm);
+    this.x.vmDestroy(vm);
+    for (const hpa of s.tables) this.x.tableRelease(hpa);
+    this.vms.delete(vm);
+    for (const [v, m] of [...this.vcpuVm]) if (m === vm) this.vcpuVm.delete(v);
+  }
+
+  /** Host frames of the VM's page-table pages (EPT and guest), for the host to free. */
+  tableFrames(vm: number): number[] {
+    return [...this.vm(vm).tables];
+  }
+
+  addEptFrames(vm: number, hpas: number[]): void {
+    const s = this.eptPoolOf(vm);
+    hpas.forEach((h, i) => checkAddr(`hpas[${i}]`, h, PA_LIMIT, 4096));
+    s.eptPool.push(...hpas);
+  }
+
+  private eptPoolOf(vm: number): VmState {
+    // Frames for a VM's EPT root are queued before the VM exists.
+    let s = this.vms.get(vm);
+    if (!s) {
+      if (!Number.isInteger(vm) || vm < 0 || vm >= this.config.vms) {
+        throw new RangeError(`vm: ${vm} is not allowed; expected an integer in 0..${this.config.vms - 1}`);
+      }
+      s = this.early.get(vm);
+      if (!s) this.early.set(vm, (s = newVmState()));
+    }
+    return s;
+  }
+  private readonly early = new Map<number, VmState>();
+
+  addGuestFrames(vm: number, frames: { gpa: number; hpa: number }[]): void {
+    const s = this.vm(vm);
+    frames.forEach((f, i) => {
+      checkAddr(`frames[${i}].gpa`, f.gpa, PA_LIMIT, 4096);
+      checkAddr(`frames[${i}].hpa`, f.hpa, PA_LIMIT, 4096);
+    });
+    s.guestPool.push(...frames);
+  }
+
+  framesAvailable(vm: number): { ept: number; guest: number } {
+    const s = this.vms.get(vm) ?? this.early.get(vm);
+    return { ept: s?.eptPool.length ?? 0, guest: s?.guestPool.length ?? 0 };
+  }
+
+  /** Offers up to `max` pool frames to a core call, then takes what it used from the pool. */
+  private withFrames(s: VmState, ept: boolean, max: number, call: () => number, op: string): MapStatus {
+    const pool = ept ? s.eptPool : s.guestPool;
+    const n = Math.min(max, pool.length);
+    this.fresh();
+    const base = this.io.frames / 8;
+    for (let i = 0; i < n; i++) {
+      const f = pool[i];
+      this.u64[base + 2 * i] = BigInt(ept ? 0 : (f as { gpa: number }).gpa);
+      this.u64[base + 2 * i + 1] = BigInt(ept ? (f as number) : (f as { hpa: number }).hpa);
+    }
+    this.u32[this.io.nframes / 4] = n;
+    const status = STATUS[call()] ?? "out-of-memory";
+    this.fresh();
+    const used = this.u32[this.io.used / 4];
+    for (const f of pool.splice(0, used)) s.tables.push(ept ? (f as number) : (f as { hpa: number }).hpa);
+    if (status === "out-of-memory") throw new Error(`${op}: the core ran out of Wasm memory (4 GiB)`);
+    if (status === "no-frames" && op === "createVm") throw new Error(`createVm: no EPT frame queued for the root; call addEptFrames first`);
+    return status as MapStatus;
+  }
+
+  // ---- EPT ---------------------------------------------------------------------------
+
+  private eptRights(a: EptAttrs): number {
+    if (!Number.isInteger(a.memType) || a.memType < 0 || a.memType > 7) {
+      throw new RangeError(`memType: ${a.memType} is not allowed; expected 0..7`);
+    }
+    return (a.r ? 1 : 0) | (a.w ? 2 : 0) | (a.x ? 4 : 0) | (a.memType << 3);
+  }
+
+  eptMap(vm: number, gpa: number, hpa: number, size: PageSizeCode, attrs: EptAttrs): MapStatus {
+    const s = this.vm(vm);
+    checkSize(size);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    checkAddr("hpa", hpa, PA_LIMIT, SIZE_BYTES[size]);
+    const rights = this.eptRights(attrs);
+    return this.withFrames(s, true, 3, () => this.x.eptMap(vm, gpa, hpa, size, rights), "eptMap");
+  }
+
+  eptUnmap(vm: number, gpa: number, size: PageSizeCode): MapStatus {
+    this.vm(vm);
+    checkSize(size);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    return STATUS[this.x.eptUnmap(vm, gpa, size)] as MapStatus;
+  }
+
+  eptProtect(vm: number, gpa: number, size: PageSizeCode, attrs: EptAttrs): MapStatus {
+    this.vm(vm);
+    checkSize(size);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    return STATUS[this.x.eptProtect(vm, gpa, size, this.eptRights(attrs) & 7)] as MapStatus;
+  }
+
+  private readEntry(ok: number): EntryInfo {
+    this.fresh();
+    if (!ok) return { level: 0, raw: 0n };
+    return { level: this.u32[this.io.level / 4], raw: this.u64[this.io.raw / 8] };
+  }
+
+  eptEntry(vm: number, gpa: number): EntryInfo {
+    this.vm(vm);
+    checkAddr("gpa", gpa, PA_LIMIT);
+    return this.readEntry(this.x.eptEntry(vm, gpa));
+  }
+
+  private writeRaw(raw: bigint): void {
+    this.fresh();
+    this.u64[this.io.raw / 8] = BigInt.asUintN(64, raw);
+  }
+
+  eptWriteRaw(vm: number, gpa: number, level: number, raw: bigint): MapStatus {
+    this.vm(vm);
+    checkAddr("gpa", gpa, PA_LIMIT);
+    this.writeRaw(raw);
+    return STATUS[this.x.eptWriteRaw(vm, gpa, level)] as MapStatus;
+  }
+
+  /** The host address the EPT maps `gpa` to (a silent walk), or null. */
+  eptLookup(vm: number, gpa: number): number | null {
+    this.vm(vm);
+    const h = this.x.eptLookup(vm, gpa);
+    return h < 0 ? null : h;
+  }
+
+  // ---- guest tables ----------------------------------------------------------------
+
+  gptNewRoot(vm: number): number {
+    const s = this.vm(vm);
+    const frame = s.guestPool[0];
+    const status = this.withFrames(s, false, 1, () => this.x.gptNewRoot(vm), "gptNewRoot");
+    if (status !== "ok") throw new Error(`gptNewRoot: ${status === "no-frames" ? "no guest frame queued; call addGuestFrames first" : status}`);
+    s.roots.add(frame.gpa);
+    return frame.gpa;
+  }
+
+  private guestAttrs(a: GuestAttrs): number {
+    if (!Number.isInteger(a.key) || a.key < 0 || a.key > 15) throw new RangeError(`key: ${a.key} is not allowed; expected 0..15`);
+    return (a.w ? 1 : 0) | (a.u ? 2 : 0) | (a.xd ? 4 : 0) | (a.g ? 8 : 0) | (a.key << 4);
+  }
+
+  gptMap(vm: number, root: number, va: number, gpa: number, size: PageSizeCode, attrs: GuestAttrs): MapStatus {
+    const s = this.vm(vm);
+    checkSize(size);
+    checkAddr("va", va, VA_LIMIT, SIZE_BYTES[size]);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    const bits = this.guestAttrs(attrs);
+    return this.withFrames(s, false, 3, () => this.x.gptMap(vm, root, va, gpa, size, bits), "gptMap");
+  }
+
+  gptUnmap(vm: number, root: number, va: number, size: PageSizeCode): MapStatus {
+    this.vm(vm);
+    checkSize(size);
+    checkAddr("va", va, VA_LIMIT, SIZE_BYTES[size]);
+    return STATUS[this.x.gptUnmap(vm, root, va, size)] as MapStatus;
+  }
+
+  gptProtect(vm: number, root: number, va: number, size: PageSizeCode, attrs: GuestAttrs): MapStatus {
+    this.vm(vm);
+    checkSize(size);
+    checkAddr("va", va, VA_LIMIT, SIZE_BYTES[size]);
+    return STATUS[this.x.gptProtect(vm, root, va, size, this.guestAttrs(attrs))] as MapStatus;
+  }
+
+  gptEntry(vm: number, root: number, va: number): EntryInfo {
+    this.vm(vm);
+    checkAddr("va", va, VA_LIMIT);
+    return this.readEntry(this.x.gptEntry(vm, root, va));
+  }
+
+  gptWriteRaw(vm: number, root: number, va: number, level: number, raw: bigint): MapStatus {
+    this.vm(vm);
+    checkAddr("va", va, VA_LIMIT);
+    this.writeRaw(raw);
+    return STATUS[this.x.gptWriteRaw(vm, root, va, level)] as MapStatus;
+  }
+
+  // ---- vCPUs ---------------------------------------------------------------------------
+
+  private vcpu(vcpu: number): number {
+    const vm = this.vcpuVm.get(vcpu);
+    if (vm === undefined) throw new RangeError(`vcpu: ${vcpu} does not exist`);
+    return vm;
+  }
+
+  createVcpu(vcpu: number, vm: number, pcpu: number): void {
+    this.noConformance("createVcpu");
+    this.vm(vm);
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.config.vcpus) {
+      throw new RangeError(`vcpu: ${vcpu} is not allowed; expected an integer in 0..${this.config.vcpus - 1}`);
+    }
+    if (this.vcpuVm.has(vcpu)) throw new RangeError(`vcpu: ${vcpu} already exists`);
+    if (!Number.isInteger(pcpu) || pcpu < 0 || pcpu >= this.config.pcpus) {
+      throw new RangeError(`pcpu: ${pcpu} is not allowed; expected an integer in 0..${this.config.pcpus - 1}`);
+    }
+    this.x.vcpuCreate(vcpu, vm, pcpu);
+    this.vcpuVm.set(vcpu, vm);
+  }
+
+  setCr3(vcpu: number, root: number, pcid: number, noflush: boolean): void {
+    this.vcpu(vcpu);
+    checkAddr("root", root, PA_LIMIT, 4096);
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 4095) throw new RangeError(`pcid: ${pcid} is not allowed; expected 0..4095`);
+    this.x.vcpuSetCr3(vcpu, root, pcid, noflush ? 1 : 0);
+  }
+
+  setPkru(vcpu: number, value: number): void {
+    this.vcpu(vcpu);
+    this.x.vcpuSetPkru(vcpu, value >>> 0);
+  }
+
+  setPkrs(vcpu: number, value: number): void {
+    this.vcpu(vcpu);
+    this.x.vcpuSetPkrs(vcpu, value >>> 0);
+  }
+
+  private controls = new Map<number, VcpuControl>();
+
+  setControl(vcpu: number, control: Partial<VcpuControl>): void {
+    this.vcpu(vcpu);
+    const c = { ...(this.controls.get(vcpu) ?? DEFAULT_CONTROL), ...control };
+    if (c.cpl !== 0 && c.cpl !== 3) throw new RangeError(`cpl: ${c.cpl} is not allowed; expected 0 or 3`);
+    this.controls.set(vcpu, c);
+    const bits =
+      (c.cpl === 3 ? 1 : 0) | (c.wp ? 2 : 0) | (c.pke ? 4 : 0) | (c.pks ? 8 : 0) |
+      (c.nxe ? 16 : 0) | (c.smep ? 32 : 0) | (c.smap ? 64 : 0) | (c.ac ? 128 : 0);
+    this.x.vcpuSetControl(vcpu, bits);
+  }
+
+  invlpg(vcpu: number, va: number): void {
+    this.vcpu(vcpu);
+    checkAddr("va", va, VA_LIMIT);
+    this.x.invlpg(vcpu, va);
+  }
+
+  invpcid(vcpu: number, type: 0 | 1 | 2 | 3, pcid: number, va: number): void {
+    this.vcpu(vcpu);
+    if (![0, 1, 2, 3].includes(type)) throw new RangeError(`type: ${type} is not allowed; expected 0..3`);
+    this.x.invpcid(vcpu, type, pcid, va);
+  }
+
+  invvpid(vm: number, type: 0 | 1 | 3, va: number): void {
+    this.vm(vm);
+    if (![0, 1, 3].includes(type)) throw new RangeError(`type: ${type} is not allowed; expected 0, 1 or 3`);
+    this.x.invvpid(vm, type, va);
+  }
+
+  invept(vm: number): void {
+    this.vm(vm);
+    this.x.invept(vm);
+  }
+
+  // ---- the engine ----------------------------------------------------------------------
+
+  submit(requests: Request[]): void {
+    requests.forEach((r, i) => {
+      if (!this.vcpuVm.has(r.vcpu)) throw new RangeError(`requests[${i}].vcpu: ${r.vcpu} does not exist`);
+      if (r.kind !== 0 && r.kind !== 1 && r.kind !== 2) throw new RangeError(`requests[${i}].kind: ${r.kind} is not allowed; expected 0 (fetch), 1 (read) or 2 (write)`);
+      if (!Number.isInteger(r.size) || r.size < 1 || r.size > 0xffffffff) throw new RangeError(`requests[${i}].size: ${r.size} is not allowed; expected an integer >= 1`);
+      checkAddr(`requests[${i}].va`, r.va, VA_LIMIT);
+      if (r.va + r.size > VA_LIMIT) throw new RangeError(`requests[${i}]: va + size passes 2^48`);
+    });
+    this.pending = requests;
+    this.pendingAt = 0;
+    this.load(0);
+  }
+
+  /** Writes the chunk of `pending` that starts at `from` into the core's buffer. */
+  private load(from: number): void {
+    this.fresh();
+    const n = Math.min(REQ_CAPACITY, this.pending.length - from);
+    const w = new RequestWriter(this.u32, this.reqBase);
+    for (let i = 0; i < n; i++) {
+      const r = this.pending[from + i];
+      w.put(i, r.va, r.kind, r.size, r.vcpu);
+    }
+    this.pendingAt = from;
+    this.x.submit(n);
+  }
+
+  run(): CoreEvent | null {
+    for (;;) {
+      const code = this.x.run();
+      if (code === EV.DONE) {
+        const next = this.pendingAt + REQ_CAPACITY;
+        if (next < this.pending.length) {
+          this.load(next);
+          continue;
+        }
+        this.lastEvent = null;
+        return null;
+      }
+      this.lastEvent = this.readEvent(code);
+      return this.lastEvent;
+    }
+  }
+
+  private readEvent(code: number): CoreEvent {
+    this.fresh();
+    const u = this.u32;
+    const index = this.pendingAt + u[EV_ADDR.INDEX / 4];
+    const vcpu = u[EV_ADDR.VCPU / 4];
+    const va = Number(this.u64[EV_ADDR.VA / 8]);
+    const gpa = Number(this.u64[EV_ADDR.GPA / 8]);
+    const err = u[EV_ADDR.ERROR / 4];
+    switch (code) {
+      case EV.PAGE_FAULT:
+        return { type: "page-fault", index, vcpu, va, error: err };
+      case EV.EPT_VIOLATION:
+        return { type: "ept-violation", index, vcpu, va, gpa, qualification: err };
+      case EV.EPT_MISCONFIG:
+        return { type: "ept-misconfig", index, vcpu, va, gpa };
+      default:
+        throw new Error(`request ${index}: vcpu ${vcpu} does not exist in the core`);
+    }
+  }
+
+  skip(): void {
+    this.x.skip();
+  }
+
+  /**
+   * Runs a batch already written into the core's buffer (see `writer()`): the fast
+   * path for benchmarks and trace replay, without a `Request` object per access.
+   */
+  runBuffer(count: number): number {
+    this.x.submit(count);
+    return this.x.run();
+  }
+
+  /** A writer over the core's request buffer, valid until the core's memory grows. */
+  writer(): RequestWriter {
+    this.fresh();
+    return new RequestWriter(this.u32, this.reqBase);
+  }
+
+  get capacity(): number {
+    return REQ_CAPACITY;
+  }
+
+  // ---- counters ------------------------------------------------------------------------
+
+  counters(vcpu: number): Counters {
+    this.vcpu(vcpu);
+    this.fresh();
+    const b = this.cntBase / 8 + vcpu * C.COUNT;
+    const v = (i: number): number => Number(this.u64[b + i]);
+    const conf = this.config.model === "conformance";
+    const twoM = conf && this.config.policy === "2m";
+    const req: [number, number, number] = [v(C.REQ), v(C.REQ + 1), v(C.REQ + 2)];
+    const ret = [v(C.RETRY), v(C.RETRY + 1), v(C.RETRY + 2)];
+    const l1MissF = v(C.L1MISS_F), l1MissD = v(C.L1MISS_D);
+    const fetchL1 = req[0] + ret[0] - l1MissF;
+    const dataL1 = req[1] + req[2] + ret[1] + ret[2] - l1MissD;
+    const i2m = twoM ? fetchL1 : v(C.HIT_I2M);
+    const d2m = twoM ? dataL1 : v(C.HIT_D2M);
+    const d1g = v(C.HIT_D1G);
+    const s4 = v(C.STLB4K), s2 = v(C.STLB2M), s1 = v(C.STLB1G);
+    const faults = [C.PF, C.PROT, C.RSVD, C.PK, C.EPTV, C.EPTM].reduce((a, i) => a + v(i), 0);
+    return {
+      requests: req[0] + req[1] + req[2],
+      requestsByKind: req,
+      retries: ret[0] + ret[1] + ret[2],
+      l1Hits: fetchL1 + dataL1,
+      l1Misses: l1MissF + l1MissD,
+      itlb4kHits: fetchL1 - i2m,
+      itlb2mHits: i2m,
+      dtlb4kHits: dataL1 - d2m - d1g,
+      dtlb2mHits: d2m,
+      dtlb1gHits: d1g,
+      stlbHits: s4 + s2 + s1,
+      stlbHits4k: s4,
+      stlbHits2m: s2,
+      stlbHits1g: s1,
+      walks: v(C.WALKS),
+      walkRefs: v(C.REFS),
+      walkRefsGuest: v(C.REFS_G),
+      walkRefsEpt: v(C.REFS_E),
+      refsByTier: Array.from({ length: 8 }, (_, t) => v(C.REFS_TIER + t)),
+      pwcHits: [v(C.PWC_HIT), v(C.PWC_HIT + 1), v(C.PWC_HIT + 2)],
+      pwcMisses: v(C.PWC_MISS),
+      ntlbHits: v(C.NTLB_HIT),
+      ntlbMisses: v(C.NTLB_MISS),
+      faults,
+      pageFaults: v(C.PF),
+      protFaults: v(C.PROT),
+      rsvdFaults: v(C.RSVD),
+      keyFaults: v(C.PK),
+      eptViolations: v(C.EPTV),
+      eptMisconfigs: v(C.EPTM),
+      dirtyAssists: v(C.DASSIST),
+      aUpdates: v(C.A),
+      dUpdates: v(C.D),
+      eptAUpdates: v(C.EPT_A),
+      eptDUpdates: v(C.EPT_D),
+      data: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DATA + t * 3 + k))),
+    };
+  }
+
+  resetCounters(): void {
+    this.x.resetCounters();
+  }
+}
+
+/**
+ * Writes requests straight into the core's buffer.
+ *
+ * @example
+ * const w = core.writer();
+ * w.put(0, 0x7000, READ, 8, 0);
+ * core.runBuffer(1);
+ */
+export class RequestWriter {
+  constructor(
+    private readonly u32: Uint32Array,
+    private readonly base: number,
+  ) {}
+
+  put(i: number, va: number, kind: number, size: number, vcpu: number): void {
+    const o = (this.base + i * REQ_BYTES) >>> 2;
+    const u = this.u32;
+    u[o] = va % 4294967296;
+    u[o + 1] = va / 4294967296;
+    u[o + 2] = kind | (vcpu << 8);
+    u[o + 3] = size;
+  }
+}
