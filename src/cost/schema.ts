@@ -1,0 +1,290 @@
+/**
+ * Schemas of the presets and the resolution of scenario input onto them.
+ *
+ * A scenario names a preset (`"skylake"`) or gives an object of overrides with an optional
+ * `base` preset: `{ base: "skylake", tlb: { stlb: { entries: 2048, ways: 16 } } }`. The
+ * overrides are merged field by field onto the base and the result is checked as a whole.
+ * Without `base` the object must be complete. Errors name the field path, the value and
+ * what is allowed, for every problem at once:
+ *
+ *   cpu.tlb.stlb.ways = 7: must divide entries (1536)
+ *   cpu.costs.wrpkru = -1: an integer >= 0 (cycles)
+ *   cpu.tlb.stlb2 = {...}: unknown field; allowed fields: itlb4k, itlb2m, ...
+ */
+
+import { z } from "zod";
+import { CPU_NAMES, cpuPreset, isCpuName, type CpuName, type CpuPreset } from "./cpus.js";
+import { TIER_KINDS, TIER_NAMES, isTierName, tierPreset, type TierName, type TierPreset } from "./tiers.js";
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+export interface PresetIssue {
+  /** Dotted path from the root, e.g. `cpu.tlb.stlb.ways`. */
+  path: string;
+  /** The offending value (undefined when the field is missing). */
+  value: unknown;
+  /** What is allowed there. */
+  allowed: string;
+}
+
+export class PresetError extends Error {
+  readonly issues: readonly PresetIssue[];
+  constructor(issues: PresetIssue[]) {
+    super(issues.map(formatIssue).join("\n"));
+    this.name = "PresetError";
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(i: PresetIssue): string {
+  return `${i.path} = ${formatValue(i.value)}: ${i.allowed}`;
+}
+
+function formatValue(v: unknown): string {
+  if (v === undefined) return "(missing)";
+  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+// ---------------------------------------------------------------------------------------
+// Schema building blocks
+
+const int = (min: number, unit?: string): z.ZodNumber => {
+  const what = `an integer >= ${min}${unit ? ` (${unit})` : ""}`;
+  return z.number({ error: what }).int({ error: what }).min(min, { error: what });
+};
+const positive = (unit: string): z.ZodNumber => {
+  const what = `a finite number > 0 (${unit})`;
+  return z.number({ error: what }).positive({ error: what });
+};
+const text = (): z.ZodString => z.string({ error: "a string" });
+const nonEmpty = (): z.ZodString => z.string({ error: "a non-empty string" }).min(1, { error: "a non-empty string" });
+
+type Shape = Record<string, z.ZodType>;
+
+/** A strict object: unknown fields are errors that list the allowed ones. */
+function obj(shape: Shape, partial: boolean): z.ZodObject {
+  const allowed = Object.keys(shape).join(", ");
+  const fields: Shape = {};
+  for (const [k, v] of Object.entries(shape)) fields[k] = partial ? v.optional() : v;
+  return z.strictObject(fields, {
+    error: (iss) =>
+      iss.code === "unrecognized_keys"
+        ? `unknown field; allowed fields: ${allowed}`
+        : iss.code === "invalid_type"
+          ? `an object with fields ${allowed}`
+          : undefined,
+  });
+}
+
+function geometry(partial: boolean): z.ZodType {
+  const o = obj({ entries: int(0, "entries; 0 = absent"), ways: int(1, "ways") }, partial);
+  if (partial) return o;
+  return o.superRefine((value, ctx) => {
+    const g = value as { entries: number; ways: number };
+    if (g.entries > 0 && g.entries % g.ways !== 0) {
+      ctx.addIssue({ code: "custom", path: ["ways"], message: `must divide entries (${g.entries}): sets = entries / ways` });
+    }
+  });
+}
+
+const TLB_FIELDS = ["itlb4k", "itlb2m", "dtlb4k", "dtlb2m", "dtlb1g", "stlb", "stlb1g"] as const;
+const PSC_FIELDS = ["pml4", "pdpt", "pd"] as const;
+const LATENCY_FIELDS = ["l1TlbHit", "stlbHit", "pscLookup", "walkRefL1d", "walkRefL2", "walkRefLlc"] as const;
+const COST_FIELDS = [
+  "wrpkru",
+  "rdpkru",
+  "callRet",
+  "syscallSysret",
+  "linuxSyscall",
+  "linuxSyscallNoMitigations",
+  "vmExitRoundTrip",
+  "pageFaultUnikernel",
+  "pageFaultLinux",
+  "invlpg",
+  "movCr3",
+  "movCr3Pcid",
+  "pageCopy4k",
+  "pageZero4k",
+] as const;
+
+function fieldsOf(names: readonly string[], make: () => z.ZodType): Shape {
+  const s: Shape = {};
+  for (const n of names) s[n] = make();
+  return s;
+}
+
+function cpuSchema(partial: boolean): z.ZodObject {
+  const shape: Shape = {
+    name: nonEmpty(),
+    label: text(),
+    frequencyHz: int(1, "Hz"),
+    tlb: obj(fieldsOf(TLB_FIELDS, () => geometry(partial)), partial),
+    psc: obj(fieldsOf(PSC_FIELDS, () => geometry(partial)), partial),
+    ntlb: geometry(partial),
+    pageWalkers: int(1, "walkers"),
+    latency: obj(fieldsOf(LATENCY_FIELDS, () => int(0, "cycles")), partial),
+    costs: obj(fieldsOf(COST_FIELDS, () => int(0, "cycles")), partial),
+  };
+  if (partial) shape.base = z.enum(CPU_NAMES, { error: `one of ${CPU_NAMES.join(", ")}` });
+  return obj(shape, partial);
+}
+
+function tierSchema(partial: boolean): z.ZodType {
+  const shape: Shape = {
+    name: nonEmpty(),
+    label: text(),
+    kind: z.enum(TIER_KINDS, { error: `one of ${TIER_KINDS.join(", ")}` }),
+    loadRandomNs: positive("ns"),
+    loadSequentialNs: positive("ns"),
+    storeNs: positive("ns"),
+    readBytesPerSec: int(1, "bytes/s"),
+    writeBytesPerSec: int(1, "bytes/s"),
+    accessBytes: int(1, "bytes; a power of two"),
+    capacityBytes: int(1, "bytes"),
+  };
+  if (partial) {
+    shape.base = z.enum(TIER_NAMES, { error: `one of ${TIER_NAMES.join(", ")}` });
+    return obj(shape, true);
+  }
+  return obj(shape, false).superRefine((value, ctx) => {
+    const a = (value as { accessBytes: number }).accessBytes;
+    if (!Number.isInteger(Math.log2(a))) ctx.addIssue({ code: "custom", path: ["accessBytes"], message: "must be a power of two (bytes)" });
+  });
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Overrides of a CPU preset as a scenario file gives them. */
+export type CpuOverride = DeepPartial<CpuPreset> & { base?: CpuName };
+/** Overrides of a tier preset as a scenario file gives them. */
+export type TierOverride = DeepPartial<TierPreset> & { base?: TierName };
+
+/** A complete CPU preset. */
+export const CpuPresetSchema = cpuSchema(false) as unknown as z.ZodType<CpuPreset>;
+/** Overrides of any CPU field, with an optional `base` preset name; unknown fields are errors. */
+export const CpuOverrideSchema = cpuSchema(true) as unknown as z.ZodType<CpuOverride>;
+/** A complete tier preset. */
+export const TierPresetSchema = tierSchema(false) as unknown as z.ZodType<TierPreset>;
+/** Overrides of any tier field, with an optional `base` preset name; unknown fields are errors. */
+export const TierOverrideSchema = tierSchema(true) as unknown as z.ZodType<TierOverride>;
+
+// ---------------------------------------------------------------------------------------
+// Resolution
+
+/**
+ * The CPU a scenario asks for: a preset name, or overrides merged onto `base` (without a
+ * base the object must be complete). Throws `PresetError` naming every bad field.
+ *
+ * @example
+ * resolveCpu("skylake");
+ * resolveCpu({ base: "skylake", frequencyHz: 2_100_000_000, tlb: { stlb: { entries: 2048, ways: 16 } } });
+ */
+export function resolveCpu(input: unknown, root = "cpu"): CpuPreset {
+  return resolve(input, root, {
+    names: CPU_NAMES,
+    isName: isCpuName,
+    preset: (n) => cpuPreset(n as CpuName),
+    full: CpuPresetSchema,
+    partial: CpuOverrideSchema,
+  });
+}
+
+/**
+ * The memory tier a scenario asks for: a preset name, or overrides merged onto `base`
+ * (without a base the object must be complete). Throws `PresetError` naming every bad field.
+ *
+ * @example
+ * resolveTier("optane");
+ * resolveTier({ base: "dram", capacityBytes: 64 * 2 ** 30 });
+ */
+export function resolveTier(input: unknown, root = "tier"): TierPreset {
+  return resolve(input, root, {
+    names: TIER_NAMES,
+    isName: isTierName,
+    preset: (n) => tierPreset(n as TierName),
+    full: TierPresetSchema,
+    partial: TierOverrideSchema,
+  });
+}
+
+interface Kind<T> {
+  names: readonly string[];
+  isName: (x: unknown) => boolean;
+  preset: (name: string) => T;
+  full: z.ZodType<T>;
+  partial: z.ZodType;
+}
+
+function resolve<T>(input: unknown, root: string, kind: Kind<T>): T {
+  if (typeof input === "string") {
+    if (kind.isName(input)) return kind.preset(input);
+    throw new PresetError([{ path: root, value: input, allowed: `a preset name (${kind.names.join(", ")}) or an object of overrides` }]);
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new PresetError([
+      { path: root, value: input, allowed: `a preset name (${kind.names.join(", ")}) or an object of overrides with an optional base` },
+    ]);
+  }
+  const checked = kind.partial.safeParse(input);
+  if (!checked.success) throw new PresetError(toIssues(checked.error, input, root));
+
+  const { base, ...overrides } = input as Record<string, unknown>;
+  const start = base === undefined ? {} : (kind.preset(base as string) as Record<string, unknown>);
+  const merged = merge(start, overrides);
+  const result = kind.full.safeParse(merged);
+  if (!result.success) throw new PresetError(toIssues(result.error, merged, root));
+  return result.data;
+}
+
+/** Deep merge of plain objects: `over` wins; neither argument is changed. */
+function merge(into: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...into };
+  for (const [k, v] of Object.entries(over)) {
+    const cur = out[k];
+    out[k] = isPlainObject(v) && isPlainObject(cur) ? merge(cur, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[] {
+  const out: PresetIssue[] = [];
+  for (const iss of error.issues) {
+    const path = iss.path.map(String);
+    if (iss.code === "unrecognized_keys") {
+      const parent = valueAt(input, path);
+      for (const key of iss.keys) {
+        out.push({ path: joinPath(root, [...path, key]), value: (parent as Record<string, unknown>)?.[key], allowed: iss.message });
+      }
+      continue;
+    }
+    const value = valueAt(input, path);
+    const allowed = value === undefined && iss.code === "invalid_type" ? `required; ${iss.message}` : iss.message;
+    out.push({ path: joinPath(root, path), value, allowed });
+  }
+  return out;
+}
+
+function valueAt(x: unknown, path: readonly string[]): unknown {
+  let cur = x;
+  for (const p of path) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[p];
+  }
+  return cur;
+}
+
+function joinPath(root: string, path: readonly string[]): string {
+  return [root, ...path].filter((p) => p !== "").join(".");
+}

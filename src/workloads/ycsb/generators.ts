@@ -1,0 +1,492 @@
+/**
+ * YCSB's number generators, ported from brianfrankcooper/YCSB
+ * `core/src/main/java/site/ycsb/generator/*.java` (master, commit d9faaac8) with the same
+ * formulas, the same constants and the same quirks. The only deliberate difference is the
+ * source of randomness: every draw comes from the project's seeded {@link Rng} instead of
+ * Java's `ThreadLocalRandom`, so streams are reproducible but not bit-identical to a JVM run.
+ *
+ * Where YCSB draws `ThreadLocalRandom.nextDouble()` we draw `rng.float()` (53 random bits,
+ * as Java's nextDouble). Where YCSB draws `Math.abs(nextLong()) % n` we draw `rng.int(n)`
+ * (unbiased; YCSB's modulo bias is below n / 2^63).
+ *
+ * Numbers are JavaScript numbers: exact for the key spaces YCSB uses (< 2^53). The 64-bit
+ * FNV hash is computed with BigInt.
+ *
+ * @example
+ * import { Rng } from "../../util/rng.js";
+ * const rng = new Rng(1);
+ * const zipf = new ScrambledZipfianGenerator(rng, 0, 999);
+ * const key = zipf.nextValue(); // 0..999, a few keys very hot, hot keys scattered
+ */
+import type { Rng } from "../../util/rng.js";
+
+/** The zipfian constant theta; `ZipfianGenerator.ZIPFIAN_CONSTANT = 0.99` in YCSB. */
+export const ZIPFIAN_CONSTANT = 0.99;
+
+/** Item count of the zipfian behind the scrambled zipfian: `ScrambledZipfianGenerator.ITEM_COUNT = 10000000000L`. */
+export const SCRAMBLED_ITEM_COUNT = 10_000_000_000;
+
+/**
+ * zeta(10^10, 0.99), precomputed by YCSB: `ScrambledZipfianGenerator.ZETAN = 26.46902820178302`.
+ * (YCSB builds that zipfian over 0..ITEM_COUNT inclusive, i.e. ITEM_COUNT + 1 items, but uses
+ * this zeta of ITEM_COUNT items; we do the same.)
+ */
+export const SCRAMBLED_ZETAN = 26.46902820178302;
+
+/** FNV-1a 64-bit offset basis, `Utils.FNV_OFFSET_BASIS_64 = 0xCBF29CE484222325L`. */
+export const FNV_OFFSET_BASIS_64 = 0xcbf29ce484222325n;
+/** FNV 64-bit prime, `Utils.FNV_PRIME_64 = 1099511628211L`. */
+export const FNV_PRIME_64 = 1099511628211n;
+
+/** Size of the acknowledgement window, `AcknowledgedCounterGenerator.WINDOW_SIZE = Integer.rotateLeft(1, 20)`. */
+export const ACK_WINDOW_SIZE = 1 << 20;
+
+/** Default scan lengths: `minscanlength` 1 (CoreWorkload default), `maxscanlength` 100 (workloads/workloade). */
+export const DEFAULT_MIN_SCAN_LENGTH = 1;
+export const DEFAULT_MAX_SCAN_LENGTH = 100;
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * YCSB's `Utils.fnvhash64(long)`: FNV-1a over the 8 little-endian bytes of `val`
+ * (offset basis 0xCBF29CE484222325, prime 1099511628211, arithmetic mod 2^64), then Java's
+ * `Math.abs` on the signed result (so `Long.MIN_VALUE` stays negative). Returns the Java
+ * `long` as a BigInt.
+ *
+ * @example
+ * fnvHash64(0); // 6284781860667377211n
+ * fnvHash64(1); // 8517097267634966620n
+ */
+export function fnvHash64(val: number | bigint): bigint {
+  let x = BigInt.asUintN(64, typeof val === "bigint" ? val : BigInt(val));
+  let h = FNV_OFFSET_BASIS_64;
+  for (let i = 0; i < 8; i++) {
+    h ^= x & 0xffn;
+    x >>= 8n;
+    h = (h * FNV_PRIME_64) & MASK64;
+  }
+  // Java Math.abs(long): -x in two's complement, which leaves Long.MIN_VALUE unchanged.
+  const signed = BigInt.asIntN(64, h);
+  return signed < 0n ? BigInt.asIntN(64, -signed) : signed;
+}
+
+/**
+ * `ZipfianGenerator.zetastatic(st, n, theta, initialsum)`: initialsum + sum over i in
+ * [st, n) of 1 / (i + 1)^theta, summed in that order (so extending a sum gives exactly the
+ * same double as computing it from scratch).
+ *
+ * @example
+ * zeta(2, 0.99);    // 1.5034777750283594
+ * zeta(1000, 0.99); // 7.728953217284729
+ */
+export function zeta(n: number, theta: number, st = 0, initialSum = 0): number {
+  let sum = initialSum;
+  for (let i = st; i < n; i++) sum += 1 / Math.pow(i + 1, theta);
+  return sum;
+}
+
+/** A generator of numbers, as YCSB's `NumberGenerator`. */
+export interface NumberGenerator {
+  /** The next value. */
+  nextValue(): number;
+  /** The value last returned (semantics per generator, as YCSB). */
+  lastValue(): number;
+}
+
+/**
+ * YCSB's `ZipfianGenerator` (Gray et al., "Quickly Generating Billion-Record Synthetic
+ * Databases", SIGMOD 1994): integers in [min, max], popularity of item i proportional to
+ * 1 / (i + 1)^theta, item `min` the most popular.
+ *
+ * - zetan = zeta(n, theta), alpha = 1 / (1 - theta), zeta2theta = zeta(2, theta),
+ *   eta = (1 - (2/n)^(1-theta)) / (1 - zeta2theta / zetan).
+ * - next: u uniform in [0,1), uz = u * zetan; uz < 1 gives min; uz < 1 + 0.5^theta gives
+ *   min + 1; otherwise min + (long)(itemcount * (eta*u - eta + 1)^alpha).
+ * - `nextLong(itemcount)` with a larger itemcount extends zetan incrementally, as YCSB does;
+ *   eta is then recomputed with the ORIGINAL item count `items` (YCSB's formula uses the
+ *   field `items`, not the new count; we keep that). A smaller itemcount is used as is,
+ *   without recomputing zetan, unless `allowItemCountDecrease` (YCSB's
+ *   `allowitemcountdecrease`, default false).
+ * - Like YCSB's constructor, ours draws one value on construction.
+ *
+ * @example
+ * const z = new ZipfianGenerator(rng, 0, 999); // 1000 items, theta 0.99
+ * z.nextValue(); // 0 with probability 1/zeta(1000) ~ 0.129
+ */
+export class ZipfianGenerator implements NumberGenerator {
+  readonly items: number;
+  readonly base: number;
+  readonly theta: number;
+  readonly alpha: number;
+  readonly zeta2theta: number;
+  /** Like YCSB's `allowitemcountdecrease`: recompute zetan from scratch when the count falls. */
+  allowItemCountDecrease = false;
+  private zetanValue: number;
+  private etaValue: number;
+  private countForZetaValue: number;
+  private last = Number.NaN;
+
+  /**
+   * @param rng the random source
+   * @param min smallest value (the most popular)
+   * @param max largest value, inclusive
+   * @param theta zipfian constant (default 0.99, YCSB's ZIPFIAN_CONSTANT)
+   * @param zetan precomputed zeta(max - min + 1, theta); computed when omitted (O(n))
+   */
+  constructor(
+    private readonly rng: Rng,
+    min: number,
+    max: number,
+    theta: number = ZIPFIAN_CONSTANT,
+    zetan?: number,
+  ) {
+    this.items = max - min + 1;
+    this.base = min;
+    this.theta = theta;
+    this.zeta2theta = zeta(2, theta);
+    this.alpha = 1.0 / (1.0 - theta);
+    this.zetanValue = zetan ?? zeta(this.items, theta);
+    this.countForZetaValue = this.items;
+    this.etaValue =
+      (1 - Math.pow(2.0 / this.items, 1 - theta)) / (1 - this.zeta2theta / this.zetanValue);
+    this.nextValue(); // as YCSB's constructor
+  }
+
+  /** YCSB's `ZipfianGenerator(long items)`: values 0..items-1. */
+  static ofItems(rng: Rng, items: number, theta: number = ZIPFIAN_CONSTANT): ZipfianGenerator {
+    return new ZipfianGenerator(rng, 0, items - 1, theta);
+  }
+
+  /** Current zeta(n) (grows when `nextLong` is called with more items). */
+  get zetan(): number {
+    return this.zetanValue;
+  }
+  /** Current eta. */
+  get eta(): number {
+    return this.etaValue;
+  }
+  /** The item count zetan was computed for. */
+  get countForZeta(): number {
+    return this.countForZetaValue;
+  }
+
+  /** A value in [base, base + itemCount), the zipfian over `itemCount` items (YCSB `nextLong`). */
+  nextLong(itemCount: number): number {
+    if (itemCount !== this.countForZetaValue) {
+      if (itemCount > this.countForZetaValue) {
+        // More items: extend zetan incrementally, as YCSB does.
+        this.zetanValue = zeta(itemCount, this.theta, this.countForZetaValue, this.zetanValue);
+        this.countForZetaValue = itemCount;
+        this.etaValue =
+          (1 - Math.pow(2.0 / this.items, 1 - this.theta)) / (1 - this.zeta2theta / this.zetanValue);
+      } else if (itemCount < this.countForZetaValue && this.allowItemCountDecrease) {
+        this.zetanValue = zeta(itemCount, this.theta);
+        this.countForZetaValue = itemCount;
+        this.etaValue =
+          (1 - Math.pow(2.0 / this.items, 1 - this.theta)) / (1 - this.zeta2theta / this.zetanValue);
+      }
+    }
+    const u = this.rng.float();
+    const uz = u * this.zetanValue;
+    let ret: number;
+    if (uz < 1.0) {
+      ret = this.base;
+    } else if (uz < 1.0 + Math.pow(0.5, this.theta)) {
+      ret = this.base + 1;
+    } else {
+      ret =
+        this.base +
+        Math.trunc(itemCount * Math.pow(this.etaValue * u - this.etaValue + 1, this.alpha));
+    }
+    // YCSB only records lastValue in the third branch; we record it always (unused by YCSB).
+    this.last = ret;
+    return ret;
+  }
+
+  nextValue(): number {
+    return this.nextLong(this.items);
+  }
+
+  lastValue(): number {
+    return this.last;
+  }
+}
+
+/**
+ * YCSB's `ScrambledZipfianGenerator`: zipfian popularity, but the popular items are
+ * scattered over [min, max] instead of clustered at min. A zipfian over 0..10^10 (with the
+ * precomputed zeta 26.46902820178302 when theta is 0.99) is drawn, then
+ * `min + fnvhash64(value) % itemcount` (Java `%` on the `long`).
+ *
+ * With another theta YCSB computes zeta over 10^10 items (minutes); so do we.
+ *
+ * @example
+ * const s = new ScrambledZipfianGenerator(rng, 0, 999);
+ * s.nextValue(); // most often Number(fnvHash64(0) % 1000n) = 211
+ */
+export class ScrambledZipfianGenerator implements NumberGenerator {
+  readonly min: number;
+  readonly max: number;
+  readonly itemCount: number;
+  private readonly gen: ZipfianGenerator;
+  private readonly itemCountBig: bigint;
+  private last = Number.NaN;
+
+  constructor(rng: Rng, min: number, max: number, theta: number = ZIPFIAN_CONSTANT) {
+    this.min = min;
+    this.max = max;
+    this.itemCount = max - min + 1;
+    this.itemCountBig = BigInt(this.itemCount);
+    this.gen =
+      theta === ZIPFIAN_CONSTANT
+        ? new ZipfianGenerator(rng, 0, SCRAMBLED_ITEM_COUNT, theta, SCRAMBLED_ZETAN)
+        : new ZipfianGenerator(rng, 0, SCRAMBLED_ITEM_COUNT, theta);
+  }
+
+  /** YCSB's `ScrambledZipfianGenerator(long items)`: values 0..items-1. */
+  static ofItems(rng: Rng, items: number): ScrambledZipfianGenerator {
+    return new ScrambledZipfianGenerator(rng, 0, items - 1);
+  }
+
+  nextValue(): number {
+    const z = this.gen.nextValue();
+    const ret = this.min + Number(fnvHash64(z) % this.itemCountBig);
+    this.last = ret;
+    return ret;
+  }
+
+  lastValue(): number {
+    return this.last;
+  }
+
+  /** YCSB: (min + max) / 2. */
+  mean(): number {
+    return (this.min + this.max) / 2.0;
+  }
+}
+
+/**
+ * YCSB's `UniformLongGenerator`: integers uniform in [lb, ub].
+ *
+ * @example
+ * const scan = new UniformLongGenerator(rng, 1, 100);
+ * scan.nextValue(); // 1..100
+ */
+export class UniformLongGenerator implements NumberGenerator {
+  readonly lb: number;
+  readonly ub: number;
+  readonly interval: number;
+  private last = Number.NaN;
+
+  constructor(
+    private readonly rng: Rng,
+    lb: number,
+    ub: number,
+  ) {
+    this.lb = lb;
+    this.ub = ub;
+    this.interval = ub - lb + 1;
+  }
+
+  nextValue(): number {
+    const ret = this.rng.int(this.interval) + this.lb;
+    this.last = ret;
+    return ret;
+  }
+
+  lastValue(): number {
+    return this.last;
+  }
+
+  /** YCSB: (lb + ub) / 2. */
+  mean(): number {
+    return (this.lb + this.ub) / 2.0;
+  }
+}
+
+/**
+ * YCSB's `CounterGenerator`: countstart, countstart + 1, ...; `lastValue()` is the counter
+ * minus one (the last value handed out).
+ *
+ * @example
+ * const c = new CounterGenerator(5);
+ * c.nextValue(); // 5
+ * c.lastValue(); // 5
+ */
+export class CounterGenerator implements NumberGenerator {
+  protected counter: number;
+
+  constructor(countStart: number) {
+    this.counter = countStart;
+  }
+
+  nextValue(): number {
+    return this.counter++;
+  }
+
+  lastValue(): number {
+    return this.counter - 1;
+  }
+}
+
+/**
+ * YCSB's `AcknowledgedCounterGenerator` (the run-phase insert key sequence): like
+ * {@link CounterGenerator}, but `lastValue()` is the `limit` below which every value handed
+ * out has been acknowledged, so readers never choose a key whose insert is still in flight.
+ * A window of 2^20 slots tracks out-of-order acknowledgements; more than that many
+ * unacknowledged values throws, as YCSB does. In a single-threaded stream each insert is
+ * acknowledged at once, so `lastValue()` is simply the last inserted key number.
+ *
+ * @example
+ * const seq = new AcknowledgedCounterGenerator(1000); // recordcount 1000
+ * seq.lastValue();          // 999
+ * const k = seq.nextValue(); // 1000
+ * seq.acknowledge(k);
+ * seq.lastValue();          // 1000
+ */
+export class AcknowledgedCounterGenerator extends CounterGenerator {
+  private readonly window = new Uint8Array(ACK_WINDOW_SIZE);
+  private limit: number;
+
+  constructor(countStart: number) {
+    super(countStart);
+    this.limit = countStart - 1;
+  }
+
+  override lastValue(): number {
+    return this.limit;
+  }
+
+  /** Mark `value` done; advance the limit over the contiguous acknowledged values. */
+  acknowledge(value: number): void {
+    const currentSlot = slotOf(value);
+    if (this.window[currentSlot]) {
+      throw new Error("Too many unacknowledged insertion keys.");
+    }
+    this.window[currentSlot] = 1;
+    // YCSB compares the unmasked index with the masked slot of the limit; kept as is.
+    const beforeFirstSlot = slotOf(this.limit);
+    let index: number;
+    for (index = this.limit + 1; index !== beforeFirstSlot; ++index) {
+      const slot = slotOf(index);
+      if (!this.window[slot]) break;
+      this.window[slot] = 0;
+    }
+    this.limit = index - 1;
+  }
+}
+
+/** value & (WINDOW_SIZE - 1) for any integer up to 2^53 (two's complement like Java's long). */
+function slotOf(value: number): number {
+  return ((value % ACK_WINDOW_SIZE) + ACK_WINDOW_SIZE) % ACK_WINDOW_SIZE;
+}
+
+/**
+ * YCSB's `SkewedLatestGenerator` (request distribution `latest`, workload D): skewed towards
+ * the most recently inserted key. It keeps a zipfian built over `basis.lastValue()` items
+ * and returns `max - zipfian.nextLong(max)` with `max = basis.lastValue()`, so the result is
+ * in [1, max] (YCSB never returns key 0 from this generator) and the newest key is the most
+ * popular. Draws one value on construction, as YCSB.
+ *
+ * @example
+ * const inserts = new AcknowledgedCounterGenerator(1000);
+ * const latest = new SkewedLatestGenerator(rng, inserts);
+ * latest.nextValue(); // 999 most often, then 998, ...
+ */
+export class SkewedLatestGenerator implements NumberGenerator {
+  private readonly zipfian: ZipfianGenerator;
+  private last = Number.NaN;
+
+  constructor(
+    rng: Rng,
+    private readonly basis: CounterGenerator,
+  ) {
+    this.zipfian = ZipfianGenerator.ofItems(rng, basis.lastValue());
+    this.nextValue();
+  }
+
+  nextValue(): number {
+    const max = this.basis.lastValue();
+    const next = max - this.zipfian.nextLong(max);
+    this.last = next;
+    return next;
+  }
+
+  lastValue(): number {
+    return this.last;
+  }
+}
+
+/**
+ * YCSB's `DiscreteGenerator`: picks one of several values with given weights (the operation
+ * mix). Each draw sums the weights, takes u uniform in [0,1) and walks the values in the
+ * order they were added, subtracting weight/sum until u falls below one.
+ *
+ * (YCSB's `lastValue()` returns a fresh draw the first time and never tracks `nextValue`;
+ * ours returns the value last drawn, or undefined.)
+ *
+ * @example
+ * const ops = new DiscreteGenerator<string>(rng);
+ * ops.addValue(0.95, "READ");
+ * ops.addValue(0.05, "UPDATE");
+ * ops.nextValue(); // "READ" 95% of the time
+ */
+export class DiscreteGenerator<T> {
+  private readonly values: { weight: number; value: T }[] = [];
+  private last: T | undefined;
+
+  constructor(private readonly rng: Rng) {}
+
+  addValue(weight: number, value: T): void {
+    this.values.push({ weight, value });
+  }
+
+  nextValue(): T {
+    let sum = 0;
+    for (const p of this.values) sum += p.weight;
+    let val = this.rng.float();
+    for (const p of this.values) {
+      const pw = p.weight / sum;
+      if (val < pw) {
+        this.last = p.value;
+        return p.value;
+      }
+      val -= pw;
+    }
+    throw new Error("DiscreteGenerator: no value chosen (no values, or weights are not positive)");
+  }
+
+  lastValue(): T | undefined {
+    return this.last;
+  }
+}
+
+/** Options of {@link createScanLengthGenerator}. */
+export interface ScanLengthOptions {
+  /** `minscanlength`, default 1 (CoreWorkload MIN_SCAN_LENGTH_PROPERTY_DEFAULT). */
+  min?: number;
+  /**
+   * `maxscanlength`, default 100 (as workloads/workloade sets it; note CoreWorkload's own
+   * default MAX_SCAN_LENGTH_PROPERTY_DEFAULT is 1000).
+   */
+  max?: number;
+  /** `scanlengthdistribution`, default "uniform" (CoreWorkload default). */
+  distribution?: "uniform" | "zipfian";
+}
+
+/**
+ * The scan-length generator of CoreWorkload: `UniformLongGenerator(min, max)` or
+ * `ZipfianGenerator(min, max)`.
+ *
+ * @example
+ * const len = createScanLengthGenerator(rng); // uniform 1..100
+ * len.nextValue();
+ */
+export function createScanLengthGenerator(rng: Rng, options: ScanLengthOptions = {}): NumberGenerator {
+  const min = options.min ?? DEFAULT_MIN_SCAN_LENGTH;
+  const max = options.max ?? DEFAULT_MAX_SCAN_LENGTH;
+  const distribution = options.distribution ?? "uniform";
+  if (distribution === "uniform") return new UniformLongGenerator(rng, min, max);
+  if (distribution === "zipfian") return new ZipfianGenerator(rng, min, max);
+  throw new RangeError(`Distribution "${String(distribution)}" not allowed for scan length`);
+}

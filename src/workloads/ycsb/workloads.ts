@@ -1,0 +1,601 @@
+/**
+ * The YCSB core workloads A-F as data, and seeded operation streams for their load and run
+ * phases, following brianfrankcooper/YCSB (master, commit d9faaac8):
+ * `workloads/workloada..f` (the property files), `core/.../workloads/CoreWorkload.java`
+ * (defaults, key names, how each operation chooses its key and fields) and
+ * `memcached/src/main/java/site/ycsb/db/MemcachedClient.java` (how the memcached binding
+ * turns operations into memcached requests).
+ *
+ * What a stream reproduces exactly: the operation mix, the key-choice distributions and
+ * their constants, the retry of keys not yet inserted, the key names (bit-exact), the field
+ * choices, the scan lengths, and the encoded sizes. What it cannot reproduce: the exact
+ * values of a JVM run, since draws come from the project's seeded Rng.
+ *
+ * Only constant field lengths (`fieldlengthdistribution=constant`, the default) and the
+ * request distributions uniform, zipfian and latest (those of workloads A-F) are supported.
+ * Key numbers must stay below 2^31 (YCSB casts them to `int`).
+ *
+ * @example
+ * const spec = ycsbWorkload("a");
+ * for (const op of ycsbLoadPhase(spec)) store(op.key, op.writeFields);      // 1000 inserts
+ * for (const op of ycsbRunPhase(spec, 42)) apply(op);                       // 1000 operations
+ */
+import { Rng } from "../../util/rng.js";
+import {
+  AcknowledgedCounterGenerator,
+  CounterGenerator,
+  DiscreteGenerator,
+  type NumberGenerator,
+  ScrambledZipfianGenerator,
+  SkewedLatestGenerator,
+  UniformLongGenerator,
+  ZipfianGenerator,
+  createScanLengthGenerator,
+  fnvHash64,
+} from "./generators.js";
+
+/** The five operations of CoreWorkload. */
+export type YcsbOp = "read" | "update" | "insert" | "scan" | "readmodifywrite";
+
+/** Request distributions supported here (`requestdistribution`). */
+export type RequestDistribution = "uniform" | "zipfian" | "latest";
+
+/** A CoreWorkload configuration (the subset of YCSB properties that shape the stream). */
+export interface YcsbWorkloadSpec {
+  /** Name for reports, e.g. "workloada". */
+  name: string;
+  /** `recordcount`: records inserted by the load phase. */
+  recordCount: number;
+  /** `operationcount`: operations of the run phase. */
+  operationCount: number;
+  /** `readproportion`. */
+  readProportion: number;
+  /** `updateproportion`. */
+  updateProportion: number;
+  /** `insertproportion`. */
+  insertProportion: number;
+  /** `scanproportion`. */
+  scanProportion: number;
+  /** `readmodifywriteproportion`. */
+  readModifyWriteProportion: number;
+  /** `requestdistribution`. */
+  requestDistribution: RequestDistribution;
+  /** `readallfields`: reads (and scans, RMW reads) fetch every field. */
+  readAllFields: boolean;
+  /** `writeallfields`: updates (and RMW writes) rewrite every field, not one random field. */
+  writeAllFields: boolean;
+  /** `fieldcount`: fields per record. */
+  fieldCount: number;
+  /** `fieldlength`: bytes per field (constant distribution). */
+  fieldLength: number;
+  /** `fieldnameprefix`: field names are prefix + index. */
+  fieldNamePrefix: string;
+  /** `minscanlength`. */
+  minScanLength: number;
+  /** `maxscanlength`. */
+  maxScanLength: number;
+  /** `scanlengthdistribution`. */
+  scanLengthDistribution: "uniform" | "zipfian";
+  /** `insertorder`: "hashed" scatters key numbers with fnvhash64, "ordered" keeps them. */
+  insertOrder: "hashed" | "ordered";
+  /** `zeropadding`: key numbers are left-padded with zeros to this many digits. */
+  zeroPadding: number;
+  /** `insertstart`: first key number of the load phase. */
+  insertStart: number;
+  /** `insertcount`: records this loader inserts; default recordCount - insertStart. */
+  insertCount?: number;
+  /** `table`: table name (the memcached binding prefixes keys with it). */
+  table: string;
+}
+
+/**
+ * CoreWorkload's own property defaults (CoreWorkload.java `*_PROPERTY_DEFAULT`), without
+ * record and operation counts (Client's default recordcount "0" means Integer.MAX_VALUE and
+ * operationcount has no default; every workload file sets both to 1000).
+ */
+export const CORE_WORKLOAD_DEFAULTS: Readonly<Omit<YcsbWorkloadSpec, "name" | "recordCount" | "operationCount">> =
+  Object.freeze({
+    readProportion: 0.95, // READ_PROPORTION_PROPERTY_DEFAULT "0.95"
+    updateProportion: 0.05, // UPDATE_PROPORTION_PROPERTY_DEFAULT "0.05"
+    insertProportion: 0, // INSERT_PROPORTION_PROPERTY_DEFAULT "0.0"
+    scanProportion: 0, // SCAN_PROPORTION_PROPERTY_DEFAULT "0.0"
+    readModifyWriteProportion: 0, // READMODIFYWRITE_PROPORTION_PROPERTY_DEFAULT "0.0"
+    requestDistribution: "uniform", // REQUEST_DISTRIBUTION_PROPERTY_DEFAULT "uniform"
+    readAllFields: true, // READ_ALL_FIELDS_PROPERTY_DEFAULT "true"
+    writeAllFields: false, // WRITE_ALL_FIELDS_PROPERTY_DEFAULT "false"
+    fieldCount: 10, // FIELD_COUNT_PROPERTY_DEFAULT "10"
+    fieldLength: 100, // FIELD_LENGTH_PROPERTY_DEFAULT "100"
+    fieldNamePrefix: "field", // FIELD_NAME_PREFIX_DEFAULT "field"
+    minScanLength: 1, // MIN_SCAN_LENGTH_PROPERTY_DEFAULT "1"
+    maxScanLength: 1000, // MAX_SCAN_LENGTH_PROPERTY_DEFAULT "1000" (workload E sets 100)
+    scanLengthDistribution: "uniform", // SCAN_LENGTH_DISTRIBUTION_PROPERTY_DEFAULT "uniform"
+    insertOrder: "hashed", // INSERT_ORDER_PROPERTY_DEFAULT "hashed"
+    zeroPadding: 1, // ZERO_PADDING_PROPERTY_DEFAULT "1"
+    insertStart: 0, // Workload.INSERT_START_PROPERTY_DEFAULT "0"
+    table: "usertable", // TABLENAME_PROPERTY_DEFAULT "usertable"
+  });
+
+/** Names of the core workloads. */
+export type YcsbWorkloadName = "a" | "b" | "c" | "d" | "e" | "f";
+
+function workload(name: string, props: Partial<YcsbWorkloadSpec>): Readonly<YcsbWorkloadSpec> {
+  return Object.freeze({
+    ...CORE_WORKLOAD_DEFAULTS,
+    name,
+    recordCount: 1000, // every workloads/workload? file: recordcount=1000
+    operationCount: 1000, // every workloads/workload? file: operationcount=1000
+    ...props,
+  });
+}
+
+/**
+ * The core workloads, property for property as in YCSB's `workloads/workloada..f` (all set
+ * recordcount=1000, operationcount=1000, readallfields=true; the rest is CoreWorkload's
+ * defaults: 10 fields x 100 B, insertorder=hashed, writeallfields=false).
+ *
+ * - A (update heavy): read 0.5, update 0.5, zipfian.
+ * - B (read mostly): read 0.95, update 0.05, zipfian.
+ * - C (read only): read 1, zipfian.
+ * - D (read latest): read 0.95, insert 0.05, latest.
+ * - E (short ranges): scan 0.95, insert 0.05, zipfian, maxscanlength=100, uniform lengths.
+ * - F (read-modify-write): read 0.5, readmodifywrite 0.5, zipfian.
+ *
+ * @example
+ * YCSB_WORKLOADS.d.requestDistribution; // "latest"
+ */
+export const YCSB_WORKLOADS: Readonly<Record<YcsbWorkloadName, Readonly<YcsbWorkloadSpec>>> = Object.freeze({
+  a: workload("workloada", {
+    readProportion: 0.5,
+    updateProportion: 0.5,
+    scanProportion: 0,
+    insertProportion: 0,
+    requestDistribution: "zipfian",
+  }),
+  b: workload("workloadb", {
+    readProportion: 0.95,
+    updateProportion: 0.05,
+    scanProportion: 0,
+    insertProportion: 0,
+    requestDistribution: "zipfian",
+  }),
+  c: workload("workloadc", {
+    readProportion: 1,
+    updateProportion: 0,
+    scanProportion: 0,
+    insertProportion: 0,
+    requestDistribution: "zipfian",
+  }),
+  d: workload("workloadd", {
+    readProportion: 0.95,
+    updateProportion: 0,
+    scanProportion: 0,
+    insertProportion: 0.05,
+    requestDistribution: "latest",
+  }),
+  e: workload("workloade", {
+    readProportion: 0,
+    updateProportion: 0,
+    scanProportion: 0.95,
+    insertProportion: 0.05,
+    requestDistribution: "zipfian",
+    maxScanLength: 100,
+    scanLengthDistribution: "uniform",
+  }),
+  f: workload("workloadf", {
+    readProportion: 0.5,
+    updateProportion: 0,
+    scanProportion: 0,
+    insertProportion: 0,
+    readModifyWriteProportion: 0.5,
+    requestDistribution: "zipfian",
+  }),
+});
+
+/**
+ * A core workload with some properties overridden (as `-p name=value` on YCSB's command line).
+ *
+ * @example
+ * const big = ycsbWorkload("a", { recordCount: 1_000_000, operationCount: 10_000_000 });
+ */
+export function ycsbWorkload(name: YcsbWorkloadName, overrides: Partial<YcsbWorkloadSpec> = {}): YcsbWorkloadSpec {
+  const base = YCSB_WORKLOADS[name];
+  if (!base) throw new RangeError(`unknown YCSB workload "${String(name)}" (expected a..f)`);
+  return { ...base, ...overrides };
+}
+
+/**
+ * `CoreWorkload.buildKeyName`: "user" + the key number (hashed with fnvhash64 unless
+ * inserts are ordered) in decimal, left-padded with zeros to `zeroPadding` digits. With the
+ * default padding 1 nothing is ever padded, so hashed keys are "user" + 1 to 19 digits.
+ *
+ * @example
+ * buildKeyName(0);              // "user6284781860667377211"
+ * buildKeyName(7, 4, true);     // "user0007"
+ */
+export function buildKeyName(keyNum: number, zeroPadding = 1, orderedInserts = false): string {
+  const value = orderedInserts ? String(keyNum) : fnvHash64(keyNum).toString();
+  const fill = zeroPadding - value.length;
+  return fill > 0 ? "user" + "0".repeat(fill) + value : "user" + value;
+}
+
+/** One YCSB operation, as CoreWorkload would hand it to the DB binding. */
+export interface YcsbOperation {
+  op: YcsbOp;
+  /** The key number (before hashing): 0..recordCount-1 for loaded records, then inserts. */
+  keyNum: number;
+  /** The key, as `buildKeyName` builds it. */
+  key: string;
+  /**
+   * Fields read: every field when `readAllFields` (YCSB passes `null`, meaning all), else one
+   * random field. Empty for update and insert.
+   */
+  readFields: readonly string[];
+  /**
+   * Fields written with new random values: all fields for insert; one random field for
+   * update and read-modify-write (every field if `writeAllFields`). Empty for read and scan.
+   */
+  writeFields: readonly string[];
+  /** Bytes of each written field (`fieldlength`). */
+  fieldLength: number;
+  /** Records scanned, starting at `key` (scan only; 0 otherwise). */
+  scanLength: number;
+}
+
+function fieldNames(spec: YcsbWorkloadSpec): readonly string[] {
+  return Object.freeze(Array.from({ length: spec.fieldCount }, (_, i) => spec.fieldNamePrefix + i));
+}
+
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
+/**
+ * The load phase: `insertCount` inserts of the keys insertStart, insertStart+1, ... (YCSB's
+ * `keysequence`, a CounterGenerator), each with every field. It draws nothing at random.
+ *
+ * @example
+ * const keys = [...ycsbLoadPhase(ycsbWorkload("c"))].map((op) => op.key); // 1000 keys
+ */
+export function* ycsbLoadPhase(spec: YcsbWorkloadSpec): Generator<YcsbOperation, void, undefined> {
+  const all = fieldNames(spec);
+  const ordered = spec.insertOrder !== "hashed";
+  const count = spec.insertCount ?? spec.recordCount - spec.insertStart;
+  const keySequence = new CounterGenerator(spec.insertStart);
+  for (let i = 0; i < count; i++) {
+    const keyNum = keySequence.nextValue();
+    yield {
+      op: "insert",
+      keyNum,
+      key: buildKeyName(keyNum, spec.zeroPadding, ordered),
+      readFields: NO_FIELDS,
+      writeFields: all,
+      fieldLength: spec.fieldLength,
+      scanLength: 0,
+    };
+  }
+}
+
+/**
+ * The run phase of CoreWorkload as an endless seeded stream (`next()` never runs out; see
+ * {@link ycsbRunPhase} for exactly `operationCount` operations). Generators are built in
+ * CoreWorkload.init's order and draws are made in doTransaction*'s order:
+ *
+ * - operation: DiscreteGenerator over READ, UPDATE, INSERT, SCAN, READMODIFYWRITE (those
+ *   with proportion > 0, in that order);
+ * - key (read, update, scan, RMW): `nextKeynum`, drawing again while the key number exceeds
+ *   the insert sequence's acknowledged limit. Key choosers: uniform over
+ *   [insertStart, insertStart+insertCount-1]; zipfian = ScrambledZipfian over
+ *   [insertStart, insertStart+insertCount+expectedNewKeys] with
+ *   expectedNewKeys = (int)(operationCount * insertProportion * 2.0); latest =
+ *   SkewedLatest over the insert sequence;
+ * - insert: the next number of an AcknowledgedCounterGenerator starting at recordCount,
+ *   acknowledged at once (single client thread);
+ * - fields: UniformLongGenerator(0, fieldCount-1) for the one field read (if not
+ *   readAllFields) and the one field written (if not writeAllFields);
+ * - scan length: createScanLengthGenerator(min, max, distribution).
+ *
+ * @example
+ * const s = new YcsbRunStream(ycsbWorkload("d"), 7);
+ * const op = s.next(); // { op: "read", key: "user...", ... } or an insert
+ */
+export class YcsbRunStream implements Iterable<YcsbOperation> {
+  readonly spec: YcsbWorkloadSpec;
+  private readonly rng: Rng;
+  private readonly fields: readonly string[];
+  private readonly singleFields: readonly (readonly string[])[];
+  private readonly ordered: boolean;
+  private readonly operationChooser: DiscreteGenerator<YcsbOp>;
+  private readonly insertSequence: AcknowledgedCounterGenerator;
+  private readonly keyChooser: NumberGenerator;
+  private readonly fieldChooser: UniformLongGenerator;
+  private readonly scanLength: NumberGenerator;
+
+  constructor(spec: YcsbWorkloadSpec, seed: number) {
+    this.spec = spec;
+    this.rng = new Rng(seed);
+    const rng = this.rng;
+    this.fields = fieldNames(spec);
+    this.singleFields = this.fields.map((f) => Object.freeze([f]));
+    this.ordered = spec.insertOrder !== "hashed";
+    const recordCount = spec.recordCount === 0 ? 2147483647 : spec.recordCount; // 0 means Integer.MAX_VALUE
+    const insertStart = spec.insertStart;
+    const insertCount = spec.insertCount ?? recordCount - insertStart;
+    if (recordCount < insertStart + insertCount) {
+      throw new RangeError("recordcount must be bigger than insertstart + insertcount");
+    }
+    this.operationChooser = new DiscreteGenerator<YcsbOp>(rng);
+    if (spec.readProportion > 0) this.operationChooser.addValue(spec.readProportion, "read");
+    if (spec.updateProportion > 0) this.operationChooser.addValue(spec.updateProportion, "update");
+    if (spec.insertProportion > 0) this.operationChooser.addValue(spec.insertProportion, "insert");
+    if (spec.scanProportion > 0) this.operationChooser.addValue(spec.scanProportion, "scan");
+    if (spec.readModifyWriteProportion > 0) {
+      this.operationChooser.addValue(spec.readModifyWriteProportion, "readmodifywrite");
+    }
+    this.insertSequence = new AcknowledgedCounterGenerator(recordCount);
+    switch (spec.requestDistribution) {
+      case "uniform":
+        this.keyChooser = new UniformLongGenerator(rng, insertStart, insertStart + insertCount - 1);
+        break;
+      case "zipfian": {
+        // CoreWorkload: int expectednewkeys = (int) ((opcount) * insertproportion * 2.0); // 2 is fudge factor
+        const expectedNewKeys = Math.trunc(spec.operationCount * spec.insertProportion * 2.0);
+        this.keyChooser = new ScrambledZipfianGenerator(rng, insertStart, insertStart + insertCount + expectedNewKeys);
+        break;
+      }
+      case "latest":
+        this.keyChooser = new SkewedLatestGenerator(rng, this.insertSequence);
+        break;
+      default:
+        throw new RangeError(`Unknown request distribution "${String(spec.requestDistribution)}"`);
+    }
+    this.fieldChooser = new UniformLongGenerator(rng, 0, spec.fieldCount - 1);
+    this.scanLength = createScanLengthGenerator(rng, {
+      min: spec.minScanLength,
+      max: spec.maxScanLength,
+      distribution: spec.scanLengthDistribution,
+    });
+  }
+
+  /** The key number the next insert would use minus one: the highest key readers may choose. */
+  get lastInsertedKeyNum(): number {
+    return this.insertSequence.lastValue();
+  }
+
+  /** The next operation. */
+  next(): YcsbOperation {
+    const op = this.operationChooser.nextValue();
+    const spec = this.spec;
+    switch (op) {
+      case "read": {
+        const keyNum = this.nextKeyNum();
+        const readFields = spec.readAllFields ? this.fields : this.randomField();
+        return this.make(op, keyNum, readFields, NO_FIELDS, 0);
+      }
+      case "update": {
+        const keyNum = this.nextKeyNum();
+        const writeFields = spec.writeAllFields ? this.fields : this.randomField();
+        return this.make(op, keyNum, NO_FIELDS, writeFields, 0);
+      }
+      case "insert": {
+        const keyNum = this.insertSequence.nextValue();
+        const result = this.make(op, keyNum, NO_FIELDS, this.fields, 0);
+        this.insertSequence.acknowledge(keyNum);
+        return result;
+      }
+      case "scan": {
+        const keyNum = this.nextKeyNum();
+        const len = this.scanLength.nextValue();
+        const readFields = spec.readAllFields ? this.fields : this.randomField();
+        return this.make(op, keyNum, readFields, NO_FIELDS, len);
+      }
+      default: {
+        const keyNum = this.nextKeyNum();
+        const readFields = spec.readAllFields ? this.fields : this.randomField();
+        const writeFields = spec.writeAllFields ? this.fields : this.randomField();
+        return this.make("readmodifywrite", keyNum, readFields, writeFields, 0);
+      }
+    }
+  }
+
+  *[Symbol.iterator](): Iterator<YcsbOperation> {
+    for (;;) yield this.next();
+  }
+
+  /** CoreWorkload.nextKeynum (non-exponential branch). */
+  private nextKeyNum(): number {
+    const limit = this.insertSequence.lastValue();
+    let keyNum: number;
+    do {
+      keyNum = this.keyChooser.nextValue();
+    } while (keyNum > limit);
+    return keyNum;
+  }
+
+  private randomField(): readonly string[] {
+    return this.singleFields[this.fieldChooser.nextValue()]!;
+  }
+
+  private make(
+    op: YcsbOp,
+    keyNum: number,
+    readFields: readonly string[],
+    writeFields: readonly string[],
+    scanLength: number,
+  ): YcsbOperation {
+    return {
+      op,
+      keyNum,
+      key: buildKeyName(keyNum, this.spec.zeroPadding, this.ordered),
+      readFields,
+      writeFields,
+      fieldLength: this.spec.fieldLength,
+      scanLength,
+    };
+  }
+}
+
+/**
+ * The run phase: exactly `spec.operationCount` operations of a {@link YcsbRunStream}.
+ *
+ * @example
+ * const ops = [...ycsbRunPhase(ycsbWorkload("e"), 1)];
+ * ops.filter((o) => o.op === "scan").length; // about 950
+ */
+export function* ycsbRunPhase(spec: YcsbWorkloadSpec, seed: number): Generator<YcsbOperation, void, undefined> {
+  const stream = new YcsbRunStream(spec, seed);
+  for (let i = 0; i < spec.operationCount; i++) yield stream.next();
+}
+
+// ---------------------------------------------------------------------------------------
+// Field contents and the memcached binding
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A random field value exactly as YCSB's `RandomByteIterator(len).toString()` produces it
+ * (the path the memcached binding takes): one 32-bit draw per 6 bytes, byte j of a group
+ * being ' ' + (draw >> 5j masked with 31, 63, 95, 31, 63, 95 for j = 0..5). So bytes at
+ * positions 0 mod 3 are in 32..63, at 1 mod 3 in 32..95, at 2 mod 3 in 32..63 or 96..127:
+ * printable ASCII and DEL, including the JSON-escaped '"' and '\'. (RandomByteIterator's
+ * constructor also makes one draw it never uses; we make it too.)
+ *
+ * @example
+ * randomFieldValue(new Rng(1), 100).length; // 100
+ */
+export function randomFieldValue(rng: Rng, length: number): string {
+  const codes = randomFieldBytes(rng, length);
+  let s = "";
+  for (let i = 0; i < codes.length; i++) s += String.fromCharCode(codes[i]!);
+  return s;
+}
+
+function randomFieldBytes(rng: Rng, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  rng.u32(); // the constructor's fillBytes(), unused by toArray()
+  for (let base = 0; base < length; base += 6) {
+    const bytes = rng.u32() | 0; // Java int
+    const n = Math.min(6, length - base);
+    // fillBytesImpl's fall-through switch, from the highest byte down.
+    if (n > 5) out[base + 5] = ((bytes >> 25) & 95) + 32;
+    if (n > 4) out[base + 4] = ((bytes >> 20) & 63) + 32;
+    if (n > 3) out[base + 3] = ((bytes >> 15) & 31) + 32;
+    if (n > 2) out[base + 2] = ((bytes >> 10) & 95) + 32;
+    if (n > 1) out[base + 1] = ((bytes >> 5) & 63) + 32;
+    out[base] = (bytes & 31) + 32;
+  }
+  return out;
+}
+
+/** UTF-8 bytes of `s` written as a JSON string body with Jackson's standard escapes. */
+function jsonStringBytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) n += 2; // \" and \\
+    else if (c < 0x20) n += c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6; // \n or \u00XX
+    else if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 1; // Java's UTF-8 encoder replaces a lone surrogate with '?'
+    } else if (c >= 0xd800 && c <= 0xdfff) n += 1;
+    else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Byte length of the value the YCSB memcached binding stores for these fields:
+ * `MemcachedClient.toJson` writes them as one flat JSON object of strings with Jackson
+ * (`{"field0":"...","field1":"..."}`, no spaces, '"' '\' and control characters escaped),
+ * and spymemcached stores that String as UTF-8 with flags 0, uncompressed (JSON objects are
+ * never compressed; other strings only above 16384 B).
+ *
+ * The binding's `update` sends `replace` with ONLY the updated field(s): the stored value is
+ * replaced by that smaller object, so after the first update of a record (default: one field)
+ * a `get` returns about 115 B instead of about 1150 B. `insert` sends `add` with every field;
+ * `read` sends `get` (the whole value; fields are filtered client-side); `scan` is not
+ * implemented (returns NOT_IMPLEMENTED without contacting the server).
+ *
+ * @example
+ * encodeMemcachedValue({ field0: "abc" }); // 16: {"field0":"abc"}
+ * encodeMemcachedValue(new Map([["f", 'a"b']])); // 12: {"f":"a\"b"}
+ */
+export function encodeMemcachedValue(fields: ReadonlyMap<string, string> | Readonly<Record<string, string>>): number {
+  const entries: Iterable<[string, string]> =
+    fields instanceof Map ? fields.entries() : Object.entries(fields as Record<string, string>);
+  let n = 2; // { }
+  let count = 0;
+  for (const [name, value] of entries) {
+    n += jsonStringBytes(name) + jsonStringBytes(value) + 5; // "name":"value"
+    count++;
+  }
+  return n + Math.max(0, count - 1); // commas
+}
+
+/**
+ * The memcached key the binding uses: `MessageFormat.format("{0}-{1}", table, key)`.
+ *
+ * @example
+ * memcachedKey("user6284781860667377211"); // "usertable-user6284781860667377211"
+ */
+export function memcachedKey(key: string, table = "usertable"): string {
+  return `${table}-${key}`;
+}
+
+/** One memcached text-protocol request sent by the YCSB binding. */
+export interface MemcachedRequest {
+  cmd: "get" | "add" | "replace";
+  /** The key sent (ASCII), `table-key`. */
+  key: string;
+  /** Bytes of the data block (`set`-family commands); 0 for `get`. */
+  valueBytes: number;
+}
+
+/**
+ * The memcached requests the YCSB memcached binding issues for an operation, with the exact
+ * encoded value sizes for random field contents drawn from `rng` (as RandomByteIterator):
+ * read: get; update: replace (only the written fields); insert: add (all fields);
+ * readmodifywrite: get then replace; scan: nothing (not implemented by the binding).
+ *
+ * @example
+ * const content = new Rng(99);
+ * for (const op of ycsbLoadPhase(spec)) for (const r of memcachedRequests(op, content)) send(r);
+ * // each insert: { cmd: "add", key: "usertable-user...", valueBytes: about 1147 }
+ */
+export function memcachedRequests(op: YcsbOperation, rng: Rng, table = "usertable"): MemcachedRequest[] {
+  const key = memcachedKey(op.key, table);
+  switch (op.op) {
+    case "read":
+      return [{ cmd: "get", key, valueBytes: 0 }];
+    case "scan":
+      return [];
+    case "insert":
+      return [{ cmd: "add", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) }];
+    case "update":
+      return [{ cmd: "replace", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) }];
+    case "readmodifywrite":
+      return [
+        { cmd: "get", key, valueBytes: 0 },
+        { cmd: "replace", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) },
+      ];
+  }
+}
+
+/**
+ * Encoded size of a JSON object of `names` with random values of `fieldLength` bytes, as
+ * {@link encodeMemcachedValue} of {@link randomFieldValue}s, without building strings.
+ * Field values are drawn in the order of `names`.
+ */
+export function randomValueBytes(names: readonly string[], fieldLength: number, rng: Rng): number {
+  let n = 2 + Math.max(0, names.length - 1);
+  for (const name of names) {
+    n += jsonStringBytes(name) + 5 + fieldLength;
+    const bytes = randomFieldBytes(rng, fieldLength);
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      if (b === 0x22 || b === 0x5c) n++;
+    }
+  }
+  return n;
+}
