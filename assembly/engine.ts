@@ -6,14 +6,14 @@ import {
   CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
   VC_OK, VM_HAS_GLOBAL, SD_SETS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, S_ITLB4K, S_ITLB2M,
-  S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, F_GLOBAL,
-  KIND_FETCH, KIND_WRITE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK,
+  S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
+  KIND_FETCH, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK, HOT_GEOM, HOT_STLB, HOT_INC,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
   C_STLB4K, C_STLB2M, C_STLB1G, C_DATA, C_DASSIST, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF,
 } from "./counters";
-import { clock, sd, pcpuBase, lookup, fill, present, keyAt, d0At, d1At, flagsAt, probeSet, renormalise } from "./tlb";
+import { clock, sd, pcpuBase, lookup, fill, present, keyAt, d0At, d1At, flagsAt, probeSet, oldestWay, renormalise } from "./tlb";
 import { vcRec, vmRec } from "./state";
 import { ctxBits, globalBits, tlbKey, tlbDropVa } from "./flush";
 import { walk, guestDenial, eptDenialOnHit } from "./walk";
@@ -138,6 +138,15 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
 
 // ---- the conformance model (REFERENCE.md section 9) -------------------------------
 
+/** A walk of the conformance model: a first touch is a fault; 24 or 15 references. */
+function confWalk(c: usize, vpn: u64, z: u32): void {
+  if (!confMapped(vpn)) bump(c, C_PF);
+  bump(c, C_WALKS);
+  add(c, C_REFS, z == SZ_4K ? 24 : 15);
+  add(c, C_REFS_G, z == SZ_4K ? 4 : 3);
+  add(c, C_REFS_E, z == SZ_4K ? 20 : 12);
+}
+
 /** One page access of the conformance model. Never raises an event. */
 export function confAccess(c: usize, p: usize, va: u64, kind: u32): void {
   const z = load<u32>(CFG_POLICY);
@@ -151,11 +160,7 @@ export function confAccess(c: usize, p: usize, va: u64, kind: u32): void {
   if (present(S_STLB) && lookup(p, S_STLB, vpn, key) >= 0) {
     bump(c, z == SZ_4K ? C_STLB4K : C_STLB2M);
   } else {
-    if (!confMapped(vpn)) bump(c, C_PF);
-    bump(c, C_WALKS);
-    add(c, C_REFS, z == SZ_4K ? 24 : 15);
-    add(c, C_REFS_G, z == SZ_4K ? 4 : 3);
-    add(c, C_REFS_E, z == SZ_4K ? 20 : 12);
+    confWalk(c, vpn, z);
     if (present(S_STLB)) fill(p, S_STLB, vpn, key, 0, 0, 0);
   }
   if (present(l1)) fill(p, l1, vpn, key, 0, 0, 0);
@@ -308,7 +313,7 @@ function runFull(start: u32, n: u32): u32 {
       continue;
     }
     clk++;
-    kc += <u64>1 << (<u64>kind * 21);
+    kc += load<u64>(HOT_INC + (<usize>kind << 3));
     const vpn = va >> 12;
     const key = (vpn << 28) | bits | 1;
     const isF = kind == KIND_FETCH;
@@ -339,59 +344,160 @@ function runFull(start: u32, n: u32): u32 {
   return 0;
 }
 
-function runConformance(start: u32, n: u32): u32 {
-  const buf = <usize>load<u32>(CFG_REQ_BUF);
+function setHotGeom(g: usize, p: usize, s: i32): void {
+  const d = sd(s);
+  store<u32>(g, load<u32>(d + SD_SETS) - 1);
+  store<u32>(g, load<u32>(d + SD_WPAD), 4);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_KEYS)), 8);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_STAMP)), 12);
+  store<u32>(g, load<u32>(d + SD_WAYS), 16);
+}
+
+/** Writes the hot geometry of the L1s of size `z` (per kind) and the STLB of pCPU block `p`. */
+function setHot(p: usize, z: u32): void {
+  for (let kind: u32 = 0; kind < 3; kind++) {
+    const s = kind == KIND_FETCH ? (z == SZ_4K ? S_ITLB4K : S_ITLB2M) : z == SZ_4K ? S_DTLB4K : S_DTLB2M;
+    setHotGeom(HOT_GEOM + (<usize>kind << 5), p, s);
+  }
+  setHotGeom(HOT_STLB, p, S_STLB);
+}
+
+/** An L1 miss of the conformance model: the STLB, else a walk; then the L1 fill. */
+function confMiss(c: usize, p: usize, vpn: u64, key: u64, kind: u32, z: u32, clk: u32): void {
+  bump(c, kind == KIND_FETCH ? C_L1MISS_F : C_L1MISS_D);
+  const ss = sd(S_STLB);
+  const sW = load<u32>(ss + SD_WPAD);
+  const sFirst = (<u32>vpn & (load<u32>(ss + SD_SETS) - 1)) * sW;
+  const sk = p + <usize>load<u32>(ss + SD_KEYS) + (<usize>sFirst << 3);
+  const ssp = p + <usize>load<u32>(ss + SD_STAMP) + (<usize>sFirst << 2);
   const lru = load<u32>(CFG_REPL) == 0;
+  const sw = probeSet(sk, sW, key);
+  if (sw >= 0) {
+    bump(c, z == SZ_4K ? C_STLB4K : C_STLB2M);
+    if (lru) store<u32>(ssp + (<usize>sw << 2), clk);
+  } else {
+    confWalk(c, vpn, z);
+    const v = oldestWay(sk, ssp, load<u32>(ss + SD_WAYS), sW);
+    store<u64>(sk + (<usize>v << 3), key);
+    store<u32>(ssp + (<usize>v << 2), clk);
+  }
+  const g = HOT_GEOM + (<usize>kind << 5);
+  const wpad = load<u32>(g, 4);
+  const first = (<u32>vpn & load<u32>(g)) * wpad;
+  const keys = <usize>load<u32>(g, 8) + (<usize>first << 3);
+  const stamps = <usize>load<u32>(g, 12) + (<usize>first << 2);
+  const v = oldestWay(keys, stamps, load<u32>(g, 16), wpad);
+  store<u64>(keys + (<usize>v << 3), key);
+  store<u32>(stamps + (<usize>v << 2), clk);
+}
+
+function runConformance(start: u32, n: u32): u32 {
   if (!validVcpu(0)) return raise(EV_BAD_VCPU, start, 0, 0);
-  const c = cnt(0);
-  const p = pcpuBase(0);
   const z = load<u32>(CFG_POLICY);
-  const shift = <u64>(12 + 9 * z);
-  const is = sd(z == SZ_4K ? S_ITLB4K : S_ITLB2M);
-  const ds = sd(z == SZ_4K ? S_DTLB4K : S_DTLB2M);
-  const fast = load<u32>(is + SD_SETS) != 0 && load<u32>(ds + SD_SETS) != 0;
-  const iMask = load<u32>(is + SD_SETS) - 1, iW = load<u32>(is + SD_WPAD);
-  const iKeys = p + <usize>load<u32>(is + SD_KEYS), iStamp = p + <usize>load<u32>(is + SD_STAMP);
-  const dMask = load<u32>(ds + SD_SETS) - 1, dW = load<u32>(ds + SD_WPAD);
-  const dKeys = p + <usize>load<u32>(ds + SD_KEYS), dStamp = p + <usize>load<u32>(ds + SD_STAMP);
-  const bits = ctxBits(1, 0) | (<u64>z << 1) | 1;
-  let kc: u64 = 0;
-  let clk = clock;
-  for (let i = start; i < n; i++) {
+  const p = pcpuBase(0);
+  const c = cnt(0);
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const fast =
+    present(z == SZ_4K ? S_ITLB4K : S_ITLB2M) && present(z == SZ_4K ? S_DTLB4K : S_DTLB2M) && present(S_STLB) && load<u32>(CFG_REPL) != 2;
+  if (fast) setHot(p, z);
+  let i = start;
+  while (i < n) {
+    // The inline path runs L1 hits until something else comes; a call-free loop
+    // keeps its state in registers (V8 saves no register across a Wasm call).
+    if (fast) {
+      i = z == SZ_4K ? confHits4k(i, n) : confHits2m(i, n);
+      if (i >= n) break;
+    }
     const r = buf + <usize>i * REQ_BYTES;
     const va = load<u64>(r);
     const info = load<u32>(r, 8);
     const size = load<u32>(r, 12);
-    if ((info >> 8) != 0) {
-      flushKinds(c, kc);
-      clock = clk;
-      return raise(EV_BAD_VCPU, i, info >> 8, va);
+    if (!fast || info > 2 || (<u32>va & 0xFFF) + size > 0x1000) {
+      const ev = slowRequest(i, va, false);
+      if (ev != 0) {
+        flushKinds(c, hotKinds);
+        hotKinds = 0;
+        return ev;
+      }
+    } else {
+      // an L1 miss
+      clock++;
+      hotKinds += load<u64>(HOT_INC + (<usize>info << 3));
+      const vpn = va >> <u64>(12 + 9 * z);
+      confMiss(c, p, vpn, (vpn << 28) | ctxBits(1, 0) | (<u64>z << 1) | 1, info, z, clock);
     }
-    const kind = info & 3;
-    if (((<u32>va & 0xFFF) + size - 1) > 0xFFF || size == 0 || !fast) {
-      flushKinds(c, kc);
-      kc = 0;
-      clock = clk;
-      slowRequest(i, va, false);
-      clk = clock;
-      continue;
-    }
-    clk++;
-    kc += <u64>1 << (<u64>kind * 21);
-    const vpn = va >> shift;
-    const key = (vpn << 28) | bits;
-    const isF = kind == KIND_FETCH;
-    const wpad = select<u32>(iW, dW, isF);
-    const slot = (<u32>vpn & select<u32>(iMask, dMask, isF)) * wpad;
-    const w = probeSet(select<usize>(iKeys, dKeys, isF) + (<usize>slot << 3), wpad, key);
-    if (w >= 0) {
-      if (lru) store<u32>(select<usize>(iStamp, dStamp, isF) + (<usize>(slot + <u32>w) << 2), clk);
-      continue;
-    }
-    clock = clk;
-    confAccess(c, p, va, kind);
+    i++;
   }
-  flushKinds(c, kc);
-  clock = clk;
+  flushKinds(c, hotKinds);
+  hotKinds = 0;
   return 0;
+}
+
+/** Request counts by kind gathered by the inline paths, packed 21 bits apart. */
+let hotKinds: u64 = 0;
+
+function confHits4k(start: u32, n: u32): u32 {
+  return confHits(start, n, SZ_4K);
+}
+function confHits2m(start: u32, n: u32): u32 {
+  return confHits(start, n, SZ_2M);
+}
+
+/**
+ * Runs requests from `start` while each hits in the L1 or the STLB of the conformance
+ * model; returns the index of the first that does not (a walk, a page-crossing access
+ * or another vCPU), or `n`. Page size `z` is a constant at each use, so shifts fold.
+ */
+// @ts-ignore: decorator
+@inline function confHits(start: u32, n: u32, z: u32): u32 {
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const lru = load<u32>(CFG_REPL) == 0;
+  const bits = ctxBits(1, 0) | (<u64>z << 1) | 1;
+  let kc: u64 = 0;
+  let missF: u64 = 0, missD: u64 = 0;
+  let clk = clock;
+  let i = start;
+  for (; i < n; i++) {
+    const r = buf + <usize>i * REQ_BYTES;
+    const va = load<u64>(r);
+    const kind = load<u32>(r, 8); // vcpu 0 and a valid kind leave just the kind
+    const size = load<u32>(r, 12);
+    if (kind > 2 || (<u32>va & 0xFFF) + size > 0x1000) break;
+    const vpn = va >> <u64>(12 + 9 * z);
+    const key = (vpn << 28) | bits;
+    const g = HOT_GEOM + (<usize>kind << 5);
+    const wpad = load<u32>(g, 4);
+    const first = (<u32>vpn & load<u32>(g)) * wpad;
+    const keys = <usize>load<u32>(g, 8) + (<usize>first << 3);
+    const stamps = <usize>load<u32>(g, 12) + (<usize>first << 2);
+    const w = probeSet(keys, wpad, key);
+    if (w >= 0) {
+      clk++;
+      kc += load<u64>(HOT_INC + (<usize>kind << 3));
+      if (lru) store<u32>(stamps + (<usize>w << 2), clk);
+      continue;
+    }
+    // L1 miss: an STLB hit fills the L1 here; a walk leaves the loop
+    const sW = load<u32>(HOT_STLB, 4);
+    const sFirst = (<u32>vpn & load<u32>(HOT_STLB)) * sW;
+    const sw = probeSet(<usize>load<u32>(HOT_STLB, 8) + (<usize>sFirst << 3), sW, key);
+    if (sw < 0) break;
+    clk++;
+    kc += load<u64>(HOT_INC + (<usize>kind << 3));
+    if (kind == KIND_FETCH) missF++;
+    else missD++;
+    if (lru) store<u32>(<usize>load<u32>(HOT_STLB, 12) + (<usize>(sFirst + <u32>sw) << 2), clk);
+    const v = oldestWay(keys, stamps, load<u32>(g, 16), wpad);
+    store<u64>(keys + (<usize>v << 3), key);
+    store<u32>(stamps + (<usize>v << 2), clk);
+  }
+  clock = clk;
+  hotKinds += kc;
+  if (missF + missD != 0) {
+    const c = cnt(0);
+    add(c, C_L1MISS_F, missF);
+    add(c, C_L1MISS_D, missD);
+    add(c, z == SZ_4K ? C_STLB4K : C_STLB2M, missF + missD);
+  }
+  return i;
 }

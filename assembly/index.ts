@@ -8,7 +8,7 @@ import {
   SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP, VCPU_BYTES, VM_BYTES, VC_ACTIVE, VC_VM,
   VC_PCPU, VC_PCID, VC_CR3, VC_PKRU, VC_PKRS, VC_CTL, VC_OK, VM_ACTIVE, VM_EPTAD, VM_EPT_ROOT,
   VM_HAS_GLOBAL, CUR_INDEX, CUR_COUNT, CUR_RETRY, IO_RAW, IO_FRAMES, IO_NFRAMES, IO_USED, IO_LEVEL,
-  CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
+  CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
 } from "./layout";
 import { COUNTER_BYTES } from "./counters";
 import { heapInit, alloc, hashInit } from "./heap";
@@ -59,6 +59,7 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
   if (pscOn == 0) for (let s = S_PSC4; s <= S_PSC2; s++) store<u32>(sd(s) + SD_SETS, 0);
   if (ntlbOn == 0) store<u32>(sd(S_NTLB) + SD_SETS, 0);
   clock = 1;
+  for (let k: u32 = 0; k < 3; k++) store<u64>(HOT_INC + (<usize>k << 3), <u64>1 << (<u64>k * 21));
   // pCPU block layout
   let off: u32 = 0;
   for (let s = 0; s < NSTRUCTS; s++) {

@@ -90,6 +90,17 @@ export const TR_GPA: usize = TR + 8; // u64 guest-physical page base
 export const TR_FLAGS: usize = TR + 16; // u32 entry flags
 export const TR_SIZE: usize = TR + 20; // u32 entry size code
 
+/**
+ * Hot values of the engine's inline path, at constant addresses so the loops keep few
+ * registers live: per kind (fetch, read, write) the L1's set mask, padded ways, keys
+ * base, stamps base and ways (32 bytes each), the same for the STLB, and the packed
+ * request-count increment.
+ */
+export const HOT: usize = 0x0700;
+export const HOT_GEOM: usize = HOT; // 3 x 32 bytes: mask, wpad, keys, stamps, ways
+export const HOT_STLB: usize = HOT + 96; // the STLB, same fields
+export const HOT_INC: usize = HOT + 128; // 3 x u64
+
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;
 

@@ -82,6 +82,16 @@ export const KEY_VPID_MASK: u64 = 0x0FFF0000;
       (i64x2.bitmask(i64x2.eq(v128.load(keys, 48), k)) << 6);
     return m ? ctz(m) : -1;
   }
+  if (wpad == 12) {
+    const m =
+      i64x2.bitmask(i64x2.eq(v128.load(keys), k)) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 16), k)) << 2) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 32), k)) << 4) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 48), k)) << 6) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 64), k)) << 8) |
+      (i64x2.bitmask(i64x2.eq(v128.load(keys, 80), k)) << 10);
+    return m ? ctz(m) : -1;
+  }
   return probeKeys(keys, wpad, key);
 }
 
@@ -106,7 +116,7 @@ export function lookup(p: usize, s: i32, tag: u64, key: u64): i32 {
   if (sets == 0) return -1;
   const wpad = load<u32>(d + SD_WPAD);
   const first = (<u32>tag & (sets - 1)) * wpad;
-  const w = probeKeys(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
+  const w = probeSet(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
   if (w < 0) return -1;
   const slot = first + <u32>w;
   if (load<u32>(CFG_REPL) == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), clock);
@@ -120,7 +130,7 @@ export function find(p: usize, s: i32, tag: u64, key: u64): i32 {
   if (sets == 0) return -1;
   const wpad = load<u32>(d + SD_WPAD);
   const first = (<u32>tag & (sets - 1)) * wpad;
-  const w = probeKeys(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
+  const w = probeSet(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
   return w < 0 ? -1 : <i32>(first + <u32>w);
 }
 
@@ -134,19 +144,25 @@ export function nextRandom(): u32 {
   return x;
 }
 
-/** The slot a fill of `tag` goes to: the first invalid way, else the policy's victim. */
-export function victim(p: usize, s: i32, tag: u64): u32 {
-  const d = sd(s);
-  const wpad = load<u32>(d + SD_WPAD);
-  const ways = load<u32>(d + SD_WAYS);
-  const first = (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * wpad;
-  const keys = p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3);
-  const w0 = probeKeys(keys, wpad, 0);
-  if (w0 >= 0 && <u32>w0 < ways) return first + <u32>w0;
-  const repl = load<u32>(CFG_REPL);
-  if (repl == 2) return first + nextRandom() % ways;
-  // LRU and FIFO: the smallest stamp (the clock only grows between renormalisations).
-  const stamps = p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2);
+/**
+ * The way of a set a fill goes to under LRU or FIFO: the first invalid way, else the
+ * smallest stamp (stamps only grow between renormalisations, so it is unique).
+ */
+// @ts-ignore: decorator
+@inline export function oldestWay(keys: usize, stamps: usize, ways: u32, wpad: u32): u32 {
+  const z = probeSet(keys, wpad, 0);
+  if (z >= 0 && <u32>z < ways) return <u32>z;
+  if ((ways & 3) == 0) {
+    let m = v128.load(stamps);
+    for (let w: u32 = 4; w < ways; w += 4) m = i32x4.min_u(m, v128.load(stamps + (<usize>w << 2)));
+    m = i32x4.min_u(m, v128.shuffle<u32>(m, m, 2, 3, 0, 1));
+    m = i32x4.min_u(m, v128.shuffle<u32>(m, m, 1, 0, 3, 2));
+    const k = i32x4.splat(i32x4.extract_lane(m, 0));
+    for (let w: u32 = 0; w < ways; w += 4) {
+      const b = i32x4.bitmask(i32x4.eq(v128.load(stamps + (<usize>w << 2)), k));
+      if (b) return w + ctz(b);
+    }
+  }
   let best: u32 = 0;
   let bestStamp = load<u32>(stamps);
   for (let w: u32 = 1; w < ways; w++) {
@@ -156,7 +172,22 @@ export function victim(p: usize, s: i32, tag: u64): u32 {
       best = w;
     }
   }
-  return first + best;
+  return best;
+}
+
+/** The slot a fill of `tag` goes to: the first invalid way, else the policy's victim. */
+export function victim(p: usize, s: i32, tag: u64): u32 {
+  const d = sd(s);
+  const wpad = load<u32>(d + SD_WPAD);
+  const ways = load<u32>(d + SD_WAYS);
+  const first = (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * wpad;
+  const keys = p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3);
+  if (load<u32>(CFG_REPL) == 2) {
+    const w0 = probeSet(keys, wpad, 0);
+    if (w0 >= 0 && <u32>w0 < ways) return first + <u32>w0;
+    return first + nextRandom() % ways;
+  }
+  return first + oldestWay(keys, p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2), ways, wpad);
 }
 
 /** Fills `key` into structure `s` (which must be present); returns the slot. */

@@ -531,10 +531,14 @@ export class WasmCore implements MmuCore {
   /**
    * Runs a batch already written into the core's buffer (see `writer()`): the fast
    * path for benchmarks and trace replay, without a `Request` object per access.
+   * Returns null when the batch is done, or the event; after handling the event,
+   * `run()` resumes the batch at the access that raised it (`skip()` drops it).
    */
-  runBuffer(count: number): number {
+  runBuffer(count: number): CoreEvent | null {
+    this.pending = [];
+    this.pendingAt = 0;
     this.x.submit(count);
-    return this.x.run();
+    return this.run();
   }
 
   /** A writer over the core's request buffer, valid until the core's memory grows. */

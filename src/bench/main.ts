@@ -1,0 +1,62 @@
+/**
+ * `npm run bench`: the simulator's own speed on this machine. Prints a table, or with
+ * `--json` one JSON object. A benchmark, not a test: quote medians of several runs.
+ */
+import { Command } from "commander";
+import { benchTranslation, type TranslationModel } from "./translation.js";
+import { benchLackeyParse } from "../workloads/trace/lackey.js";
+import { createReferenceCore } from "../../tests/reference/index.js";
+import { formatTable } from "../report/table.js";
+
+const program = new Command("unimmu-bench")
+  .description("measure the simulator's speed (medians of several runs)")
+  .option("--json", "print one JSON object instead of tables")
+  .option("--runs <n>", "runs per figure", (v) => parseInt(v, 10), 5)
+  .option("--scale <x>", "scale the request counts (e.g. 0.1 for a quick look)", parseFloat, 1)
+  .option("--only <parts>", "comma-separated: conformance,default,reference,parse", "conformance,default,reference,parse")
+  .option("--reference-requests <n>", "requests per reference-model stream", (v) => parseInt(v, 10), 2_000_000);
+
+program.parse();
+const o = program.opts<{ json?: boolean; runs: number; scale: number; only: string; referenceRequests: number }>();
+const only = new Set(o.only.split(","));
+const progress = (label: string): void => {
+  if (!o.json && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${label}`);
+};
+
+const models = (["conformance", "default", "reference"] as TranslationModel[]).filter((m) => only.has(m));
+const translation = await benchTranslation({
+  runs: o.runs,
+  scale: o.scale,
+  referenceRequests: o.referenceRequests,
+  models,
+  reference: createReferenceCore,
+  onProgress: progress,
+});
+const result: Record<string, unknown> = {
+  machine: { node: process.version, platform: `${process.platform}-${process.arch}` },
+  ...translation,
+};
+if (only.has("parse")) {
+  progress("lackey parse");
+  const runs = Array.from({ length: o.runs }, () => benchLackeyParse({ lines: 2_000_000, rounds: 1 }).linesPerSecond);
+  runs.sort((a, b) => a - b);
+  result.lackeyParse = { linesPerSecond: Math.round(runs[runs.length >> 1]), runs: runs.map(Math.round) };
+}
+if (!o.json && process.stderr.isTTY) process.stderr.write("\r\x1b[K");
+
+if (o.json) {
+  console.log(JSON.stringify(result, null, 2));
+} else {
+  const rows: string[][] = [];
+  for (const m of models) {
+    const t = translation[m];
+    if (!t) continue;
+    for (const [stream, r] of Object.entries(t)) {
+      rows.push([m, stream, (r.requestsPerSecond / 1e6).toFixed(1), r.runs.map((x) => (x / 1e6).toFixed(0)).join(" "), String(r.requests)]);
+    }
+  }
+  console.log("Translation requests per second (median of " + o.runs + " runs, simulation only)");
+  console.log(formatTable(["model", "stream", "M req/s", "runs (M/s)", "requests"], rows, ["l", "l", "r", "l", "r"]));
+  const lp = result.lackeyParse as { linesPerSecond: number } | undefined;
+  if (lp) console.log(`\nLackey trace parsing: ${(lp.linesPerSecond / 1e6).toFixed(1)} M lines/s (in memory)`);
+}

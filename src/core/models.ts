@@ -1,0 +1,51 @@
+/**
+ * Named translation models: the exact conformance model of REFERENCE.md section 9 and
+ * the full default model, each built from a CPU preset.
+ *
+ * @example
+ * const cfg = modelConfig("skylake-lru", { policy: "4k" });
+ * const core = await WasmCore.create(cfg);
+ */
+import type { CoreConfig, TierRange } from "./types.js";
+import { cpuPreset, isCpuName, CPU_NAMES, type CpuName } from "../cost/cpus.js";
+
+export const MODEL_NAMES = ["skylake-lru", "default"] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+export interface ModelOptions {
+  /** Page size of the conformance model (and of the flat VM of traces). */
+  policy?: "4k" | "2m";
+  /** CPU preset of the default model (the conformance model is always Skylake). */
+  cpu?: CpuName;
+  pcpus?: number;
+  vcpus?: number;
+  vms?: number;
+  tiers?: TierRange[];
+  seed?: number;
+}
+
+export function isModelName(x: unknown): x is ModelName {
+  return typeof x === "string" && (MODEL_NAMES as readonly string[]).includes(x);
+}
+
+export function modelConfig(model: ModelName, o: ModelOptions = {}): CoreConfig {
+  if (!isModelName(model)) throw new RangeError(`model: ${JSON.stringify(model)} is not allowed; expected one of ${MODEL_NAMES.join(", ")}`);
+  const cpuName = o.cpu ?? "skylake";
+  if (!isCpuName(cpuName)) throw new RangeError(`cpu: ${JSON.stringify(cpuName)} is not allowed; expected one of ${CPU_NAMES.join(", ")}`);
+  const conformance = model === "skylake-lru";
+  // REFERENCE.md section 9: the Skylake geometry with page-walk caches and nested TLB off.
+  const cpu = cpuPreset(conformance ? "skylake" : cpuName);
+  return {
+    model: conformance ? "conformance" : "full",
+    policy: o.policy ?? "4k",
+    tlb: cpu.tlb,
+    replacement: "lru",
+    seed: o.seed ?? 1,
+    psc: conformance ? null : cpu.psc,
+    ntlb: conformance ? null : cpu.ntlb,
+    pcpus: o.pcpus ?? 1,
+    vcpus: o.vcpus ?? 1,
+    vms: o.vms ?? 1,
+    tiers: o.tiers ?? [],
+  };
+}
