@@ -7,7 +7,8 @@ import {
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
   VC_OK, VM_HAS_GLOBAL, SD_SETS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, S_ITLB4K, S_ITLB2M,
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
-  KIND_FETCH, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK, HOT_GEOM, HOT_STLB, HOT_INC,
+  KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK, HOT_GEOM,
+  HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
@@ -19,6 +20,7 @@ import { ctxBits, globalBits, tlbKey, tlbDropVa } from "./flush";
 import { walk, guestDenial, eptDenialOnHit } from "./walk";
 import { pkruEff, pkrsEff, keyMasks } from "./pkru";
 import { confMapped } from "./conform";
+import { heapRec, slabTake, slabGive, slabAddr, slabHeapValid, SL_OK } from "./slab";
 
 // ---- the semantics of one page access --------------------------------------------
 
@@ -120,7 +122,8 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
   const denied = guestDenial(c, p, vc, va, flags, kind);
   if (denied != 0) return denied;
   if (load<u8>(okTab + (<usize>kind << 7) + <usize>((flags & 127) | F_D)) == 0) {
-    return eptDenialOnHit(c, p, vc, va, flags, load<u64>(d1At(p, hitS, <u32>slot)), kind);
+    const size = <u32>((load<u64>(keyAt(p, hitS, <u32>slot)) >> 1) & 3);
+    return eptDenialOnHit(c, p, vc, va, flags, load<u64>(d1At(p, hitS, <u32>slot)), size, kind);
   }
   // a write to a clean entry: the walk sets D
   bump(c, C_DASSIST);
@@ -193,8 +196,9 @@ function slowRequest(i: u32, from: u64, retry: bool): u32 {
   const info = load<u32>(r, 8);
   const size = load<u32>(r, 12);
   const vcpu = info >> 8;
-  const kind = info & 3;
-  if (!validVcpu(vcpu)) return raise(EV_BAD_VCPU, i, vcpu, addr);
+  const kind = info & 0xFF;
+  if (kind == KIND_ALLOC || kind == KIND_FREE) return slabOp(i, r, kind, vcpu);
+  if (kind > KIND_FREE || !validVcpu(vcpu)) return raise(EV_BAD_VCPU, i, vcpu, addr);
   const vc = vcRec(vcpu);
   const c = cnt(vcpu);
   const p = pcpuBase(load<u32>(vc + VC_PCPU));
@@ -252,96 +256,118 @@ export function skip(): void {
   add(c, C_REQ + 2, kc >> 42);
 }
 
+/** Runs one slab operation (kind 3 or 4) of request `i`; 0 or an event. */
+function slabOp(i: u32, r: usize, kind: u32, heap: u32): u32 {
+  if (!slabHeapValid(heap)) return raise(EV_BAD_VCPU, i, heap, load<u64>(r));
+  const h = heapRec(heap);
+  if (kind == KIND_ALLOC) {
+    const cache = load<u32>(r, 12);
+    if (slabTake(h, cache) != SL_OK) {
+      store<u32>(EV_ERROR, cache);
+      return raise(EV_SLAB_EMPTY, i, heap, 0);
+    }
+    store<u64>(r, slabAddr);
+    return 0;
+  }
+  const addr = load<u64>(r);
+  const st = slabGive(heap, h, addr);
+  if (st == SL_OK) return 0;
+  store<u32>(EV_ERROR, st);
+  store<u64>(EV_VA, addr);
+  return raise(EV_BAD_FREE, i, heap, addr);
+}
+
+/** Loads the inline path's view of `vcpu`: its permission tables, keys, ctx and L1s. */
+function setFullHot(vcpu: u32): void {
+  const vc = vcRec(vcpu);
+  const p = pcpuBase(load<u32>(vc + VC_PCPU));
+  setHotGeom(HOT_GEOM, p, S_ITLB4K);
+  setHotGeom(HOT_GEOM + 32, p, S_DTLB4K);
+  setHotGeom(HOT_GEOM + 64, p, S_DTLB4K);
+  store<u32>(HOT_VCPU, load<u32>(vc + VC_OK));
+  store<u32>(HOT_VCPU, pkruEff(vc), 4);
+  store<u32>(HOT_VCPU, pkrsEff(vc), 8);
+  store<u32>(HOT_VCPU, keyMasks(vc), 12);
+  store<u32>(HOT_VCPU, <u32>cnt(vcpu), 16);
+  store<u64>(HOT_VCPU + 24, ctxBits(load<u32>(vc + VC_VM) + 1, load<u32>(vc + VC_PCID)));
+}
+
 function runFull(start: u32, n: u32): u32 {
   const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const fast = present(S_ITLB4K) && present(S_DTLB4K);
+  let cur: u32 = 0xFFFFFFFF; // the vCPU whose view the inline path holds
+  let i = start;
+  while (i < n) {
+    if (cur != 0xFFFFFFFF && fast) {
+      i = fullHits(i, n, cur);
+      if (i >= n) break;
+    }
+    const r = buf + <usize>i * REQ_BYTES;
+    const va = load<u64>(r);
+    const info = load<u32>(r, 8);
+    const kind = info & 0xFF;
+    const who = info >> 8;
+    let ev: u32 = 0;
+    if (kind == KIND_ALLOC || kind == KIND_FREE) ev = slabOp(i, r, kind, who);
+    else if (who != cur) {
+      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
+      hotKinds = 0;
+      if (!validVcpu(who)) return raise(EV_BAD_VCPU, i, who, va);
+      cur = who;
+      if (fast) setFullHot(cur);
+      continue;
+    } else ev = slowRequest(i, va, false);
+    if (ev != 0) {
+      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
+      hotKinds = 0;
+      return ev;
+    }
+    i++;
+  }
+  if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
+  hotKinds = 0;
+  return 0;
+}
+
+/**
+ * Runs requests of `vcpu` from `start` while each is a hit in a 4 KiB L1 that its
+ * rights allow; returns the index of the first that is not (or `n`).
+ */
+function fullHits(start: u32, n: u32, vcpu: u32): u32 {
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
   const lru = load<u32>(CFG_REPL) == 0;
-  let cur: u32 = 0xFFFFFFFF;
-  let vc: usize = 0, c: usize = 0, p: usize = 0, okTab: usize = 0;
-  let bits: u64 = 0;
-  let pkU: u32 = 0, pkS: u32 = 0, km: u32 = 0;
-  let fast = false; // no globals and both 4 KiB L1s present: the short cut applies
-  // geometry of itlb4k and dtlb4k on the current pCPU
-  let iMask: u32 = 0, iW: u32 = 0, iKeys: usize = 0, iFlags: usize = 0, iStamp: usize = 0;
-  let dMask: u32 = 0, dW: u32 = 0, dKeys: usize = 0, dFlags: usize = 0, dStamp: usize = 0;
+  const okTab = <usize>load<u32>(HOT_VCPU);
+  const c = <usize>load<u32>(HOT_VCPU, 16);
+  const bits = load<u64>(HOT_VCPU + 24) | 1;
   let kc: u64 = 0;
   let clk = clock;
-  for (let i = start; i < n; i++) {
+  let i = start;
+  for (; i < n; i++) {
     const r = buf + <usize>i * REQ_BYTES;
     const va = load<u64>(r);
     const info = load<u32>(r, 8);
     const size = load<u32>(r, 12);
-    const vcpu = info >> 8;
-    const kind = info & 3;
-    if (vcpu != cur) {
-      if (cur != 0xFFFFFFFF) flushKinds(c, kc);
-      kc = 0;
-      if (!validVcpu(vcpu)) {
-        clock = clk;
-        return raise(EV_BAD_VCPU, i, vcpu, va);
-      }
-      cur = vcpu;
-      vc = vcRec(vcpu);
-      c = cnt(vcpu);
-      p = pcpuBase(load<u32>(vc + VC_PCPU));
-      okTab = <usize>load<u32>(vc + VC_OK);
-      const vm = load<u32>(vc + VC_VM);
-      bits = ctxBits(vm + 1, load<u32>(vc + VC_PCID));
-      pkU = pkruEff(vc);
-      pkS = pkrsEff(vc);
-      km = keyMasks(vc);
-      fast = load<u32>(vmRec(vm) + VM_HAS_GLOBAL) == 0 && present(S_ITLB4K) && present(S_DTLB4K);
-      const di = sd(S_ITLB4K), dd = sd(S_DTLB4K);
-      iMask = load<u32>(di + SD_SETS) - 1;
-      iW = load<u32>(di + SD_WPAD);
-      iKeys = p + <usize>load<u32>(di + SD_KEYS);
-      iFlags = p + <usize>load<u32>(di + SD_FLAGS);
-      iStamp = p + <usize>load<u32>(di + SD_STAMP);
-      dMask = load<u32>(dd + SD_SETS) - 1;
-      dW = load<u32>(dd + SD_WPAD);
-      dKeys = p + <usize>load<u32>(dd + SD_KEYS);
-      dFlags = p + <usize>load<u32>(dd + SD_FLAGS);
-      dStamp = p + <usize>load<u32>(dd + SD_STAMP);
-    }
-    if (((<u32>va & 0xFFF) + size - 1) > 0xFFF || size == 0 || !fast) {
-      // crosses a page (or the short cut does not apply): page by page
-      flushKinds(c, kc);
-      kc = 0;
-      clock = clk;
-      const ev = slowRequest(i, va, false);
-      clk = clock;
-      if (ev != 0) return ev;
-      continue;
-    }
+    const kind = info & 0xFF;
+    if ((info >> 8) != vcpu || kind > 2 || (<u32>va & 0xFFF) + size > 0x1000) break;
+    const vpn = va >> 12;
+    const g = HOT_GEOM + (<usize>kind << 5);
+    const wpad = load<u32>(g, 4);
+    const first = (<u32>vpn & load<u32>(g)) * wpad;
+    const w = probeSet(<usize>load<u32>(g, 8) + (<usize>first << 3), wpad, (vpn << 28) | bits);
+    if (w < 0) break;
+    const e = first + <u32>w;
+    const fl = load<u32>(<usize>load<u32>(g, 20) + (<usize>e << 2));
+    const reg = select<u32>(load<u32>(HOT_VCPU, 4), load<u32>(HOT_VCPU, 8), (fl & F_U) != 0);
+    const denied = (reg >> ((fl >> (F_KEY_SHIFT - 1)) & 30)) & (load<u32>(HOT_VCPU, 12) >> (kind << 3)) & 3;
+    if (load<u8>(okTab + (<usize>kind << 7) + <usize>(fl & 127)) == 0 || denied != 0) break;
     clk++;
     kc += load<u64>(HOT_INC + (<usize>kind << 3));
-    const vpn = va >> 12;
-    const key = (vpn << 28) | bits | 1;
-    const isF = kind == KIND_FETCH;
-    const first = <u32>vpn & select<u32>(iMask, dMask, isF);
-    const wpad = select<u32>(iW, dW, isF);
-    const slot = first * wpad;
-    const w = probeSet(select<usize>(iKeys, dKeys, isF) + (<usize>slot << 3), wpad, key);
-    if (w >= 0) {
-      const e = slot + <u32>w;
-      if (lru) store<u32>(select<usize>(iStamp, dStamp, isF) + (<usize>e << 2), clk);
-      const fl = load<u32>(select<usize>(iFlags, dFlags, isF) + (<usize>e << 2));
-      const reg = select<u32>(pkU, pkS, (fl & F_U) != 0);
-      const denied = (reg >> ((fl >> (F_KEY_SHIFT - 1)) & 30)) & (km >> (kind << 3)) & 3;
-      if (load<u8>(okTab + (<usize>kind << 7) + <usize>(fl & 127)) != 0 && denied == 0) {
-        countData(c, fl, kind);
-        continue;
-      }
-    }
-    clock = clk;
-    const ev = pageAccess(vc, c, p, va, kind);
-    if (ev != 0) {
-      flushKinds(c, kc);
-      return raise(ev, i, vcpu, va);
-    }
+    if (lru) store<u32>(<usize>load<u32>(g, 12) + (<usize>e << 2), clk);
+    countData(c, fl, kind);
   }
-  if (cur != 0xFFFFFFFF) flushKinds(c, kc);
   clock = clk;
-  return 0;
+  hotKinds += kc;
+  return i;
 }
 
 function setHotGeom(g: usize, p: usize, s: i32): void {
@@ -351,6 +377,7 @@ function setHotGeom(g: usize, p: usize, s: i32): void {
   store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_KEYS)), 8);
   store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_STAMP)), 12);
   store<u32>(g, load<u32>(d + SD_WAYS), 16);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_FLAGS)), 20);
 }
 
 /** Writes the hot geometry of the L1s of size `z` (per kind) and the STLB of pCPU block `p`. */

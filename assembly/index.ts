@@ -8,11 +8,13 @@ import {
   SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP, VCPU_BYTES, VM_BYTES, VC_ACTIVE, VC_VM,
   VC_PCPU, VC_PCID, VC_CR3, VC_PKRU, VC_PKRS, VC_CTL, VC_OK, VM_ACTIVE, VM_EPTAD, VM_EPT_ROOT,
   VM_HAS_GLOBAL, CUR_INDEX, CUR_COUNT, CUR_RETRY, IO_RAW, IO_FRAMES, IO_NFRAMES, IO_USED, IO_LEVEL,
-  CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
+  CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, CFG_HASH, CFG_SLAB_HASH, CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS,
+  HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
 } from "./layout";
-import { COUNTER_BYTES } from "./counters";
-import { heapInit, alloc, hashInit } from "./heap";
-import { clock, sd, pcpuBase, scan, scanVa, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
+import { COUNTER_BYTES, cnt } from "./counters";
+import { heapInit, alloc } from "./heap";
+import { hashInit } from "./hash";
+import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
 import { confInit } from "./conform";
@@ -24,6 +26,8 @@ import {
 import { ctxBits, globalBits, tlbDropVa, dropPcid, dropVpid, dropVpidEverywhere } from "./flush";
 
 export { run, skip } from "./engine";
+export { slabHeapCreate, slabCacheCreate, slabRemovePage, slabAlloc, slabFree } from "./slab";
+import { HEAP_BYTES, slabAddPage as addPage, heapRec } from "./slab";
 
 // ---- configuration ---------------------------------------------------------------
 
@@ -45,7 +49,7 @@ export function setTier(i: u32, base: f64, size: f64): void {
  * Lays out every table and structure. Returns 0, or 1 when memory ran out.
  * model 0 full, 1 conformance; policy a page-size code; repl 0 lru, 1 fifo, 2 random.
  */
-export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, repl: u32, seed: u32, reqCap: u32, pscOn: u32, ntlbOn: u32): u32 {
+export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, repl: u32, seed: u32, reqCap: u32, pscOn: u32, ntlbOn: u32, slabHeaps: u32): u32 {
   heapInit();
   store<u32>(CFG_MODEL, model);
   store<u32>(CFG_POLICY, policy);
@@ -89,7 +93,11 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
   const ct = alloc(<usize>vcpus * COUNTER_BYTES, 64);
   const pt = alloc(<usize>pcpus * <usize>off, 64);
   const rb = alloc(<usize>reqCap * 16, 64);
-  if (vt == 0 || ok == 0 || mt == 0 || ct == 0 || pt == 0 || rb == 0 || !hashInit(1024)) return 1;
+  const sh = alloc(<usize>slabHeaps * HEAP_BYTES + 8, 64);
+  if (vt == 0 || ok == 0 || mt == 0 || ct == 0 || pt == 0 || rb == 0 || sh == 0) return 1;
+  if (!hashInit(CFG_HASH, 1024) || !hashInit(CFG_SLAB_HASH, 1024)) return 1;
+  store<u32>(CFG_SLAB_HEAPS, <u32>sh);
+  store<u32>(CFG_SLAB_MAXHEAPS, slabHeaps);
   store<u32>(CFG_VCPU_TAB, <u32>vt);
   store<u32>(CFG_VM_TAB, <u32>mt);
   store<u32>(CFG_CNT_TAB, <u32>ct);
@@ -175,6 +183,7 @@ export function vcpuCreate(vcpu: u32, vm: u32, pcpu: u32): void {
   store<u32>(vc + VC_PKRS, 0);
   store<u32>(vc + VC_CTL, CTL_CPL3 | CTL_WP | CTL_PKE | CTL_NXE);
   store<u32>(vc + VC_ACTIVE, 1);
+  memory.fill(cnt(vcpu), 0, COUNTER_BYTES);
   rebuildOk(vc);
 }
 
@@ -232,7 +241,9 @@ export function invvpid(vm: u32, type: u32, va: f64): void {
     const p = pcpuBase(c);
     if (type == 0) {
       for (let s = 0; s < 7; s++) scanVa(p, s, vpid, <u64>va);
-      for (let s = S_PSC4; s <= S_PSC2; s++) scan(p, s, KEY_VPID_MASK, <u64>vpid << 16, false);
+      scanTag(p, S_PSC4, vpid, <u64>va >> 39);
+      scanTag(p, S_PSC3, vpid, <u64>va >> 30);
+      scanTag(p, S_PSC2, vpid, <u64>va >> 21);
     } else dropVpid(p, vpid, type == 3);
   }
 }
@@ -331,8 +342,9 @@ export function gptProtect(vm: u32, root: f64, va: f64, size: u32, attrs: u32): 
   const a = leafAt(vm, false, r, <u64>va, size + 1);
   if (a == 0) return ST_NOT_MAPPED;
   const e = load<u64>(a);
-  const keep = e & (ADDR_MASK | 0x1 | 0x20 | 0x40 | G_PS | 0x18);
-  const fresh = guestLeaf(0, size, attrs) & ~(G_PS | G_P);
+  // rights and key change; address, P, A, D, PS, G, PWT and PCD stay
+  const keep = e & (ADDR_MASK | G_P | 0x20 | 0x40 | G_PS | G_G | 0x18);
+  const fresh = guestLeaf(0, size, attrs & ~8) & ~(G_PS | G_P);
   store<u64>(a, keep | fresh);
   return ST_OK;
 }
@@ -364,4 +376,14 @@ export function layoutConstant(i: u32): u32 {
     case 6: return <u32>CFG_CLOCK;
     default: return 0;
   }
+}
+
+/** Adds a page at guest-virtual `base` to size class `cache` of slab heap `heap`. */
+export function slabAddPage(heap: u32, cache: u32, base: f64): u32 {
+  return addPage(heap, cache, <u64>base);
+}
+
+/** The address of slab heap `heap`'s record (src/core reads its counters and classes). */
+export function slabHeapAddress(heap: u32): u32 {
+  return <u32>heapRec(heap);
 }

@@ -33,6 +33,9 @@ export const CFG_FREE_SLOTS: usize = CFG + 88; // free list of 4 KiB table slots
 export const CFG_SLOTS_USED: usize = CFG + 92;
 export const CFG_CONF_TOP: usize = CFG + 96; // conformance bitmap top level
 export const CFG_OOM: usize = CFG + 100; // set when the core could not grow memory
+export const CFG_SLAB_HEAPS: usize = CFG + 104; // u32 address of the slab heap table
+export const CFG_SLAB_MAXHEAPS: usize = CFG + 108;
+export const CFG_SLAB_HASH: usize = CFG + 112; // hash descriptor (12 bytes): slab pages
 /** Tier ranges: base and end (exclusive) as u64 pairs, MAX_TIERS of them. */
 export const CFG_TIERS: usize = CFG + 128;
 export const MAX_TIERS: i32 = 8;
@@ -97,9 +100,11 @@ export const TR_SIZE: usize = TR + 20; // u32 entry size code
  * request-count increment.
  */
 export const HOT: usize = 0x0700;
-export const HOT_GEOM: usize = HOT; // 3 x 32 bytes: mask, wpad, keys, stamps, ways
+export const HOT_GEOM: usize = HOT; // 3 x 32 bytes: mask, wpad, keys, stamps, ways, flags
 export const HOT_STLB: usize = HOT + 96; // the STLB, same fields
 export const HOT_INC: usize = HOT + 128; // 3 x u64
+/** The current vCPU of the full model's inline path: okTab, pkru, pkrs, key masks, counters, ctx bits (u64). */
+export const HOT_VCPU: usize = HOT + 160;
 
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;
@@ -141,9 +146,14 @@ export const EV_PAGE_FAULT: u32 = 1;
 export const EV_EPT_VIOLATION: u32 = 2;
 export const EV_EPT_MISCONFIG: u32 = 3;
 export const EV_BAD_VCPU: u32 = 4;
+export const EV_SLAB_EMPTY: u32 = 5; // EV_VCPU = heap, EV_ERROR = size class
+export const EV_BAD_FREE: u32 = 6; // EV_VCPU = heap, EV_ERROR = why (slab.ts SL_*), EV_VA = address
 
 // ---- Request buffer: 16 bytes per request ------------------------------------------
-// u64 address; u32 kind (bits 0..1) | vcpu << 8; u32 size.
+// u64 address; u32 kind (bits 0..7) | vcpu << 8; u32 size. Kinds 0..2 translate an
+// access of `size` bytes; kind 3 allocates from size class `size` of slab heap
+// `vcpu` (the field names the heap) and writes the object's address over `address`;
+// kind 4 frees `address` in slab heap `vcpu`.
 export const REQ_BYTES: usize = 16;
 
 // ---- Sizes -----------------------------------------------------------------------
@@ -154,3 +164,5 @@ export const SZ_1G: u32 = 2;
 export const KIND_FETCH: u32 = 0;
 export const KIND_READ: u32 = 1;
 export const KIND_WRITE: u32 = 2;
+export const KIND_ALLOC: u32 = 3;
+export const KIND_FREE: u32 = 4;

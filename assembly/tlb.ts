@@ -15,7 +15,7 @@ import {
   CFG_REPL, CFG_RNG, CFG_PCPU_TAB, CFG_PCPU_BYTES, CFG_PCPUS, NSTRUCTS, SCRATCH,
 } from "./layout";
 
-/** The replacement clock: one tick per page access. */
+/** The replacement clock: one tick per use of a structure (a page access is at least one). */
 export let clock: u32 = 1;
 
 export const KEY_VPN_SHIFT: u64 = 28;
@@ -119,7 +119,8 @@ export function lookup(p: usize, s: i32, tag: u64, key: u64): i32 {
   const w = probeSet(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), wpad, key);
   if (w < 0) return -1;
   const slot = first + <u32>w;
-  if (load<u32>(CFG_REPL) == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), clock);
+  // every use ticks the clock: one walk can use a structure several times
+  if (load<u32>(CFG_REPL) == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), ++clock);
   return <i32>slot;
 }
 
@@ -197,7 +198,7 @@ export function fill(p: usize, s: i32, tag: u64, key: u64, d0: u64, d1: u64, fla
   store<u64>(d0At(p, s, slot), d0);
   store<u64>(d1At(p, s, slot), d1);
   store<u32>(flagsAt(p, s, slot), flags);
-  store<u32>(stampAt(p, s, slot), clock);
+  store<u32>(stampAt(p, s, slot), ++clock);
   return slot;
 }
 
@@ -284,5 +285,19 @@ export function scanVa(p: usize, s: i32, vpid: u32, va: u64): void {
     if (k == 0 || ((k & KEY_VPID_MASK) >> 16) != <u64>vpid) continue;
     const size = <u32>((k >> 1) & 3);
     if ((k >> KEY_VPN_SHIFT) == (va >> <u64>(12 + 9 * size))) store<u64>(a, 0);
+  }
+}
+
+/** Invalidates the entries of PSC structure `s` on `p` tagged with `vpid` and `tag`, in every PCID. */
+export function scanTag(p: usize, s: i32, vpid: u32, tag: u64): void {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  if (sets == 0) return;
+  const n = sets * load<u32>(d + SD_WPAD);
+  const keys = p + <usize>load<u32>(d + SD_KEYS);
+  for (let i: u32 = 0; i < n; i++) {
+    const a = keys + (<usize>i << 3);
+    const k = load<u64>(a);
+    if (k != 0 && ((k & KEY_VPID_MASK) >> 16) == <u64>vpid && (k >> KEY_VPN_SHIFT) == tag) store<u64>(a, 0);
   }
 }

@@ -104,14 +104,12 @@ function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool)
     if ((e & E_W) == 0) rights &= ~F_EW;
     if ((e & E_X) == 0) rights &= ~F_EX;
     let ne = e;
-    if (ad && (e & E_A) == 0) {
-      ne |= E_A;
-      bump(c, C_EPT_A);
-    }
     if (leaf) {
-      if (!eptAllows(rights, access, ad)) {
-        if (ne != e) store<u64>(a, ne);
-        return eptViolation(c, va, gpa, access, ad, rights, final);
+      // like the guest's leaf, A (and D) only once the rights check passes
+      if (!eptAllows(rights, access, ad)) return eptViolation(c, va, gpa, access, ad, rights, final);
+      if (ad && (e & E_A) == 0) {
+        ne |= E_A;
+        bump(c, C_EPT_A);
       }
       if (ad && (access == KIND_WRITE || access == ACC_PS) && (e & E_D) == 0) {
         ne |= E_D;
@@ -125,13 +123,19 @@ function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool)
       eDirty = !ad || (ne & E_D) != 0;
       return 0;
     }
-    if (ne != e) store<u64>(a, ne);
+    if (ad && (e & E_A) == 0) {
+      store<u64>(a, e | E_A);
+      bump(c, C_EPT_A);
+    }
     t = e & ADDR_MASK;
   }
   return 0;
 }
 
-/** Host address of a guest table page: nested TLB, else an EPT walk. */
+/**
+ * Host address of a guest table page: nested TLB, else an EPT walk. `tgpa` is the
+ * guest-physical address of the entry to read (a fault reports it, as the SDM does).
+ */
 function tableHpa(c: usize, p: usize, vm: u32, va: u64, tgpa: u64): u32 {
   const ntlb = load<u32>(CFG_NTLB_ON) != 0 && present(S_NTLB);
   const vpid = vm + 1;
@@ -183,8 +187,12 @@ export function guestDenial(c: usize, p: usize, vc: usize, va: u64, flags: u32, 
   return 0;
 }
 
-/** An EPT violation found on a TLB hit (the entry caches the EPT rights and the gPA). */
-export function eptDenialOnHit(c: usize, p: usize, vc: usize, va: u64, flags: u32, gpa: u64, kind: u32): u32 {
+/**
+ * An EPT violation found on a TLB hit: the entry caches the EPT rights and the gPA of
+ * its page, of size code `size`.
+ */
+export function eptDenialOnHit(c: usize, p: usize, vc: usize, va: u64, flags: u32, gpage: u64, size: u32, kind: u32): u32 {
+  const gpa = gpage | (va & ((<u64>1 << <u64>(12 + 9 * size)) - 1));
   const vm = load<u32>(vc + VC_VM);
   const vpid = vm + 1;
   tlbDropVa(p, va, ctxBits(vpid, load<u32>(vc + VC_PCID)));
@@ -253,9 +261,9 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   const errBase: u32 = (kind == KIND_WRITE ? PF_W : 0) | ((ctl & CTL_CPL3) != 0 ? PF_U : 0) | fetchIdBit(ctl, kind);
 
   for (; level >= 1; level--) {
-    const r = tableHpa(c, p, vm, va, tgpa);
+    const r = tableHpa(c, p, vm, va, tgpa + (indexAt(va, level) << 3));
     if (r != 0) return r;
-    const thpa = eHpa;
+    const thpa = eHpa & ~(<u64>0xFFF);
     const slot = tableSlot(thpa);
     const a = slot + (indexAt(va, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;

@@ -53,7 +53,17 @@ export const STRUCT = {
 } as const;
 
 /** Event codes (assembly/layout.ts EV_*). */
-export const EV = { DONE: 0, PAGE_FAULT: 1, EPT_VIOLATION: 2, EPT_MISCONFIG: 3, BAD_VCPU: 4 } as const;
+export const EV = { DONE: 0, PAGE_FAULT: 1, EPT_VIOLATION: 2, EPT_MISCONFIG: 3, BAD_VCPU: 4, SLAB_EMPTY: 5, BAD_FREE: 6 } as const;
+
+/** Request kinds beyond the three access kinds (assembly/layout.ts). */
+export const KIND_ALLOC = 3;
+export const KIND_FREE = 4;
+
+/** Slab statuses (assembly/slab.ts SL_*). */
+export const SLAB_STATUS = ["ok", "empty", "foreign", "misaligned", "double-free", "bad-argument", "out-of-memory", "busy"] as const;
+
+/** Slab heap record (assembly/slab.ts): counters at byte offsets, then 32-byte class records. */
+export const SLAB = { ALLOCS: 8, FREES: 16, EMPTIES: 24, BAD_FREES: 32, HDR: 48, CACHE_BYTES: 32, MAX_CACHES: 64 } as const;
 
 /** Fixed addresses of the event block (assembly/layout.ts EV). */
 export const EV_ADDR = { CODE: 0x400, VCPU: 0x404, INDEX: 0x408, ERROR: 0x40c, VA: 0x410, GPA: 0x418 } as const;

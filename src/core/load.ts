@@ -38,14 +38,17 @@ export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.M
   return p;
 }
 
-/** Instantiates the core; it imports nothing but `env.abort` (debug assertions). */
-export async function instantiateCore(options: LoadOptions = {}): Promise<WebAssembly.Instance> {
-  const module = await loadCoreModule(options);
-  return WebAssembly.instantiate(module, {
+/** The core imports nothing but `env.abort` (debug assertions). */
+export function coreImports(): WebAssembly.Imports {
+  return {
     env: {
       abort(_msg: number, _file: number, line: number, col: number) {
         throw new Error(`unimmu core assertion failed at ${line}:${col}`);
       },
     },
-  });
+  };
+}
+
+export async function instantiateCore(options: LoadOptions = {}): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(await loadCoreModule(options), coreImports());
 }

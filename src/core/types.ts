@@ -70,6 +70,8 @@ export interface CoreConfig {
   vms: number;
   /** Host-physical ranges of the memory tiers, at most MAX_TIERS; an address outside every range counts as the last tier. */
   tiers: TierRange[];
+  /** Slab heaps the core can hold (default: one per VM). */
+  slabHeaps?: number;
 }
 
 /** Control bits of a vCPU (docs/core.md section 1). */
@@ -134,6 +136,15 @@ export type CoreEvent =
   | { type: "page-fault"; index: number; vcpu: number; va: number; error: number }
   | { type: "ept-violation"; index: number; vcpu: number; va: number; gpa: number; qualification: number }
   | { type: "ept-misconfig"; index: number; vcpu: number; va: number; gpa: number };
+
+/** Events of slab operations in a batch (the Wasm core's allocation fast path). */
+export type SlabEvent =
+  /** A slab allocation found its size class empty: add a page, then run again. */
+  | { type: "slab-empty"; index: number; heap: number; sizeClass: number }
+  /** A slab free of an address that is no live object. */
+  | { type: "bad-free"; index: number; heap: number; va: number; reason: BadFreeReason };
+
+export type BadFreeReason = "foreign" | "misaligned" | "double-free";
 
 /** #PF error code bits. */
 export const PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_ID = 16, PF_PK = 32;

@@ -10,19 +10,26 @@
  * for (let ev = core.run(); ev; ev = core.run()) handle(ev);
  */
 import type {
-  CoreConfig, CoreEvent, Counters, EntryInfo, EptAttrs, GuestAttrs, MapStatus, MmuCore,
-  PageSizeCode, Request, VcpuControl,
+  BadFreeReason, CoreConfig, CoreEvent, Counters, EntryInfo, EptAttrs, GuestAttrs, MapStatus,
+  MmuCore, PageSizeCode, Request, SlabEvent, VcpuControl,
 } from "./types.js";
 import { DEFAULT_CONTROL, MAX_TIERS, TLB_NAMES } from "./types.js";
-import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, STATUS, STRUCT } from "./layout.js";
+import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, STATUS, STRUCT } from "./layout.js";
 import { checkConfig } from "./config.js";
-import { instantiateCore, type LoadOptions } from "./load.js";
+import { coreImports, instantiateCore, type LoadOptions } from "./load.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
   setGeometry(s: number, entries: number, ways: number): void;
   setTier(i: number, base: number, size: number): void;
-  init(model: number, policy: number, pcpus: number, vcpus: number, vms: number, repl: number, seed: number, reqCap: number, psc: number, ntlb: number): number;
+  init(model: number, policy: number, pcpus: number, vcpus: number, vms: number, repl: number, seed: number, reqCap: number, psc: number, ntlb: number, slabHeaps: number): number;
+  slabHeapCreate(heap: number, pageShift: number): number;
+  slabCacheCreate(heap: number, cache: number, objSize: number, header: number, fromEnd: number): number;
+  slabAddPage(heap: number, cache: number, base: number): number;
+  slabRemovePage(heap: number, base: number): number;
+  slabAlloc(heap: number, cache: number): number;
+  slabFree(heap: number, addr: number): number;
+  slabHeapAddress(heap: number): number;
   requestBuffer(): number;
   countersBase(): number;
   heapTop(): number;
@@ -97,7 +104,7 @@ export class WasmCore implements MmuCore {
   private readonly vcpuVm = new Map<number, number>();
   private pending: Request[] = [];
   private pendingAt = 0; // index of the first request in the core's buffer
-  private lastEvent: CoreEvent | null = null;
+  private lastEvent: CoreEvent | SlabEvent | null = null;
 
   private constructor(
     readonly config: CoreConfig,
@@ -121,11 +128,13 @@ export class WasmCore implements MmuCore {
       conf ? 1 : config.pcpus,
       conf ? 1 : config.vcpus,
       conf ? 1 : config.vms,
-      ["lru", "fifo", "random"].indexOf(config.replacement),
+      // the conformance model is true LRU by definition (REFERENCE.md section 9)
+      conf ? 0 : ["lru", "fifo", "random"].indexOf(config.replacement),
       config.seed >>> 0,
       REQ_CAPACITY,
       config.psc && !conf ? 1 : 0,
       config.ntlb && !conf ? 1 : 0,
+      config.slabHeaps ?? config.vms,
     );
     if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
     this.io = {
@@ -147,6 +156,12 @@ export class WasmCore implements MmuCore {
   static async create(config: CoreConfig, options: LoadOptions = {}): Promise<WasmCore> {
     checkConfig(config);
     return new WasmCore(config, await instantiateCore(options));
+  }
+
+  /** Creates a core from a module already compiled (see `loadCoreModule`), synchronously. */
+  static fromModule(config: CoreConfig, module: WebAssembly.Module): WasmCore {
+    checkConfig(config);
+    return new WasmCore(config, new WebAssembly.Instance(module, coreImports()));
   }
 
   private views(): void {
@@ -462,6 +477,7 @@ export class WasmCore implements MmuCore {
   // ---- the engine ----------------------------------------------------------------------
 
   submit(requests: Request[]): void {
+    if (this.lastEvent) throw new Error("submit: the last event is not handled yet; call run() to resume or skip() to drop its request");
     requests.forEach((r, i) => {
       if (!this.vcpuVm.has(r.vcpu)) throw new RangeError(`requests[${i}].vcpu: ${r.vcpu} does not exist`);
       if (r.kind !== 0 && r.kind !== 1 && r.kind !== 2) throw new RangeError(`requests[${i}].kind: ${r.kind} is not allowed; expected 0 (fetch), 1 (read) or 2 (write)`);
@@ -487,7 +503,17 @@ export class WasmCore implements MmuCore {
     this.x.submit(n);
   }
 
+  /** Runs a batch of accesses only; see `runAll` for batches with slab operations. */
   run(): CoreEvent | null {
+    const ev = this.runAll();
+    if (ev && (ev.type === "slab-empty" || ev.type === "bad-free")) {
+      throw new Error(`request ${ev.index}: a slab event (${ev.type}) in a batch run with run(); use runAll()`);
+    }
+    return ev as CoreEvent | null;
+  }
+
+  /** Runs the queued batch (accesses and slab operations) until done or an event. */
+  runAll(): CoreEvent | SlabEvent | null {
     for (;;) {
       const code = this.x.run();
       if (code === EV.DONE) {
@@ -504,7 +530,7 @@ export class WasmCore implements MmuCore {
     }
   }
 
-  private readEvent(code: number): CoreEvent {
+  private readEvent(code: number): CoreEvent | SlabEvent {
     this.fresh();
     const u = this.u32;
     const index = this.pendingAt + u[EV_ADDR.INDEX / 4];
@@ -519,12 +545,18 @@ export class WasmCore implements MmuCore {
         return { type: "ept-violation", index, vcpu, va, gpa, qualification: err };
       case EV.EPT_MISCONFIG:
         return { type: "ept-misconfig", index, vcpu, va, gpa };
+      case EV.SLAB_EMPTY:
+        return { type: "slab-empty", index, heap: vcpu, sizeClass: err };
+      case EV.BAD_FREE:
+        return { type: "bad-free", index, heap: vcpu, va, reason: SLAB_STATUS[err] as BadFreeReason };
       default:
         throw new Error(`request ${index}: vcpu ${vcpu} does not exist in the core`);
     }
   }
 
   skip(): void {
+    if (!this.lastEvent) throw new Error("skip: no event is pending");
+    this.lastEvent = null;
     this.x.skip();
   }
 
@@ -535,10 +567,20 @@ export class WasmCore implements MmuCore {
    * `run()` resumes the batch at the access that raised it (`skip()` drops it).
    */
   runBuffer(count: number): CoreEvent | null {
+    if (this.lastEvent) throw new Error("runBuffer: the last event is not handled yet; call run() to resume or skip() to drop its request");
     this.pending = [];
     this.pendingAt = 0;
     this.x.submit(count);
     return this.run();
+  }
+
+  /** `runBuffer` for batches that hold slab operations too. */
+  runBufferAll(count: number): CoreEvent | SlabEvent | null {
+    if (this.lastEvent) throw new Error("runBufferAll: the last event is not handled yet; call run() to resume or skip() to drop its request");
+    this.pending = [];
+    this.pendingAt = 0;
+    this.x.submit(count);
+    return this.runAll();
   }
 
   /** A writer over the core's request buffer, valid until the core's memory grows. */
@@ -549,6 +591,78 @@ export class WasmCore implements MmuCore {
 
   get capacity(): number {
     return REQ_CAPACITY;
+  }
+
+  // ---- slab heaps (the allocation fast path) --------------------------------------------
+
+  private slabCheck(op: string, st: number): void {
+    if (st !== 0) throw new Error(`${op}: ${SLAB_STATUS[st] ?? st}`);
+  }
+
+  /**
+   * Creates slab heap `heap` whose pages are 2^pageShift bytes (12: 4 KiB, 21: 2 MiB).
+   *
+   * @example
+   * core.slabHeapCreate(0, 21);
+   * core.slabClassCreate(0, 0, 64, 0, false);   // 64 B objects from 2 MiB pages
+   * core.slabAddPage(0, 0, 0x4000_0000);
+   * const p = core.slabAlloc(0, 0);              // 0x4000_0000
+   */
+  slabHeapCreate(heap: number, pageShift: number): void {
+    const max = this.config.slabHeaps ?? this.config.vms;
+    if (!Number.isInteger(heap) || heap < 0 || heap >= max) throw new RangeError(`heap: ${heap} is not allowed; expected 0..${max - 1}`);
+    if (!Number.isInteger(pageShift) || pageShift < 12 || pageShift > 30) throw new RangeError(`pageShift: ${pageShift} is not allowed; expected 12..30`);
+    this.slabCheck("slabHeapCreate", this.x.slabHeapCreate(heap, pageShift));
+  }
+
+  /** Size class `sizeClass` of a heap: objects of `objSize` bytes; `header` bytes per page; carved from the page end (`fromEnd`) or the start. */
+  slabClassCreate(heap: number, sizeClass: number, objSize: number, header: number, fromEnd: boolean): void {
+    if (!Number.isInteger(sizeClass) || sizeClass < 0 || sizeClass >= SLAB.MAX_CACHES) {
+      throw new RangeError(`sizeClass: ${sizeClass} is not allowed; expected 0..${SLAB.MAX_CACHES - 1}`);
+    }
+    if (!Number.isInteger(objSize) || objSize < 1) throw new RangeError(`objSize: ${objSize} is not allowed; expected a positive integer`);
+    this.slabCheck("slabClassCreate", this.x.slabCacheCreate(heap, sizeClass, objSize, header, fromEnd ? 1 : 0));
+  }
+
+  slabAddPage(heap: number, sizeClass: number, base: number): void {
+    checkAddr("base", base, VA_LIMIT);
+    this.slabCheck("slabAddPage", this.x.slabAddPage(heap, sizeClass, base));
+  }
+
+  /** Takes a page whose objects are all free out of its class; false when some are in use. */
+  slabRemovePage(heap: number, base: number): boolean {
+    const st = this.x.slabRemovePage(heap, base);
+    if (st === 7) return false;
+    this.slabCheck("slabRemovePage", st);
+    return true;
+  }
+
+  /** One allocation: the object's address, or null when the class has no free object. */
+  slabAlloc(heap: number, sizeClass: number): number | null {
+    const a = this.x.slabAlloc(heap, sizeClass);
+    if (a === -2) throw new RangeError(`slabAlloc: heap ${heap} or class ${sizeClass} does not exist`);
+    return a < 0 ? null : a;
+  }
+
+  /** One free: "ok", or why the address is not a live object. */
+  slabFree(heap: number, addr: number): "ok" | BadFreeReason {
+    const st = this.x.slabFree(heap, addr);
+    if (st === 5) throw new RangeError(`slabFree: heap ${heap} does not exist`);
+    return SLAB_STATUS[st] as "ok" | BadFreeReason;
+  }
+
+  /** A heap's counters and, per class, pages and free objects. */
+  slabStats(heap: number): { allocs: number; frees: number; empties: number; badFrees: number; classes: { objSize: number; perPage: number; pages: number; freeObjects: number }[] } {
+    this.fresh();
+    const h = this.x.slabHeapAddress(heap) >>> 0;
+    const v64 = (o: number): number => Number(this.u64[(h + o) / 8]);
+    const classes = [];
+    for (let c = 0; c < SLAB.MAX_CACHES; c++) {
+      const b = (h + SLAB.HDR + c * SLAB.CACHE_BYTES) / 4;
+      if (this.u32[b] === 0) continue;
+      classes[c] = { objSize: this.u32[b], perPage: this.u32[b + 1], pages: this.u32[b + 4], freeObjects: this.u32[b + 5] };
+    }
+    return { allocs: v64(SLAB.ALLOCS), frees: v64(SLAB.FREES), empties: v64(SLAB.EMPTIES), badFrees: v64(SLAB.BAD_FREES), classes };
   }
 
   // ---- counters ------------------------------------------------------------------------
@@ -629,6 +743,7 @@ export class RequestWriter {
     private readonly base: number,
   ) {}
 
+  /** Request `i`: an access (kind 0..2) of `size` bytes by `vcpu`, or a slab op (kind 3: allocate from class `size` of heap `vcpu`; 4: free `va`). */
   put(i: number, va: number, kind: number, size: number, vcpu: number): void {
     const o = (this.base + i * REQ_BYTES) >>> 2;
     const u = this.u32;
@@ -636,5 +751,11 @@ export class RequestWriter {
     u[o + 1] = va / 4294967296;
     u[o + 2] = kind | (vcpu << 8);
     u[o + 3] = size;
+  }
+
+  /** The address field of request `i` (an allocation's result after the run). */
+  address(i: number): number {
+    const o = (this.base + i * REQ_BYTES) >>> 2;
+    return this.u32[o] + this.u32[o + 1] * 4294967296;
   }
 }

@@ -4,7 +4,7 @@
  *
  * Layout of VM v (every region 1 GiB aligned, so that any EPT page size can map it):
  *   host   H = (v + 1) * 64 GiB
- *   EPT table frames   host H + i * 4 KiB                          (pool of `eptFrames`)
+ *   EPT table frames   host H + i * 4 KiB, the root first          (pool of `eptFrames`)
  *   guest table frames gPA 1 GiB + i * 4 KiB -> host `tableHpa` + i * 4 KiB (default H + 1 GiB)
  *   guest RAM          gPA 4 GiB onward      -> host `ramHpa` + offset    (default H + 4 GiB)
  * Guest RAM is EPT-mapped on demand, in pages of `dataEpt`; guest tables in pages of `tableEpt`.
@@ -139,9 +139,10 @@ export class TestVm {
     const H = hostBase(this.vm);
     this.ramHpa = opts.ramHpa ?? H + 4 * GiB;
     this.tableHpa = opts.tableHpa ?? H + 1 * GiB;
-    core.createVm(this.vm, opts.eptAD === undefined ? undefined : { eptAD: opts.eptAD });
+    // The EPT root is the first EPT frame, taken by createVm.
     const eptFrames = opts.eptFrames ?? 512;
     core.addEptFrames(this.vm, Array.from({ length: eptFrames }, (_, i) => H + i * 4096));
+    core.createVm(this.vm, opts.eptAD === undefined ? undefined : { eptAD: opts.eptAD });
     const n = opts.tableFrames ?? 64;
     const tableBytes = PAGE_BYTES[this.tableEpt];
     for (let off = 0; off < n * 4096; off += tableBytes) {

@@ -60,7 +60,9 @@ describe.each(implementations)("$name: random streams", ({ create }) => {
         core.setCr3(1, vm.root, 3, false);
         core.setControl(0, { cpl: 0, smap: true, smep: true });
       }
-      for (const ev of runAll(core, reqs.slice(start, start + 2000))) events[ev.vcpu]!++;
+      for (const ev of runAll(core, reqs.slice(start, start + 2000))) {
+        events[ev.vcpu]!++;
+      }
     }
     for (const v of [0, 1]) identities(core.counters(v), events[v]!);
     const c0 = core.counters(0);

@@ -8,7 +8,11 @@ import type { PcpuState } from "./state.js";
 import type { Tlb, Translation } from "./tlb.js";
 import { vpnOf } from "./tlb.js";
 
-/** Walk references of a miss: guest levels x (EPT levels + 1) + EPT levels. */
+/**
+ * Walk references of a miss: guest levels x (EPT levels + 1) + EPT levels. Reading: split
+ * into walkRefsGuest and walkRefsEpt like a real walk; refsByTier and data stay 0 (no
+ * host frames in this model).
+ */
 const WALK = {
   "4k": { guest: 4, ept: 4 * 4 + 4 }, // 24
   "2m": { guest: 3, ept: 3 * 3 + 3 }, // 15

@@ -49,6 +49,8 @@ export class ReferenceCore implements MmuCore {
   private readonly pcpus: PcpuState[] = [];
   private readonly vms: (VmTables | null)[];
   private readonly vcpus: (VcpuState | null)[];
+  /** EPT frames queued for VMs that do not exist yet (createVm takes its root from them). */
+  private readonly earlyEptFrames = new Map<number, number[]>();
   /** Conformance mode: pages (VPNs at the policy's size) mapped so far. */
   private readonly touched = new Set<number>();
 
@@ -98,8 +100,7 @@ export class ReferenceCore implements MmuCore {
     this.vms = new Array<VmTables | null>(cfg.vms).fill(null);
     this.vcpus = new Array<VcpuState | null>(cfg.vcpus).fill(null);
     if (conformance) {
-      // Reading: conformance mode has one implicit VM 0 and vCPU 0 on pCPU 0.
-      this.vms[0] = new VmTables(this.mem, false);
+      // Reading: conformance mode has one implicit vCPU 0 on pCPU 0 and no page tables.
       this.vcpus[0] = this.newVcpu(0, 0);
     }
   }
@@ -140,7 +141,11 @@ export class ReferenceCore implements MmuCore {
     checkIndex("vm", vm, this.config.vms);
     if (this.config.model === "conformance") return; // the implicit VM 0
     if (this.vms[vm]) throw new RangeError(`vm: ${vm} already exists`);
-    this.vms[vm] = new VmTables(this.mem, opts?.eptAD ?? true);
+    // Reading: the EPT root is the first frame queued for the VM, taken here.
+    const frames = this.earlyEptFrames.get(vm) ?? [];
+    if (frames.length === 0) throw new RangeError(`createVm: vm ${vm} has no EPT frame queued for its root; call addEptFrames first`);
+    this.earlyEptFrames.delete(vm);
+    this.vms[vm] = new VmTables(this.mem, opts?.eptAD ?? true, frames);
   }
 
   destroyVm(vm: number): void {
@@ -154,9 +159,11 @@ export class ReferenceCore implements MmuCore {
 
   addEptFrames(vm: number, hpas: number[]): void {
     this.fullOnly("addEptFrames");
-    const t = this.vmOf(vm);
+    checkIndex("vm", vm, this.config.vms);
     for (const h of hpas) checkFrame("hpa", h);
-    t.eptPool.push(...hpas);
+    const t = this.vms[vm];
+    if (t) t.eptPool.push(...hpas);
+    else this.earlyEptFrames.set(vm, [...(this.earlyEptFrames.get(vm) ?? []), ...hpas]);
   }
 
   addGuestFrames(vm: number, frames: { gpa: number; hpa: number }[]): void {
@@ -170,7 +177,9 @@ export class ReferenceCore implements MmuCore {
   }
 
   framesAvailable(vm: number): { ept: number; guest: number } {
-    const t = this.vmOf(vm);
+    checkIndex("vm", vm, this.config.vms);
+    const t = this.vms[vm];
+    if (!t) return { ept: this.earlyEptFrames.get(vm)?.length ?? 0, guest: 0 };
     return { ept: t.eptPool.length, guest: t.guestPool.length };
   }
 
@@ -354,6 +363,7 @@ export class ReferenceCore implements MmuCore {
 
   // ------------------------------------------------------------------ requests
 
+  /** Reading: a batch with an event pending or requests left is an error, not replaced. */
   submit(requests: Request[]): void {
     if (this.reqIndex < this.queue.length) throw new Error("submit: the previous requests are not finished (run or skip them first)");
     requests.forEach((r, i) => {
@@ -444,6 +454,7 @@ export class ReferenceCore implements MmuCore {
       const fault = this.check(v, t, va, kind);
       if (fault) return this.raise(v, va, fault);
       if (kind !== WRITE || t.dirty) break;
+      // Dirty assist: drop the address's entries in this context (globals too), walk again.
       c.dirtyAssists++;
       this.flushTlbs(cpu, (e) => e.vpid === vpid && (e.pcid === pcid || e.global), va);
       c.walks++;
@@ -458,6 +469,7 @@ export class ReferenceCore implements MmuCore {
     return null;
   }
 
+  /** Reading: an entry's tier is that of the host address of its first byte. */
   private walk(v: VcpuState, va: number, kind: AccessKind) {
     return walk({ mem: this.mem, vm: this.vmOf(v.vm), vpid: v.vm + 1, v, cpu: this.pcpus[v.pcpu]!, tierOf: this.tierOf }, va, kind);
   }
@@ -518,6 +530,7 @@ export class ReferenceCore implements MmuCore {
     const vpid = v.vm + 1;
     const cpu = this.pcpus[v.pcpu]!;
     const inCtx = (e: { vpid: number; pcid: number; global?: boolean }) => e.vpid === vpid && (e.pcid === v.pcid || e.global === true);
+    // Reading: `faults` counts every event (and first touches in conformance mode).
     c.faults++;
     switch (fault.type) {
       case "page-fault":

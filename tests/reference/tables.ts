@@ -54,17 +54,22 @@ export const PHYS_LIMIT = 2 ** 46;
 export const VIRT_LIMIT = 2 ** 48;
 
 export class VmTables {
-  /** Host address of the EPT PML4; taken from the `ept` pool by the first eptMap. */
-  eptRoot: number | null = null;
-  readonly eptPool: number[] = [];
+  /** Host address of the EPT PML4: the first frame of the `ept` pool, taken by createVm. */
+  readonly eptRoot: number;
+  readonly eptPool: number[];
   readonly guestPool: { gpa: number; hpa: number }[] = [];
   /** Host frames this VM took for tables (released by destroyVm). */
   readonly tableFrames = new Set<number>();
 
+  /** `eptFrames`: the pool so far (frames may be queued before the VM exists); not empty. */
   constructor(
     private readonly mem: PhysicalMemory,
     readonly eptAD: boolean,
-  ) {}
+    eptFrames: number[],
+  ) {
+    this.eptPool = eptFrames;
+    this.eptRoot = this.takeEptFrame();
+  }
 
   private takeEptFrame(): number {
     const hpa = this.eptPool.shift()!;
@@ -84,7 +89,6 @@ export class VmTables {
 
   /** Silent software walk of the EPT (no counting, no A/D, no rights): host address or null. */
   eptTranslate(gpa: number): number | null {
-    if (this.eptRoot === null) return null;
     let table = this.eptRoot;
     for (let level = 4; level >= 1; level--) {
       const e = this.mem.read(table, tableIndex(gpa, level));
@@ -103,7 +107,6 @@ export class VmTables {
    * non-leaf entries from the root; null when the path stops above that level.
    */
   private eptTableAt(gpa: number, level: number): number | null {
-    if (this.eptRoot === null) return null;
     let table = this.eptRoot;
     for (let l = 4; l > level; l--) {
       const e = this.mem.read(table, tableIndex(gpa, l));
@@ -122,27 +125,22 @@ export class VmTables {
     const target = leafLevel(size);
     // Plan first, so that an error changes nothing.
     let needed = 0;
-    if (this.eptRoot === null) {
-      needed = 1 + (4 - target);
+    let table = this.eptRoot;
+    let level = 4;
+    for (; level > target; level--) {
+      const e = this.mem.read(table, tableIndex(gpa, level));
+      if (!eptPresent(e)) break;
+      if (eptIsLeaf(e, level)) return "conflict";
+      table = entryAddress(e, 12);
+    }
+    if (level === target) {
+      if (eptPresent(this.mem.read(table, tableIndex(gpa, level)))) return "conflict";
     } else {
-      let table = this.eptRoot;
-      let level = 4;
-      for (; level > target; level--) {
-        const e = this.mem.read(table, tableIndex(gpa, level));
-        if (!eptPresent(e)) break;
-        if (eptIsLeaf(e, level)) return "conflict";
-        table = entryAddress(e, 12);
-      }
-      if (level === target) {
-        if (eptPresent(this.mem.read(table, tableIndex(gpa, level)))) return "conflict";
-      } else {
-        needed = level - target;
-      }
+      needed = level - target;
     }
     if (this.eptPool.length < needed) return "no-frames";
-    if (this.eptRoot === null) this.eptRoot = this.takeEptFrame();
-    let table = this.eptRoot;
-    for (let level = 4; level > target; level--) {
+    table = this.eptRoot;
+    for (level = 4; level > target; level--) {
       const i = tableIndex(gpa, level);
       let e = this.mem.read(table, i);
       if (!eptPresent(e)) {
@@ -176,7 +174,7 @@ export class VmTables {
     return "ok";
   }
 
-  /** New R, W, X on an existing leaf; A, D, memory type and address are kept (docs/core.md). */
+  /** New R, W, X on an existing leaf; A, D, memory type (attrs.memType is ignored) and address are kept. */
   eptProtect(gpa: number, size: PageSizeCode, attrs: EptAttrs): MapStatus {
     checkAligned("gpa", gpa, size, PHYS_LIMIT);
     const table = this.eptLeafTable(gpa, size);
@@ -188,7 +186,6 @@ export class VmTables {
   }
 
   eptEntry(gpa: number): EntryInfo {
-    if (this.eptRoot === null) return { level: 4, raw: 0n };
     let table = this.eptRoot;
     for (let level = 4; ; level--) {
       const e = this.mem.read(table, tableIndex(gpa, level));
@@ -291,7 +288,10 @@ export class VmTables {
     return "ok";
   }
 
-  /** New R/W, U/S, XD and key on an existing leaf; P, PS, G, A, D and address are kept. */
+  /**
+   * New R/W, U/S, XD and key on an existing leaf; P, PS, G, A, D and address are kept.
+   * Reading: docs/core.md lists gptProtect(…, w, u, xd, key), so attrs.g is ignored.
+   */
   gptProtect(root: number, va: number, size: PageSizeCode, attrs: GuestAttrs): MapStatus {
     checkAligned("va", va, size, VIRT_LIMIT);
     checkKey(attrs.key);
@@ -331,7 +331,6 @@ export class VmTables {
     this.tableFrames.clear();
     this.eptPool.length = 0;
     this.guestPool.length = 0;
-    this.eptRoot = null;
   }
 }
 

@@ -114,7 +114,11 @@ export interface Translation {
   w: boolean;
   u: boolean;
   xd: boolean;
-  /** EPT rights of the data page (AND over its EPT walk), kept apart from the guest's. */
+  /**
+   * EPT rights of the data page (AND over its EPT walk). Reading: kept apart from the
+   * guest's XD, so a fetch from a non-executable EPT page is an EPT violation on a hit
+   * as in a walk (not a #PF through "XD = XD or not EPT X").
+   */
   eptR: boolean;
   eptW: boolean;
   eptX: boolean;

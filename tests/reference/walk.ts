@@ -80,8 +80,6 @@ function eptWalk(env: WalkEnv, gpa: number, kind: EptKind, final: boolean): EptR
     gpa,
     qualification: accessBits | (rights << 3) | QUAL_LINEAR_VALID | (final ? QUAL_FINAL : 0),
   });
-  // A VM whose EPT has no root yet maps nothing (no entry to read).
-  if (vm.eptRoot === null) return violation(0);
   let table = vm.eptRoot;
   let rights = 7;
   for (let level = 4; level >= 1; level--) {
@@ -100,6 +98,7 @@ function eptWalk(env: WalkEnv, gpa: number, kind: EptKind, final: boolean): EptR
       continue;
     }
     // Paging-structure accesses need R, and W too with eptAD (the A/D assists write them).
+    // Reading: like the guest leaf, the EPT leaf gets A (and D) only when its check passes.
     const need = kind === PAGING_STRUCTURE ? accessBits : kind === FETCH ? 4 : kind === WRITE ? 2 : 1;
     if ((rights & need) !== need) return violation(rights);
     let dirty = (e.lo & E_D) !== 0;
@@ -122,7 +121,10 @@ function eptWalk(env: WalkEnv, gpa: number, kind: EptKind, final: boolean): EptR
   throw new Error("unreachable");
 }
 
-/** Host frame of the guest table holding the entry at `entryGpa`: nested TLB, else EPT walk. */
+/**
+ * Host frame of the guest table holding the entry at `entryGpa`: nested TLB, else EPT walk.
+ * Reading: a fault here reports the gPA of the entry being read (SDM: the gPA of the access).
+ */
 function translateTable(env: WalkEnv, entryGpa: number): { frame: number } | Fault {
   const { cpu, vm, vpid } = env;
   const c = env.v.counters;
@@ -157,6 +159,7 @@ export function pscTag(va: number, level: number): number {
   return Math.floor(va / 2 ** levelShift(level));
 }
 
+/** Reading: pwcHits is indexed like PscGeometry: [0] PML4E cache, [1] PDPTE, [2] PDE. */
 const PWC_INDEX: Record<number, number> = { 4: 0, 3: 1, 2: 2 };
 
 export function walk(env: WalkEnv, va: number, kind: AccessKind): WalkOutcome {
@@ -170,7 +173,8 @@ export function walk(env: WalkEnv, va: number, kind: AccessKind): WalkOutcome {
   let u = true;
   let xd = false;
 
-  // Start at the deepest PSC hit: PDE cache, then PDPTE, then PML4E.
+  // Start at the deepest PSC hit: PDE cache, then PDPTE, then PML4E. Reading: the lookups
+  // stop at the first hit, so one walk counts at most one pwcHits.
   if (cpu.pscOn) {
     let hit = false;
     for (const cached of [2, 3, 4]) {

@@ -1,0 +1,111 @@
+// Every error of the CLI: one line on stderr, no stack, nothing on stdout, a nonzero
+// status (2: bad usage, 1: the run failed); and --skip-bad-lines skips and counts.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BASIC, cli, cliJson, pick } from "./helpers.js";
+
+let dir = "";
+const tmp = (name: string): string => join(dir, name);
+
+// Good records: a fetch and a read on two 4 KiB pages (4k: 2 requests, 2 walks, 2 faults).
+const GOOD = "I  00400000,4\n L 00600000,8\n";
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "unimmu-cli-err-"));
+  writeFileSync(tmp("good.lackey"), GOOD);
+  writeFileSync(tmp("plain.gz"), GOOD); // named .gz, not gzip
+  const gz = gzipSync(GOOD.repeat(200));
+  const corrupt = Buffer.from(gz);
+  for (let i = 12; i < corrupt.length - 8; i++) corrupt[i] ^= 0x5a;
+  writeFileSync(tmp("corrupt.gz"), corrupt);
+  writeFileSync(tmp("size0.lackey"), `${GOOD}==1== note\n L 00601000,0\n`); // line 4
+  writeFileSync(tmp("junk.lackey"), `${GOOD} S 00601000,8 extra\n`); // line 3
+  writeFileSync(tmp("range.lackey"), `${GOOD} L ffffffffffff,8\n`); // record 3 ends past 2^48
+  // two malformed lines (lines 2 and 5) and one record past 2^48 (line 4), among good ones
+  writeFileSync(tmp("mixed.lackey"), `I  00400000,4\n L zz,8\n==1== ok\n S fffffffffff8,16\n M 1000,0\n L 00600000,8\n`);
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Asserts the one-line error contract and returns the line. */
+function fails(args: string[], status: number, pattern: RegExp): string {
+  const r = cli(args);
+  expect(r.status, `unimmu ${args.join(" ")}`).toBe(status);
+  expect(r.stdout).toBe("");
+  expect(r.stderr.endsWith("\n")).toBe(true);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^unimmu: error: /);
+  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/); // no stack frames
+  expect(lines[0]).toMatch(pattern);
+  return lines[0];
+}
+
+describe("trace errors", () => {
+  it("a missing file", () => {
+    fails(["trace", tmp("nope.lackey")], 1, /cannot read .*nope\.lackey: no such file/);
+  });
+  it("a directory", () => {
+    fails(["trace", dir], 1, /cannot read .*: is a directory/);
+  });
+  it("a .gz file that is not gzip", () => {
+    fails(["trace", tmp("plain.gz")], 1, /plain\.gz: the name ends in \.gz but the file is not gzip/);
+  });
+  it("corrupt gzip data", () => {
+    fails(["trace", tmp("corrupt.gz")], 1, /corrupt\.gz: corrupt gzip data/);
+  });
+  it("a record of size 0, with its line number", () => {
+    fails(["trace", tmp("size0.lackey")], 1, /size0\.lackey:4: malformed lackey record \(size 0\): " L 00601000,0"/);
+  });
+  it("text after the size, with its line number", () => {
+    fails(["trace", tmp("junk.lackey"), "--model", "skylake-lru"], 1, /junk\.lackey:3: malformed lackey record \(text after the size\)/);
+  });
+  it("a record whose range passes 2^48, naming the record", () => {
+    for (const model of ["skylake-lru", "default"]) {
+      fails(["trace", tmp("range.lackey"), "--model", model], 1, /range\.lackey: record 3 \("L ffffffffffff,8"\).* passes 2\^48/);
+    }
+  });
+});
+
+describe("usage errors name the option, the value and what is allowed", () => {
+  it("--model", () => {
+    fails(["trace", tmp("good.lackey"), "--model", "haswell"], 2, /--model.*'haswell'.*skylake-lru, default/);
+  });
+  it("--policy", () => {
+    fails(["trace", tmp("good.lackey"), "--policy", "1g"], 2, /--policy.*'1g'.*4k, 2m/);
+  });
+  it("run --seed, --requests, --pages", () => {
+    fails(["run", "--seed", "abc"], 2, /--seed.*'abc'.*an integer in 0\.\.4294967295/);
+    fails(["run", "--seed", "-1"], 2, /--seed.*'-1'.*an integer in 0\.\.4294967295/);
+    fails(["run", "--requests", "0"], 2, /--requests.*'0'.*an integer in 1\.\./);
+    fails(["run", "--pages", "2.5"], 2, /--pages.*'2\.5'.*an integer in 1\.\.16777216/);
+  });
+  it("a missing file argument, an unknown option, an unknown or missing command", () => {
+    fails(["trace"], 2, /missing required argument 'file'/);
+    fails(["trace", tmp("good.lackey"), "--fast"], 2, /unknown option '--fast'/);
+    fails(["frobnicate"], 2, /unknown command 'frobnicate'/);
+    fails([], 2, /missing command; expected one of trace, run/);
+  });
+});
+
+describe("--skip-bad-lines", () => {
+  it("skips malformed lines and records past 2^48, and counts them", () => {
+    // left: I 400000 and L 600000 (2 requests, 2 walks, 2 faults under 4k)
+    const out = cliJson(["trace", tmp("mixed.lackey"), "--model", "skylake-lru", "--skip-bad-lines", "--json"]);
+    expect(pick(out, BASIC)).toEqual({ requests: 2, l1Hits: 0, l2Hits: 0, walks: 2, walkRefs: 48, faults: 2 });
+    expect(out).toMatchObject({ skippedLines: 3, lines: 6, ignoredLines: 1 });
+  });
+  it("reports skippedLines 0 on a clean trace, and says so in the table", () => {
+    expect(cliJson(["trace", tmp("good.lackey"), "--skip-bad-lines", "--json"]).skippedLines).toBe(0);
+    const r = cli(["trace", tmp("mixed.lackey"), "--skip-bad-lines"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("3 bad lines skipped");
+  });
+  it("still stops on a file error", () => {
+    fails(["trace", tmp("nope.lackey"), "--skip-bad-lines"], 1, /no such file/);
+  });
+});
