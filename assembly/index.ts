@@ -8,6 +8,7 @@ import {
   SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP, VCPU_BYTES, VM_BYTES, VC_ACTIVE, VC_VM,
   VC_PCPU, VC_PCID, VC_CR3, VC_PKRU, VC_PKRS, VC_CTL, VC_OK, VM_ACTIVE, VM_EPTAD, VM_EPT_ROOT,
   VM_HAS_GLOBAL, CUR_INDEX, CUR_COUNT, CUR_RETRY, IO_RAW, IO_FRAMES, IO_NFRAMES, IO_USED, IO_LEVEL,
+  IO_DONE, IO_MAX_FRAMES,
   CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, CFG_HASH, CFG_SLAB_HASH, CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS,
   HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
 } from "./layout";
@@ -261,9 +262,26 @@ export function invept(vm: u32): void {
 
 /** rights: bit 0 R, 1 W, 2 X, bits 3..5 memory type. */
 export function eptMap(vm: u32, gpa: f64, hpa: f64, size: u32, rights: u32): u32 {
-  let leaf = (<u64>hpa & ADDR_MASK) | (<u64>rights & 0x3F);
-  if (size != SZ_4K) leaf |= E_LARGE;
-  return mapLeaf(vm, true, eptRoot(vm), <u64>gpa, size + 1, leaf);
+  return eptMapRange(vm, gpa, hpa, size, 1, rights);
+}
+
+/**
+ * Maps `count` consecutive pages of `size` from `gpa` to `hpa` onward. Stops at the
+ * first page that fails; IO_DONE says how many were mapped, the result why it stopped.
+ */
+export function eptMapRange(vm: u32, gpa: f64, hpa: f64, size: u32, count: u32, rights: u32): u32 {
+  store<u32>(IO_USED, 0);
+  store<u32>(IO_DONE, 0);
+  const step: u64 = <u64>1 << <u64>(12 + 9 * size);
+  const root = eptRoot(vm);
+  for (let i: u32 = 0; i < count; i++) {
+    let leaf = ((<u64>hpa + <u64>i * step) & ADDR_MASK) | (<u64>rights & 0x3F);
+    if (size != SZ_4K) leaf |= E_LARGE;
+    const st = mapLeaf(vm, true, root, <u64>gpa + <u64>i * step, size + 1, leaf);
+    if (st != ST_OK) return st;
+    store<u32>(IO_DONE, i + 1);
+  }
+  return ST_OK;
 }
 
 export function eptUnmap(vm: u32, gpa: f64, size: u32): u32 {
@@ -311,9 +329,22 @@ export function gptNewRoot(vm: u32): u32 {
 
 /** attrs: bit 0 W, 1 U, 2 XD, 3 G, bits 4..7 key. */
 export function gptMap(vm: u32, root: f64, va: f64, gpa: f64, size: u32, attrs: u32): u32 {
+  return gptMapRange(vm, root, va, gpa, size, 1, attrs);
+}
+
+/** `count` consecutive guest pages; like eptMapRange. */
+export function gptMapRange(vm: u32, root: f64, va: f64, gpa: f64, size: u32, count: u32, attrs: u32): u32 {
+  store<u32>(IO_USED, 0);
+  store<u32>(IO_DONE, 0);
   const r = guestRoot(vm, root);
   if (r == NONE) return ST_UNBACKED;
-  return mapLeaf(vm, false, r, <u64>va, size + 1, guestLeaf(<u64>gpa, size, attrs));
+  const step: u64 = <u64>1 << <u64>(12 + 9 * size);
+  for (let i: u32 = 0; i < count; i++) {
+    const st = mapLeaf(vm, false, r, <u64>va + <u64>i * step, size + 1, guestLeaf(<u64>gpa + <u64>i * step, size, attrs));
+    if (st != ST_OK) return st;
+    store<u32>(IO_DONE, i + 1);
+  }
+  return ST_OK;
 }
 
 function guestLeaf(gpa: u64, size: u32, attrs: u32): u64 {
@@ -374,6 +405,8 @@ export function layoutConstant(i: u32): u32 {
     case 4: return <u32>IO_FRAMES;
     case 5: return <u32>COUNTER_BYTES;
     case 6: return <u32>CFG_CLOCK;
+    case 7: return <u32>IO_DONE;
+    case 8: return IO_MAX_FRAMES;
     default: return 0;
   }
 }

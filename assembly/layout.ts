@@ -84,7 +84,9 @@ export const IO_RAW: usize = IO + 0; // u64
 export const IO_LEVEL: usize = IO + 8; // u32
 export const IO_NFRAMES: usize = IO + 12; // u32 frames offered for new tables
 export const IO_USED: usize = IO + 16; // u32 frames the last map took
-export const IO_FRAMES: usize = IO + 32; // up to 4 x (u64 gpa, u64 hpa)
+export const IO_FRAMES: usize = IO + 32; // up to IO_MAX_FRAMES x (u64 gpa, u64 hpa)
+export const IO_MAX_FRAMES: u32 = 12;
+export const IO_DONE: usize = IO + 24; // u32 pages a range operation mapped
 
 /** Results of a translation (walk.ts). */
 export const TR: usize = 0x0600;

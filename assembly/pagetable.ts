@@ -143,7 +143,7 @@ export function releaseTable(hpa: u64): bool {
  * Checks first, then changes, so an error leaves the tree as it was.
  */
 export function mapLeaf(vm: u32, ept: bool, rootHpa: u64, addr: u64, target: u32, leaf: u64): u32 {
-  store<u32>(IO_USED, 0);
+  // The caller resets IO_USED: a range of maps shares the offered frames.
   // pass 1: check
   let t = rootHpa;
   let missing: u32 = 0;
@@ -164,7 +164,7 @@ export function mapLeaf(vm: u32, ept: bool, rootHpa: u64, addr: u64, target: u32
     const e = load<u64>(tableSlot(t) + (indexAt(addr, target) << 3));
     if (present(ept, e)) return ST_CONFLICT;
   }
-  if (missing > load<u32>(IO_NFRAMES)) return ST_NO_FRAMES;
+  if (missing > load<u32>(IO_NFRAMES) - load<u32>(IO_USED)) return ST_NO_FRAMES;
   // pass 2: change
   t = rootHpa;
   for (let level: u32 = 4; level > target; level--) {

@@ -52,6 +52,8 @@ interface Exports {
   invvpid(vm: number, type: number, va: number): void;
   invept(vm: number): void;
   eptMap(vm: number, gpa: number, hpa: number, size: number, rights: number): number;
+  eptMapRange(vm: number, gpa: number, hpa: number, size: number, count: number, rights: number): number;
+  gptMapRange(vm: number, root: number, va: number, gpa: number, size: number, count: number, attrs: number): number;
   eptUnmap(vm: number, gpa: number, size: number): number;
   eptProtect(vm: number, gpa: number, size: number, rwx: number): number;
   eptEntry(vm: number, gpa: number): number;
@@ -73,13 +75,15 @@ const SIZE_BYTES = [4096, 2 ** 21, 2 ** 30];
 interface VmState {
   eptPool: number[];
   guestPool: { gpa: number; hpa: number }[];
-  /** Host frames of every table page the core took, for release at destroy. */
-  tables: number[];
+  /** Host frames of the EPT's table pages (the hypervisor's to free). */
+  eptTables: number[];
+  /** Frames of the guest's table pages (guest memory: the guest's to free). */
+  guestTables: { gpa: number; hpa: number }[];
   roots: Set<number>;
 }
 
 function newVmState(): VmState {
-  return { eptPool: [], guestPool: [], tables: [], roots: new Set() };
+  return { eptPool: [], guestPool: [], eptTables: [], guestTables: [], roots: new Set() };
 }
 
 function checkAddr(field: string, v: number, limit: number, align = 1): void {
@@ -97,7 +101,7 @@ export class WasmCore implements MmuCore {
   private buffer: ArrayBuffer | SharedArrayBuffer;
   private u32!: Uint32Array;
   private u64!: BigUint64Array;
-  private readonly io: { raw: number; level: number; nframes: number; used: number; frames: number };
+  private readonly io: { raw: number; level: number; nframes: number; used: number; frames: number; done: number; maxFrames: number };
   private readonly reqBase: number;
   private readonly cntBase: number;
   private readonly vms = new Map<number, VmState>();
@@ -143,6 +147,8 @@ export class WasmCore implements MmuCore {
       nframes: this.x.layoutConstant(2),
       used: this.x.layoutConstant(3),
       frames: this.x.layoutConstant(4),
+      done: this.x.layoutConstant(7),
+      maxFrames: this.x.layoutConstant(8),
     };
     this.reqBase = this.x.requestBuffer() >>> 0;
     this.cntBase = this.x.countersBase() >>> 0;
@@ -219,14 +225,16 @@ export class WasmCore implements MmuCore {
   destroyVm(vm: number): void {
     const s = this.vm(vm);
     this.x.vmDestroy(vm);
-    for (const hpa of s.tables) this.x.tableRelease(hpa);
+    for (const hpa of s.eptTables) this.x.tableRelease(hpa);
+    for (const f of s.guestTables) this.x.tableRelease(f.hpa);
     this.vms.delete(vm);
     for (const [v, m] of [...this.vcpuVm]) if (m === vm) this.vcpuVm.delete(v);
   }
 
-  /** Host frames of the VM's page-table pages (EPT and guest), for the host to free. */
-  tableFrames(vm: number): number[] {
-    return [...this.vm(vm).tables];
+  /** The VM's page-table pages: EPT tables (host frames) and guest tables (guest frames). */
+  tableFrames(vm: number): { ept: number[]; guest: { gpa: number; hpa: number }[] } {
+    const s = this.vm(vm);
+    return { ept: [...s.eptTables], guest: [...s.guestTables] };
   }
 
   addEptFrames(vm: number, hpas: number[]): void {
@@ -278,7 +286,10 @@ export class WasmCore implements MmuCore {
     const status = STATUS[call()] ?? "out-of-memory";
     this.fresh();
     const used = this.u32[this.io.used / 4];
-    for (const f of pool.splice(0, used)) s.tables.push(ept ? (f as number) : (f as { hpa: number }).hpa);
+    for (const f of pool.splice(0, used)) {
+      if (ept) s.eptTables.push(f as number);
+      else s.guestTables.push(f as { gpa: number; hpa: number });
+    }
     if (status === "out-of-memory") throw new Error(`${op}: the core ran out of Wasm memory (4 GiB)`);
     if (status === "no-frames" && op === "createVm") throw new Error(`createVm: no EPT frame queued for the root; call addEptFrames first`);
     return status as MapStatus;
@@ -300,6 +311,50 @@ export class WasmCore implements MmuCore {
     checkAddr("hpa", hpa, PA_LIMIT, SIZE_BYTES[size]);
     const rights = this.eptRights(attrs);
     return this.withFrames(s, true, 3, () => this.x.eptMap(vm, gpa, hpa, size, rights), "eptMap");
+  }
+
+  /**
+   * Maps `count` consecutive EPT pages of `size` from `gpa` to `hpa` onward, taking
+   * table frames from the pool as needed. Returns how many were mapped and why it
+   * stopped ("ok" when all were).
+   */
+  eptMapRange(vm: number, gpa: number, hpa: number, size: PageSizeCode, count: number, attrs: EptAttrs): { status: MapStatus; mapped: number } {
+    const s = this.vm(vm);
+    checkSize(size);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    checkAddr("hpa", hpa, PA_LIMIT, SIZE_BYTES[size]);
+    if (gpa + count * SIZE_BYTES[size] > PA_LIMIT || hpa + count * SIZE_BYTES[size] > PA_LIMIT) throw new RangeError(`count: ${count} pages pass 2^46`);
+    const rights = this.eptRights(attrs);
+    const step = SIZE_BYTES[size];
+    return this.range(s, true, count, (k, n) => this.x.eptMapRange(vm, gpa + k * step, hpa + k * step, size, n, rights), "eptMapRange");
+  }
+
+  /** `count` consecutive guest pages of `size` from `va` to `gpa` onward; like `eptMapRange`. */
+  gptMapRange(vm: number, root: number, va: number, gpa: number, size: PageSizeCode, count: number, attrs: GuestAttrs): { status: MapStatus; mapped: number } {
+    const s = this.vm(vm);
+    checkSize(size);
+    checkAddr("va", va, VA_LIMIT, SIZE_BYTES[size]);
+    checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
+    if (va + count * SIZE_BYTES[size] > VA_LIMIT || gpa + count * SIZE_BYTES[size] > PA_LIMIT) throw new RangeError(`count: ${count} pages pass the address limit`);
+    const bits = this.guestAttrs(attrs);
+    const step = SIZE_BYTES[size];
+    return this.range(s, false, count, (k, n) => this.x.gptMapRange(vm, root, va + k * step, gpa + k * step, size, n, bits), "gptMapRange");
+  }
+
+  /** Runs a range map in calls that each get up to the IO block's frames from the pool. */
+  private range(s: VmState, ept: boolean, count: number, call: (from: number, n: number) => number, op: string): { status: MapStatus; mapped: number } {
+    let mapped = 0;
+    let status: MapStatus = "ok";
+    while (mapped < count) {
+      status = this.withFrames(s, ept, this.io.maxFrames, () => call(mapped, count - mapped), op);
+      const done = this.u32[this.io.done / 4];
+      mapped += done;
+      if (status === "ok") break;
+      // out of offered frames: go on while the pool has more and the call made progress
+      const pool = ept ? s.eptPool : s.guestPool;
+      if (status !== "no-frames" || pool.length === 0 || (done === 0 && pool.length < 3)) break;
+    }
+    return { status, mapped };
   }
 
   eptUnmap(vm: number, gpa: number, size: PageSizeCode): MapStatus {

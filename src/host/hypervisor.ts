@@ -1,0 +1,317 @@
+/**
+ * The hypervisor (the back-end): how each VM's guest-physical memory is laid out and
+ * backed by host frames through the EPT.
+ *
+ * - `osv` (the baseline, QEMU/KVM without hugepage backing): the guest sees one flat
+ *   guest-physical range; it is backed on first touch with 4 KiB EPT pages, from the
+ *   tiers in order (DRAM first, then NVM) or interleaved page by page.
+ * - `ucat` (inferred from UCat and HMvisor, REFERENCE.md section 1): each tier is its
+ *   own guest-physical range, a virtual NUMA node the guest allocates from by name;
+ *   it is backed with the largest EPT page the node's alignment and the host's free
+ *   frames allow (1 GiB, 2 MiB, else 4 KiB), and every fall-back is counted.
+ *
+ * EPT table pages are host frames of the page-table tier (DRAM by default: host
+ * kernels allocate them from ordinary memory). When no allowed tier has a frame, the
+ * back-end either falls back to the next tier or reports out-of-memory to the guest;
+ * it never over-commits.
+ *
+ * @example
+ * const hv = new Hypervisor(core, host, { policy: "ucat" });
+ * const vm = hv.createVm(0, [{ tier: "dram", bytes: 2 * GiB }, { tier: "nvm", bytes: 8 * GiB }]);
+ * hv.back(0, 0x1000);          // backs the 2 MiB or 1 GiB page around gPA 0x1000
+ */
+import type { WasmCore } from "../core/wasm.js";
+import type { PageSizeCode } from "../core/types.js";
+import { PAGE_BYTES } from "../core/types.js";
+import type { HostMemory } from "./memory.js";
+import { ORDER_1G, ORDER_2M, ORDER_4K } from "./buddy.js";
+
+export type BackendPolicy = "osv" | "ucat";
+
+export interface HypervisorOptions {
+  policy: BackendPolicy;
+  /** When a tier is full: take the next tier, or fail with out-of-memory. Default: next-tier. */
+  onTierFull?: "next-tier" | "fail";
+  /** osv: fill DRAM first, or interleave tiers page by page. Default: dram-first. */
+  osvPlacement?: "tier-order" | "interleave";
+  /**
+   * Largest EPT page ucat backs a first touch with (1 = 2 MiB, the default; 2 = 1 GiB).
+   * A 1 GiB EPT page on first touch would hold a whole GiB of host memory for one
+   * byte; the guest asks for 1 GiB backing explicitly for its 1 GiB allocations.
+   */
+  maxEptPage?: PageSizeCode;
+  /** Tier of EPT table pages. Default: the first tier. */
+  pageTableTier?: string;
+  /** Back every guest page when the VM is created instead of on first touch. */
+  prepopulate?: boolean;
+}
+
+/** A guest-physical node: a range the guest allocates from, backed by one tier (ucat) or by the tier order (osv). */
+export interface GuestNode {
+  index: number;
+  /** Tier the node stands for (osv: the first tier of the order). */
+  tier: string;
+  base: number;
+  bytes: number;
+}
+
+export interface BackedPage {
+  hpa: number;
+  order: number;
+  tier: string;
+}
+
+/** Per VM accounting of the back-end. */
+export interface BackingStats {
+  /** Host bytes backing guest memory, by tier. */
+  bytesByTier: Record<string, number>;
+  /** Host frames backing guest memory by size: 4k, 2m, 1g. */
+  frames: { "4k": number; "2m": number; "1g": number };
+  /** EPT table pages and the tiers they live in. */
+  eptTablePages: number;
+  eptTableBytesByTier: Record<string, number>;
+  /** Backings that got a smaller page than the node asked for, or another tier. */
+  smallerFallbacks: number;
+  tierFallbacks: number;
+  outOfMemory: number;
+}
+
+interface VmBacking {
+  id: number;
+  nodes: GuestNode[];
+  /** Backed pages by guest-physical base. */
+  pages: Map<number, BackedPage>;
+  eptTables: { hpa: number; tier: string }[];
+  interleave: number;
+  stats: BackingStats;
+}
+
+/** Guest-physical nodes sit 1 TiB apart so any node can hold 1 GiB pages (ucat). */
+export const NODE_STRIDE = 2 ** 40;
+const ORDER_OF: Record<PageSizeCode, number> = { 0: ORDER_4K, 1: ORDER_2M, 2: ORDER_1G };
+const CODE_OF: Record<number, PageSizeCode> = { [ORDER_4K]: 0, [ORDER_2M]: 1, [ORDER_1G]: 2 };
+const RWX = { r: true, w: true, x: true, memType: 6 };
+
+export class OutOfMemoryError extends Error {
+  constructor(
+    readonly vm: number,
+    readonly gpa: number,
+  ) {
+    super(`vm ${vm}: out of host memory backing gPA 0x${gpa.toString(16)}`);
+    this.name = "OutOfMemoryError";
+  }
+}
+
+export class Hypervisor {
+  readonly policy: BackendPolicy;
+  private readonly vms = new Map<number, VmBacking>();
+  private readonly tierOrder: string[];
+  private readonly ptTier: string;
+
+  constructor(
+    readonly core: WasmCore,
+    readonly host: HostMemory,
+    readonly options: HypervisorOptions,
+  ) {
+    if (options.policy !== "osv" && options.policy !== "ucat") {
+      throw new RangeError(`policy: ${JSON.stringify(options.policy)} is not allowed; expected "osv" or "ucat"`);
+    }
+    this.policy = options.policy;
+    this.tierOrder = host.tierNames();
+    this.ptTier = options.pageTableTier ?? this.tierOrder[0];
+    host.tierIndex(this.ptTier); // throws, naming the known tiers, on an unknown one
+  }
+
+  /**
+   * Creates VM `id` with guest memory of `nodes` ({ tier, bytes } each; osv takes the
+   * sum as one flat range). Node sizes must be whole 2 MiB pages.
+   */
+  createVm(id: number, nodes: { tier: string; bytes: number }[]): GuestNode[] {
+    if (this.vms.has(id)) throw new RangeError(`vm: ${id} already exists`);
+    if (!Array.isArray(nodes) || nodes.length === 0) throw new RangeError("nodes: expected at least one { tier, bytes }");
+    nodes.forEach((n, i) => {
+      this.host.tierIndex(n.tier);
+      if (!Number.isInteger(n.bytes) || n.bytes <= 0 || n.bytes % PAGE_BYTES[1] !== 0 || n.bytes > NODE_STRIDE) {
+        throw new RangeError(`nodes[${i}].bytes: ${n.bytes} is not allowed; expected a positive multiple of 2 MiB up to 1 TiB`);
+      }
+    });
+    const layout: GuestNode[] =
+      this.policy === "osv"
+        ? [{ index: 0, tier: nodes[0].tier, base: 0, bytes: nodes.reduce((a, n) => a + n.bytes, 0) }]
+        : nodes.map((n, i) => ({ index: i, tier: n.tier, base: i * NODE_STRIDE, bytes: n.bytes }));
+    if (layout.some((n) => n.base + n.bytes > 2 ** 46)) throw new RangeError("nodes: too many to fit below 2^46");
+    const root = this.tableFrame();
+    if (root === null) throw new OutOfMemoryError(id, 0);
+    this.core.addEptFrames(id, [root.hpa]);
+    this.core.createVm(id);
+    const vm: VmBacking = {
+      id,
+      nodes: layout,
+      pages: new Map(),
+      eptTables: [root],
+      interleave: 0,
+      stats: {
+        bytesByTier: Object.fromEntries(this.tierOrder.map((t) => [t, 0])),
+        frames: { "4k": 0, "2m": 0, "1g": 0 },
+        eptTablePages: 1,
+        eptTableBytesByTier: Object.fromEntries(this.tierOrder.map((t) => [t, t === root.tier ? 4096 : 0])),
+        smallerFallbacks: 0,
+        tierFallbacks: 0,
+        outOfMemory: 0,
+      },
+    };
+    this.vms.set(id, vm);
+    if (this.options.prepopulate) {
+      for (const n of layout) for (let g = n.base; g < n.base + n.bytes; ) g = this.backOrThrow(vm, g);
+    }
+    return layout;
+  }
+
+  nodes(id: number): GuestNode[] {
+    return this.vm(id).nodes;
+  }
+
+  private vm(id: number): VmBacking {
+    const vm = this.vms.get(id);
+    if (!vm) throw new RangeError(`vm: ${id} does not exist`);
+    return vm;
+  }
+
+  private tableFrame(): { hpa: number; tier: string } | null {
+    const order = [this.ptTier, ...this.tierOrder.filter((t) => t !== this.ptTier)];
+    const r = this.host.allocWithFallback(ORDER_4K, this.options.onTierFull === "fail" ? [this.ptTier] : order, false);
+    return r ? { hpa: r.hpa, tier: r.tier } : null;
+  }
+
+  /** Keeps the core's EPT frame pool at 3, the most one map can take. */
+  private refillEptPool(vm: VmBacking): boolean {
+    for (let need = 3 - this.core.framesAvailable(vm.id).ept; need > 0; need--) {
+      const f = this.tableFrame();
+      if (!f) return false;
+      vm.eptTables.push(f);
+      vm.stats.eptTablePages++;
+      vm.stats.eptTableBytesByTier[f.tier] += 4096;
+      this.core.addEptFrames(vm.id, [f.hpa]);
+    }
+    return true;
+  }
+
+  private nodeOf(vm: VmBacking, gpa: number): GuestNode {
+    const n = vm.nodes.find((x) => gpa >= x.base && gpa < x.base + x.bytes);
+    if (!n) throw new RangeError(`vm ${vm.id}: gPA 0x${gpa.toString(16)} is in no guest memory node`);
+    return n;
+  }
+
+  /** The largest EPT page size this policy may use at `gpa` (alignment, node bounds, nothing mapped inside). */
+  private largestFit(vm: VmBacking, node: GuestNode, gpa: number, want?: PageSizeCode): PageSizeCode {
+    if (this.policy === "osv") return 0;
+    const max = Math.max(want ?? 0, this.options.maxEptPage ?? 1);
+    const e = this.core.eptEntry(vm.id, gpa);
+    for (let size = max; size >= 1; size--) {
+      const bytes = PAGE_BYTES[size];
+      const base = gpa - (gpa % bytes);
+      // empty at that level: the entry that would hold the leaf is not present
+      const emptyAt = e.level >= size + 1 && (e.raw & 7n) === 0n;
+      if (emptyAt && base >= node.base && base + bytes <= node.base + node.bytes) return size as PageSizeCode;
+    }
+    return 0;
+  }
+
+  /**
+   * Backs the guest page holding `gpa` (an EPT violation's fix, or the guest asking
+   * ahead for a page-table frame). Returns the backed page, or null when out of memory
+   * (the guest sees it). A page already backed is returned as it is. `want` asks for
+   * a larger EPT page than the policy's first-touch size (ucat's 1 GiB allocations).
+   */
+  back(id: number, gpa: number, want?: PageSizeCode): BackedPage | null {
+    const vm = this.vm(id);
+    const hit = this.lookup(vm, gpa);
+    if (hit) return hit;
+    const node = this.nodeOf(vm, gpa);
+    let size = this.largestFit(vm, node, gpa, want);
+    const tiers = this.tiersFor(vm, node);
+    const wanted = size;
+    let got: { hpa: number; tier: string; order: number } | null = null;
+    for (; ; size--) {
+      got = this.host.allocWithFallback(ORDER_OF[size as PageSizeCode], tiers, false);
+      if (got || size === 0) break;
+    }
+    if (!got) {
+      vm.stats.outOfMemory++;
+      return null;
+    }
+    if (size < wanted) vm.stats.smallerFallbacks++;
+    if (got.tier !== tiers[0]) vm.stats.tierFallbacks++;
+    const bytes = PAGE_BYTES[size as PageSizeCode];
+    const base = gpa - (gpa % bytes);
+    if (!this.refillEptPool(vm)) {
+      this.host.free(got.hpa, got.order);
+      vm.stats.outOfMemory++;
+      return null;
+    }
+    const st = this.core.eptMap(vm.id, base, got.hpa, size as PageSizeCode, RWX);
+    if (st !== "ok") throw new Error(`vm ${vm.id}: eptMap of gPA 0x${base.toString(16)} failed: ${st}`);
+    const page: BackedPage = { hpa: got.hpa, order: got.order, tier: got.tier };
+    vm.pages.set(base, page);
+    vm.stats.bytesByTier[got.tier] += bytes;
+    vm.stats.frames[(["4k", "2m", "1g"] as const)[size]]++;
+    return page;
+  }
+
+  private backOrThrow(vm: VmBacking, gpa: number): number {
+    const p = this.back(vm.id, gpa);
+    if (!p) throw new OutOfMemoryError(vm.id, gpa);
+    const bytes = 4096 * 2 ** p.order;
+    return gpa - (gpa % bytes) + bytes;
+  }
+
+  /** Tiers to take frames from for a node, in order. */
+  private tiersFor(vm: VmBacking, node: GuestNode): string[] {
+    const fail = this.options.onTierFull === "fail";
+    if (this.policy === "ucat") {
+      return fail ? [node.tier] : [node.tier, ...this.tierOrder.filter((t) => t !== node.tier)];
+    }
+    if (this.options.osvPlacement === "interleave") {
+      const k = vm.interleave++ % this.tierOrder.length;
+      const order = [...this.tierOrder.slice(k), ...this.tierOrder.slice(0, k)];
+      return fail ? [order[0]] : order;
+    }
+    return this.tierOrder;
+  }
+
+  /** The backed page that holds `gpa`, if any. */
+  lookup(vm: VmBacking | number, gpa: number): BackedPage | null {
+    const v = typeof vm === "number" ? this.vm(vm) : vm;
+    for (const bytes of [PAGE_BYTES[0], PAGE_BYTES[1], PAGE_BYTES[2]]) {
+      const p = v.pages.get(gpa - (gpa % bytes));
+      if (p && 4096 * 2 ** p.order === bytes) return p;
+    }
+    return null;
+  }
+
+  /** Host address of a backed gPA (for the guest's table frames). */
+  hpaOf(id: number, gpa: number): number | null {
+    const p = this.lookup(id, gpa);
+    if (!p) return null;
+    const bytes = 4096 * 2 ** p.order;
+    return p.hpa + (gpa % bytes);
+  }
+
+  stats(id: number): BackingStats {
+    return structuredClone(this.vm(id).stats);
+  }
+
+  /** Destroys a VM: its core state, every backing frame and every EPT table page. */
+  destroyVm(id: number): void {
+    const vm = this.vm(id);
+    this.core.destroyVm(id);
+    for (const p of vm.pages.values()) this.host.free(p.hpa, p.order);
+    for (const t of vm.eptTables) this.host.free(t.hpa, ORDER_4K);
+    this.vms.delete(id);
+  }
+
+  /** Page-size code of a backed page's frame order. */
+  static sizeOfOrder(order: number): PageSizeCode {
+    return CODE_OF[order];
+  }
+}
