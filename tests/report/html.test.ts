@@ -1,7 +1,7 @@
 // The self-contained HTML report: escaped text, inlined Chart.js, no external URLs, the
 // data present, input errors named; and a real headless Chromium drawing its charts.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { findChromium, launchChromium, NO_CHROMIUM } from "../helpers/browser.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -160,18 +160,6 @@ describe("htmlReport", () => {
 
 // ----- in a real browser -----------------------------------------------------------
 
-function findChromium(): string | undefined {
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      const p = execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim();
-      if (p && existsSync(p)) return p;
-    } catch {
-      // not found
-    }
-  }
-  return undefined;
-}
-
 const work = mkdtempSync(join(tmpdir(), "unimmu-html-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -179,26 +167,12 @@ describe("htmlReport in headless Chromium", () => {
   it("draws every chart without errors or network requests", async (ctx) => {
     const chromium = findChromium();
     if (!chromium) {
-      ctx.skip("chromium is not installed (apt-get install -y chromium): the browser rendering test is skipped");
+      ctx.skip(NO_CHROMIUM);
       return;
     }
-    const { chromium: pw } = await import("playwright-core");
     const file = join(work, "report.html");
     writeFileSync(file, htmlReport(sampleReport()));
-    const context = await pw.launchPersistentContext(mkdtempSync(join(work, "profile-")), {
-      executablePath: chromium,
-      viewport: { width: 1100, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const context = await launchChromium(chromium);
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const errors: string[] = [];

@@ -1,0 +1,22 @@
+/**
+ * unimmu: a fast, embeddable simulator of the memory system of unikernel VMs.
+ * This entry point works in Node and in browsers (nothing here imports Node built-ins);
+ * file readers and the command line live in their own modules.
+ *
+ * @example
+ * import { WasmCore, modelConfig, FlatVm, READ } from "unimmu";
+ * const core = await WasmCore.create(modelConfig("default"));
+ * const vm = new FlatVm(core, { pageSize: 0 });
+ * vm.runRequests([{ vcpu: vm.vcpu, va: 0x400000, kind: READ, size: 8 }]);
+ * core.counters(vm.vcpu).walks; // 2: the faulting walk and the one after the fault was fixed
+ */
+export * from "./core/types.js";
+export { WasmCore, RequestWriter } from "./core/wasm.js";
+export { loadCoreModule, instantiateCore, type LoadOptions, type CoreVariant } from "./core/load.js";
+export { modelConfig, MODEL_NAMES, type ModelName, type ModelOptions } from "./core/models.js";
+export { checkConfig, ConfigError } from "./core/config.js";
+export { FlatVm, type FlatVmOptions } from "./core/flat.js";
+export { LackeyParser, parseLackey, TraceError, lackeyRequests, type LackeyChunk } from "./workloads/trace/lackey-parse.js";
+export { cpuPreset, CPU_NAMES, type CpuName, type CpuPreset } from "./cost/cpus.js";
+export { tierPreset, TIER_NAMES, type TierName, type TierPreset } from "./cost/tiers.js";
+export { Rng } from "./util/rng.js";
