@@ -188,6 +188,16 @@ export interface Counters {
   eptDUpdates: number;
   /** data[tier][kind]: successful page accesses by tier of the data page and kind. */
   data: number[][];
+  /** Walk references whose line hit the line cache (when the core models one). */
+  walkRefsCached?: number;
+  /** Walk references that missed the line cache, by tier of the table page. */
+  refMissesByTier?: number[];
+  /** Data lines that hit the line cache, by kind. */
+  dataLineHits?: [number, number, number];
+  /** dataLineMisses[tier][kind]: data lines that missed the line cache. */
+  dataLineMisses?: number[][];
+  /** Dirty lines written back to memory, by tier. */
+  writebacks?: number[];
 }
 
 /**

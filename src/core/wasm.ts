@@ -549,7 +549,7 @@ export class WasmCore implements MmuCore {
   private load(from: number): void {
     this.fresh();
     const n = Math.min(REQ_CAPACITY, this.pending.length - from);
-    const w = new RequestWriter(this.u32, this.reqBase);
+    const w = new RequestWriter(this.x.memory, this.reqBase);
     for (let i = 0; i < n; i++) {
       const r = this.pending[from + i];
       w.put(i, r.va, r.kind, r.size, r.vcpu);
@@ -638,10 +638,9 @@ export class WasmCore implements MmuCore {
     return this.runAll();
   }
 
-  /** A writer over the core's request buffer, valid until the core's memory grows. */
+  /** A writer over the core's request buffer (it follows the core's memory when it grows). */
   writer(): RequestWriter {
-    this.fresh();
-    return new RequestWriter(this.u32, this.reqBase);
+    return new RequestWriter(this.x.memory, this.reqBase);
   }
 
   get capacity(): number {
@@ -793,15 +792,25 @@ export class WasmCore implements MmuCore {
  * core.runBuffer(1);
  */
 export class RequestWriter {
+  private u32: Uint32Array;
+
   constructor(
-    private readonly u32: Uint32Array,
+    private readonly memory: WebAssembly.Memory,
     private readonly base: number,
-  ) {}
+  ) {
+    this.u32 = new Uint32Array(memory.buffer);
+  }
+
+  /** The view over the core's memory, re-made when the core has grown it. */
+  private view(): Uint32Array {
+    if (this.u32.buffer !== this.memory.buffer) this.u32 = new Uint32Array(this.memory.buffer);
+    return this.u32;
+  }
 
   /** Request `i`: an access (kind 0..2) of `size` bytes by `vcpu`, or a slab op (kind 3: allocate from class `size` of heap `vcpu`; 4: free `va`). */
   put(i: number, va: number, kind: number, size: number, vcpu: number): void {
     const o = (this.base + i * REQ_BYTES) >>> 2;
-    const u = this.u32;
+    const u = this.view();
     u[o] = va % 4294967296;
     u[o + 1] = va / 4294967296;
     u[o + 2] = kind | (vcpu << 8);
@@ -811,6 +820,7 @@ export class RequestWriter {
   /** The address field of request `i` (an allocation's result after the run). */
   address(i: number): number {
     const o = (this.base + i * REQ_BYTES) >>> 2;
-    return this.u32[o] + this.u32[o + 1] * 4294967296;
+    const u = this.view();
+    return u[o] + u[o + 1] * 4294967296;
   }
 }

@@ -181,7 +181,13 @@ export class GuestOs {
     this.mmapNext = Math.ceil((start + size) / PAGE_BYTES[1]) * PAGE_BYTES[1];
     this.vmas.push(vma);
     if (opts.populate) {
-      for (let va = start; va < vma.end; ) va = this.faultIn(vma, va, opts.root ?? this.kernelRoot);
+      try {
+        for (let va = start; va < vma.end; ) va = this.faultIn(vma, va, opts.root ?? this.kernelRoot);
+      } catch (e) {
+        // nothing half-done: what was populated goes back with the mapping
+        this.munmap(vma, opts.root ?? this.kernelRoot);
+        throw e;
+      }
     }
     return vma;
   }
@@ -219,12 +225,16 @@ export class GuestOs {
     const order = size === 0 ? 0 : size === 1 ? 9 : 18;
     const gpa = this.allocFrames(order, vma.node);
     if (gpa === null) throw new GuestOutOfMemory(this.vm, `a ${bytes} B frame on node ${vma.node}`);
-    // a large guest page asks the back-end for an EPT page as large (ucat: both layers)
-    if (size > 0 && this.policy === "ucat" && !this.hv.back(this.vm, gpa, size)) {
+    try {
+      // a large guest page asks the back-end for an EPT page as large (ucat: both layers)
+      if (size > 0 && this.policy === "ucat" && !this.hv.back(this.vm, gpa, size)) {
+        throw new GuestOutOfMemory(this.vm, `host memory for a ${bytes} B page`);
+      }
+      this.map(root, base, gpa, size, 1, vma.writable, vma.key);
+    } catch (e) {
       this.freeFrames(gpa, order);
-      throw new GuestOutOfMemory(this.vm, `host memory for a ${bytes} B page`);
+      throw e;
     }
-    this.map(root, base, gpa, size, 1, vma.writable, vma.key);
     vma.mapped.set(base, { gpa, size });
     return base + bytes;
   }

@@ -1,0 +1,227 @@
+/**
+ * The simulator: a host with memory tiers, one Wasm core holding every VM's page
+ * tables, TLBs and slab heaps, a hypervisor per back-end policy, and the VMs. Accesses
+ * are queued in the core's request buffer and run in batches; the events that need the
+ * host (guest page faults, EPT violations) are handled by the VM's guest and the
+ * hypervisor, then the batch resumes.
+ *
+ * @example
+ * const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 64 * GiB }, { name: "nvm", preset: "optane", capacity: 512 * GiB }] });
+ * const vm = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 1 * GiB }, { tier: "nvm", bytes: 3 * GiB }] });
+ * const app = vm.process;
+ * const p = app.malloc(1147, { tier: "dram" });
+ * app.write(p, 64);
+ * sim.flush();
+ * sim.stats();
+ */
+import { WasmCore } from "../core/wasm.js";
+import type { LoadOptions } from "../core/load.js";
+import { modelConfig } from "../core/models.js";
+import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
+import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
+import { HostMemory } from "../host/memory.js";
+import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
+import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
+import { cpuPreset, type CpuName, type CpuPreset } from "../cost/cpus.js";
+import { tierPreset, type TierName, type TierPreset } from "../cost/tiers.js";
+import { Vm, type VmOptions } from "./vm.js";
+import type { RequestWriter } from "../core/wasm.js";
+
+export interface TierConfig {
+  /** Name the guest and the reports use (e.g. "dram", "nvm"). */
+  name: string;
+  /** Cost preset (src/cost/tiers.ts). */
+  preset: TierName;
+  capacity: number;
+}
+
+export interface SimulatorOptions {
+  tiers: TierConfig[];
+  cpu?: CpuName;
+  /** Physical CPUs (TLB sets); VM v's vCPU runs on pCPU v mod pcpus. Default 1. */
+  pcpus?: number;
+  /** Most VMs and vCPUs the core holds. Defaults 64 and 4 vCPUs per VM. */
+  maxVms?: number;
+  maxVcpus?: number;
+  /** Back-end options shared by every VM of a policy. */
+  hypervisor?: Omit<HypervisorOptions, "policy">;
+  seed?: number;
+  load?: LoadOptions;
+}
+
+/** Something that went wrong for a VM while its accesses ran: the guest sees it. */
+export interface AccessFault {
+  kind: "segfault" | "protection" | "key" | "oom" | "ept-misconfig";
+  vm: number;
+  vcpu: number;
+  va: number;
+  error?: number;
+}
+
+export class Simulator {
+  readonly cpu: CpuPreset;
+  readonly tierPresets: Record<string, TierPreset>;
+  private readonly hypervisors = new Map<BackendPolicy, Hypervisor>();
+  private readonly vms = new Map<number, Vm>();
+  private readonly byVcpu = new Map<number, Vm>();
+  private nextVm = 0;
+  private nextVcpu = 0;
+  private nextHeap = 0;
+  private writer: RequestWriter;
+  private queued = 0;
+  /** Faults the guests saw, in order (bounded: the last 10 000). */
+  readonly faults: AccessFault[] = [];
+  faultCount = 0;
+
+  private constructor(
+    readonly core: WasmCore,
+    readonly host: HostMemory,
+    readonly options: SimulatorOptions,
+  ) {
+    this.cpu = cpuPreset(options.cpu ?? "skylake");
+    this.tierPresets = Object.fromEntries(options.tiers.map((t) => [t.name, tierPreset(t.preset)]));
+    this.writer = core.writer();
+  }
+
+  static async create(options: SimulatorOptions): Promise<Simulator> {
+    if (!options || !Array.isArray(options.tiers) || options.tiers.length === 0) {
+      throw new RangeError("tiers: expected at least one { name, preset, capacity }");
+    }
+    options.tiers.forEach((t, i) => {
+      if (typeof t.name !== "string" || !t.name) throw new RangeError(`tiers[${i}].name: ${JSON.stringify(t.name)} is not allowed; expected a non-empty string`);
+      tierPreset(t.preset);
+    });
+    const host = new HostMemory(options.tiers.map((t) => ({ name: t.name, capacity: t.capacity })));
+    const maxVms = options.maxVms ?? 64;
+    const cfg = modelConfig("default", {
+      cpu: options.cpu,
+      pcpus: options.pcpus ?? 1,
+      vms: maxVms,
+      vcpus: options.maxVcpus ?? maxVms * 4,
+      tiers: host.ranges(),
+      seed: options.seed,
+    });
+    const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4 }, options.load);
+    return new Simulator(core, host, options);
+  }
+
+  /** The tier of `tiers` with the lowest random load latency. */
+  fastestTier(tiers: string[]): string {
+    return [...tiers].sort((a, b) => this.tierPresets[a].loadRandomNs - this.tierPresets[b].loadRandomNs)[0];
+  }
+
+  hypervisor(policy: BackendPolicy): Hypervisor {
+    let hv = this.hypervisors.get(policy);
+    if (!hv) {
+      hv = new Hypervisor(this.core, this.host, { ...this.options.hypervisor, policy });
+      this.hypervisors.set(policy, hv);
+    }
+    return hv;
+  }
+
+  /** Creates a VM: its guest memory, page tables, vCPU and first process. */
+  createVm(options: VmOptions): Vm {
+    const id = this.nextVm++;
+    if (id >= (this.options.maxVms ?? 64)) throw new RangeError(`createVm: at most ${this.options.maxVms ?? 64} VMs (maxVms)`);
+    const hv = this.hypervisor(options.policy);
+    hv.createVm(id, options.nodes);
+    // page tables and allocator metadata go to the fastest node by default (UCat keeps them in DRAM)
+    const metadataTier = options.metadataTier ?? this.fastestTier(options.nodes.map((n) => n.tier));
+    const guestOpts: GuestOptions = { policy: options.policy, linearPage: options.linearPage, metadataTier: options.policy === "osv" ? undefined : metadataTier };
+    const guest = new GuestOs(this.core, hv, id, guestOpts);
+    const vm = new Vm(this, id, hv, guest, options);
+    this.vms.set(id, vm);
+    return vm;
+  }
+
+  /**
+   * A fresh slab heap of the core for an allocator (one id scheme for every
+   * allocator, so two never share a heap).
+   */
+  allocHeap(): number {
+    const max = this.options.maxVcpus ?? (this.options.maxVms ?? 64) * 4;
+    if (this.nextHeap >= max) throw new RangeError(`allocHeap: the core holds ${max} slab heaps (maxVcpus); raise maxVcpus`);
+    return this.nextHeap++;
+  }
+
+  /** A fresh vCPU number for `vm`, on pCPU vm mod pcpus. */
+  newVcpu(vm: Vm): number {
+    const v = this.nextVcpu++;
+    this.core.createVcpu(v, vm.id, vm.id % (this.options.pcpus ?? 1));
+    this.core.setControl(v, { cpl: 0, wp: true, pke: true, smap: false, smep: false });
+    this.byVcpu.set(v, vm);
+    return v;
+  }
+
+  destroyVm(vm: Vm): void {
+    this.flush();
+    vm.destroy();
+    this.vms.delete(vm.id);
+    for (const [v, m] of [...this.byVcpu]) if (m === vm) this.byVcpu.delete(v);
+  }
+
+  // ---- the access queue --------------------------------------------------------------
+
+  /** Queues one access; runs the queue when the core's buffer is full. */
+  enqueue(vcpu: number, va: number, kind: 0 | 1 | 2, size: number): void {
+    this.writer.put(this.queued++, va, kind, size, vcpu);
+    if (this.queued === this.core.capacity) this.flush();
+  }
+
+  /** Runs every queued access, letting the guests and hypervisors handle events. */
+  flush(): void {
+    if (this.queued === 0) return;
+    const n = this.queued;
+    this.queued = 0;
+    for (let ev = this.core.runBuffer(n); ev; ev = this.handled(ev) ? this.core.run() : (this.core.skip(), this.core.run()));
+  }
+
+  /** Handles an event; true to retry the access, false to drop it (the fault is recorded). */
+  private handled(ev: CoreEvent): boolean {
+    const vm = this.byVcpu.get(ev.vcpu);
+    if (!vm) throw new Error(`event for unknown vcpu ${ev.vcpu}`);
+    try {
+      if (ev.type === "page-fault") {
+        if ((ev.error & PF_P) === 0) {
+          vm.pageFault(ev.vcpu, ev.va);
+          return true;
+        }
+        if (vm.protectionFault(ev.vcpu, ev.va, ev.error)) return true;
+        this.record({ kind: ev.error & PF_PK ? "key" : "protection", vm: vm.id, vcpu: ev.vcpu, va: ev.va, error: ev.error });
+        return false;
+      }
+      if (ev.type === "ept-violation") {
+        if (vm.hv.back(vm.id, ev.gpa)) return true;
+        this.record({ kind: "oom", vm: vm.id, vcpu: ev.vcpu, va: ev.va });
+        return false;
+      }
+      this.record({ kind: "ept-misconfig", vm: vm.id, vcpu: ev.vcpu, va: ev.va });
+      return false;
+    } catch (e) {
+      if (e instanceof SegmentationFault) this.record({ kind: "segfault", vm: vm.id, vcpu: ev.vcpu, va: ev.va });
+      else if (e instanceof GuestOutOfMemory) this.record({ kind: "oom", vm: vm.id, vcpu: ev.vcpu, va: ev.va });
+      else throw e;
+      return false;
+    }
+  }
+
+  private record(f: AccessFault): void {
+    this.faultCount++;
+    if (this.faults.length >= 10_000) this.faults.shift();
+    this.faults.push(f);
+    this.vms.get(f.vm)?.onFault(f);
+  }
+
+  /** Counters of a vCPU (runs the queue first). */
+  counters(vcpu: number): Counters {
+    this.flush();
+    return this.core.counters(vcpu);
+  }
+
+  allVms(): Vm[] {
+    return [...this.vms.values()];
+  }
+}
+
+export { READ, WRITE, FETCH };
+export type { PageSizeCode };
