@@ -18,6 +18,7 @@ import { groupDigits } from "../report/table.js";
 import { POLICY_NAMES, replayLackey, type ReplayProgress, type ReplayResult, type TracePolicy } from "../workloads/trace/replay.js";
 import { TraceError } from "../workloads/trace/lackey.js";
 import { SCENARIO_DEFAULTS, SCENARIO_LIMITS, formatScenario, runDefaultScenario } from "./default-scenario.js";
+import { registerCompare } from "./compare.js";
 
 /** Exit status of a usage error (commander's errors and bad option values). */
 export const EXIT_USAGE = 2;
@@ -175,6 +176,8 @@ export function buildProgram(io: CliIo): Command {
       const r = await runDefaultScenario({ seed: o.seed, requests: o.requests, pages: o.pages });
       io.out(o.json ? `${JSON.stringify(r)}\n` : `${formatScenario(r)}\n`);
     });
+
+  registerCompare(program, io.out);
 
   return program;
 }

@@ -801,9 +801,9 @@ export class RequestWriter {
     this.u32 = new Uint32Array(memory.buffer);
   }
 
-  /** The view over the core's memory, re-made when the core has grown it. */
+  /** The view over the core's memory, re-made when the core has grown it (growth detaches the old buffer: length 0). */
   private view(): Uint32Array {
-    if (this.u32.buffer !== this.memory.buffer) this.u32 = new Uint32Array(this.memory.buffer);
+    if (this.u32.length === 0) this.u32 = new Uint32Array(this.memory.buffer);
     return this.u32;
   }
 

@@ -60,19 +60,8 @@ export function nodeTier(vm: Vm, va: number): string {
   return vm.guest.nodes[i]!.tier;
 }
 
-/**
- * `vm.process.read`/`write`, with a workaround. `Simulator.enqueue` makes a fresh
- * RequestWriter (typed-array views of the core's memory) only when a batch starts. A host
- * call that grows the core's memory while a batch is queued (a slab page record of
- * slabAddPage, page-table slots of a populated mmap) detaches those views, so the next
- * access is lost and the core runs a zeroed request (a fetch at va 0: a segfault).
- * Reported to the lead. Until enqueue also refreshes a stale writer, tests refresh it
- * here. Replacing it is always safe: the request buffer is at a fixed address, and
- * memory growth keeps the requests already written.
- */
+/** One access by the VM's process. */
 export function access(vm: Vm, va: number, bytes: number, kind: "read" | "write" = "read"): void {
-  const sim = vm.sim as unknown as { writer: unknown };
-  sim.writer = vm.sim.core.writer();
   if (kind === "read") vm.process.read(va, bytes);
   else vm.process.write(va, bytes);
 }

@@ -10,7 +10,8 @@
  * (unbiased; YCSB's modulo bias is below n / 2^63).
  *
  * Numbers are JavaScript numbers: exact for the key spaces YCSB uses (< 2^53). The 64-bit
- * FNV hash is computed with BigInt.
+ * FNV hash is computed with BigInt by `fnvHash64`, and on 32-bit halves by `fnvHash64Mod`
+ * and `fnvHash64String` (the same results, for the per-operation hot paths).
  *
  * @example
  * import { Rng } from "../../util/rng.js";
@@ -68,6 +69,94 @@ export function fnvHash64(val: number | bigint): bigint {
   // Java Math.abs(long): -x in two's complement, which leaves Long.MIN_VALUE unchanged.
   const signed = BigInt.asIntN(64, h);
   return signed < 0n ? BigInt.asIntN(64, -signed) : signed;
+}
+
+/**
+ * {@link fnvHash64} of a non-negative integer below 2^53 as the high and low 32-bit
+ * halves of the unsigned 64-bit result after Java's `Math.abs` (Long.MIN_VALUE comes back
+ * as hi 0x80000000, lo 0, as its unsigned bits). The same arithmetic mod 2^64 on u32
+ * halves, without BigInt: the hot path of key names and scrambled zipfian draws.
+ * Writes into `out` ([hi, lo]) to allocate nothing.
+ */
+function fnvHalves(val: number, out: Float64Array): void {
+  const xlo = val >>> 0;
+  const xhi = Math.floor(val / 4294967296) >>> 0;
+  let lo = 0x84222325;
+  let hi = 0xcbf29ce4;
+  for (let i = 0; i < 8; i++) {
+    const b = i < 4 ? (xlo >>> (8 * i)) & 0xff : (xhi >>> (8 * (i - 4))) & 0xff;
+    lo = (lo ^ b) >>> 0;
+    // h * 1099511628211 = h * 0x1B3 + (h << 40), mod 2^64. lo * 0x1B3 < 2^41 is exact
+    // as a double; its low word is imul's, its high word the exact quotient by 2^32.
+    const plo = Math.imul(lo, 0x1b3) >>> 0;
+    const carry = (lo * 0x1b3 - plo) / 4294967296;
+    hi = (Math.imul(hi, 0x1b3) + carry + (lo << 8)) >>> 0;
+    lo = plo;
+  }
+  if (hi >= 0x80000000) {
+    // Math.abs of a negative long: two's complement negation (Long.MIN_VALUE maps to itself).
+    lo = (-lo) >>> 0;
+    hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
+  }
+  out[0] = hi;
+  out[1] = lo;
+}
+
+const fnvOut = new Float64Array(2);
+
+/**
+ * `fnvHash64(val) % n` as Java's `%` on the long computes it, for `val` and `n` below 2^53
+ * and n below 2^37, without BigInt. Equal to `Number(fnvHash64(val) % BigInt(n))`.
+ *
+ * @example
+ * fnvHash64Mod(0, 1000); // 211
+ */
+export function fnvHash64Mod(val: number, n: number): number {
+  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER && Number.isInteger(n) && n >= 1 && n <= 2 ** 37)) {
+    return Number(fnvHash64(val) % BigInt(n));
+  }
+  fnvHalves(val, fnvOut);
+  const hi = fnvOut[0]!;
+  const lo = fnvOut[1]!;
+  if (hi === 0x80000000 && lo === 0) return Number(fnvHash64(val) % BigInt(n)); // Long.MIN_VALUE: negative
+  // (hi * 2^32 + lo) mod n in steps that stay below 2^53: hi * 2^16 < 2^47, (x mod n) * 2^16 < 2^53.
+  return mod53(mod53(hi * 65536, n) * 65536 + lo, n);
+}
+
+/**
+ * `fnvHash64(val).toString()` (decimal), for `val` below 2^53, without BigInt.
+ *
+ * @example
+ * fnvHash64String(0); // "6284781860667377211"
+ */
+export function fnvHash64String(val: number): string {
+  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER)) return fnvHash64(val).toString();
+  fnvHalves(val, fnvOut);
+  const hi = fnvOut[0]!;
+  const lo = fnvOut[1]!;
+  if (hi === 0x80000000 && lo === 0) return fnvHash64(val).toString(); // Long.MIN_VALUE stays negative
+  // value = hi * 2^32 + lo < 2^63. r = value mod 10^9 exactly (every step below 2^53);
+  // q = (value - r) / 10^9, whose double estimate is within 10^-5 of the integer (the
+  // numerator's rounding error is at most 2^10), so rounding it is exact. Digits are made
+  // from parts below 10^9 (small integers convert to strings fast; large doubles do not).
+  const r = mod53(mod53(hi * 65536, 1e9) * 65536 + lo, 1e9);
+  const q = Math.round((hi * 4294967296 - r + lo) / 1e9);
+  if (q === 0) return String(r);
+  const q2 = mod53(q, 1e9);
+  const q1 = (q - q2) / 1e9;
+  if (q1 === 0) return String(q2) + pad9(r);
+  return String(q1) + pad9(q2) + pad9(r);
+}
+
+/** x mod m for integers 0 <= x < 2^53, 0 < m < 2^53, by a floored quotient (faster than `%` on doubles). */
+function mod53(x: number, m: number): number {
+  const r = x - Math.floor(x / m) * m;
+  return r < 0 ? r + m : r >= m ? r - m : r;
+}
+
+/** n (0 <= n < 10^9) as 9 digits: 10^9 + n is still a small integer, whose string is quick to make. */
+function pad9(n: number): string {
+  return String(n + 1e9).slice(1);
 }
 
 /**
@@ -229,14 +318,12 @@ export class ScrambledZipfianGenerator implements NumberGenerator {
   readonly max: number;
   readonly itemCount: number;
   private readonly gen: ZipfianGenerator;
-  private readonly itemCountBig: bigint;
   private last = Number.NaN;
 
   constructor(rng: Rng, min: number, max: number, theta: number = ZIPFIAN_CONSTANT) {
     this.min = min;
     this.max = max;
     this.itemCount = max - min + 1;
-    this.itemCountBig = BigInt(this.itemCount);
     this.gen =
       theta === ZIPFIAN_CONSTANT
         ? new ZipfianGenerator(rng, 0, SCRAMBLED_ITEM_COUNT, theta, SCRAMBLED_ZETAN)
@@ -250,7 +337,7 @@ export class ScrambledZipfianGenerator implements NumberGenerator {
 
   nextValue(): number {
     const z = this.gen.nextValue();
-    const ret = this.min + Number(fnvHash64(z) % this.itemCountBig);
+    const ret = this.min + fnvHash64Mod(z, this.itemCount);
     this.last = ret;
     return ret;
   }

@@ -31,7 +31,7 @@ import {
   UniformLongGenerator,
   ZipfianGenerator,
   createScanLengthGenerator,
-  fnvHash64,
+  fnvHash64String,
 } from "./generators.js";
 
 /** The five operations of CoreWorkload. */
@@ -213,7 +213,7 @@ export function ycsbWorkload(name: YcsbWorkloadName, overrides: Partial<YcsbWork
  * buildKeyName(7, 4, true);     // "user0007"
  */
 export function buildKeyName(keyNum: number, zeroPadding = 1, orderedInserts = false): string {
-  const value = orderedInserts ? String(keyNum) : fnvHash64(keyNum).toString();
+  const value = orderedInserts ? String(keyNum) : fnvHash64String(keyNum);
   const fill = zeroPadding - value.length;
   return fill > 0 ? "user" + "0".repeat(fill) + value : "user" + value;
 }

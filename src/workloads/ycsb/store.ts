@@ -1,0 +1,719 @@
+/**
+ * A key-value store model for YCSB that runs inside a guest process and updates fields in
+ * place: records, a hash index for point operations and a B+-tree for scans, all at
+ * guest-virtual addresses from the guest allocator (`process.malloc`), every operation
+ * issuing the reads and writes a C implementation of these structures makes. No data
+ * bytes are kept: only the metadata the model needs, in typed arrays on the host side.
+ *
+ * The store is a plain in-memory table of the kind YCSB's core workloads assume (fixed
+ * schema: `fieldCount` fields of `fieldLength` bytes, field i at slot i). The layout
+ * (docs/workloads.md has the rationale; sizes marked "guess" are ours):
+ *
+ * - Record, layout "record" (default): one allocation per record,
+ *   `struct record { record *hnext; u64 hash; u32 keylen, nfields; u64 version;
+ *   char key[keylen, padded to 8]; char fields[nfields][fieldlen]; }`, header 32 B (a
+ *   guess: the fields a chained hash table and a record need). 10 x 100 B fields and a
+ *   23-byte YCSB key give 32 + 24 + 1000 = 1056 B.
+ * - Record, layout "fields": the record holds a field-pointer array instead
+ *   (`char *fields[nfields]`, 32 + 24 + 80 = 136 B) and each field is its own
+ *   allocation of `fieldLength` bytes, as stores that keep values as separate strings do
+ *   (a Redis hash of sds strings, a `std::vector<std::string>`); 11 allocations a record.
+ * - Hash index: chained, an array of 8-byte bucket pointers (2^16 at start, a guess as
+ *   memcached's; doubling when records exceed the buckets, load factor 1 as Redis's dict,
+ *   a guess): a new array is malloc'ed and zeroed, every record rehashed (bucket read,
+ *   header read, hnext and bucket writes), the old array freed. A lookup reads the bucket,
+ *   then per chained record its header (hnext, hash, key length) and, when the hashes are
+ *   equal, its key bytes.
+ * - Ordered index (option `orderedIndex`, default on: a store that answers YCSB's scan
+ *   keeps one whatever the workload): a B+-tree keyed by the key string, nodes of 512 B
+ *   (a guess), each a header (count, level; next-leaf or leftmost-child pointer, 16 B)
+ *   and 15 slots of a 24-byte key (YCSB keys are at most 23 B) and an 8-byte pointer.
+ *   A descent reads each node on the path (one read of its used slots); an insert shifts
+ *   the leaf's slots after the new one (one write), a split allocates a node and copies
+ *   half the slots. A scan descends to the start key, then reads each record in key
+ *   order, following next-leaf pointers.
+ * - Network (option `network`, default on): a 16 KiB request buffer and a 16 KiB response
+ *   buffer (sizes as memcached's; a guess for this store): a request (its key and any
+ *   written fields) is written into the request buffer and read from it; read fields are
+ *   written into the response buffer.
+ *
+ * Operations: `read` looks the key up and reads all fields (one read of the field array)
+ * or one field; `update` looks it up and writes the field(s) in place (the record never
+ * moves); `insert` allocates and writes the record, links it into the hash index and the
+ * B+-tree; `scan` walks the B+-tree; YCSB's read-modify-write is a read then an update
+ * (two lookups, as CoreWorkload calls db.read then db.update).
+ *
+ * @example
+ * const store = new KvStore(vm.process);
+ * store.insert(0, "user6284781860667377211");
+ * store.read(0, 23);              // true: all fields read
+ * store.update(0, 23, 3);         // true: field3 written in place
+ * store.scan("user6284781860667377211", 10); // 1: records read
+ */
+import type { WorkloadProcess } from "../drivers.js";
+import { mix32 } from "../memcached/server.js";
+
+/** CoreWorkload FIELD_COUNT_PROPERTY_DEFAULT "10". */
+export const KV_DEFAULT_FIELD_COUNT = 10;
+/** CoreWorkload FIELD_LENGTH_PROPERTY_DEFAULT "100". */
+export const KV_DEFAULT_FIELD_LENGTH = 100;
+/** Record header bytes (hnext, hash, key length, field count, version). A guess. */
+export const KV_RECORD_HEADER_BYTES = 32;
+/** Initial hash buckets: 2^16, as memcached's HASHPOWER_DEFAULT (a guess for this store). */
+export const KV_DEFAULT_INITIAL_BUCKETS = 1 << 16;
+/** Records per bucket before the index doubles: 1, as Redis's dict (a guess for this store). */
+export const KV_DEFAULT_MAX_LOAD_FACTOR = 1;
+/** B+-tree node bytes (a guess: 8 cache lines). */
+export const KV_DEFAULT_NODE_BYTES = 512;
+/** Key bytes per B+-tree slot: YCSB keys are "user" + at most 19 digits = 23 B. */
+export const KV_DEFAULT_KEY_SLOT_BYTES = 24;
+/** B+-tree node header: count and level (8 B), next-leaf or leftmost-child pointer (8 B). */
+const NODE_HEADER_BYTES = 16;
+/** Request and response buffer bytes (as memcached's READ_BUFFER_SIZE; a guess for this store). */
+export const KV_BUFFER_BYTES = 16384;
+
+/** Options of {@link KvStore}. */
+export interface KvStoreOptions {
+  /** Fields per record (default 10, YCSB's). */
+  fieldCount?: number;
+  /** Bytes per field (default 100, YCSB's). */
+  fieldLength?: number;
+  /** "record": fields inline in one allocation (default); "fields": one allocation per field. */
+  layout?: "record" | "fields";
+  /** Initial hash buckets, a power of two (default 2^16). */
+  initialBuckets?: number;
+  /** Records per bucket that make the index double (default 1). */
+  maxLoadFactor?: number;
+  /** Keep a B+-tree for scans (default true). Without it, `scan` throws. */
+  orderedIndex?: boolean;
+  /** B+-tree node bytes (default 512). */
+  nodeBytes?: number;
+  /** Key bytes per B+-tree slot (default 24). */
+  keySlotBytes?: number;
+  /** Model request and response buffers (default true). */
+  network?: boolean;
+  /** Tier for records and fields (passed to malloc; default: the allocator's choice). */
+  tier?: string;
+  /** Tier for the hash index, B+-tree and buffers (default: the allocator's choice). */
+  metadataTier?: string;
+}
+
+/** Memory and activity of a {@link KvStore}. */
+export interface KvStoreStats {
+  records: number;
+  /** Bytes malloc'ed for records (and their fields in layout "fields"). */
+  recordBytes: number;
+  /** Hash index: buckets, their bytes, and how often it doubled. */
+  hashBuckets: number;
+  hashBytes: number;
+  hashExpansions: number;
+  /** B+-tree nodes, their bytes, and its height (0 without an ordered index). */
+  treeNodes: number;
+  treeBytes: number;
+  treeHeight: number;
+  /** Bytes of request and response buffers. */
+  bufferBytes: number;
+  reads: number;
+  updates: number;
+  inserts: number;
+  scans: number;
+  /** Records read by scans. */
+  scannedRecords: number;
+  /** Lookups that found no record. */
+  notFound: number;
+  /** Accesses issued (reads, writes) and their bytes. */
+  accesses: number;
+  accessBytes: number;
+  /** Guest mallocs and frees and the bytes malloc'ed. */
+  mallocs: number;
+  frees: number;
+  mallocBytes: number;
+}
+
+interface Node {
+  va: number;
+  leaf: boolean;
+  keys: string[];
+  /** Children (inner nodes): keys.length + 1 of them. */
+  kids: Node[];
+  /** Record ids (leaves), parallel to keys. */
+  recs: number[];
+  next: Node | null;
+}
+
+/**
+ * The in-place key-value store; see the module comment.
+ *
+ * Records are found by a key number (any integer below 2^53, unique per key: YCSB's
+ * `keyNum`) and the key's length; the hash of the key is a 32-bit mix of the number, a
+ * stand-in for a string hash (both spread keys uniformly). The B+-tree orders records by
+ * the key string itself, so scans visit keys in the order a real ordered store would.
+ */
+export class KvStore {
+  readonly fieldCount: number;
+  readonly fieldLength: number;
+  readonly layout: "record" | "fields";
+  private readonly p: WorkloadProcess;
+  private readonly maxLoad: number;
+  private readonly network: boolean;
+  private readonly dataOpts: { tier?: string } | undefined;
+  private readonly metaOpts: { tier?: string } | undefined;
+
+  // Records (indexed by record id).
+  private n = 0;
+  private cap = 0;
+  private va: Float64Array = new Float64Array(0);
+  private hnext: Int32Array = new Int32Array(0);
+  private keyNum: Float64Array = new Float64Array(0);
+  private keyLen: Uint8Array = new Uint8Array(0);
+  private hv: Uint32Array = new Uint32Array(0);
+  /** Layout "fields": address of field 0 of record r at fieldVa[r * fieldCount]. */
+  private fieldVa: Float64Array = new Float64Array(0);
+
+  // Hash index.
+  private buckets: Int32Array;
+  private tableVa: number;
+  private hashExpansions = 0;
+
+  // B+-tree.
+  private readonly ordered: boolean;
+  private readonly nodeBytes: number;
+  private readonly keySlot: number;
+  private readonly slotBytes: number;
+  private readonly slotsPerNode: number;
+  private root: Node | null = null;
+  private treeNodes = 0;
+  private treeHeight = 0;
+
+  // Buffers.
+  private rbuf = 0;
+  private wbuf = 0;
+  private wOff = 0;
+
+  private recordBytes = 0;
+  private reads = 0;
+  private updates = 0;
+  private inserts = 0;
+  private scans = 0;
+  private scanned = 0;
+  private notFound = 0;
+  /** Accesses issued so far (public for drivers: read, don't write). */
+  accesses = 0;
+  accessBytes = 0;
+  mallocs = 0;
+  frees = 0;
+  mallocBytes = 0;
+
+  constructor(process: WorkloadProcess, options: KvStoreOptions = {}) {
+    this.p = process;
+    this.fieldCount = posInt(options.fieldCount ?? KV_DEFAULT_FIELD_COUNT, "fieldCount");
+    this.fieldLength = posInt(options.fieldLength ?? KV_DEFAULT_FIELD_LENGTH, "fieldLength");
+    const layout = options.layout ?? "record";
+    if (layout !== "record" && layout !== "fields") {
+      throw new RangeError(`layout: ${JSON.stringify(layout)} is not allowed; expected "record" or "fields"`);
+    }
+    this.layout = layout;
+    const nb = options.initialBuckets ?? KV_DEFAULT_INITIAL_BUCKETS;
+    if (!(Number.isInteger(nb) && nb >= 1 && nb <= 2 ** 28 && (nb & (nb - 1)) === 0)) {
+      throw new RangeError(`initialBuckets: ${nb} is not allowed; expected a power of two in 1..2^28`);
+    }
+    this.maxLoad = options.maxLoadFactor ?? KV_DEFAULT_MAX_LOAD_FACTOR;
+    if (!(this.maxLoad > 0 && Number.isFinite(this.maxLoad))) {
+      throw new RangeError(`maxLoadFactor: ${this.maxLoad} is not allowed; expected a positive number`);
+    }
+    this.network = options.network ?? true;
+    this.dataOpts = options.tier === undefined ? undefined : { tier: options.tier };
+    this.metaOpts = options.metadataTier === undefined ? undefined : { tier: options.metadataTier };
+    this.ordered = options.orderedIndex ?? true;
+    this.nodeBytes = posInt(options.nodeBytes ?? KV_DEFAULT_NODE_BYTES, "nodeBytes");
+    this.keySlot = posInt(options.keySlotBytes ?? KV_DEFAULT_KEY_SLOT_BYTES, "keySlotBytes");
+    this.slotBytes = this.keySlot + 8;
+    this.slotsPerNode = Math.floor((this.nodeBytes - NODE_HEADER_BYTES) / this.slotBytes);
+    if (this.slotsPerNode < 3) {
+      throw new RangeError(`nodeBytes: ${this.nodeBytes} is not allowed; a node must hold at least 3 slots of ${this.slotBytes} B after its 16 B header`);
+    }
+
+    this.buckets = new Int32Array(nb).fill(-1);
+    this.tableVa = this.calloc(nb * 8);
+    if (this.network) {
+      this.rbuf = this.malloc(KV_BUFFER_BYTES, this.metaOpts);
+      this.wbuf = this.malloc(KV_BUFFER_BYTES, this.metaOpts);
+    }
+  }
+
+  /** Records stored. */
+  get size(): number {
+    return this.n;
+  }
+
+  /** Bytes of the record allocation for a key of `keyLen` bytes (one allocation; layout "fields" adds `fieldCount` of `fieldLength`). */
+  recordSize(keyLen: number): number {
+    const head = KV_RECORD_HEADER_BYTES + align8(keyLen);
+    return this.layout === "record" ? head + this.fieldCount * this.fieldLength : head + this.fieldCount * 8;
+  }
+
+  // ---- operations -------------------------------------------------------------------
+
+  /**
+   * Inserts a record with every field; false (and nothing allocated) when the key exists.
+   *
+   * @example
+   * store.insert(7, "user7"); // true
+   */
+  insert(keyNum: number, key: string): boolean {
+    const keyLen = key.length;
+    checkKey(keyLen);
+    const fieldBytes = this.fieldCount * this.fieldLength;
+    this.request(keyLen + fieldBytes);
+    const hv = mix32(keyNum);
+    if (this.lookup(keyNum, keyLen, hv) >= 0) {
+      this.respond(8);
+      return false;
+    }
+    const r = this.n;
+    this.growRecords(r + 1);
+    const size = this.recordSize(keyLen);
+    const rec = this.malloc(size, this.dataOpts);
+    this.recordBytes += size;
+    this.va[r] = rec;
+    this.keyNum[r] = keyNum;
+    this.keyLen[r] = keyLen;
+    this.hv[r] = hv;
+    if (this.layout === "record") {
+      this.wr(rec, size); // header, key and fields, copied from the request
+    } else {
+      this.wr(rec, size); // header, key and the field pointers
+      const base = r * this.fieldCount;
+      for (let f = 0; f < this.fieldCount; f++) {
+        const fv = this.malloc(this.fieldLength, this.dataOpts);
+        this.recordBytes += this.fieldLength;
+        this.fieldVa[base + f] = fv;
+        this.wr(fv, this.fieldLength);
+      }
+    }
+    // Hash insert at the bucket's head.
+    const b = hv & (this.buckets.length - 1);
+    this.hnext[r] = this.buckets[b]!;
+    this.buckets[b] = r;
+    this.wr(this.tableVa + b * 8, 8); // the record's hnext went with its header
+    this.n++;
+    if (this.ordered) this.treeInsert(key, r);
+    this.inserts++;
+    this.respond(8);
+    if (this.n > this.buckets.length * this.maxLoad && this.buckets.length < 2 ** 28) this.expand();
+    return true;
+  }
+
+  /**
+   * Reads field `field` (0-based), or every field when `field` is -1 (YCSB's
+   * readallfields); false when the key is absent.
+   *
+   * @example
+   * store.read(7, 5);     // all fields of "user7"
+   * store.read(7, 5, 2);  // field2 only
+   */
+  read(keyNum: number, keyLen: number, field = -1): boolean {
+    checkKey(keyLen);
+    this.reads++;
+    this.request(keyLen);
+    const r = this.lookup(keyNum, keyLen, mix32(keyNum));
+    if (r < 0) {
+      this.notFound++;
+      this.respond(8);
+      return false;
+    }
+    this.respond(this.readFields(r, field));
+    return true;
+  }
+
+  /**
+   * Writes field `field` (or every field when -1) of a record in place; false when the key
+   * is absent.
+   *
+   * @example
+   * store.update(7, 5, 4); // field4 of "user7" rewritten
+   */
+  update(keyNum: number, keyLen: number, field = -1): boolean {
+    checkKey(keyLen);
+    this.updates++;
+    const bytes = field < 0 ? this.fieldCount * this.fieldLength : this.fieldLength;
+    this.request(keyLen + bytes);
+    const r = this.lookup(keyNum, keyLen, mix32(keyNum));
+    if (r < 0) {
+      this.notFound++;
+      this.respond(8);
+      return false;
+    }
+    this.checkField(field);
+    const rec = this.va[r]!;
+    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.keyLen[r]!);
+    if (this.layout === "record") {
+      if (field < 0) this.wr(rec + fieldsOff, this.fieldCount * this.fieldLength);
+      else this.wr(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+    } else {
+      const base = r * this.fieldCount;
+      if (field < 0) {
+        this.rd(rec + fieldsOff, this.fieldCount * 8);
+        for (let f = 0; f < this.fieldCount; f++) this.wr(this.fieldVa[base + f]!, this.fieldLength);
+      } else {
+        this.rd(rec + fieldsOff + field * 8, 8);
+        this.wr(this.fieldVa[base + field]!, this.fieldLength);
+      }
+    }
+    this.respond(8);
+    return true;
+  }
+
+  /**
+   * Reads `count` records in key order from the first key >= `startKey`, each its field
+   * `field` or every field (-1). Returns the records read (fewer at the end of the table).
+   *
+   * @example
+   * store.scan("user5", 10); // up to 10 records from "user5" on
+   */
+  scan(startKey: string, count: number, field = -1): number {
+    if (!this.ordered) throw new Error("scan: this store has no ordered index (orderedIndex: false)");
+    if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`count: ${count} is not allowed; expected an integer >= 0`);
+    this.checkField(field);
+    this.scans++;
+    this.request(startKey.length + 8);
+    let node = this.root;
+    if (!node) {
+      this.respond(8);
+      return 0;
+    }
+    while (!node.leaf) {
+      this.readNode(node);
+      node = node.kids[upperBound(node.keys, startKey)]!;
+    }
+    this.readNode(node);
+    let pos = lowerBound(node.keys, startKey);
+    let done = 0;
+    let leaf: Node | null = node;
+    while (done < count && leaf) {
+      if (pos >= leaf.keys.length) {
+        leaf = leaf.next;
+        pos = 0;
+        if (leaf) this.readNode(leaf);
+        continue;
+      }
+      const r = leaf.recs[pos++]!;
+      this.rd(this.va[r]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
+      this.respond(this.readFields(r, field));
+      done++;
+    }
+    this.scanned += done;
+    return done;
+  }
+
+  // ---- stats ------------------------------------------------------------------------
+
+  stats(): KvStoreStats {
+    return {
+      records: this.n,
+      recordBytes: this.recordBytes,
+      hashBuckets: this.buckets.length,
+      hashBytes: this.buckets.length * 8,
+      hashExpansions: this.hashExpansions,
+      treeNodes: this.treeNodes,
+      treeBytes: this.treeNodes * this.nodeBytes,
+      treeHeight: this.treeHeight,
+      bufferBytes: this.network ? 2 * KV_BUFFER_BYTES : 0,
+      reads: this.reads,
+      updates: this.updates,
+      inserts: this.inserts,
+      scans: this.scans,
+      scannedRecords: this.scanned,
+      notFound: this.notFound,
+      accesses: this.accesses,
+      accessBytes: this.accessBytes,
+      mallocs: this.mallocs,
+      frees: this.frees,
+      mallocBytes: this.mallocBytes,
+    };
+  }
+
+  /** Guest address of a key's record, or -1 (no accesses; for tests and inspection). */
+  addressOf(keyNum: number, keyLen: number): number {
+    let r = this.buckets[mix32(keyNum) & (this.buckets.length - 1)]!;
+    while (r >= 0 && !(this.keyNum[r] === keyNum && this.keyLen[r] === keyLen)) r = this.hnext[r]!;
+    return r < 0 ? -1 : this.va[r]!;
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  /** Bucket read, then per chained record a header read and, on an equal hash, a key read. */
+  private lookup(keyNum: number, keyLen: number, hv: number): number {
+    const b = hv & (this.buckets.length - 1);
+    this.rd(this.tableVa + b * 8, 8);
+    let r = this.buckets[b]!;
+    while (r >= 0) {
+      const rec = this.va[r]!;
+      this.rd(rec, KV_RECORD_HEADER_BYTES);
+      if (this.hv[r] === hv && this.keyLen[r] === keyLen) {
+        this.rd(rec + KV_RECORD_HEADER_BYTES, keyLen);
+        if (this.keyNum[r] === keyNum) return r;
+      }
+      r = this.hnext[r]!;
+    }
+    return -1;
+  }
+
+  /** Reads a record's field(s); returns the bytes read. */
+  private readFields(r: number, field: number): number {
+    const rec = this.va[r]!;
+    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.keyLen[r]!);
+    if (this.layout === "record") {
+      if (field < 0) {
+        const bytes = this.fieldCount * this.fieldLength;
+        this.rd(rec + fieldsOff, bytes);
+        return bytes;
+      }
+      this.rd(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+      return this.fieldLength;
+    }
+    const base = r * this.fieldCount;
+    if (field < 0) {
+      this.rd(rec + fieldsOff, this.fieldCount * 8);
+      for (let f = 0; f < this.fieldCount; f++) this.rd(this.fieldVa[base + f]!, this.fieldLength);
+      return this.fieldCount * this.fieldLength;
+    }
+    this.rd(rec + fieldsOff + field * 8, 8);
+    this.rd(this.fieldVa[base + field]!, this.fieldLength);
+    return this.fieldLength;
+  }
+
+  private checkField(field: number): void {
+    if (!(Number.isInteger(field) && field >= -1 && field < this.fieldCount)) {
+      throw new RangeError(`field: ${field} is not allowed; expected -1 (all) or 0..${this.fieldCount - 1}`);
+    }
+  }
+
+  /** A request of `bytes` arrives in the request buffer and is parsed (copied out). */
+  private request(bytes: number): void {
+    if (!this.network) return;
+    const n = Math.min(8 + bytes, KV_BUFFER_BYTES); // 8: a command word and lengths (a guess)
+    this.wr(this.rbuf, n);
+    this.rd(this.rbuf, n);
+  }
+
+  /** `bytes` of response go into the response buffer (cycling through it). */
+  private respond(bytes: number): void {
+    if (!this.network) return;
+    const n = Math.min(bytes, KV_BUFFER_BYTES);
+    if (this.wOff + n > KV_BUFFER_BYTES) this.wOff = 0;
+    this.wr(this.wbuf + this.wOff, n);
+    this.wOff += n;
+    if (this.wOff >= KV_BUFFER_BYTES) this.wOff = 0;
+  }
+
+  /** Doubles the hash index: new array zeroed, every record moved, old array freed. */
+  private expand(): void {
+    const old = this.buckets;
+    const oldVa = this.tableVa;
+    const n = old.length * 2;
+    const nb = new Int32Array(n).fill(-1);
+    const newVa = this.calloc(n * 8);
+    const mask = n - 1;
+    for (let b = 0; b < old.length; b++) {
+      this.rd(oldVa + b * 8, 8);
+      let r = old[b]!;
+      while (r >= 0) {
+        const nx = this.hnext[r]!;
+        const rec = this.va[r]!;
+        this.rd(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
+        const to = this.hv[r]! & mask;
+        this.hnext[r] = nb[to]!;
+        this.wr(rec, 8); // rec->hnext
+        nb[to] = r;
+        this.wr(newVa + to * 8, 8);
+        r = nx;
+      }
+    }
+    this.buckets = nb;
+    this.tableVa = newVa;
+    this.hashExpansions++;
+    // Queued accesses to the old array must run before it goes back to the allocator.
+    this.p.vm?.sim.flush();
+    this.free(oldVa);
+  }
+
+  private readNode(node: Node): void {
+    this.rd(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
+  }
+
+  private newNode(leaf: boolean): Node {
+    const va = this.malloc(this.nodeBytes, this.metaOpts);
+    this.treeNodes++;
+    return { va, leaf, keys: [], kids: [], recs: [], next: null };
+  }
+
+  /**
+   * B+-tree insert: descend (a read per node), then put the slot into the leaf (one write
+   * of the slots from it to the end: the memmove and the new slot) and its count. A full
+   * node splits first, as a C B+-tree does: a new node is allocated, the upper half of the
+   * slots copied into it (a read and a write), the old node's header rewritten, and the
+   * separator goes into the parent the same way, up to a new root.
+   */
+  private treeInsert(key: string, r: number): void {
+    if (!this.root) {
+      this.root = this.newNode(true);
+      this.treeHeight = 1;
+    }
+    const path: Node[] = [];
+    const idx: number[] = [];
+    let node = this.root;
+    while (!node.leaf) {
+      this.readNode(node);
+      const i = upperBound(node.keys, key);
+      path.push(node);
+      idx.push(i);
+      node = node.kids[i]!;
+    }
+    this.readNode(node);
+    let at = lowerBound(node.keys, key);
+    node.keys.splice(at, 0, key);
+    node.recs.splice(at, 0, r);
+    let cur = node;
+    const slot = this.slotBytes;
+    while (cur.keys.length > this.slotsPerNode) {
+      // Split: cur keeps [0, mid), the new node takes the rest (a leaf keeps the separator too).
+      const right = this.newNode(cur.leaf);
+      const mid = cur.keys.length >> 1;
+      let sep: string;
+      if (cur.leaf) {
+        right.keys = cur.keys.splice(mid);
+        right.recs = cur.recs.splice(mid);
+        right.next = cur.next;
+        cur.next = right;
+        sep = right.keys[0]!;
+      } else {
+        sep = cur.keys[mid]!;
+        right.keys = cur.keys.splice(mid + 1);
+        cur.keys.pop();
+        right.kids = cur.kids.splice(mid + 1);
+      }
+      // The old node held slotsPerNode slots; the upper ones move (the new key's slot is
+      // written wherever it lands: into the new node with the copy, or shifted in the old).
+      this.rd(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
+      this.wr(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
+      if (at < cur.keys.length) this.wr(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
+      this.wr(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
+      const parent = path.pop();
+      if (!parent) {
+        const root = this.newNode(false);
+        root.keys = [sep];
+        root.kids = [cur, right];
+        this.wr(root.va, NODE_HEADER_BYTES + slot);
+        this.root = root;
+        this.treeHeight++;
+        return;
+      }
+      at = idx.pop()!;
+      parent.keys.splice(at, 0, sep);
+      parent.kids.splice(at + 1, 0, right);
+      cur = parent;
+    }
+    this.wr(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
+    this.wr(cur.va, 8); // count
+  }
+
+  private growRecords(need: number): void {
+    if (need <= this.cap) return;
+    let cap = Math.max(1024, this.cap * 2);
+    while (cap < need) cap *= 2;
+    const va = new Float64Array(cap);
+    va.set(this.va);
+    this.va = va;
+    const hn = new Int32Array(cap).fill(-1);
+    hn.set(this.hnext);
+    this.hnext = hn;
+    const kn = new Float64Array(cap);
+    kn.set(this.keyNum);
+    this.keyNum = kn;
+    const kl = new Uint8Array(cap);
+    kl.set(this.keyLen);
+    this.keyLen = kl;
+    const h = new Uint32Array(cap);
+    h.set(this.hv);
+    this.hv = h;
+    if (this.layout === "fields") {
+      const fv = new Float64Array(cap * this.fieldCount);
+      fv.set(this.fieldVa);
+      this.fieldVa = fv;
+    }
+    this.cap = cap;
+  }
+
+  // ---- the process ------------------------------------------------------------------
+
+  private rd(va: number, bytes: number): void {
+    this.accesses++;
+    this.accessBytes += bytes;
+    this.p.read(va, bytes);
+  }
+
+  private wr(va: number, bytes: number): void {
+    this.accesses++;
+    this.accessBytes += bytes;
+    this.p.write(va, bytes);
+  }
+
+  private malloc(bytes: number, opts: { tier?: string } | undefined): number {
+    const va = opts ? this.p.malloc(bytes, opts) : this.p.malloc(bytes);
+    this.mallocs++;
+    this.mallocBytes += bytes;
+    return va;
+  }
+
+  /** calloc as OSv has it: malloc then memset (one write of the block). */
+  private calloc(bytes: number): number {
+    const va = this.malloc(bytes, this.metaOpts);
+    this.wr(va, bytes);
+    return va;
+  }
+
+  private free(va: number): void {
+    this.frees++;
+    this.p.free(va);
+  }
+}
+
+/** First index whose key is >= `key`. */
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose key is > `key` (the child of an inner node that holds `key`). */
+function upperBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function posInt(v: number, name: string): number {
+  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name}: ${v} is not allowed; expected a positive integer`);
+  return v;
+}
+
+function checkKey(keyLen: number): void {
+  if (!(Number.isInteger(keyLen) && keyLen >= 1 && keyLen <= 255)) {
+    throw new RangeError(`key length: ${keyLen} is not allowed; expected 1..255 bytes`);
+  }
+}
