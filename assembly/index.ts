@@ -8,7 +8,7 @@ import {
   SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP, VCPU_BYTES, VM_BYTES, VC_ACTIVE, VC_VM,
   VC_PCPU, VC_PCID, VC_CR3, VC_PKRU, VC_PKRS, VC_CTL, VC_OK, VM_ACTIVE, VM_EPTAD, VM_EPT_ROOT,
   VM_HAS_GLOBAL, CUR_INDEX, CUR_COUNT, CUR_RETRY, IO_RAW, IO_FRAMES, IO_NFRAMES, IO_USED, IO_LEVEL,
-  IO_DONE, IO_MAX_FRAMES,
+  IO_DONE, IO_MAX_FRAMES, SCRATCH,
   CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, CFG_HASH, CFG_SLAB_HASH, CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS,
   HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
 } from "./layout";
@@ -20,7 +20,7 @@ import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
 import { confInit } from "./conform";
 import {
-  mapLeaf, leafAt, entryAt, entrySlotAt, newRoot, releaseTable, eptTranslate, E_R, E_W, E_X,
+  mapLeaf, leafAt, entryAt, entrySlotAt, newRoot, releaseTable, eptTranslate, eptLeaves, E_R, E_W, E_X,
   E_LARGE, E_TYPE_SHIFT, E_RWX, G_P, G_RW, G_US, G_PS, G_G, G_XD, G_KEY_SHIFT, ADDR_MASK,
   ST_OK, ST_NOT_MAPPED, ST_UNBACKED, ST_OOM, ST_NO_FRAMES, NONE,
 } from "./pagetable";
@@ -309,6 +309,16 @@ export function eptWriteRaw(vm: u32, gpa: f64, level: u32): u32 {
   return ST_OK;
 }
 
+/**
+ * Lists up to 170 EPT leaves of `vm` from `gpa` on into the scratch block as
+ * (gpa, hpa, level) u64 triples; returns the count. IO_RAW: where to continue, or all
+ * ones when the list is complete. (For the host to free a VM's frames without keeping
+ * a record per page.)
+ */
+export function eptLeavesFrom(vm: u32, gpa: f64): u32 {
+  return eptLeaves(eptRoot(vm), <u64>gpa, SCRATCH, 170);
+}
+
 /** Host address of `gpa` by a silent EPT walk, or -1. */
 export function eptLookup(vm: u32, gpa: f64): f64 {
   const h = eptTranslate(vm, <u64>gpa);
@@ -407,6 +417,7 @@ export function layoutConstant(i: u32): u32 {
     case 6: return <u32>CFG_CLOCK;
     case 7: return <u32>IO_DONE;
     case 8: return IO_MAX_FRAMES;
+    case 9: return <u32>SCRATCH;
     default: return 0;
   }
 }

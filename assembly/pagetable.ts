@@ -241,3 +241,72 @@ export function entrySlotAt(vm: u32, ept: bool, rootHpa: u64, addr: u64, level: 
 export function sizeLevel(size: u32): u32 {
   return size + 1;
 }
+
+/**
+ * Lists the leaves of the EPT at host address `rootHpa` with gPA >= `from`, in
+ * address order, into `out` as (gpa, hpa, level) u64 triples, at most `max` of them.
+ * Returns how many were written; IO_RAW holds the gPA to continue from (NONE: done).
+ */
+export function eptLeaves(rootHpa: u64, from: u64, out: usize, max: u32): u32 {
+  let n: u32 = 0;
+  let next: u64 = NONE;
+  // an explicit descent per level keeps it allocation-free (no recursion state)
+  const s4 = tableSlot(rootHpa);
+  if (s4 == 0) {
+    store<u64>(IO_RAW, NONE);
+    return 0;
+  }
+  for (let i4 = <u32>indexAt(from, 4); i4 < 512 && next == NONE; i4++) {
+    const e4 = load<u64>(s4 + (<usize>i4 << 3));
+    if ((e4 & E_RWX) == 0) continue;
+    const b4 = <u64>i4 << 39;
+    const s3 = tableSlot(e4 & ADDR_MASK);
+    if (s3 == 0) continue;
+    const f3 = b4 == (from & ~((<u64>1 << 39) - 1)) ? <u32>indexAt(from, 3) : 0;
+    for (let i3 = f3; i3 < 512 && next == NONE; i3++) {
+      const e3 = load<u64>(s3 + (<usize>i3 << 3));
+      if ((e3 & E_RWX) == 0) continue;
+      const b3 = b4 | (<u64>i3 << 30);
+      if ((e3 & E_LARGE) != 0) {
+        if (b3 < (from & ~((<u64>1 << 30) - 1))) continue;
+        if (n == max) { next = b3; break; }
+        leafOut(out, n++, b3, e3 & ADDR_MASK, 3);
+        continue;
+      }
+      const s2 = tableSlot(e3 & ADDR_MASK);
+      if (s2 == 0) continue;
+      const f2 = b3 == (from & ~((<u64>1 << 30) - 1)) ? <u32>indexAt(from, 2) : 0;
+      for (let i2 = f2; i2 < 512 && next == NONE; i2++) {
+        const e2 = load<u64>(s2 + (<usize>i2 << 3));
+        if ((e2 & E_RWX) == 0) continue;
+        const b2 = b3 | (<u64>i2 << 21);
+        if ((e2 & E_LARGE) != 0) {
+          if (b2 < (from & ~((<u64>1 << 21) - 1))) continue;
+          if (n == max) { next = b2; break; }
+          leafOut(out, n++, b2, e2 & ADDR_MASK, 2);
+          continue;
+        }
+        const s1 = tableSlot(e2 & ADDR_MASK);
+        if (s1 == 0) continue;
+        const f1 = b2 == (from & ~((<u64>1 << 21) - 1)) ? <u32>indexAt(from, 1) : 0;
+        for (let i1 = f1; i1 < 512; i1++) {
+          const e1 = load<u64>(s1 + (<usize>i1 << 3));
+          if ((e1 & E_RWX) == 0) continue;
+          const b1 = b2 | (<u64>i1 << 12);
+          if (n == max) { next = b1; break; }
+          leafOut(out, n++, b1, e1 & ADDR_MASK, 1);
+        }
+      }
+    }
+  }
+  store<u64>(IO_RAW, next);
+  return n;
+}
+
+// @ts-ignore: decorator
+@inline function leafOut(out: usize, i: u32, gpa: u64, hpa: u64, level: u32): void {
+  const a = out + <usize>i * 24;
+  store<u64>(a, gpa);
+  store<u64>(a, hpa, 8);
+  store<u64>(a, <u64>level, 16);
+}

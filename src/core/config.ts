@@ -64,6 +64,8 @@ export function checkConfig(config: CoreConfig): CoreConfig {
   int("pcpus", config.pcpus, 1, MAX_PCPUS);
   int("vcpus", config.vcpus, 1, MAX_VCPUS);
   int("vms", config.vms, 1, MAX_VMS);
+  if (config.requestBuffer !== undefined) int("requestBuffer", config.requestBuffer, 1024, 1 << 20);
+  if (config.slabHeaps !== undefined) int("slabHeaps", config.slabHeaps, 1, MAX_VCPUS);
   if (!Array.isArray(config.tiers) || config.tiers.length > 8) {
     throw new ConfigError("tiers", config.tiers, "an array of at most 8 { base, size } ranges");
   }

@@ -72,6 +72,8 @@ export interface CoreConfig {
   tiers: TierRange[];
   /** Slab heaps the core can hold (default: one per VM). */
   slabHeaps?: number;
+  /** Requests the core's buffer holds, 1024 .. 2^20 (default 2^20: 16 MiB). */
+  requestBuffer?: number;
 }
 
 /** Control bits of a vCPU (docs/core.md section 1). */

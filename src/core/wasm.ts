@@ -59,6 +59,7 @@ interface Exports {
   eptEntry(vm: number, gpa: number): number;
   eptWriteRaw(vm: number, gpa: number, level: number): number;
   eptLookup(vm: number, gpa: number): number;
+  eptLeavesFrom(vm: number, gpa: number): number;
   gptNewRoot(vm: number): number;
   gptMap(vm: number, root: number, va: number, gpa: number, size: number, attrs: number): number;
   gptUnmap(vm: number, root: number, va: number, size: number): number;
@@ -135,7 +136,7 @@ export class WasmCore implements MmuCore {
       // the conformance model is true LRU by definition (REFERENCE.md section 9)
       conf ? 0 : ["lru", "fifo", "random"].indexOf(config.replacement),
       config.seed >>> 0,
-      REQ_CAPACITY,
+      config.requestBuffer ?? REQ_CAPACITY,
       config.psc && !conf ? 1 : 0,
       config.ntlb && !conf ? 1 : 0,
       config.slabHeaps ?? config.vms,
@@ -395,6 +396,29 @@ export class WasmCore implements MmuCore {
     return STATUS[this.x.eptWriteRaw(vm, gpa, level)] as MapStatus;
   }
 
+  /**
+   * Every leaf of the VM's EPT, in guest-physical order: what backs the guest, read
+   * from the tables themselves (the host keeps no record per page).
+   */
+  *eptLeaves(vm: number): Generator<{ gpa: number; hpa: number; size: PageSizeCode }> {
+    this.vm(vm);
+    const scratch = this.x.layoutConstant(9) / 8;
+    let from = 0;
+    for (;;) {
+      const n = this.x.eptLeavesFrom(vm, from);
+      this.fresh();
+      const out: { gpa: number; hpa: number; size: PageSizeCode }[] = [];
+      for (let i = 0; i < n; i++) {
+        const b = scratch + i * 3;
+        out.push({ gpa: Number(this.u64[b]), hpa: Number(this.u64[b + 1]), size: (Number(this.u64[b + 2]) - 1) as PageSizeCode });
+      }
+      const next = this.u64[this.io.raw / 8];
+      yield* out;
+      if (next === 0xffffffffffffffffn) return;
+      from = Number(next);
+    }
+  }
+
   /** The host address the EPT maps `gpa` to (a silent walk), or null. */
   eptLookup(vm: number, gpa: number): number | null {
     this.vm(vm);
@@ -548,7 +572,7 @@ export class WasmCore implements MmuCore {
   /** Writes the chunk of `pending` that starts at `from` into the core's buffer. */
   private load(from: number): void {
     this.fresh();
-    const n = Math.min(REQ_CAPACITY, this.pending.length - from);
+    const n = Math.min(this.capacity, this.pending.length - from);
     const w = new RequestWriter(this.x.memory, this.reqBase);
     for (let i = 0; i < n; i++) {
       const r = this.pending[from + i];
@@ -572,7 +596,7 @@ export class WasmCore implements MmuCore {
     for (;;) {
       const code = this.x.run();
       if (code === EV.DONE) {
-        const next = this.pendingAt + REQ_CAPACITY;
+        const next = this.pendingAt + this.capacity;
         if (next < this.pending.length) {
           this.load(next);
           continue;
@@ -643,8 +667,9 @@ export class WasmCore implements MmuCore {
     return new RequestWriter(this.x.memory, this.reqBase);
   }
 
+  /** Requests the core's buffer holds. */
   get capacity(): number {
-    return REQ_CAPACITY;
+    return this.config.requestBuffer ?? REQ_CAPACITY;
   }
 
   // ---- slab heaps (the allocation fast path) --------------------------------------------

@@ -79,8 +79,8 @@ export interface BackingStats {
 interface VmBacking {
   id: number;
   nodes: GuestNode[];
-  /** Backed pages by guest-physical base. */
-  pages: Map<number, BackedPage>;
+  // Backed pages are not recorded here: the EPT in the core is the record (eptEntry,
+  // eptLeaves), so a backed page costs the host no memory of its own.
   eptTables: { hpa: number; tier: string }[];
   interleave: number;
   stats: BackingStats;
@@ -147,7 +147,6 @@ export class Hypervisor {
     const vm: VmBacking = {
       id,
       nodes: layout,
-      pages: new Map(),
       eptTables: [root],
       interleave: 0,
       stats: {
@@ -252,7 +251,6 @@ export class Hypervisor {
     const st = this.core.eptMap(vm.id, base, got.hpa, size as PageSizeCode, RWX);
     if (st !== "ok") throw new Error(`vm ${vm.id}: eptMap of gPA 0x${base.toString(16)} failed: ${st}`);
     const page: BackedPage = { hpa: got.hpa, order: got.order, tier: got.tier };
-    vm.pages.set(base, page);
     vm.stats.bytesByTier[got.tier] += bytes;
     vm.stats.frames[(["4k", "2m", "1g"] as const)[size]]++;
     return page;
@@ -279,14 +277,14 @@ export class Hypervisor {
     return this.tierOrder;
   }
 
-  /** The backed page that holds `gpa`, if any. */
+  /** The backed page that holds `gpa`, if any (read from the EPT). */
   lookup(vm: VmBacking | number, gpa: number): BackedPage | null {
     const v = typeof vm === "number" ? this.vm(vm) : vm;
-    for (const bytes of [PAGE_BYTES[0], PAGE_BYTES[1], PAGE_BYTES[2]]) {
-      const p = v.pages.get(gpa - (gpa % bytes));
-      if (p && 4096 * 2 ** p.order === bytes) return p;
-    }
-    return null;
+    const e = this.core.eptEntry(v.id, gpa);
+    if (e.level === 0 || (e.raw & 7n) === 0n) return null;
+    const size = (e.level - 1) as PageSizeCode;
+    const hpa = Number(e.raw & 0x3fff_ffff_f000n) - (size > 0 ? Number(e.raw & 0x3fff_ffff_f000n) % PAGE_BYTES[size] : 0);
+    return { hpa, order: ORDER_OF[size], tier: this.host.tierOf(hpa) ?? this.tierOrder[0] };
   }
 
   /** Host address of a backed gPA (for the guest's table frames). */
@@ -304,8 +302,8 @@ export class Hypervisor {
   /** Destroys a VM: its core state, every backing frame and every EPT table page. */
   destroyVm(id: number): void {
     const vm = this.vm(id);
+    for (const leaf of this.core.eptLeaves(id)) this.host.free(leaf.hpa, ORDER_OF[leaf.size]);
     this.core.destroyVm(id);
-    for (const p of vm.pages.values()) this.host.free(p.hpa, p.order);
     for (const t of vm.eptTables) this.host.free(t.hpa, ORDER_4K);
     this.vms.delete(id);
   }

@@ -101,7 +101,8 @@ export class Simulator {
       tiers: host.ranges(),
       seed: options.seed,
     });
-    const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4 }, options.load);
+    // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts small
+    const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: 1 << 18 }, options.load);
     return new Simulator(core, host, options);
   }
 
