@@ -1,0 +1,176 @@
+/**
+ * One simulation run: a fresh simulator, one VM of a configuration, one workload, and
+ * the figures users come for (memory by tier, fragmentation, page tables, TLB misses,
+ * walk references, throughput). `unimmu compare`, `unimmu run` and `unimmu sweep` all
+ * run jobs; a job is plain data, so it can be posted to a worker thread.
+ *
+ * @example
+ * const r = await runJob({
+ *   seed: 1,
+ *   tiers: [{ name: "dram", preset: "dram", capacity: 16 * GiB }, { name: "nvm", preset: "optane", capacity: 64 * GiB }],
+ *   config: { name: "ucat", vm: { policy: "ucat" }, nodes: [{ tier: "dram", bytes: GiB }, { tier: "nvm", bytes: 3 * GiB }] },
+ *   workload: { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 10_000, operationCount: 50_000 } },
+ * });
+ * r.throughputOpsPerSecond;
+ */
+import { Simulator, type SimulatorOptions, type TierConfig } from "./simulator.js";
+import type { VmOptions } from "./vm.js";
+import { vmStats, type BySize } from "./stats.js";
+import { runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
+import { runMemaslap, runYcsb, type MemaslapRunOptions, type YcsbRunOptions, type WorkloadRunResult } from "../workloads/drivers.js";
+import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
+import type { CpuName } from "../cost/cpus.js";
+import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
+
+export type WorkloadSpec =
+  | { name: string; type: "kv"; options?: KvOptions }
+  | { name: string; type: "memslap"; options?: Omit<MemaslapRunOptions, "onProgress" | "server"> & { server?: Record<string, unknown> } }
+  | { name: string; type: "ycsb"; workload: YcsbWorkloadName; options?: Omit<YcsbRunOptions, "onProgress" | "store" | "memcached"> & { store?: Record<string, unknown>; memcached?: Record<string, unknown> } };
+
+export interface ConfigSpec {
+  name: string;
+  description?: string;
+  vm: Omit<VmOptions, "nodes">;
+  nodes: VmOptions["nodes"];
+  hypervisor?: SimulatorOptions["hypervisor"];
+  /** The tier the workload asks malloc for ("auto" when absent; osv ignores it). */
+  tier?: string;
+}
+
+export interface Job {
+  seed: number;
+  cpu?: CpuName;
+  tiers: TierConfig[];
+  config: ConfigSpec;
+  workload: WorkloadSpec;
+  /** Work per operation outside the memory system, in cycles (default: the workload's, below). */
+  computeCyclesPerOp?: number;
+}
+
+/**
+ * Cycles of work per operation that the memory model does not see (protocol parsing,
+ * hashing, the network stack of a unikernel): guesses, to be replaced by measurement;
+ * they set how much of the throughput translation can move (docs/model.md).
+ */
+export const COMPUTE_CYCLES_PER_OP: Record<WorkloadSpec["type"], number> = {
+  // guess: memcached serves about 1 M requests/s per core over a kernel network stack
+  // (about 3000 cycles at 3 GHz, memory stalls included); a unikernel's is cheaper
+  memslap: 2000,
+  // guess: a YCSB operation on an in-memory store (key hashing, field copies) without its stalls
+  ycsb: 1000,
+  kv: 500,
+};
+
+/** Guest page fault handling work beyond delivery (finding a frame, mapping it): a guess. */
+const GUEST_FAULT_WORK = 1000;
+/** Host work on an EPT violation beyond the exit (allocating and zeroing a frame): zeroing 4 KiB, a guess for the rest. */
+const EPT_FAULT_WORK = 1500;
+
+export interface JobResult {
+  config: string;
+  workload: string;
+  description?: string;
+  policy: string;
+  allocator: string;
+  seed: number;
+  /** Host bytes the VM holds: backing frames + EPT table pages. */
+  memoryBytes: number;
+  memoryBytesByTier: Record<string, number>;
+  /** The heap's held - requested bytes. */
+  fragmentationBytes: number;
+  internalFragmentationBytes: number;
+  requestedBytes: number;
+  allocatedBytes: number;
+  heldBytes: number;
+  /** Guest and EPT table pages, in bytes, and by the tier they live in. */
+  pageTableBytes: number;
+  pageTableBytesByTier: Record<string, number>;
+  guestTablePages: number;
+  eptTablePages: number;
+  hostFrames: BySize;
+  guestPagesTouched: BySize;
+  /** Misses of the last TLB level per translation request. */
+  tlbMissRate: number;
+  walkRefs: number;
+  walkRefsByTier: Record<string, number>;
+  walks: number;
+  stlbMisses: number;
+  requests: number;
+  accessesByTier: Record<string, number>;
+  smallerFallbacks: number;
+  tierFallbacks: number;
+  /** Operations of the workload's measured phase, and the throughput the cycle model gives them. */
+  operations: number;
+  throughputOpsPerSecond: number;
+  /** Cycles of the whole run by part (docs/model.md, the cycle model). */
+  cycles: CycleBreakdown;
+  /** The workload's own result. */
+  result: KvResult | WorkloadRunResult;
+}
+
+export async function runJob(job: Job): Promise<JobResult> {
+  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu });
+  const vm = sim.createVm({ ...job.config.vm, nodes: job.config.nodes });
+  const tier = job.config.tier;
+  const w = job.workload;
+  let result: KvResult | WorkloadRunResult;
+  let operations: number;
+  if (w.type === "kv") {
+    const r = runKv(vm, { seed: job.seed, ...w.options, ...(tier ? { tier } : {}) });
+    result = r;
+    operations = r.gets + r.mallocs + r.frees;
+  } else if (w.type === "memslap") {
+    const r = runMemaslap(vm.process, { seed: job.seed, ...w.options, server: { ...(tier ? { tier } : {}), ...w.options?.server } });
+    result = r;
+    operations = r.operations;
+  } else {
+    const opts: YcsbRunOptions = { seed: job.seed, ...w.options } as YcsbRunOptions;
+    if (tier) opts.store = { tier, ...(w.options?.store ?? {}) } as YcsbRunOptions["store"];
+    const r = runYcsb(vm.process, w.workload, opts);
+    result = r;
+    operations = r.operations;
+  }
+  const s = vmStats(vm);
+  const counters = sim.counters(vm.vcpu);
+  const tierPresets = sim.host.tierNames().map((t) => sim.tierPresets[t]);
+  const cyc = translationCycles(counters, sim.cpu, tierPresets);
+  const compute = operations * (job.computeCyclesPerOp ?? COMPUTE_CYCLES_PER_OP[w.type]);
+  const breakdown: CycleBreakdown = { ...cyc, faults: faultCycles(counters, sim.cpu, GUEST_FAULT_WORK, EPT_FAULT_WORK), compute, other: 0 };
+  const t = throughput(operations, breakdown, sim.cpu);
+  const pageTableBytesByTier: Record<string, number> = {};
+  for (const k of Object.keys(s.memoryBytesByTier)) pageTableBytesByTier[k] = (s.guestTables.bytesByTier[k] ?? 0) + (s.eptTables.bytesByTier[k] ?? 0);
+  return {
+    config: job.config.name,
+    workload: w.name,
+    description: job.config.description,
+    policy: s.policy,
+    allocator: s.allocator,
+    seed: job.seed,
+    memoryBytes: s.memoryBytes,
+    memoryBytesByTier: s.memoryBytesByTier,
+    fragmentationBytes: s.fragmentationBytes,
+    internalFragmentationBytes: s.app.internalFragmentationBytes,
+    requestedBytes: s.app.requestedBytes,
+    allocatedBytes: s.app.allocatedBytes,
+    heldBytes: s.app.heldBytes,
+    pageTableBytes: s.pageTableBytes,
+    pageTableBytesByTier,
+    guestTablePages: s.guestTables.pages,
+    eptTablePages: s.eptTables.pages,
+    hostFrames: s.backing.frames,
+    guestPagesTouched: s.guestPages.touched,
+    tlbMissRate: s.translation.tlbMissRate,
+    walkRefs: s.translation.walkRefs,
+    walkRefsByTier: s.translation.refsByTier,
+    walks: s.translation.walks,
+    stlbMisses: s.translation.stlbMisses,
+    requests: s.translation.requests,
+    accessesByTier: s.translation.accessesByTier,
+    smallerFallbacks: s.backing.smallerFallbacks,
+    tierFallbacks: s.backing.tierFallbacks,
+    operations,
+    throughputOpsPerSecond: t.opsPerSecond,
+    cycles: breakdown,
+    result,
+  };
+}
