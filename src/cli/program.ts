@@ -17,8 +17,11 @@ import { formatStats } from "../report/stats.js";
 import { groupDigits } from "../report/table.js";
 import { POLICY_NAMES, replayLackey, type ReplayProgress, type ReplayResult, type TracePolicy } from "../workloads/trace/replay.js";
 import { TraceError } from "../workloads/trace/lackey.js";
-import { SCENARIO_DEFAULTS, SCENARIO_LIMITS, formatScenario, runDefaultScenario } from "./default-scenario.js";
+import { SCENARIO_DEFAULTS, SCENARIO_LIMITS } from "./default-scenario.js";
 import { registerCompare } from "./compare.js";
+import { runScenarioCommand, type RunOptions } from "./run.js";
+import { PAPER_SIZES } from "../sim/paper.js";
+import { ScenarioError } from "../sim/scenario.js";
 
 /** Exit status of a usage error (commander's errors and bad option values). */
 export const EXIT_USAGE = 2;
@@ -164,17 +167,20 @@ export function buildProgram(io: CliIo): Command {
   program
     .command("run")
     .description(
-      "Run the default scenario: one VM with demand-mapped 4 KiB pages (full default model) running a seeded random " +
-        "hot/cold mix of reads, writes and instruction fetches.",
+      "Run a scenario: `paper` (the default: UCat against OSv on memslap and YCSB A-F, and the Iso-UniK table, each figure " +
+        "beside the published claim), `iso-unik`, `translation` (one demand-mapped VM running a random mix), or a scenario JSON file.",
     )
-    .option("--seed <n>", "seed of the workload", intOption(...SCENARIO_LIMITS.seed), SCENARIO_DEFAULTS.seed)
-    .option("--requests <n>", "requests to run", intOption(...SCENARIO_LIMITS.requests), SCENARIO_DEFAULTS.requests)
-    .option("--pages <n>", "4 KiB pages in the data working set (10% of them hot)", intOption(...SCENARIO_LIMITS.pages), SCENARIO_DEFAULTS.pages)
-    .option("--json", "print one JSON object instead of a table")
+    .argument("[scenario]", "paper, iso-unik, translation, or a path to a scenario file (.json)", "paper")
+    .option("--json", "print one JSON object instead of tables")
+    .option("--out <dir>", "also write report.json, report.csv, report.html and trace.json (Perfetto) to this directory")
+    .option("--seed <n>", "seed of the workloads (default: the scenario's)", intOption(0, 0xffffffff))
+    .addOption(new Option("--size <size>", "paper: workload sizes").choices(PAPER_SIZES).default("standard"))
+    .option("--threads <n>", "worker threads for independent runs (default: the machine's cores)", intOption(1, 256))
+    .option("--requests <n>", "translation: requests to run", intOption(...SCENARIO_LIMITS.requests), SCENARIO_DEFAULTS.requests)
+    .option("--pages <n>", "translation: 4 KiB pages in the data working set (10% of them hot)", intOption(...SCENARIO_LIMITS.pages), SCENARIO_DEFAULTS.pages)
     .exitOverride()
-    .action(async (o: { seed: number; requests: number; pages: number; json?: boolean }) => {
-      const r = await runDefaultScenario({ seed: o.seed, requests: o.requests, pages: o.pages });
-      io.out(o.json ? `${JSON.stringify(r)}\n` : `${formatScenario(r)}\n`);
+    .action(async (scenario: string, o: RunOptions) => {
+      await runScenarioCommand(scenario, o, io);
     });
 
   registerCompare(program, io.out);
@@ -185,7 +191,7 @@ export function buildProgram(io: CliIo): Command {
 /** One line for an error, without a stack (unless UNIMMU_DEBUG is set). */
 function errorLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const known = err instanceof TraceError || err instanceof RangeError || err instanceof ConfigError;
+  const known = err instanceof TraceError || err instanceof RangeError || err instanceof ConfigError || err instanceof ScenarioError;
   return `unimmu: error: ${known ? "" : "internal error: "}${msg.replace(/\s*\n\s*/g, " ")}\n`;
 }
 

@@ -23,7 +23,7 @@ describe("help", () => {
   it("unimmu run --help lists its options", () => {
     const r = cli(["run", "--help"]);
     expect(r.status).toBe(0);
-    for (const s of ["--seed <n>", "--requests <n>", "--pages <n>", "--json"]) expect(r.stdout).toContain(s);
+    for (const s of ["[scenario]", "--seed <n>", "--size <size>", "--out <dir>", "--threads <n>", "--requests <n>", "--pages <n>", "--json"]) expect(r.stdout).toContain(s);
   });
   it("bin/unimmu.js runs the same CLI", () => {
     const r = cli(["--version"], { script: join(ROOT, "bin", "unimmu.js") });
@@ -32,8 +32,8 @@ describe("help", () => {
   });
 });
 
-describe("unimmu run (the default scenario)", () => {
-  const args = ["run", "--seed", "42", "--requests", "200000", "--pages", "3000", "--json"];
+describe("unimmu run translation (one demand-mapped VM, a random mix)", () => {
+  const args = ["run", "translation", "--seed", "42", "--requests", "200000", "--pages", "3000", "--json"];
 
   it("gives byte-identical JSON for the same seed", () => {
     const a = cli(args);
@@ -46,7 +46,7 @@ describe("unimmu run (the default scenario)", () => {
 
   it("depends on the seed, and reports the full statistics", () => {
     const a = cliJson(args);
-    const c = cliJson(["run", "--seed", "43", "--requests", "200000", "--pages", "3000", "--json"]);
+    const c = cliJson(["run", "translation", "--seed", "43", "--requests", "200000", "--pages", "3000", "--json"]);
     expect(JSON.stringify(c.stats)).not.toBe(JSON.stringify(a.stats));
     expect(a.scenario).toMatchObject({ name: "default", seed: 42, requests: 200000, pages: 3000, hotPages: 300 });
     const s = a.stats as Record<string, number> & { requestsByKind: number[]; pwcHits: number[] };
@@ -65,7 +65,7 @@ describe("unimmu run (the default scenario)", () => {
   });
 
   it("prints a readable table by default", () => {
-    const r = cli(["run", "--requests", "50000"]);
+    const r = cli(["run", "translation", "--requests", "50000"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^scenario: one VM, demand-mapped 4 KiB pages/);
     expect(r.stdout).toMatch(/^L1 TLB hits +[\d,]+ +\d+\.\d\d% of attempts$/m);

@@ -1,0 +1,203 @@
+/**
+ * Scenario files: a host with tiers, named VM configurations, named workloads, a seed;
+ * every configuration runs every workload (each pair on its own simulator, in worker
+ * threads when there are several). Validated with a schema: an error names the path,
+ * the value and what is allowed, and nothing is run or written.
+ *
+ * @example
+ * const s = parseScenario(JSON.parse(readFileSync("scenario.json", "utf8")));
+ * const report = await runScenario(s, { threads: 2 });
+ * report.results["ycsb-a"].ucat.throughputOpsPerSecond;
+ */
+import { z } from "zod";
+import { CPU_NAMES, type CpuName } from "../cost/cpus.js";
+import { TIER_NAMES } from "../cost/tiers.js";
+import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
+import { runJobs, type PoolOptions } from "./pool.js";
+
+export const REPORT_SCHEMA = "unimmu/report@1";
+export const SCENARIO_SCHEMA = "unimmu/scenario@1";
+
+const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** A byte count: a non-negative integer, or a string such as "4GiB" or "512 MiB". */
+const Size = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB)\s*$/, 'a size such as "4GiB" (units B, KiB, MiB, GiB, TiB)')
+    .transform((s) => {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)\s*$/.exec(s)!;
+      return Math.round(Number(m[1]) * UNITS[m[2]]);
+    }),
+]);
+
+const Tier = z.object({ name: z.string().min(1), preset: z.enum(TIER_NAMES), capacity: Size }).strict();
+
+const Config = z
+  .object({
+    description: z.string().optional(),
+    policy: z.enum(["osv", "ucat"]),
+    allocator: z.enum(["osv", "ucat"]).optional(),
+    nodes: z.array(z.object({ tier: z.string().min(1), bytes: Size }).strict()).min(1),
+    linearPage: z.union([z.literal(1), z.literal(2)]).optional(),
+    metadataTier: z.string().optional(),
+    /** The tier the workload asks malloc for (default: the allocator's own choice). */
+    tier: z.string().optional(),
+    hypervisor: z
+      .object({
+        onTierFull: z.enum(["next-tier", "fail"]).optional(),
+        osvPlacement: z.enum(["tier-order", "interleave"]).optional(),
+        maxEptPage: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+        pageTableTier: z.string().optional(),
+        prepopulate: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const Count = z.number().int().nonnegative();
+const Workload = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("kv"), options: z.object({ items: Count.optional(), reads: Count.optional(), fillBytes: Count.optional() }).strict().optional() }).strict(),
+  z
+    .object({
+      type: z.literal("memslap"),
+      options: z
+        .object({
+          operations: Count.optional(),
+          concurrency: Count.optional(),
+          windowSize: Count.optional(),
+          keySize: Count.optional(),
+          valueSize: Count.optional(),
+          server: z.object({ memoryLimit: Count.optional() }).strict().optional(),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("ycsb"),
+      workload: z.enum(["a", "b", "c", "d", "e", "f"]),
+      options: z
+        .object({
+          recordCount: Count.optional(),
+          operationCount: Count.optional(),
+          backend: z.enum(["kv-store", "memcached"]).optional(),
+          memcached: z.object({ memoryLimit: Count.optional() }).strict().optional(),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+]);
+
+export const ScenarioSchema = z
+  .object({
+    schema: z.literal(SCENARIO_SCHEMA).optional(),
+    name: z.string().default("scenario"),
+    seed: z.number().int().min(0).max(0xffffffff).default(1),
+    cpu: z.enum(CPU_NAMES).default("skylake"),
+    tiers: z.array(Tier).min(1),
+    configs: z.record(z.string().min(1), Config).refine((r) => Object.keys(r).length > 0, "at least one configuration"),
+    workloads: z.record(z.string().min(1), Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
+    /** Work per operation outside the memory system, by workload type (cycles). */
+    computeCyclesPerOp: z.object({ kv: Count.optional(), memslap: Count.optional(), ycsb: Count.optional() }).strict().optional(),
+  })
+  .strict();
+
+export type Scenario = z.output<typeof ScenarioSchema>;
+
+export class ScenarioError extends Error {
+  constructor(readonly issues: string[]) {
+    super(issues.length === 1 ? issues[0] : `${issues.length} problems:\n  ${issues.join("\n  ")}`);
+    this.name = "ScenarioError";
+  }
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+/** Validates a scenario (parsed JSON); throws ScenarioError naming each bad path, value and what is allowed. */
+export function parseScenario(input: unknown): Scenario {
+  const r = ScenarioSchema.safeParse(input);
+  if (!r.success) {
+    throw new ScenarioError(
+      r.error.issues.map((i) => {
+        const path = i.path.length ? i.path.map(String).join(".") : "(the scenario)";
+        const value = valueAt(input, i.path);
+        return `${path}: ${value === undefined ? "missing" : JSON.stringify(value)} is not allowed; ${i.message}`;
+      }),
+    );
+  }
+  const s = r.data;
+  // cross-references the schema cannot see
+  const tiers = new Set(s.tiers.map((t) => t.name));
+  const problems: string[] = [];
+  if (tiers.size !== s.tiers.length) problems.push(`tiers: names must be distinct; got ${s.tiers.map((t) => t.name).join(", ")}`);
+  for (const [name, c] of Object.entries(s.configs)) {
+    c.nodes.forEach((n, i) => {
+      if (!tiers.has(n.tier)) problems.push(`configs.${name}.nodes.${i}.tier: ${JSON.stringify(n.tier)} is not allowed; expected one of ${[...tiers].join(", ")}`);
+    });
+    for (const key of ["tier", "metadataTier"] as const) {
+      const t = c[key];
+      if (t !== undefined && t !== "auto" && !c.nodes.some((n) => n.tier === t)) {
+        problems.push(`configs.${name}.${key}: ${JSON.stringify(t)} is not allowed; expected a tier of the configuration's nodes (${c.nodes.map((n) => n.tier).join(", ")})`);
+      }
+    }
+  }
+  if (problems.length) throw new ScenarioError(problems);
+  return s;
+}
+
+/** The jobs of a scenario: every workload on every configuration, workload-major. */
+export function scenarioJobs(s: Scenario): Job[] {
+  const jobs: Job[] = [];
+  for (const [wname, w] of Object.entries(s.workloads)) {
+    for (const [cname, c] of Object.entries(s.configs)) {
+      const config: ConfigSpec = {
+        name: cname,
+        description: c.description,
+        vm: { policy: c.policy, allocator: c.allocator, linearPage: c.linearPage, metadataTier: c.metadataTier },
+        nodes: c.nodes,
+        hypervisor: c.hypervisor,
+        tier: c.tier,
+      };
+      jobs.push({
+        seed: s.seed,
+        cpu: s.cpu as CpuName,
+        tiers: s.tiers,
+        config,
+        workload: { name: wname, ...w } as WorkloadSpec,
+        computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
+      });
+    }
+  }
+  return jobs;
+}
+
+export interface ScenarioReport {
+  schema: typeof REPORT_SCHEMA;
+  scenario: string;
+  seed: number;
+  cpu: string;
+  tiers: Scenario["tiers"];
+  /** results[workload][config] */
+  results: Record<string, Record<string, JobResult>>;
+}
+
+/** Groups job results by workload, then configuration, in the jobs' order. */
+export function groupResults(results: JobResult[]): Record<string, Record<string, JobResult>> {
+  const out: Record<string, Record<string, JobResult>> = {};
+  for (const r of results) (out[r.workload] ??= {})[r.config] = r;
+  return out;
+}
+
+export async function runScenario(s: Scenario, o: PoolOptions = {}): Promise<ScenarioReport> {
+  const results = await runJobs(scenarioJobs(s), o);
+  return { schema: REPORT_SCHEMA, scenario: s.name, seed: s.seed, cpu: s.cpu, tiers: s.tiers, results: groupResults(results) };
+}

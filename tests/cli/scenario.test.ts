@@ -1,0 +1,113 @@
+// `unimmu run` on scenario files and the paper scenario: reports, determinism, errors.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseCsv } from "../../src/report/csv.js";
+import { cli } from "./helpers.js";
+
+const work = mkdtempSync(join(tmpdir(), "unimmu-scenario-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const SMALL = {
+  name: "small",
+  seed: 7,
+  tiers: [
+    { name: "dram", preset: "dram", capacity: "8GiB" },
+    { name: "nvm", preset: "optane", capacity: "16GiB" },
+  ],
+  configs: {
+    osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "256MiB" }, { tier: "nvm", bytes: "512MiB" }] },
+    ucat: { policy: "ucat", nodes: [{ tier: "dram", bytes: "256MiB" }, { tier: "nvm", bytes: "512MiB" }] },
+  },
+  workloads: {
+    "ycsb-a": { type: "ycsb", workload: "a", options: { recordCount: 2000, operationCount: 10000 } },
+    memslap: { type: "memslap", options: { operations: 10000 } },
+  },
+};
+
+function scenarioFile(content: unknown, name: string): string {
+  const f = join(work, name);
+  writeFileSync(f, typeof content === "string" ? content : JSON.stringify(content));
+  return f;
+}
+
+describe("unimmu run SCENARIO.json", () => {
+  it("writes JSON, CSV, HTML and a trace; the same seed gives byte-identical JSON", () => {
+    const f = scenarioFile(SMALL, "small.json");
+    const a = cli(["run", f, "--json", "--threads", "2", "--out", join(work, "a")]);
+    const b = cli(["run", f, "--json", "--threads", "1", "--out", join(work, "b")]);
+    expect(a.stderr).toBe("");
+    expect(a.status).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const r = JSON.parse(a.stdout);
+    expect(r.schema).toBe("unimmu/report@1");
+    expect(Object.keys(r.results)).toEqual(["ycsb-a", "memslap"]);
+    for (const w of ["ycsb-a", "memslap"]) {
+      for (const c of ["osv", "ucat"]) {
+        const x = r.results[w][c];
+        for (const k of ["memoryBytes", "memoryBytesByTier", "fragmentationBytes", "pageTableBytes", "tlbMissRate", "walkRefs", "requests", "throughputOpsPerSecond"]) {
+          expect(x, `${w}.${c}.${k}`).toHaveProperty(k);
+        }
+        expect(x.throughputOpsPerSecond).toBeGreaterThan(0);
+      }
+    }
+    expect(readFileSync(join(work, "a", "report.json"), "utf8")).toBe(a.stdout);
+    const csv = parseCsv(readFileSync(join(work, "a", "report.csv"), "utf8"));
+    expect(csv[0]).toContain("throughputOpsPerSecond");
+    expect(csv.length).toBe(1 + 4);
+    const html = readFileSync(join(work, "a", "report.html"), "utf8");
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).not.toMatch(/<script[^>]+src=["']https?:/i);
+    expect(JSON.parse(readFileSync(join(work, "a", "trace.json"), "utf8")).traceEvents.length).toBeGreaterThan(4);
+  });
+
+  it("a different seed changes the results", () => {
+    const f = scenarioFile(SMALL, "small2.json");
+    const a = JSON.parse(cli(["run", f, "--json", "--threads", "1"]).stdout);
+    const b = JSON.parse(cli(["run", f, "--json", "--threads", "1", "--seed", "8"]).stdout);
+    expect(b.seed).toBe(8);
+    expect(b.results["ycsb-a"].osv.walkRefs).not.toBe(a.results["ycsb-a"].osv.walkRefs);
+  });
+
+  it.each([
+    [{ ...SMALL, tiers: [{ name: "dram", preset: "ddr9", capacity: "8GiB" }] }, /tiers\.0\.preset: "ddr9" is not allowed/],
+    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "hbm", bytes: "1GiB" }] } } }, /configs\.x\.nodes\.0\.tier: "hbm" is not allowed; expected one of dram, nvm/],
+    [{ ...SMALL, seed: -1 }, /seed: -1 is not allowed/],
+    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram", bytes: "4 GB" }] } } }, /configs\.x\.nodes\.0\.bytes: "4 GB" is not allowed/],
+    [{ ...SMALL, workloads: { w: { type: "ycsb", workload: "g" } } }, /workloads\.w\.workload: "g" is not allowed/],
+    [{ ...SMALL, extra: 1 }, /extra|unrecognized/i],
+  ])("a malformed scenario gets a one-line error naming the path, and writes nothing (%#)", (content, message) => {
+    const out = join(work, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = cli(["run", scenarioFile(content, "bad.json"), "--out", out]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a file that is not JSON, or is missing, is a one-line error", () => {
+    const r = cli(["run", scenarioFile("{ nope", "broken.json")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not JSON/);
+    const m = cli(["run", join(work, "missing.json")]);
+    expect(m.status).toBe(1);
+    expect(m.stderr).toMatch(/cannot read scenario .*missing\.json: no such file/);
+  });
+});
+
+describe("unimmu run (the paper scenario)", () => {
+  it("prints the UCat and Iso-UniK tables with each figure beside the published claim", () => {
+    const r = cli(["run", "--size", "quick", "--threads", "2", "--json"]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Object.keys(j.ucat)).toEqual(["memslap", "ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f"]);
+    for (const w of Object.values(j.ucat) as Record<string, Record<string, number>>[]) {
+      for (const c of ["osv", "ucat"]) expect(w[c].throughputOpsPerSecond).toBeGreaterThan(0);
+    }
+    expect(Object.keys(j.isoUnik.designs)).toEqual(["none", "iso-unik", "shared-as", "linux", "vm-per-process"]);
+    expect(j.claims.map((c: { metric: string }) => c.metric)).toEqual(["memory consumption", "TLB miss rate", "memslap throughput", "YCSB throughput", "system call", "fork"]);
+    for (const c of j.claims) expect(c.difference).toBeCloseTo(c.simulated - c.paper, 9);
+  });
+});
