@@ -20,6 +20,7 @@ import { TraceError } from "../workloads/trace/lackey.js";
 import { SCENARIO_DEFAULTS, SCENARIO_LIMITS } from "./default-scenario.js";
 import { registerCompare } from "./compare.js";
 import { runScenarioCommand, type RunOptions } from "./run.js";
+import { registerSweep } from "./sweep.js";
 import { PAPER_SIZES } from "../sim/paper.js";
 import { ScenarioError } from "../sim/scenario.js";
 
@@ -184,6 +185,7 @@ export function buildProgram(io: CliIo): Command {
     });
 
   registerCompare(program, io.out);
+  registerSweep(program, io, intOption);
 
   return program;
 }

@@ -111,3 +111,37 @@ describe("unimmu run (the paper scenario)", () => {
     for (const c of j.claims) expect(c.difference).toBeCloseTo(c.simulated - c.paper, 9);
   });
 });
+
+describe("unimmu sweep", () => {
+  const sweep = {
+    base: { ...SMALL, workloads: { "ycsb-c": { type: "ycsb", workload: "c", options: { recordCount: 1000, operationCount: 4000 } } } },
+    grid: {
+      "configs.ucat.nodes.0.bytes": ["64MiB", "256MiB"],
+      "workloads.ycsb-c.options.recordCount": [1000, 2000],
+    },
+  };
+
+  it("runs the grid on worker threads into one table, the same for any thread count", () => {
+    const f = scenarioFile(sweep, "sweep.json");
+    const a = cli(["sweep", f, "--json", "--threads", "2", "--out", join(work, "sw")]);
+    const b = cli(["sweep", f, "--json", "--threads", "1"]);
+    expect(a.status).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const r = JSON.parse(a.stdout);
+    expect(r.sweep.cells).toBe(4);
+    expect(r.rows.length).toBe(8); // 4 cells x 2 configurations x 1 workload
+    expect(r.rows[0].params).toEqual({ "configs.ucat.nodes.0.bytes": "64MiB", "workloads.ycsb-c.options.recordCount": 1000 });
+    expect(r.rows[7].params).toEqual({ "configs.ucat.nodes.0.bytes": "256MiB", "workloads.ycsb-c.options.recordCount": 2000 });
+    const csv = parseCsv(readFileSync(join(work, "sw", "report.csv"), "utf8"));
+    expect(csv.length).toBe(9);
+    expect(existsSync(join(work, "sw", "report.html"))).toBe(true);
+    const text = cli(["sweep", f, "--threads", "1"]);
+    expect(text.stdout).toMatch(/configs\.ucat\.nodes\.0\.bytes/);
+  });
+
+  it("a grid path that does not exist is a one-line error naming it", () => {
+    const r = cli(["sweep", scenarioFile({ base: SMALL, grid: { "configs.ucat.pages": [1] } }, "badsweep.json")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/grid path configs\.ucat\.pages: "pages" does not exist in configs\.ucat; it has policy, nodes/);
+  });
+});

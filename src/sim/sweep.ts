@@ -1,0 +1,89 @@
+/**
+ * Sweeps: a base scenario and a grid of values by path (e.g. DRAM size x page policy x
+ * STLB size x workload); every cell is a scenario, every scenario's configuration and
+ * workload pairs are jobs, and all jobs run on the worker pool. The result is one table,
+ * a row per cell, workload and configuration, in grid order whatever the thread count.
+ *
+ * @example
+ * const spec = parseSweep({ base: scenario, grid: { "configs.ucat.nodes.0.bytes": ["256MiB", "1GiB"] } });
+ * const r = await runSweep(spec, { threads: 2 });
+ * r.rows[0].params;
+ */
+import { z } from "zod";
+import { expandGrid, GridError } from "./grid.js";
+import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, type Scenario } from "./scenario.js";
+import type { JobResult } from "./jobs.js";
+import { runJobs, type PoolOptions } from "./pool.js";
+
+const SweepSchema = z
+  .object({
+    schema: z.literal("unimmu/sweep@1").optional(),
+    base: z.unknown(),
+    grid: z.record(z.string().min(1), z.array(z.unknown()).min(1)),
+  })
+  .strict();
+
+export interface SweepSpec {
+  base: unknown;
+  grid: Record<string, unknown[]>;
+  cells: { index: number; params: Record<string, unknown>; scenario: Scenario }[];
+}
+
+/** Validates a sweep file and every cell's scenario (an error names the cell and the path). */
+export function parseSweep(input: unknown): SweepSpec {
+  const r = SweepSchema.safeParse(input);
+  if (!r.success) {
+    throw new ScenarioError(r.error.issues.map((i) => `${i.path.join(".") || "(the sweep)"}: ${i.message}`));
+  }
+  let grid;
+  try {
+    grid = expandGrid(r.data.base, r.data.grid);
+  } catch (e) {
+    if (e instanceof GridError) throw new ScenarioError([e.message]);
+    throw e;
+  }
+  const cells = grid.map((c) => {
+    try {
+      return { index: c.index, params: c.params, scenario: parseScenario(c.value) };
+    } catch (e) {
+      if (e instanceof ScenarioError) throw new ScenarioError(e.issues.map((m) => `grid cell ${c.index} (${JSON.stringify(c.params)}): ${m}`));
+      throw e;
+    }
+  });
+  return { base: r.data.base, grid: r.data.grid, cells };
+}
+
+export interface SweepRow {
+  cell: number;
+  params: Record<string, unknown>;
+  result: JobResult;
+}
+
+export interface SweepReport {
+  schema: typeof REPORT_SCHEMA;
+  sweep: { grid: Record<string, unknown[]>; cells: number; jobs: number };
+  rows: SweepRow[];
+}
+
+export async function runSweep(spec: SweepSpec, o: PoolOptions = {}): Promise<SweepReport> {
+  const jobs = spec.cells.flatMap((c) => scenarioJobs(c.scenario).map((job) => ({ cell: c, job })));
+  const results = await runJobs(jobs.map((j) => j.job), o);
+  return {
+    schema: REPORT_SCHEMA,
+    sweep: { grid: spec.grid, cells: spec.cells.length, jobs: jobs.length },
+    rows: results.map((result, i) => ({ cell: jobs[i].cell.index, params: jobs[i].cell.params, result })),
+  };
+}
+
+/** The figures of a sweep's table (and CSV), besides the grid's own parameters. */
+export const SWEEP_COLUMNS = ["workload", "config", "memoryBytes", "fragmentationBytes", "pageTableBytes", "requests", "tlbMissRate", "walkRefs", "throughputOpsPerSecond"] as const;
+
+export function sweepTable(r: SweepReport): { header: string[]; rows: (string | number)[][] } {
+  const paths = Object.keys(r.sweep.grid);
+  const header = [...paths, ...SWEEP_COLUMNS];
+  const rows = r.rows.map((row) => [
+    ...paths.map((p) => (typeof row.params[p] === "object" ? JSON.stringify(row.params[p]) : String(row.params[p]))),
+    ...SWEEP_COLUMNS.map((k) => row.result[k] as string | number),
+  ]);
+  return { header, rows };
+}
