@@ -14,6 +14,12 @@ export function confInit(pageShift: u32): bool {
   return top != 0;
 }
 
+/** The bitmap leaf of page `vpn`, or 0 when none is allocated yet. */
+// @ts-ignore: decorator
+@inline export function confLeaf(vpn: u64): usize {
+  return <usize>load<u32>(<usize>load<u32>(CFG_CONF_TOP) + (<usize>(vpn >> CONF_LEAF_BITS) << 2));
+}
+
 /** Whether page `vpn` was touched before; marks it touched. */
 export function confMapped(vpn: u64): bool {
   const top = <usize>load<u32>(CFG_CONF_TOP);

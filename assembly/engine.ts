@@ -1,14 +1,16 @@
 // The engine: runs the request buffer until it is done or an event needs the host
 // (docs/core.md section 4). `pageAccess` is the whole semantics of one page access;
-// the loops in `runFull` and `runConformance` only short-cut its commonest case (a
-// hit in the 4 KiB L1 that its rights allow) and call it for everything else.
+// `runFull` and `runConformance` short-cut its common cases with call-free inline runs
+// (fastpath.ts for the Skylake geometry, `fullHits`/`confHits` here for any other) and
+// call it for everything else; runs of slab operations go through `slabRun`.
 import {
   CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
   VC_OK, VM_HAS_GLOBAL, SD_SETS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, S_ITLB4K, S_ITLB2M,
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
   KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK, HOT_GEOM,
-  HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR,
+  HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR, HOT_KINDS, HOT_BIG, HOT_RUN_WHO,
+  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, SD_D0, SD_D1,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
@@ -20,7 +22,8 @@ import { ctxBits, globalBits, tlbKey, tlbDropVa } from "./flush";
 import { walk, guestDenial, eptDenialOnHit } from "./walk";
 import { pkruEff, pkrsEff, keyMasks } from "./pkru";
 import { confMapped } from "./conform";
-import { heapRec, slabTake, slabGive, slabAddr, slabHeapValid, SL_OK } from "./slab";
+import { confRun4k, confRun2m, confWalkCount, fullRun } from "./fastpath";
+import { heapRec, slabTake, slabGive, slabAddr, slabHeapValid, slabRun, SL_OK } from "./slab";
 
 // ---- the semantics of one page access --------------------------------------------
 
@@ -144,10 +147,7 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
 /** A walk of the conformance model: a first touch is a fault; 24 or 15 references. */
 function confWalk(c: usize, vpn: u64, z: u32): void {
   if (!confMapped(vpn)) bump(c, C_PF);
-  bump(c, C_WALKS);
-  add(c, C_REFS, z == SZ_4K ? 24 : 15);
-  add(c, C_REFS_G, z == SZ_4K ? 4 : 3);
-  add(c, C_REFS_E, z == SZ_4K ? 20 : 12);
+  confWalkCount(c, z);
 }
 
 /** One page access of the conformance model. Never raises an event. */
@@ -247,13 +247,15 @@ export function skip(): void {
   store<u32>(CUR_RETRY, 0);
 }
 
-// Packed per-kind request counts kept in a register: 21 bits per kind is enough for
-// one buffer (at most 2^20 requests).
+// The inline paths count requests by kind in HOT_KINDS, packed 21 bits apart: enough
+// for one buffer (at most 2^20 requests). This adds them to counters `c` and clears them.
 // @ts-ignore: decorator
-@inline function flushKinds(c: usize, kc: u64): void {
+@inline function flushKinds(c: usize): void {
+  const kc = load<u64>(HOT_KINDS);
   add(c, C_REQ, kc & 0x1FFFFF);
   add(c, C_REQ + 1, (kc >> 21) & 0x1FFFFF);
   add(c, C_REQ + 2, kc >> 42);
+  store<u64>(HOT_KINDS, 0);
 }
 
 /** Runs one slab operation (kind 3 or 4) of request `i`; 0 or an event. */
@@ -284,22 +286,59 @@ function setFullHot(vcpu: u32): void {
   setHotGeom(HOT_GEOM, p, S_ITLB4K);
   setHotGeom(HOT_GEOM + 32, p, S_DTLB4K);
   setHotGeom(HOT_GEOM + 64, p, S_DTLB4K);
+  setHotGeom(HOT_STLB, p, S_STLB);
+  setHotBig(HOT_BIG, p, S_ITLB2M);
+  setHotBig(HOT_BIG + 8, p, S_DTLB2M);
+  setHotBig(HOT_BIG + 16, p, S_DTLB1G);
+  setHotBig(HOT_BIG + 24, p, S_STLB1G);
   store<u32>(HOT_VCPU, load<u32>(vc + VC_OK));
   store<u32>(HOT_VCPU, pkruEff(vc), 4);
   store<u32>(HOT_VCPU, pkrsEff(vc), 8);
   store<u32>(HOT_VCPU, keyMasks(vc), 12);
   store<u32>(HOT_VCPU, <u32>cnt(vcpu), 16);
+  store<u32>(HOT_VCPU, <u32>(vmRec(load<u32>(vc + VC_VM)) + VM_HAS_GLOBAL), 20);
   store<u64>(HOT_VCPU + 24, ctxBits(load<u32>(vc + VC_VM) + 1, load<u32>(vc + VC_PCID)));
+  store<u32>(HOT_RUN_WHO, vcpu << 8);
+  // the keys that let each kind through, for pages with U = 0 and U = 1
+  const masks = keyMasks(vc);
+  for (let kind: u32 = 0; kind < 3; kind++) {
+    const m = (masks >> (kind << 3)) & 3;
+    for (let u: u32 = 0; u < 2; u++) {
+      const reg = u != 0 ? pkruEff(vc) : pkrsEff(vc);
+      let ok: u32 = 0;
+      for (let k: u32 = 0; k < 16; k++) if (((reg >> (k << 1)) & m) == 0) ok |= 1 << k;
+      store<u16>(HOT_KEYOK + (<usize>kind << 2) + (<usize>u << 1), <u16>ok);
+    }
+  }
+}
+
+/** The set mask and keys address of structure `s` of pCPU block `p`, for the full model's miss path. */
+function setHotBig(g: usize, p: usize, s: i32): void {
+  const d = sd(s);
+  store<u32>(g, load<u32>(d + SD_SETS) - 1);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_KEYS)), 4);
 }
 
 function runFull(start: u32, n: u32): u32 {
   const buf = <usize>load<u32>(CFG_REQ_BUF);
   const fast = present(S_ITLB4K) && present(S_DTLB4K);
+  // Skylake's geometry has an inline run of its own (fastpath.ts)
+  const spec =
+    fullWays(S_ITLB4K, 8) && fullWays(S_DTLB4K, 4) && fullWays(S_STLB, 12) && fullWays(S_ITLB2M, 8) &&
+    fullWays(S_DTLB2M, 4) && fullWays(S_DTLB1G, 4) && fullWays(S_STLB1G, 4);
   let cur: u32 = 0xFFFFFFFF; // the vCPU whose view the inline path holds
   let i = start;
   while (i < n) {
     if (cur != 0xFFFFFFFF && fast) {
-      i = fullHits(i, n, cur);
+      if (spec) {
+        i = fullRun(i, n);
+        const ev = load<u32>(HOT_RUN_EV);
+        if (ev != 0) {
+          // a walk of the run raised it, at the request before i
+          flushKinds(cnt(cur));
+          return raise(ev, i - 1, cur, load<u64>(<usize>load<u32>(CFG_REQ_BUF) + (<usize>(i - 1) << 4)));
+        }
+      } else i = fullHits(i, n, cur);
       if (i >= n) break;
     }
     const r = buf + <usize>i * REQ_BYTES;
@@ -308,24 +347,28 @@ function runFull(start: u32, n: u32): u32 {
     const kind = info & 0xFF;
     const who = info >> 8;
     let ev: u32 = 0;
-    if (kind == KIND_ALLOC || kind == KIND_FREE) ev = slabOp(i, r, kind, who);
-    else if (who != cur) {
-      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
-      hotKinds = 0;
+    if (kind == KIND_ALLOC || kind == KIND_FREE) {
+      // a run of slab operations goes call-free; the one that fails raises its event here
+      const j = slabRun(i, n);
+      if (j > i) {
+        i = j;
+        continue;
+      }
+      ev = slabOp(i, r, kind, who);
+    } else if (who != cur) {
+      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur));
       if (!validVcpu(who)) return raise(EV_BAD_VCPU, i, who, va);
       cur = who;
       if (fast) setFullHot(cur);
       continue;
     } else ev = slowRequest(i, va, false);
     if (ev != 0) {
-      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
-      hotKinds = 0;
+      if (cur != 0xFFFFFFFF) flushKinds(cnt(cur));
       return ev;
     }
     i++;
   }
-  if (cur != 0xFFFFFFFF) flushKinds(cnt(cur), hotKinds);
-  hotKinds = 0;
+  if (cur != 0xFFFFFFFF) flushKinds(cnt(cur));
   return 0;
 }
 
@@ -348,7 +391,7 @@ function fullHits(start: u32, n: u32, vcpu: u32): u32 {
     const info = load<u32>(r, 8);
     const size = load<u32>(r, 12);
     const kind = info & 0xFF;
-    if ((info >> 8) != vcpu || kind > 2 || (<u32>va & 0xFFF) + size > 0x1000) break;
+    if ((info >> 8) != vcpu || kind > 2 || (va & 0xFFF) + <u64>size > 0x1000) break;
     const vpn = va >> 12;
     const g = HOT_GEOM + (<usize>kind << 5);
     const wpad = load<u32>(g, 4);
@@ -366,7 +409,7 @@ function fullHits(start: u32, n: u32, vcpu: u32): u32 {
     countData(c, fl, kind);
   }
   clock = clk;
-  hotKinds += kc;
+  store<u64>(HOT_KINDS, load<u64>(HOT_KINDS) + kc);
   return i;
 }
 
@@ -378,6 +421,9 @@ function setHotGeom(g: usize, p: usize, s: i32): void {
   store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_STAMP)), 12);
   store<u32>(g, load<u32>(d + SD_WAYS), 16);
   store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_FLAGS)), 20);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_D0)), 24);
+  store<u32>(g, <u32>(p + <usize>load<u32>(d + SD_D1)), 28);
+  if (g < HOT_STLB) store<u32>(HOT_SETOFF + ((g - HOT_GEOM) >> 3), (load<u32>(d + SD_SETS) - 1) * load<u32>(d + SD_WPAD) * 8);
 }
 
 /** Writes the hot geometry of the L1s of size `z` (per kind) and the STLB of pCPU block `p`. */
@@ -427,41 +473,43 @@ function runConformance(start: u32, n: u32): u32 {
   const fast =
     present(z == SZ_4K ? S_ITLB4K : S_ITLB2M) && present(z == SZ_4K ? S_DTLB4K : S_DTLB2M) && present(S_STLB) && load<u32>(CFG_REPL) != 2;
   if (fast) setHot(p, z);
+  // Skylake's geometry (8-way ITLBs, 4-way DTLBs, 12-way STLB) has a loop of its own
+  const spec = fast && fullWays(z == SZ_4K ? S_ITLB4K : S_ITLB2M, 8) && fullWays(z == SZ_4K ? S_DTLB4K : S_DTLB2M, 4) && fullWays(S_STLB, 12);
   let i = start;
   while (i < n) {
     // The inline path runs L1 hits until something else comes; a call-free loop
     // keeps its state in registers (V8 saves no register across a Wasm call).
     if (fast) {
-      i = z == SZ_4K ? confHits4k(i, n) : confHits2m(i, n);
+      i = spec ? (z == SZ_4K ? confRun4k(i, n) : confRun2m(i, n)) : z == SZ_4K ? confHits4k(i, n) : confHits2m(i, n);
       if (i >= n) break;
     }
     const r = buf + <usize>i * REQ_BYTES;
     const va = load<u64>(r);
     const info = load<u32>(r, 8);
     const size = load<u32>(r, 12);
-    if (!fast || info > 2 || (<u32>va & 0xFFF) + size > 0x1000) {
+    if (!fast || info > 2 || (va & 0xFFF) + <u64>size > 0x1000) {
       const ev = slowRequest(i, va, false);
       if (ev != 0) {
-        flushKinds(c, hotKinds);
-        hotKinds = 0;
+        flushKinds(c);
         return ev;
       }
     } else {
       // an L1 miss
       clock++;
-      hotKinds += load<u64>(HOT_INC + (<usize>info << 3));
+      store<u64>(HOT_KINDS, load<u64>(HOT_KINDS) + load<u64>(HOT_INC + (<usize>info << 3)));
       const vpn = va >> <u64>(12 + 9 * z);
       confMiss(c, p, vpn, (vpn << 28) | ctxBits(1, 0) | (<u64>z << 1) | 1, info, z, clock);
     }
     i++;
   }
-  flushKinds(c, hotKinds);
-  hotKinds = 0;
+  flushKinds(c);
   return 0;
 }
 
-/** Request counts by kind gathered by the inline paths, packed 21 bits apart. */
-let hotKinds: u64 = 0;
+/** Whether structure `s` has exactly `ways` ways (so no padding way). */
+function fullWays(s: i32, ways: u32): bool {
+  return load<u32>(sd(s) + SD_WAYS) == ways && load<u32>(sd(s) + SD_WPAD) == ways;
+}
 
 function confHits4k(start: u32, n: u32): u32 {
   return confHits(start, n, SZ_4K);
@@ -489,7 +537,7 @@ function confHits2m(start: u32, n: u32): u32 {
     const va = load<u64>(r);
     const kind = load<u32>(r, 8); // vcpu 0 and a valid kind leave just the kind
     const size = load<u32>(r, 12);
-    if (kind > 2 || (<u32>va & 0xFFF) + size > 0x1000) break;
+    if (kind > 2 || (va & 0xFFF) + <u64>size > 0x1000) break;
     const vpn = va >> <u64>(12 + 9 * z);
     const key = (vpn << 28) | bits;
     const g = HOT_GEOM + (<usize>kind << 5);
@@ -519,7 +567,7 @@ function confHits2m(start: u32, n: u32): u32 {
     store<u32>(stamps + (<usize>v << 2), clk);
   }
   clock = clk;
-  hotKinds += kc;
+  store<u64>(HOT_KINDS, load<u64>(HOT_KINDS) + kc);
   if (missF + missD != 0) {
     const c = cnt(0);
     add(c, C_L1MISS_F, missF);

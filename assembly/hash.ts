@@ -22,6 +22,12 @@ export function hashInit(h: usize, cap: u32): bool {
 
 /** The value of `key`, or 0. */
 export function hashGet(h: usize, key: u64): u32 {
+  return hashFind(h, key);
+}
+
+/** `hashGet` inlined, for loops that must not call. */
+// @ts-ignore: decorator
+@inline export function hashFind(h: usize, key: u64): u32 {
   const t = <usize>load<u32>(h);
   const mask = load<u32>(h, 4) - 1;
   const k = key + 1;

@@ -1,10 +1,10 @@
 // The core's own memory: a bump allocator above the static data (nothing is ever
 // allocated on the hot path), 4 KiB slots for page-table pages with a free list, and
-// a hash (hash.ts) from host frame number to the slot that holds that table page's
-// 512 entries. Page-table pages are the only guest memory the core stores:
-// data pages are metadata only.
+// a hash table from host frame number to the slot that holds that table page's 512
+// entries. Page-table pages are the only guest memory the core stores: data pages are
+// metadata only.
 import { CFG_HEAP_TOP, CFG_FREE_SLOTS, CFG_SLOTS_USED, CFG_HASH, CFG_OOM } from "./layout";
-import { hashGet, hashPut, hashRemove, hashMakeRoom } from "./hash";
+import { tierOf } from "./state";
 
 /** Starts the heap above the module's static data. */
 export function heapInit(): void {
@@ -58,22 +58,109 @@ export function slotFree(s: usize): void {
 }
 
 // ---- host frame -> slot -------------------------------------------------------------
+//
+// An open-addressing table (linear probing, backward-shift deletion, load at most 1/2)
+// of u64 entries (frame + 1) << 23 | tier << 20 | slot >> 12, 0 = empty: one 8-byte
+// load per probe gives the slot and the tier of the frame (tiers are fixed at init), and
+// the table is half the size of a generic hash.ts table, so walks miss the cache less.
+// Its descriptor is CFG_HASH (u32 entries address, u32 capacity, u32 used), first
+// allocated by hashInit with room to spare. Frames are 34 bits (MAXPHYADDR 46).
+
+const ENTRY_TIER_SHIFT: u64 = 20;
+const ENTRY_KEY_SHIFT: u64 = 23;
+
+// @ts-ignore: decorator
+@inline function frameHome(frame: u64, mask: u32): u32 {
+  return <u32>((frame * 0x9E3779B97F4A7C15) >> 32) & mask;
+}
+
+/** The slot (4 KiB aligned) of the table page at host frame `frame` with its tier in bits 0..2, or 0. */
+// @ts-ignore: decorator
+@inline export function slotTierOf(frame: u64): usize {
+  const t = <usize>load<u32>(CFG_HASH);
+  const mask = load<u32>(CFG_HASH, 4) - 1;
+  const k = frame + 1;
+  let i = frameHome(frame, mask);
+  while (true) {
+    const e = load<u64>(t + (<usize>i << 3));
+    if ((e >> ENTRY_KEY_SHIFT) == k) return (<usize>(e & 0xFFFFF) << 12) | <usize>((e >> ENTRY_TIER_SHIFT) & 7);
+    if (e == 0) return 0;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
 
 /** The slot holding the table page at host frame `frame`, or 0. */
-export function slotOf(frame: u32): usize {
-  return <usize>hashGet(CFG_HASH, <u64>frame);
+export function slotOf(frame: u64): usize {
+  return slotTierOf(frame) & ~(<usize>0xFFF);
 }
 
 /** Makes room for one more table page; false when memory ran out (nothing changed). */
 export function hashReserve(): bool {
-  return hashMakeRoom(CFG_HASH);
+  const cap = load<u32>(CFG_HASH, 4);
+  if ((load<u32>(CFG_HASH, 8) + 1) * 2 <= cap) return true;
+  const old = <usize>load<u32>(CFG_HASH);
+  const t = alloc(<usize>cap << 4, 16);
+  if (t == 0) return false;
+  store<u32>(CFG_HASH, <u32>t);
+  store<u32>(CFG_HASH, cap << 1, 4);
+  const mask = (cap << 1) - 1;
+  for (let j: u32 = 0; j < cap; j++) {
+    const e = load<u64>(old + (<usize>j << 3));
+    if (e == 0) continue;
+    let i = frameHome((e >> ENTRY_KEY_SHIFT) - 1, mask);
+    while (load<u64>(t + (<usize>i << 3)) != 0) i = (i + 1) & mask;
+    store<u64>(t + (<usize>i << 3), e);
+  }
+  // The old entries are not reused: the table only grows, and growth is rare.
+  return true;
 }
 
 /** Registers a table page; the caller has called `hashReserve`. */
-export function hashSet(frame: u32, slot: usize): void {
-  hashPut(CFG_HASH, <u64>frame, <u32>slot);
+export function hashSet(frame: u64, slot: usize): void {
+  const t = <usize>load<u32>(CFG_HASH);
+  const mask = load<u32>(CFG_HASH, 4) - 1;
+  const k = frame + 1;
+  const e = (k << ENTRY_KEY_SHIFT) | (<u64>tierOf(frame << 12) << ENTRY_TIER_SHIFT) | <u64>(slot >> 12);
+  let i = frameHome(frame, mask);
+  while (true) {
+    const a = t + (<usize>i << 3);
+    const x = load<u64>(a);
+    if (x == 0 || (x >> ENTRY_KEY_SHIFT) == k) {
+      if (x == 0) store<u32>(CFG_HASH, load<u32>(CFG_HASH, 8) + 1, 8);
+      store<u64>(a, e);
+      return;
+    }
+    i = (i + 1) & mask;
+  }
 }
 
-export function hashDelete(frame: u32): void {
-  hashRemove(CFG_HASH, <u64>frame);
+export function hashDelete(frame: u64): void {
+  const t = <usize>load<u32>(CFG_HASH);
+  const mask = load<u32>(CFG_HASH, 4) - 1;
+  const k = frame + 1;
+  let i = frameHome(frame, mask);
+  while (true) {
+    const x = load<u64>(t + (<usize>i << 3));
+    if (x == 0) return;
+    if ((x >> ENTRY_KEY_SHIFT) == k) break;
+    i = (i + 1) & mask;
+  }
+  // backward-shift deletion: move later entries of the run into the hole when their
+  // home is not cyclically inside (hole, j]
+  let hole = i;
+  let j = (i + 1) & mask;
+  while (true) {
+    const x = load<u64>(t + (<usize>j << 3));
+    if (x == 0) break;
+    const home = frameHome((x >> ENTRY_KEY_SHIFT) - 1, mask);
+    const inside = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+    if (!inside) {
+      store<u64>(t + (<usize>hole << 3), x);
+      hole = j;
+    }
+    j = (j + 1) & mask;
+  }
+  store<u64>(t + (<usize>hole << 3), 0);
+  store<u32>(CFG_HASH, load<u32>(CFG_HASH, 8) - 1, 8);
 }

@@ -96,20 +96,68 @@ export const TR_FLAGS: usize = TR + 16; // u32 entry flags
 export const TR_SIZE: usize = TR + 20; // u32 entry size code
 
 /**
- * Hot values of the engine's inline path, at constant addresses so the loops keep few
- * registers live: per kind (fetch, read, write) the L1's set mask, padded ways, keys
- * base, stamps base and ways (32 bytes each), the same for the STLB, and the packed
- * request-count increment.
+ * Hot values of the engine's inline runs (fastpath.ts), at constant addresses so that
+ * the loops keep few registers live and reload these instead (V8 keeps no register
+ * across a call and spills heavily in big loops).
+ * - HOT_GEOM: per kind (fetch, read, write) the L1 the inline hit loop probes, 32 bytes:
+ *   u32 set mask, wpad, keys, stamps, ways, flags, d0, d1 (addresses of the set-0 arrays
+ *   of the pCPU block).
+ * - HOT_STLB: the STLB, same fields.
+ * - HOT_INC: per kind the packed request-count increment (u64, 21 bits per kind).
+ * - HOT_KINDS: u64 request counts by kind of the inline runs, packed like HOT_INC; the
+ *   engine adds them to the vCPU's counters when it leaves the vCPU.
+ * - HOT_VCPU: the full model's current vCPU, 32 bytes: u32 permission tables, effective
+ *   PKRU, effective PKRS, key masks, counters, address of the VM's has-global flag;
+ *   u64 ctx key bits.
+ * - HOT_RUN: the state of an inline run, kept in memory rather than in locals so that
+ *   no value lives across both the hit loop and the miss path (V8 would spill it inside
+ *   the hit loop): u32 request address, end address, stamp delta (the stamp of the
+ *   request at address r is (r >> 4) + delta), fetches run, sum of the kinds of the data
+ *   requests run (reads 1, writes 2), the vCPU's request-info bits (vcpu << 8).
+ * - HOT_BIG: the structures of large pages the full model's miss path probes: u32 set
+ *   mask and keys of itlb2m, dtlb2m, dtlb1g and stlb1g (8 bytes each).
+ * - HOT_KEYOK: the current vCPU's protection keys that let an access through, per kind
+ *   and U bit of the page: u16 masks (bit k for key k) at kind * 4 + (U ? 2 : 0).
+ * - HOT_RUN_COUNTED: requests of the full model's inline run, per kind (u32), whose
+ *   data access is already counted (in a tier other than 0, or by a walk) or failed;
+ *   the rest succeeded in tier 0 and are counted in bulk (fastpath.ts).
+ * - HOT_RUN_EV: the event the full model's inline run stopped at (0: none).
+ * - HOT_SETOFF: per kind, the set mask of HOT_GEOM's L1 scaled to bytes of keys
+ *   ((sets - 1) * wpad * 8), so that a set's keys are at keys + (shifted va & this).
  */
 export const HOT: usize = 0x0700;
-export const HOT_GEOM: usize = HOT; // 3 x 32 bytes: mask, wpad, keys, stamps, ways, flags
-export const HOT_STLB: usize = HOT + 96; // the STLB, same fields
-export const HOT_INC: usize = HOT + 128; // 3 x u64
-/** The current vCPU of the full model's inline path: okTab, pkru, pkrs, key masks, counters, ctx bits (u64). */
+export const HOT_GEOM: usize = HOT;
+export const HOT_STLB: usize = HOT + 96;
+export const HOT_INC: usize = HOT + 128;
+export const HOT_KINDS: usize = HOT + 152;
 export const HOT_VCPU: usize = HOT + 160;
+export const HOT_RUN: usize = HOT + 192;
+export const HOT_RUN_R: usize = HOT_RUN;
+export const HOT_RUN_END: usize = HOT_RUN + 4;
+export const HOT_RUN_DELTA: usize = HOT_RUN + 8;
+export const HOT_RUN_FETCHES: usize = HOT_RUN + 12;
+export const HOT_RUN_DKINDS: usize = HOT_RUN + 16;
+export const HOT_RUN_WHO: usize = HOT_RUN + 20;
+export const HOT_BIG: usize = HOT + 224;
+export const HOT_KEYOK: usize = HOT + 256;
+export const HOT_RUN_COUNTED: usize = HOT + 268;
+export const HOT_RUN_EV: usize = HOT + 280;
+export const HOT_SETOFF: usize = HOT + 284;
 
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;
+
+/**
+ * Prefetch hints of the walker (walk.ts): where the last-level tables of recent walks
+ * were, so that the walk of the next request's page can be touched early and its
+ * memory latency overlap this walk's. Hints only: a stale one costs a useless load,
+ * never a wrong result. PF_GUEST: per 2 MiB of guest-virtual space (4096 entries,
+ * indexed by va >> 21 mod 4096), u32 slot of the guest page table, u32 its gPA >> 12.
+ * PF_EPT: per 2 MiB of guest-physical space, u32 slot of the EPT page table.
+ */
+export const PF_GUEST: usize = 0x10000; // 32 KiB
+export const PF_EPT: usize = 0x18000; // 16 KiB
+export const PF_ENTRIES: u32 = 4096;
 
 // ---- Per-vCPU record (VCPU_BYTES each, in the vCPU table) -------------------------
 export const VCPU_BYTES: usize = 64;

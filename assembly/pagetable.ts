@@ -50,7 +50,7 @@ export const NONE: u64 = 0xFFFFFFFFFFFFFFFF;
 /** The slot of the table page at host address `hpa`, or 0. */
 // @ts-ignore: decorator
 @inline export function tableSlot(hpa: u64): usize {
-  return slotOf(<u32>(hpa >> 12));
+  return slotOf(hpa >> 12);
 }
 
 /** EPT leaf test at `level` (4..1). */
@@ -93,7 +93,7 @@ function takeFrame(): usize {
   if (!hashReserve()) return 0;
   const slot = slotAlloc();
   if (slot == 0) return 0;
-  hashSet(<u32>(hpa >> 12), slot);
+  hashSet(hpa >> 12, slot);
   store<u32>(IO_USED, used + 1);
   return slot;
 }
@@ -114,7 +114,7 @@ export function newRoot(): usize {
 export function releaseTable(hpa: u64): bool {
   const slot = tableSlot(hpa);
   if (slot == 0) return false;
-  hashDelete(<u32>(hpa >> 12));
+  hashDelete(hpa >> 12);
   slotFree(slot);
   return true;
 }

@@ -8,13 +8,15 @@
 // Heap record (HEAP_BYTES): u32 active, u32 pageShift, u64 allocs, u64 frees,
 //   u64 empties, u64 badFrees, then MAX_CACHES cache records (CACHE_BYTES):
 //   u32 objSize, u32 perPage, u32 firstOff, u32 head (page record with free objects),
-//   u32 pages, u32 freeObjs, u32 spare (a released page record for reuse).
+//   u32 pages, u32 freeObjs, u32 spare (a released page record for reuse), u32 magic
+//   (ceil(2^32 / objSize), 0 for objSize 1: the object index of an offset without a
+//   division, see `objectIndex`).
 // Page record: u64 base, u32 heap, u32 cache, u32 nfree, u32 cursor (first word that
 //   may have a free bit), u32 next (in the cache's list of pages with free objects),
 //   u32 listed, then ceil(perPage / 64) u64 words of bits (1 = free).
-import { CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS, CFG_SLAB_HASH } from "./layout";
+import { CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS, CFG_SLAB_HASH, CFG_REQ_BUF, REQ_BYTES, KIND_ALLOC, KIND_FREE } from "./layout";
 import { alloc } from "./heap";
-import { hashGet, hashPut, hashRemove, hashMakeRoom } from "./hash";
+import { hashGet, hashFind, hashPut, hashRemove, hashMakeRoom } from "./hash";
 
 export const MAX_CACHES: u32 = 64;
 export const CACHE_BYTES: usize = 32;
@@ -79,7 +81,22 @@ export function slabCacheCreate(heap: u32, cache: u32, objSize: u32, header: u32
   store<u32>(c, 0, 16);
   store<u32>(c, 0, 20);
   store<u32>(c, 0, 24);
+  store<u32>(c, objSize == 1 ? 0 : <u32>(((<u64>1 << 32) + objSize - 1) / objSize), 28);
   return SL_OK;
+}
+
+/**
+ * The index of the object at `off` bytes into a page's objects of cache record `c`, or
+ * 0xFFFFFFFF when `off` is not an object's start. With magic M = ceil(2^32 / size),
+ * floor(off * M / 2^32) is off / size exactly when size divides off (off < 2^32), and
+ * a non-multiple never passes the check idx * size == off.
+ */
+// @ts-ignore: decorator
+@inline function objectIndex(c: usize, off: u32): u32 {
+  const size = load<u32>(c);
+  const m = load<u32>(c, 28);
+  const idx = m != 0 ? <u32>((<u64>off * <u64>m) >> 32) : off;
+  return idx * size == off ? idx : 0xFFFFFFFF;
 }
 
 // @ts-ignore: decorator
@@ -198,15 +215,21 @@ export let slabAddr: u64 = 0;
   if (pr == 0) return badFree(h, SL_FOREIGN);
   const c = cacheRec(h, load<u32>(pr, 12));
   const off = <u32>(addr - load<u64>(pr)) - load<u32>(c, 8);
-  const size = load<u32>(c);
-  const idx = off / size;
-  if (<i32>off < 0 || idx * size != off || idx >= load<u32>(c, 4)) return badFree(h, SL_MISALIGNED);
+  const idx = objectIndex(c, off);
+  if (<i32>off < 0 || idx >= load<u32>(c, 4)) return badFree(h, SL_MISALIGNED);
   const w = idx >> 6;
   const a = pr + PAGE_HDR + (<usize>w << 3);
   const m = <u64>1 << <u64>(idx & 63);
   const word = load<u64>(a);
   if ((word & m) != 0) return badFree(h, SL_DOUBLE);
-  store<u64>(a, word | m);
+  giveAt(h, c, pr, a, word | m, w);
+  return SL_OK;
+}
+
+/** Marks an object free: bitmap word `a` of page record `pr` becomes `word`; `w` is its index. */
+// @ts-ignore: decorator
+@inline function giveAt(h: usize, c: usize, pr: usize, a: usize, word: u64, w: u32): void {
+  store<u64>(a, word);
   if (w < load<u32>(pr, 20)) store<u32>(pr, w, 20);
   store<u32>(pr, load<u32>(pr, 16) + 1, 16);
   if (load<u32>(pr, 28) == 0) {
@@ -217,7 +240,6 @@ export let slabAddr: u64 = 0;
   }
   store<u32>(c, load<u32>(c, 20) + 1, 20);
   store<u64>(h, load<u64>(h, 16) + 1, 16);
-  return SL_OK;
 }
 
 function badFree(h: usize, why: u32): u32 {
@@ -240,4 +262,53 @@ export function slabFree(heap: u32, addr: f64): u32 {
 /** Whether heap `heap` exists (for the engine). */
 export function slabHeapValid(heap: u32): bool {
   return validHeap(heap);
+}
+
+// ---- runs of slab operations in the request buffer ----------------------------------
+
+/**
+ * Runs the slab operations (request kinds 3 and 4) from request `start` on while each
+ * succeeds, without a call; returns the index of the first request that is not one, or
+ * that would fail (it changes nothing for that one: the engine's `slabOp` runs it and
+ * raises its event), or `n`.
+ */
+export function slabRun(start: u32, n: u32): u32 {
+  const buf = <usize>load<u32>(CFG_REQ_BUF);
+  const end = buf + (<usize>n << 4);
+  let r = buf + (<usize>start << 4);
+  for (; r < end; r += REQ_BYTES) {
+    const info = load<u32>(r, 8);
+    const heap = info >> 8;
+    if (heap >= load<u32>(CFG_SLAB_MAXHEAPS)) break;
+    const h = heapRec(heap);
+    if (load<u32>(h) == 0) break;
+    const kind = info & 0xFF;
+    if (kind == KIND_ALLOC) {
+      const cache = load<u32>(r, 12);
+      if (cache >= MAX_CACHES || load<u32>(cacheRec(h, cache), 12) == 0) break;
+      slabTake(h, cache);
+      store<u64>(r, slabAddr);
+    } else if (kind == KIND_FREE) {
+      if (!slabGiveFast(heap, h, load<u64>(r))) break;
+    } else break;
+  }
+  return <u32>((r - buf) >> 4);
+}
+
+/** `slabGive` when it succeeds; false (nothing changed) when it would fail. */
+// @ts-ignore: decorator
+@inline function slabGiveFast(heap: u32, h: usize, addr: u64): bool {
+  const pr = <usize>hashFind(CFG_SLAB_HASH, pageKey(heap, addr, load<u32>(h, 4)));
+  if (pr == 0) return false;
+  const c = cacheRec(h, load<u32>(pr, 12));
+  const off = <u32>(addr - load<u64>(pr)) - load<u32>(c, 8);
+  const idx = objectIndex(c, off);
+  if (<i32>off < 0 || idx >= load<u32>(c, 4)) return false;
+  const w = idx >> 6;
+  const a = pr + PAGE_HDR + (<usize>w << 3);
+  const m = <u64>1 << <u64>(idx & 63);
+  const word = load<u64>(a);
+  if ((word & m) != 0) return false;
+  giveAt(h, c, pr, a, word | m, w);
+  return true;
 }

@@ -8,6 +8,11 @@
 // Ways are padded to an even count so that a set is probed with i64x2 compares;
 // padding ways keep key 0 and are never chosen as victims.
 //
+// Invariant: a way's stamp is 0 exactly when its key is 0 (invalid), so that the
+// smallest stamp of a full-width set is its first invalid way if it has one, else its
+// LRU/FIFO victim (`oldestWayK`): every write of key 0 writes stamp 0 (`clearWay`),
+// and every stamp written with a key is at least 1.
+//
 // Key layout (64 bits): vpn << 28 | vpid << 16 | pcid << 4 | global << 3 | size << 1 | 1
 // (vpn is the tag: the address shifted by the entry's page size, or a PSC tag, or a gPFN).
 import {
@@ -95,6 +100,47 @@ export const KEY_VPID_MASK: u64 = 0x0FFF0000;
   return probeKeys(keys, wpad, key);
 }
 
+/**
+ * Bit w set when way w of the set at `keys` holds `key`. `W` must be a constant
+ * multiple of 4 up to 16 (the specialised loops' way counts): it folds to straight-line
+ * i64x2 compares whose results are packed (one i32 lane per way, then narrowed) so that
+ * one movemask gives the mask.
+ */
+// @ts-ignore: decorator
+@inline export function matchMask(keys: usize, W: u32, key: u64): u32 {
+  const k = i64x2.splat(key);
+  const a = v128.shuffle<u32>(i64x2.eq(v128.load(keys), k), i64x2.eq(v128.load(keys, 16), k), 0, 2, 4, 6);
+  if (W == 4) return i32x4.bitmask(a);
+  const b = v128.shuffle<u32>(i64x2.eq(v128.load(keys, 32), k), i64x2.eq(v128.load(keys, 48), k), 0, 2, 4, 6);
+  const ab = i16x8.narrow_i32x4_s(a, b);
+  if (W == 8) return i16x8.bitmask(ab);
+  const c = v128.shuffle<u32>(i64x2.eq(v128.load(keys, 64), k), i64x2.eq(v128.load(keys, 80), k), 0, 2, 4, 6);
+  const d = W >= 16 ? v128.shuffle<u32>(i64x2.eq(v128.load(keys, 96), k), i64x2.eq(v128.load(keys, 112), k), 0, 2, 4, 6) : c;
+  const m = i8x16.bitmask(i8x16.narrow_i16x8_s(ab, i16x8.narrow_i32x4_s(c, d)));
+  return W >= 16 ? m : m & 0xFFF;
+}
+
+/**
+ * `oldestWay` for a full-width set of constant `W` ways (a multiple of 4, no padding):
+ * the first invalid way, else the smallest stamp; by the stamp invariant (above), the
+ * first smallest stamp is both.
+ */
+// @ts-ignore: decorator
+@inline export function oldestWayK(keys: usize, stamps: usize, W: u32): u32 {
+  let m = v128.load(stamps);
+  if (W >= 8) m = i32x4.min_u(m, v128.load(stamps, 16));
+  if (W >= 12) m = i32x4.min_u(m, v128.load(stamps, 32));
+  if (W >= 16) m = i32x4.min_u(m, v128.load(stamps, 48));
+  m = i32x4.min_u(m, v128.shuffle<u32>(m, m, 2, 3, 0, 1));
+  m = i32x4.min_u(m, v128.shuffle<u32>(m, m, 1, 0, 3, 2));
+  // the first lane equal to the minimum
+  let b = i32x4.bitmask(i32x4.eq(v128.load(stamps), m));
+  if (W >= 8) b |= i32x4.bitmask(i32x4.eq(v128.load(stamps, 16), m)) << 4;
+  if (W >= 12) b |= i32x4.bitmask(i32x4.eq(v128.load(stamps, 32), m)) << 8;
+  if (W >= 16) b |= i32x4.bitmask(i32x4.eq(v128.load(stamps, 48), m)) << 12;
+  return ctz(b);
+}
+
 /** Way of `key` among `wpad` keys at `keys`, or -1. */
 // @ts-ignore: decorator
 @inline export function probeKeys(keys: usize, wpad: u32, key: u64): i32 {
@@ -137,12 +183,30 @@ export function find(p: usize, s: i32, tag: u64, key: u64): i32 {
 
 /** Draws the next xorshift32 number of the core's replacement stream. */
 export function nextRandom(): u32 {
+  return drawRandom();
+}
+
+// @ts-ignore: decorator
+@inline export function drawRandom(): u32 {
   let x = load<u32>(CFG_RNG);
   x ^= x << 13;
   x ^= x >> 17;
   x ^= x << 5;
   store<u32>(CFG_RNG, x);
   return x;
+}
+
+/**
+ * `victim` for a full-width set of constant `W` ways at `keys` and `stamps` under
+ * replacement policy `repl` (CFG_REPL): the way a fill goes to.
+ */
+// @ts-ignore: decorator
+@inline export function victimK(keys: usize, stamps: usize, W: u32, repl: u32): u32 {
+  if (repl == 2) {
+    const z = matchMask(keys, W, 0);
+    return z != 0 ? ctz(z) : drawRandom() % W;
+  }
+  return oldestWayK(keys, stamps, W);
 }
 
 /**
@@ -180,32 +244,55 @@ export function nextRandom(): u32 {
 export function victim(p: usize, s: i32, tag: u64): u32 {
   const d = sd(s);
   const wpad = load<u32>(d + SD_WPAD);
-  const ways = load<u32>(d + SD_WAYS);
   const first = (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * wpad;
-  const keys = p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3);
-  if (load<u32>(CFG_REPL) == 2) {
-    const w0 = probeSet(keys, wpad, 0);
-    if (w0 >= 0 && <u32>w0 < ways) return first + <u32>w0;
-    return first + nextRandom() % ways;
+  return first + victimWay(p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3), p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2), load<u32>(d + SD_WAYS), wpad);
+}
+
+/** The way of the set at `keys`/`stamps` a fill goes to; common way counts take straight-line code. */
+// @ts-ignore: decorator
+@inline function victimWay(keys: usize, stamps: usize, ways: u32, wpad: u32): u32 {
+  const repl = load<u32>(CFG_REPL);
+  if (ways == wpad) {
+    if (ways == 4) return victimK(keys, stamps, 4, repl);
+    if (ways == 12) return victimK(keys, stamps, 12, repl);
+    if (ways == 8) return victimK(keys, stamps, 8, repl);
   }
-  return first + oldestWay(keys, p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2), ways, wpad);
+  if (repl == 2) {
+    const w0 = probeSet(keys, wpad, 0);
+    if (w0 >= 0 && <u32>w0 < ways) return <u32>w0;
+    return drawRandom() % ways;
+  }
+  return oldestWay(keys, stamps, ways, wpad);
 }
 
 /** Fills `key` into structure `s` (which must be present); returns the slot. */
 export function fill(p: usize, s: i32, tag: u64, key: u64, d0: u64, d1: u64, flags: u32): u32 {
-  const slot = victim(p, s, tag);
-  store<u64>(keyAt(p, s, slot), key);
-  store<u64>(d0At(p, s, slot), d0);
-  store<u64>(d1At(p, s, slot), d1);
-  store<u32>(flagsAt(p, s, slot), flags);
-  store<u32>(stampAt(p, s, slot), ++clock);
+  const d = sd(s);
+  const wpad = load<u32>(d + SD_WPAD);
+  const first = (<u32>tag & (load<u32>(d + SD_SETS) - 1)) * wpad;
+  const keys = p + <usize>load<u32>(d + SD_KEYS) + (<usize>first << 3);
+  const stamps = p + <usize>load<u32>(d + SD_STAMP) + (<usize>first << 2);
+  const w = victimWay(keys, stamps, load<u32>(d + SD_WAYS), wpad);
+  const slot = first + w;
+  store<u64>(keys + (<usize>w << 3), key);
+  store<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot << 3), d0);
+  store<u64>(p + <usize>load<u32>(d + SD_D1) + (<usize>slot << 3), d1);
+  store<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot << 2), flags);
+  store<u32>(stamps + (<usize>w << 2), ++clock);
   return slot;
 }
 
 /** Invalidates `key` in structure `s` if present. */
 export function invalidate(p: usize, s: i32, tag: u64, key: u64): void {
   const slot = find(p, s, tag, key);
-  if (slot >= 0) store<u64>(keyAt(p, s, <u32>slot), 0);
+  if (slot >= 0) clearWay(p, s, <u32>slot);
+}
+
+/** Makes the way at `slot` of structure `s` invalid: key 0, stamp 0. */
+// @ts-ignore: decorator
+@inline function clearWay(p: usize, s: i32, slot: u32): void {
+  store<u64>(keyAt(p, s, slot), 0);
+  store<u32>(stampAt(p, s, slot), 0);
 }
 
 /**
@@ -221,7 +308,7 @@ export function scan(p: usize, s: i32, mask: u64, match: u64, keepGlobal: bool):
   for (let i: u32 = 0; i < n; i++) {
     const a = keys + (<usize>i << 3);
     const k = load<u64>(a);
-    if (k != 0 && (k & mask) == match && !(keepGlobal && (k & KEY_GLOBAL) != 0)) store<u64>(a, 0);
+    if (k != 0 && (k & mask) == match && !(keepGlobal && (k & KEY_GLOBAL) != 0)) clearWay(p, s, i);
   }
 }
 
@@ -247,14 +334,21 @@ export function renormalise(): void {
       const ways = load<u32>(d + SD_WAYS);
       if (ways > maxWays) maxWays = ways;
       const base = p + <usize>load<u32>(d + SD_STAMP);
+      const kbase = p + <usize>load<u32>(d + SD_KEYS);
       for (let st: u32 = 0; st < sets; st++) {
         const a = base + (<usize>(st * wpad) << 2);
+        const ka = kbase + (<usize>(st * wpad) << 3);
+        // valid ways get their rank among the valid ways (1..), invalid ones keep 0
         for (let w: u32 = 0; w < ways; w++) {
           const t = load<u32>(a + (<usize>w << 2));
-          let rank: u32 = 1;
-          for (let v: u32 = 0; v < ways; v++) {
-            const u = load<u32>(a + (<usize>v << 2));
-            if (u < t || (u == t && v < w)) rank++;
+          let rank: u32 = 0;
+          if (load<u64>(ka + (<usize>w << 3)) != 0) {
+            rank = 1;
+            for (let v: u32 = 0; v < ways; v++) {
+              if (load<u64>(ka + (<usize>v << 3)) == 0) continue;
+              const u = load<u32>(a + (<usize>v << 2));
+              if (u < t || (u == t && v < w)) rank++;
+            }
           }
           store<u32>(SCRATCH + (<usize>w << 2), rank);
         }
@@ -284,7 +378,7 @@ export function scanVa(p: usize, s: i32, vpid: u32, va: u64): void {
     const k = load<u64>(a);
     if (k == 0 || ((k & KEY_VPID_MASK) >> 16) != <u64>vpid) continue;
     const size = <u32>((k >> 1) & 3);
-    if ((k >> KEY_VPN_SHIFT) == (va >> <u64>(12 + 9 * size))) store<u64>(a, 0);
+    if ((k >> KEY_VPN_SHIFT) == (va >> <u64>(12 + 9 * size))) clearWay(p, s, i);
   }
 }
 
@@ -298,6 +392,6 @@ export function scanTag(p: usize, s: i32, vpid: u32, tag: u64): void {
   for (let i: u32 = 0; i < n; i++) {
     const a = keys + (<usize>i << 3);
     const k = load<u64>(a);
-    if (k != 0 && ((k & KEY_VPID_MASK) >> 16) == <u64>vpid && (k >> KEY_VPN_SHIFT) == tag) store<u64>(a, 0);
+    if (k != 0 && ((k & KEY_VPID_MASK) >> 16) == <u64>vpid && (k >> KEY_VPN_SHIFT) == tag) clearWay(p, s, i);
   }
 }

@@ -8,7 +8,7 @@ import {
   S_NTLB, CFG_PSC_ON, CFG_NTLB_ON, F_W, F_U, F_XD, F_D, F_ER, F_EW, F_EX, F_KEY_SHIFT,
   F_TIER_SHIFT, F_GLOBAL, EV_CODE, EV_ERROR, EV_VA, EV_GPA, EV_PAGE_FAULT, EV_EPT_VIOLATION,
   EV_EPT_MISCONFIG, TR_HPA, TR_GPA, TR_FLAGS, TR_SIZE, KIND_FETCH, KIND_WRITE, SZ_2M, SZ_1G,
-  SCRATCH,
+  SCRATCH, PF_GUEST, PF_EPT, PF_ENTRIES, REQ_BYTES,
 } from "./layout";
 import {
   bump, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_REFS_TIER, C_PWC_HIT, C_PWC_MISS, C_NTLB_HIT,
@@ -17,9 +17,10 @@ import {
 import { lookup, fill, present, d0At, flagsAt } from "./tlb";
 import {
   G_P, G_RW, G_US, G_A, G_D, G_PS, G_G, G_XD, G_KEY_SHIFT, E_R, E_W, E_X, E_RWX, E_LARGE,
-  E_A, E_D, E_TYPE_SHIFT, ADDR_MASK, HIGH_ADDR_MASK, indexAt, tableSlot,
+  E_A, E_D, E_TYPE_SHIFT, ADDR_MASK, HIGH_ADDR_MASK, indexAt,
 } from "./pagetable";
 import { vmRec, tierOf } from "./state";
+import { slotTierOf } from "./heap";
 import {
   legacyDenies, keyDenies, errorCode, CTL_CPL3, CTL_NXE, CTL_SMEP, PF_W, PF_U, PF_RSVD, PF_ID,
   PF_P,
@@ -35,11 +36,12 @@ let eSize: u32 = 0;
 let eRights: u32 = 0; // F_ER | F_EW | F_EX
 let eDirty: bool = false;
 
+/** Counts an entry read from a table page of `tier`. */
 // @ts-ignore: decorator
-@inline function countRef(c: usize, hpa: u64, guest: bool): void {
+@inline function countRef(c: usize, tier: u32, guest: bool): void {
   bump(c, C_REFS);
   bump(c, guest ? C_REFS_G : C_REFS_E);
-  bump(c, C_REFS_TIER + <i32>tierOf(hpa));
+  bump(c, C_REFS_TIER + <i32>tier);
 }
 
 function eptViolation(c: usize, va: u64, gpa: u64, access: u32, ad: bool, rights: u32, final: bool): u32 {
@@ -78,10 +80,12 @@ function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool)
   let t = load<u64>(vr + VM_EPT_ROOT);
   let rights: u32 = F_ER | F_EW | F_EX;
   for (let level: u32 = 4; level >= 1; level--) {
-    const slot = tableSlot(t);
+    const st = slotTierOf(t >> 12);
+    const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(gpa, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
-    countRef(c, t, false);
+    if (level == 1) store<u32>(eptHint(gpa), <u32>slot);
+    countRef(c, slot != 0 ? <u32>(st & 7) : tierOf(t), false);
     if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
     const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
     const leaf = level == 1 || large;
@@ -206,6 +210,68 @@ export function eptDenialOnHit(c: usize, p: usize, vc: usize, va: u64, flags: u3
   return kind == KIND_FETCH && (ctl & (CTL_NXE | CTL_SMEP)) != 0 ? PF_ID : 0;
 }
 
+// Prefetching the next walks. Over page tables larger than the caches, a walk waits on
+// three cache misses in a row (the EPT entry of the guest page table, the guest entry,
+// the EPT entry of the data page), and a load cannot retire before its data comes, so
+// one walk's misses overlap only loads issued close to them. So, when the inline run
+// walks request i and i is a multiple of TOUCH_BATCH, the walk touches in one batch of
+// independent loads what the walks of the next requests will read: the guest entries
+// and the guest tables' EPT entries of requests i + B + 1 .. i + 2B, and (their guest
+// entries being cached by the previous batch) the data pages' EPT entries of requests
+// i + 1 .. i + B. The addresses come from hints (layout.ts PF_*); a wrong one costs a
+// useless load. This doubled the default model's walk stream (2^20 pages).
+
+// Loads of `touchWalks`, kept so that the engine cannot drop them.
+let touched: u64 = 0;
+/** The buffer address of the request being walked by the inline run, and the buffer's end (0: no prefetching). */
+export let touchAt: usize = 0;
+export let touchEnd: usize = 0;
+
+// @ts-ignore: decorator
+@inline function guestHint(va: u64): usize {
+  return PF_GUEST + ((<usize>(va >> 21) & (PF_ENTRIES - 1)) << 3);
+}
+
+// @ts-ignore: decorator
+@inline function eptHint(gpa: u64): usize {
+  return PF_EPT + ((<usize>(gpa >> 21) & (PF_ENTRIES - 1)) << 2);
+}
+
+/** Where the EPT entry of `gpa` probably is (from its hint). */
+// @ts-ignore: decorator
+@inline function eptHintEntry(gpa: u64): usize {
+  return <usize>load<u32>(eptHint(gpa)) + (indexAt(gpa, 1) << 3);
+}
+
+/** Loads of the first stage for the request at buffer address `q`: its guest entry and its guest table's EPT entry. */
+// @ts-ignore: decorator
+@inline function touchGuest(q: usize): u64 {
+  const va = load<u64>(q);
+  const h = guestHint(va);
+  return load<u64>(<usize>load<u32>(h) + (indexAt(va, 1) << 3)) ^ load<u64>(eptHintEntry(<u64>load<u32>(h, 4) << 12));
+}
+
+/** Loads of the second stage for the request at `q`: its data page's EPT entry. */
+// @ts-ignore: decorator
+@inline function touchData(q: usize): u64 {
+  const va = load<u64>(q);
+  const pte = load<u64>(<usize>load<u32>(guestHint(va)) + (indexAt(va, 1) << 3));
+  return load<u64>(eptHintEntry(pte & ADDR_MASK));
+}
+
+/** Requests per prefetch batch. */
+const TOUCH_BATCH: usize = 4;
+
+/** Touches what the walks of the requests after the one at `q` will probably read. Reads only. */
+function touchWalks(q: usize, end: usize): void {
+  if ((q >> 4) % TOUCH_BATCH != 0 || q + (2 * TOUCH_BATCH + 1) * REQ_BYTES > end) return;
+  let x: u64 = 0;
+  for (let k: usize = 1; k <= TOUCH_BATCH; k++) {
+    x ^= touchGuest(q + (TOUCH_BATCH + k) * REQ_BYTES) ^ touchData(q + k * REQ_BYTES);
+  }
+  touched ^= x;
+}
+
 /**
  * The 2D walk for `va`. On success fills the TLBs and writes TR_*; returns 0 or the
  * event code. Counts one walk.
@@ -263,11 +329,19 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   for (; level >= 1; level--) {
     const r = tableHpa(c, p, vm, va, tgpa + (indexAt(va, level) << 3));
     if (r != 0) return r;
+    // the next requests' walks: their loads overlap this walk's wait for its table
+    if (level == 1 && touchAt != 0) touchWalks(touchAt, touchEnd);
     const thpa = eHpa & ~(<u64>0xFFF);
-    const slot = tableSlot(thpa);
+    const st = slotTierOf(thpa >> 12);
+    const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(va, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
-    countRef(c, thpa, true);
+    if (level == 1) {
+      const h = guestHint(va);
+      store<u32>(h, <u32>slot);
+      store<u32>(h, <u32>(tgpa >> 12), 4);
+    }
+    countRef(c, slot != 0 ? <u32>(st & 7) : tierOf(thpa), true);
     if ((e & G_P) == 0) return pageFault(c, p, vc, va, errBase, C_PF);
     const large = (level == 2 || level == 3) && (e & G_PS) != 0;
     const leaf = level == 1 || large;

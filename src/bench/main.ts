@@ -4,6 +4,8 @@
  */
 import { Command } from "commander";
 import { benchTranslation, type TranslationModel } from "./translation.js";
+import { benchSlab, type SlabResult } from "./slab.js";
+import { benchMemory, type MemoryResult } from "./memory.js";
 import { benchLackeyParse } from "../workloads/trace/lackey.js";
 import { createReferenceCore } from "../../tests/reference/index.js";
 import { formatTable } from "../report/table.js";
@@ -13,11 +15,12 @@ const program = new Command("unimmu-bench")
   .option("--json", "print one JSON object instead of tables")
   .option("--runs <n>", "runs per figure", (v) => parseInt(v, 10), 5)
   .option("--scale <x>", "scale the request counts (e.g. 0.1 for a quick look)", parseFloat, 1)
-  .option("--only <parts>", "comma-separated: conformance,default,reference,parse", "conformance,default,reference,parse")
+  .option("--only <parts>", "comma-separated: conformance,default,reference,slab,memory,parse", "conformance,default,reference,slab,memory,parse")
+  .option("--streams <names>", "comma-separated translation streams: hit,stlb,walk", "hit,stlb,walk")
   .option("--reference-requests <n>", "requests per reference-model stream", (v) => parseInt(v, 10), 2_000_000);
 
 program.parse();
-const o = program.opts<{ json?: boolean; runs: number; scale: number; only: string; referenceRequests: number }>();
+const o = program.opts<{ json?: boolean; runs: number; scale: number; only: string; streams: string; referenceRequests: number }>();
 const only = new Set(o.only.split(","));
 const progress = (label: string): void => {
   if (!o.json && process.stderr.isTTY) process.stderr.write(`\r\x1b[K${label}`);
@@ -29,6 +32,7 @@ const translation = await benchTranslation({
   scale: o.scale,
   referenceRequests: o.referenceRequests,
   models,
+  streams: o.streams.split(","),
   reference: createReferenceCore,
   onProgress: progress,
 });
@@ -36,6 +40,12 @@ const result: Record<string, unknown> = {
   machine: { node: process.version, platform: `${process.platform}-${process.arch}` },
   ...translation,
 };
+if (only.has("slab")) {
+  result.slab = await benchSlab({ runs: o.runs, scale: o.scale, onProgress: progress });
+}
+if (only.has("memory")) {
+  result.memory = await benchMemory({ scale: o.scale, onProgress: progress });
+}
 if (only.has("parse")) {
   progress("lackey parse");
   const runs = Array.from({ length: o.runs }, () => benchLackeyParse({ lines: 2_000_000, rounds: 1 }).linesPerSecond);
@@ -57,6 +67,28 @@ if (o.json) {
   }
   console.log("Translation requests per second (median of " + o.runs + " runs, simulation only)");
   console.log(formatTable(["model", "stream", "M req/s", "runs (M/s)", "requests"], rows, ["l", "l", "r", "l", "r"]));
+  const sl = result.slab as SlabResult | undefined;
+  if (sl) {
+    const m = (x: number): string => (x / 1e6).toFixed(1);
+    console.log(`\nSlab fast path, ${sl.objectBytes} B objects, batches of ${sl.batch} (median of ${o.runs} runs)`);
+    const slRows = Object.entries(sl.cases).map(([name, c]) => [name, m(c.opsPerSecond), m(c.allocsPerSecond), m(c.freesPerSecond), c.runs.map(m).join(" ")]);
+    console.log(formatTable(["case", "M ops/s", "M allocs/s", "M frees/s", "runs (M ops/s)"], slRows, ["l", "r", "r", "r", "l"]));
+  }
+  const mem = result.memory as MemoryResult | undefined;
+  if (mem) {
+    const first = mem.osv;
+    console.log(`\nSimulator memory: ${first.vms} VMs of ${first.vmBytes / 2 ** 20} MiB, ${first.itemsPerVm} kv values each (bytes per touched 4 KiB page)`);
+    const memRows = Object.entries(mem).map(([policy, r]) => [
+      policy,
+      String(Math.round(r.touchedPages)),
+      r.bytesPerTouchedPage.toFixed(1),
+      r.marginalBytesPerTouchedPage.toFixed(1),
+      r.heapBytesPerTouchedPage.toFixed(0),
+      r.rssBytesPerTouchedPage.toFixed(0),
+      r.seconds.toFixed(1),
+    ]);
+    console.log(formatTable(["policy", "touched pages", "core+allocators", "without fixed", "JS heap", "RSS", "seconds"], memRows, ["l", "r", "r", "r", "r", "r", "r"]));
+  }
   const lp = result.lackeyParse as { linesPerSecond: number } | undefined;
   if (lp) console.log(`\nLackey trace parsing: ${(lp.linesPerSecond / 1e6).toFixed(1)} M lines/s (in memory)`);
 }

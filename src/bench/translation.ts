@@ -107,6 +107,8 @@ export interface TranslationOptions {
   /** Request count of the reference model's streams (it is far slower). */
   referenceRequests: number;
   models: TranslationModel[];
+  /** Stream names to run (default: all). */
+  streams?: string[];
   /** The reference model's factory (it lives with the tests). */
   reference?: (cfg: ReturnType<typeof modelConfig>) => MmuCore;
   onProgress?: (label: string) => void;
@@ -117,7 +119,7 @@ export async function benchTranslation(o: TranslationOptions): Promise<Record<st
   for (const model of o.models) {
     if (model === "reference" && !o.reference) continue;
     out[model] = {};
-    for (const stream of STREAMS) {
+    for (const stream of STREAMS.filter((s) => !o.streams || o.streams.includes(s.name))) {
       const requests = model === "reference" ? o.referenceRequests : Math.max(CHUNK, Math.round(stream.requests * o.scale));
       const runs: number[] = [];
       let last: MmuCore | undefined;

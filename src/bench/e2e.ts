@@ -1,0 +1,89 @@
+/**
+ * End-to-end speed: simulated memory accesses per second of whole workload runs
+ * (memslap and YCSB-A through the guest allocator, the page tables and the TLBs), and
+ * the speed-up of a sweep from worker threads. Wall time of the whole run, setup
+ * included.
+ */
+import { runJob, type Job } from "../sim/jobs.js";
+import { runJobs } from "../sim/pool.js";
+import type { WorkloadRunResult } from "../workloads/drivers.js";
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+const TIERS: Job["tiers"] = [
+  { name: "dram", preset: "dram", capacity: 16 * GiB },
+  { name: "nvm", preset: "optane", capacity: 64 * GiB },
+];
+const NODES = [
+  { tier: "dram", bytes: 1 * GiB },
+  { tier: "nvm", bytes: 3 * GiB },
+];
+
+function job(policy: "osv" | "ucat", workload: Job["workload"], seed = 1): Job {
+  return { seed, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload };
+}
+
+export const E2E_WORKLOADS: Job["workload"][] = [
+  { name: "memslap", type: "memslap", options: { operations: 500_000, server: { memoryLimit: 256 * MiB } } },
+  { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 300_000 } },
+];
+
+export interface E2eResult {
+  accessesPerSecond: number;
+  accesses: number;
+  runs: number[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+/** Accesses per second of each workload on each policy, median of `runs`. */
+export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
+  const out: Record<string, E2eResult> = {};
+  for (const w of E2E_WORKLOADS) {
+    for (const policy of ["osv", "ucat"] as const) {
+      const rates: number[] = [];
+      let accesses = 0;
+      for (let r = 0; r < runs; r++) {
+        onProgress?.(`end to end ${w.name} on ${policy} ${r + 1}/${runs}`);
+        const t0 = performance.now();
+        const res = await runJob(job(policy, w));
+        const s = (performance.now() - t0) / 1000;
+        accesses = (res.result as WorkloadRunResult).accesses;
+        rates.push(accesses / s);
+      }
+      out[`${w.name}/${policy}`] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
+    }
+  }
+  return out;
+}
+
+export interface SweepSpeedup {
+  jobs: number;
+  oneThreadSeconds: number;
+  threads: number;
+  threadedSeconds: number;
+  speedup: number;
+}
+
+/** The same 8 jobs on one thread and on `threads` worker threads (the same run, back to back). */
+export async function benchSweepSpeedup(threads: number, onProgress?: (s: string) => void): Promise<SweepSpeedup> {
+  const jobs: Job[] = [];
+  for (const policy of ["osv", "ucat"] as const) {
+    for (const w of ["a", "b", "c", "f"] as const) {
+      jobs.push(job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 20_000, operationCount: 100_000 } }));
+    }
+  }
+  onProgress?.("sweep on 1 thread");
+  let t0 = performance.now();
+  await runJobs(jobs, { threads: 1 });
+  const one = (performance.now() - t0) / 1000;
+  onProgress?.(`sweep on ${threads} threads`);
+  t0 = performance.now();
+  await runJobs(jobs, { threads });
+  const many = (performance.now() - t0) / 1000;
+  return { jobs: jobs.length, oneThreadSeconds: one, threads, threadedSeconds: many, speedup: one / many };
+}
