@@ -33,7 +33,13 @@ export const C_D: i32 = 40;
 export const C_EPT_A: i32 = 41;
 export const C_EPT_D: i32 = 42;
 export const C_DATA: i32 = 43; // 8 tiers x 3 kinds
-export const COUNTERS: i32 = 80;
+// the line cache (cache.ts)
+export const C_REFS_CACHED: i32 = 67;
+export const C_REF_MISS_TIER: i32 = 68; // 8 slots
+export const C_DLINE_HIT: i32 = 76; // 3 slots, by kind
+export const C_DLINE_MISS: i32 = 79; // 8 tiers x 3 kinds
+export const C_WRITEBACK: i32 = 103; // 8 slots
+export const COUNTERS: i32 = 112;
 export const COUNTER_BYTES: usize = <usize>COUNTERS * 8;
 
 // @ts-ignore: decorator

@@ -3,12 +3,13 @@
 // `runFull` and `runConformance` short-cut its common cases with call-free inline runs
 // (fastpath.ts for the Skylake geometry, `fullHits`/`confHits` here for any other) and
 // call it for everything else; runs of slab operations go through `slabRun`.
+import { linesData, dataLines } from "./cache";
 import {
   CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
   VC_OK, VM_HAS_GLOBAL, SD_SETS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, S_ITLB4K, S_ITLB2M,
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
-  KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, CFG_REPL, CFG_CLOCK, HOT_GEOM,
+  KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, TR_EXACT, CFG_REPL, CFG_CLOCK, HOT_GEOM,
   HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR, HOT_KINDS, HOT_BIG, HOT_RUN_WHO,
   HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, SD_D0, SD_D1,
 } from "./layout";
@@ -82,15 +83,17 @@ function l1For(kind: u32, size: u32): i32 {
 }
 
 /** Walks (a miss or a dirty assist) and counts the data access; 0 or an event. */
-function walkAndCount(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
+function walkAndCount(vc: usize, c: usize, p: usize, va: u64, kind: u32, len: u64): u32 {
   const r = walk(vc, c, p, va, kind);
   if (r != 0) return r;
-  countData(c, load<u32>(TR_FLAGS), kind);
+  const flags = load<u32>(TR_FLAGS);
+  countData(c, flags, kind);
+  if (linesData) dataLines(c, p, load<u64>(TR_EXACT), len, kind, (flags >> F_TIER_SHIFT) & 7);
   return 0;
 }
 
-/** One page access of the full model, from the L1 probe on; 0 or an event code. */
-export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
+/** One page access of `len` bytes of the full model, from the L1 probe on; 0 or an event code. */
+export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32, len: u64): u32 {
   const vm = load<u32>(vc + VC_VM);
   const vpid = vm + 1;
   const bits = ctxBits(vpid, load<u32>(vc + VC_PCID));
@@ -105,7 +108,7 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
   } else {
     bump(c, kind == KIND_FETCH ? C_L1MISS_F : C_L1MISS_D);
     slot = probeL2(p, va, kind, bits, gbits, globals);
-    if (slot < 0) return walkAndCount(vc, c, p, va, kind);
+    if (slot < 0) return walkAndCount(vc, c, p, va, kind, len);
     bump(c, hitSize == SZ_4K ? C_STLB4K : hitSize == SZ_2M ? C_STLB2M : C_STLB1G);
     const l1 = l1For(kind, hitSize);
     if (present(l1)) {
@@ -120,6 +123,10 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
   const okTab = <usize>load<u32>(vc + VC_OK);
   if (load<u8>(okTab + (<usize>kind << 7) + <usize>(flags & 127)) != 0 && !keyDenied(vc, flags, kind)) {
     countData(c, flags, kind);
+    if (linesData) {
+      const span: u64 = (<u64>1 << <u64>(12 + 9 * hitSize)) - 1;
+      dataLines(c, p, load<u64>(d0At(p, hitS, <u32>slot)) + (va & span), len, kind, (flags >> F_TIER_SHIFT) & 7);
+    }
     return 0;
   }
   const denied = guestDenial(c, p, vc, va, flags, kind);
@@ -132,7 +139,7 @@ export function pageAccess(vc: usize, c: usize, p: usize, va: u64, kind: u32): u
   bump(c, C_DASSIST);
   tlbDropVa(p, va, bits);
   tlbDropVa(p, va, gbits);
-  return walkAndCount(vc, c, p, va, kind);
+  return walkAndCount(vc, c, p, va, kind, len);
 }
 
 // @ts-ignore: decorator
@@ -212,7 +219,7 @@ function slowRequest(i: u32, from: u64, retry: bool): u32 {
     clock++;
     if (conf) confAccess(c, p, va, kind);
     else {
-      const ev = pageAccess(vc, c, p, va, kind);
+      const ev = pageAccess(vc, c, p, va, kind, min<u64>(last, va | 0xFFF) - va + 1);
       if (ev != 0) return raise(ev, i, vcpu, va);
     }
     const next = (va | 0xFFF) + 1;
@@ -321,7 +328,8 @@ function setHotBig(g: usize, p: usize, s: i32): void {
 
 function runFull(start: u32, n: u32): u32 {
   const buf = <usize>load<u32>(CFG_REQ_BUF);
-  const fast = present(S_ITLB4K) && present(S_DTLB4K);
+  // the inline runs do not model data lines: with the line cache on data, every access goes the generic way
+  const fast = present(S_ITLB4K) && present(S_DTLB4K) && !linesData;
   // Skylake's geometry has an inline run of its own (fastpath.ts)
   const spec =
     fullWays(S_ITLB4K, 8) && fullWays(S_DTLB4K, 4) && fullWays(S_STLB, 12) && fullWays(S_ITLB2M, 8) &&

@@ -10,11 +10,12 @@ import {
   VM_HAS_GLOBAL, CUR_INDEX, CUR_COUNT, CUR_RETRY, IO_RAW, IO_FRAMES, IO_NFRAMES, IO_USED, IO_LEVEL,
   IO_DONE, IO_MAX_FRAMES, SCRATCH,
   CFG_HEAP_TOP, CFG_SLOTS_USED, CFG_OOM, CFG_HASH, CFG_SLAB_HASH, CFG_SLAB_HEAPS, CFG_SLAB_MAXHEAPS,
-  HOT_INC, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
+  HOT_INC, S_LINES, S_PSC4, S_PSC3, S_PSC2, S_NTLB, SZ_4K, SZ_2M, SZ_1G,
 } from "./layout";
 import { COUNTER_BYTES, cnt } from "./counters";
 import { heapInit, alloc } from "./heap";
 import { hashInit } from "./hash";
+import { setLines } from "./cache";
 import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
@@ -48,9 +49,11 @@ export function setTier(i: u32, base: f64, size: f64): void {
 
 /**
  * Lays out every table and structure. Returns 0, or 1 when memory ran out.
- * model 0 full, 1 conformance; policy a page-size code; repl 0 lru, 1 fifo, 2 random.
+ * model 0 full, 1 conformance; policy a page-size code; repl 0 lru, 1 fifo, 2 random;
+ * lines 0 no line cache, 1 for walk references, 2 for walk references and data (its
+ * geometry is structure S_LINES).
  */
-export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, repl: u32, seed: u32, reqCap: u32, pscOn: u32, ntlbOn: u32, slabHeaps: u32): u32 {
+export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, repl: u32, seed: u32, reqCap: u32, pscOn: u32, ntlbOn: u32, slabHeaps: u32, lines: u32): u32 {
   heapInit();
   store<u32>(CFG_MODEL, model);
   store<u32>(CFG_POLICY, policy);
@@ -63,6 +66,8 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
   store<u32>(CFG_NTLB_ON, ntlbOn);
   if (pscOn == 0) for (let s = S_PSC4; s <= S_PSC2; s++) store<u32>(sd(s) + SD_SETS, 0);
   if (ntlbOn == 0) store<u32>(sd(S_NTLB) + SD_SETS, 0);
+  if (lines == 0 || model == 1) store<u32>(sd(S_LINES) + SD_SETS, 0);
+  setLines(lines != 0 && model == 0 && load<u32>(sd(S_LINES) + SD_SETS) != 0, lines == 2);
   clock = 1;
   for (let k: u32 = 0; k < 3; k++) store<u64>(HOT_INC + (<usize>k << 3), <u64>1 << (<u64>k * 21));
   // pCPU block layout

@@ -42,7 +42,7 @@ export const MAX_TIERS: i32 = 8;
 
 /** Structure descriptors, 32 bytes each (see tlb.ts). */
 export const STRUCTS: usize = 0x0200;
-export const NSTRUCTS: i32 = 11;
+export const NSTRUCTS: i32 = 12;
 export const S_ITLB4K: i32 = 0;
 export const S_ITLB2M: i32 = 1;
 export const S_DTLB4K: i32 = 2;
@@ -54,6 +54,7 @@ export const S_PSC4: i32 = 7; // PML4E cache
 export const S_PSC3: i32 = 8; // PDPTE cache
 export const S_PSC2: i32 = 9; // PDE cache
 export const S_NTLB: i32 = 10;
+export const S_LINES: i32 = 11; // the line cache (cache.ts)
 // descriptor fields
 export const SD_SETS: usize = 0; // u32, 0 = absent
 export const SD_WAYS: usize = 4; // u32
@@ -94,6 +95,7 @@ export const TR_HPA: usize = TR + 0; // u64 host-physical page base of the entry
 export const TR_GPA: usize = TR + 8; // u64 guest-physical page base
 export const TR_FLAGS: usize = TR + 16; // u32 entry flags
 export const TR_SIZE: usize = TR + 20; // u32 entry size code
+export const TR_EXACT: usize = TR + 24; // u64 the host address of the access itself
 
 /**
  * Hot values of the engine's inline runs (fastpath.ts), at constant addresses so that

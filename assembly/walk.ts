@@ -2,12 +2,13 @@
 // reference is a guest-physical address translated through the EPT, with paging-
 // structure caches for the guest dimension and a nested TLB for guest table pages.
 // Every entry read is one reference, charged to the tier of the table page holding it.
+import { linesOn, refLine } from "./cache";
 import {
   VC_VM, VC_PCID, VC_CR3, VC_CTL, VC_PKRU, VC_PKRS, VM_EPT_ROOT, VM_EPTAD, VM_HAS_GLOBAL,
   S_ITLB4K, S_ITLB2M, S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, S_PSC4, S_PSC3, S_PSC2,
   S_NTLB, CFG_PSC_ON, CFG_NTLB_ON, F_W, F_U, F_XD, F_D, F_ER, F_EW, F_EX, F_KEY_SHIFT,
   F_TIER_SHIFT, F_GLOBAL, EV_CODE, EV_ERROR, EV_VA, EV_GPA, EV_PAGE_FAULT, EV_EPT_VIOLATION,
-  EV_EPT_MISCONFIG, TR_HPA, TR_GPA, TR_FLAGS, TR_SIZE, KIND_FETCH, KIND_WRITE, SZ_2M, SZ_1G,
+  EV_EPT_MISCONFIG, TR_HPA, TR_GPA, TR_FLAGS, TR_SIZE, TR_EXACT, KIND_FETCH, KIND_WRITE, SZ_2M, SZ_1G,
   SCRATCH, PF_GUEST, PF_EPT, PF_ENTRIES, REQ_BYTES,
 } from "./layout";
 import {
@@ -74,7 +75,7 @@ function eptViolation(c: usize, va: u64, gpa: u64, access: u32, ad: bool, rights
  * Walks the EPT for `gpa`. On success sets eHpa (the address), eSize, eRights, eDirty
  * and returns 0; else writes the event and returns its code.
  */
-function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool): u32 {
+function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool): u32 {
   const vr = vmRec(vm);
   const ad = load<u32>(vr + VM_EPTAD) != 0;
   let t = load<u64>(vr + VM_EPT_ROOT);
@@ -85,7 +86,9 @@ function eptWalk(c: usize, vm: u32, va: u64, gpa: u64, access: u32, final: bool)
     const a = slot + (indexAt(gpa, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
     if (level == 1) store<u32>(eptHint(gpa), <u32>slot);
-    countRef(c, slot != 0 ? <u32>(st & 7) : tierOf(t), false);
+    const etier = slot != 0 ? <u32>(st & 7) : tierOf(t);
+    countRef(c, etier, false);
+    if (linesOn) refLine(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
     if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
     const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
     const leaf = level == 1 || large;
@@ -159,7 +162,7 @@ function tableHpa(c: usize, p: usize, vm: u32, va: u64, tgpa: u64): u32 {
     }
     bump(c, C_NTLB_MISS);
   }
-  const r = eptWalk(c, vm, va, tgpa, ACC_PS, false);
+  const r = eptWalk(c, p, vm, va, tgpa, ACC_PS, false);
   if (r != 0) {
     if (r == EV_EPT_VIOLATION && ntlb) ntlbDrop(p, tgpa, vpid);
     return r;
@@ -341,7 +344,9 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
       store<u32>(h, <u32>slot);
       store<u32>(h, <u32>(tgpa >> 12), 4);
     }
-    countRef(c, slot != 0 ? <u32>(st & 7) : tierOf(thpa), true);
+    const gtier = slot != 0 ? <u32>(st & 7) : tierOf(thpa);
+    countRef(c, gtier, true);
+    if (linesOn) refLine(c, p, thpa + (indexAt(va, level) << 3), gtier);
     if ((e & G_P) == 0) return pageFault(c, p, vc, va, errBase, C_PF);
     const large = (level == 2 || level == 3) && (e & G_PS) != 0;
     const leaf = level == 1 || large;
@@ -384,7 +389,7 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   }
 
   // The final translation of the data gPA.
-  const r = eptWalk(c, vm, va, gpa, kind, true);
+  const r = eptWalk(c, p, vm, va, gpa, kind, true);
   if (r != 0) {
     if (r == EV_EPT_VIOLATION) {
       tlbDropVa(p, va, bits);
@@ -430,6 +435,7 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
     if (present(l1)) fill(p, l1, vpn, key, fh, fg, flags);
   }
   store<u64>(TR_HPA, hpa);
+  store<u64>(TR_EXACT, eHpa);
   store<u64>(TR_GPA, gbase);
   store<u32>(TR_FLAGS, flags);
   store<u32>(TR_SIZE, fsize);

@@ -61,6 +61,7 @@ export function checkConfig(config: CoreConfig): CoreConfig {
     for (const k of ["pml4", "pdpt", "pd"] as const) checkGeometry(`psc.${k}`, psc[k]);
   }
   if (config.ntlb !== null) checkGeometry("ntlb", config.ntlb);
+  if (config.lineCache) checkGeometry("lineCache", config.lineCache);
   int("pcpus", config.pcpus, 1, MAX_PCPUS);
   int("vcpus", config.vcpus, 1, MAX_VCPUS);
   int("vms", config.vms, 1, MAX_VMS);

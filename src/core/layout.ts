@@ -34,7 +34,12 @@ export const C = {
   EPT_A: 41,
   EPT_D: 42,
   DATA: 43,
-  COUNT: 80,
+  REFS_CACHED: 67,
+  REF_MISS_TIER: 68,
+  DLINE_HIT: 76,
+  DLINE_MISS: 79,
+  WRITEBACK: 103,
+  COUNT: 112,
 } as const;
 
 /** Structure indices (assembly/layout.ts S_*). */
@@ -50,6 +55,7 @@ export const STRUCT = {
   psc3: 8,
   psc2: 9,
   ntlb: 10,
+  lines: 11,
 } as const;
 
 /** Event codes (assembly/layout.ts EV_*). */

@@ -22,6 +22,8 @@ export interface ModelOptions {
   vms?: number;
   tiers?: TierRange[];
   seed?: number;
+  /** The line cache (docs/core.md 5b) of the CPU preset: off (default), for walk references, or for walks and data. */
+  lineCache?: "off" | "walks" | "all";
 }
 
 export function isModelName(x: unknown): x is ModelName {
@@ -47,5 +49,7 @@ export function modelConfig(model: ModelName, o: ModelOptions = {}): CoreConfig 
     vcpus: o.vcpus ?? 1,
     vms: o.vms ?? 1,
     tiers: o.tiers ?? [],
+    lineCache: conformance || (o.lineCache ?? "off") === "off" ? null : cpu.lineCache,
+    lineCacheData: o.lineCache === "all",
   };
 }

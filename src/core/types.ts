@@ -74,6 +74,10 @@ export interface CoreConfig {
   slabHeaps?: number;
   /** Requests the core's buffer holds, 1024 .. 2^20 (default 2^20: 16 MiB). */
   requestBuffer?: number;
+  /** The line cache (docs/core.md 5b): entries are 64-byte lines; null or absent = off. */
+  lineCache?: Geometry | null;
+  /** Whether data accesses use the line cache too (else only walk references). */
+  lineCacheData?: boolean;
 }
 
 /** Control bits of a vCPU (docs/core.md section 1). */
@@ -190,16 +194,16 @@ export interface Counters {
   eptDUpdates: number;
   /** data[tier][kind]: successful page accesses by tier of the data page and kind. */
   data: number[][];
-  /** Walk references whose line hit the line cache (when the core models one). */
-  walkRefsCached?: number;
+  /** Walk references whose line hit the line cache (0 without one). */
+  walkRefsCached: number;
   /** Walk references that missed the line cache, by tier of the table page. */
-  refMissesByTier?: number[];
+  refMissesByTier: number[];
   /** Data lines that hit the line cache, by kind. */
-  dataLineHits?: [number, number, number];
+  dataLineHits: [number, number, number];
   /** dataLineMisses[tier][kind]: data lines that missed the line cache. */
-  dataLineMisses?: number[][];
+  dataLineMisses: number[][];
   /** Dirty lines written back to memory, by tier. */
-  writebacks?: number[];
+  writebacks: number[];
 }
 
 /**
@@ -250,4 +254,21 @@ export interface MmuCore {
 
   counters(vcpu: number): Counters;
   resetCounters(): void;
+}
+
+/** Counters at zero: every field, every tier. */
+export function zeroCounters(): Counters {
+  const tiers = (): number[] => new Array<number>(MAX_TIERS).fill(0);
+  const byKind = (): number[][] => Array.from({ length: MAX_TIERS }, () => [0, 0, 0]);
+  return {
+    requests: 0, requestsByKind: [0, 0, 0], retries: 0, l1Hits: 0, l1Misses: 0,
+    itlb4kHits: 0, itlb2mHits: 0, dtlb4kHits: 0, dtlb2mHits: 0, dtlb1gHits: 0,
+    stlbHits: 0, stlbHits4k: 0, stlbHits2m: 0, stlbHits1g: 0,
+    walks: 0, walkRefs: 0, walkRefsGuest: 0, walkRefsEpt: 0, refsByTier: tiers(),
+    pwcHits: [0, 0, 0], pwcMisses: 0, ntlbHits: 0, ntlbMisses: 0,
+    faults: 0, pageFaults: 0, protFaults: 0, rsvdFaults: 0, keyFaults: 0, eptViolations: 0, eptMisconfigs: 0,
+    dirtyAssists: 0, aUpdates: 0, dUpdates: 0, eptAUpdates: 0, eptDUpdates: 0,
+    data: byKind(),
+    walkRefsCached: 0, refMissesByTier: tiers(), dataLineHits: [0, 0, 0], dataLineMisses: byKind(), writebacks: tiers(),
+  };
 }

@@ -22,7 +22,7 @@ interface Exports {
   memory: WebAssembly.Memory;
   setGeometry(s: number, entries: number, ways: number): void;
   setTier(i: number, base: number, size: number): void;
-  init(model: number, policy: number, pcpus: number, vcpus: number, vms: number, repl: number, seed: number, reqCap: number, psc: number, ntlb: number, slabHeaps: number): number;
+  init(model: number, policy: number, pcpus: number, vcpus: number, vms: number, repl: number, seed: number, reqCap: number, psc: number, ntlb: number, slabHeaps: number, lines: number): number;
   slabHeapCreate(heap: number, pageShift: number): number;
   slabCacheCreate(heap: number, cache: number, objSize: number, header: number, fromEnd: number): number;
   slabAddPage(heap: number, cache: number, base: number): number;
@@ -125,6 +125,7 @@ export class WasmCore implements MmuCore {
     this.x.setGeometry(STRUCT.psc3, psc?.pdpt.entries ?? 0, psc?.pdpt.ways ?? 0);
     this.x.setGeometry(STRUCT.psc2, psc?.pd.entries ?? 0, psc?.pd.ways ?? 0);
     this.x.setGeometry(STRUCT.ntlb, config.ntlb?.entries ?? 0, config.ntlb?.ways ?? 0);
+    this.x.setGeometry(STRUCT.lines, config.lineCache?.entries ?? 0, config.lineCache?.ways ?? 0);
     config.tiers.slice(0, MAX_TIERS).forEach((r, i) => this.x.setTier(i, r.base, r.size));
     const conf = config.model === "conformance";
     const failed = this.x.init(
@@ -140,6 +141,7 @@ export class WasmCore implements MmuCore {
       config.psc && !conf ? 1 : 0,
       config.ntlb && !conf ? 1 : 0,
       config.slabHeaps ?? config.vms,
+      config.lineCache && !conf ? (config.lineCacheData ? 2 : 1) : 0,
     );
     if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
     this.io = {
@@ -800,6 +802,11 @@ export class WasmCore implements MmuCore {
       eptAUpdates: v(C.EPT_A),
       eptDUpdates: v(C.EPT_D),
       data: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DATA + t * 3 + k))),
+      walkRefsCached: v(C.REFS_CACHED),
+      refMissesByTier: Array.from({ length: 8 }, (_, t) => v(C.REF_MISS_TIER + t)),
+      dataLineHits: [v(C.DLINE_HIT), v(C.DLINE_HIT + 1), v(C.DLINE_HIT + 2)],
+      dataLineMisses: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DLINE_MISS + t * 3 + k))),
+      writebacks: Array.from({ length: 8 }, (_, t) => v(C.WRITEBACK + t)),
     };
   }
 

@@ -68,6 +68,12 @@ export interface CpuPreset {
   psc: PscGeometry;
   /** Nested TLB (gPA -> hPA of guest page-table pages), Bhargava et al. */
   ntlb: Geometry;
+  /**
+   * The line cache of the core's model (docs/core.md 5b): the cache capacity one core's
+   * page-table and data lines compete for (its L2 and a share of the LLC), in 64-byte
+   * lines. A model of capacity, not a cache hierarchy.
+   */
+  lineCache: Geometry;
   /** Page walks that can be in flight at once. */
   pageWalkers: number;
   latency: CpuLatencies;
@@ -142,6 +148,7 @@ const skylake: Sourced<CpuPreset> = {
     pd: g(32, 4, REFS.virtuoso),
   },
   ntlb: gGuess(32, 4, NTLB_GUESS),
+  lineCache: gGuess(32768, 16, "L2 (1 MiB, 16-way, Intel opt. manual) plus part of the core's 1.375 MiB LLC share, rounded to 2 MiB of 64 B lines (power-of-two sets)"),
   pageWalkers: src(2, REF6, "two page walks in parallel"),
   latency: {
     l1TlbHit: src(0, L1TLB_OVERLAP),
@@ -199,6 +206,7 @@ const icelake: Sourced<CpuPreset> = {
     pd: g(32, 4, REFS.virtuoso),
   },
   ntlb: gGuess(32, 4, NTLB_GUESS),
+  lineCache: gGuess(32768, 16, "L2 (1.25 MiB) plus part of the core's 1.5 MiB LLC share, rounded to 2 MiB"),
   pageWalkers: src(2, REFS.cpunewsGlc, "Golden Cove went from 2 to 4, so Sunny Cove / Willow Cove have 2"),
   latency: {
     l1TlbHit: src(0, L1TLB_OVERLAP),
@@ -254,6 +262,7 @@ const goldencove: Sourced<CpuPreset> = {
     pd: g(32, 4, REFS.virtuoso),
   },
   ntlb: gGuess(32, 4, NTLB_GUESS),
+  lineCache: gGuess(65536, 16, "L2 (2 MiB on Sapphire Rapids) plus part of the core's 1.875 MiB LLC share, rounded to 4 MiB"),
   pageWalkers: src(4, `${REFS.reference} sec. 6 (Golden Cove 4 walkers); ${REFS.caqa}; ${REFS.cpunewsGlc}`),
   latency: {
     l1TlbHit: src(0, L1TLB_OVERLAP),
@@ -312,6 +321,7 @@ const zen4: Sourced<CpuPreset> = {
     pd: g(32, 4, REFS.virtuoso, ZEN4_PSC_NOTE),
   },
   ntlb: gGuess(32, 4, NTLB_GUESS),
+  lineCache: gGuess(65536, 16, "L2 (1 MiB) plus part of the core's 4 MiB share of a CCD's 32 MiB L3, rounded to 4 MiB"),
   pageWalkers: guess(6, "Zen 2 had 2 walkers (WikiChip); AMD raised it to 6 in Zen 3 and is assumed unchanged in Zen 4 (not verified here)"),
   latency: {
     l1TlbHit: src(0, L1TLB_OVERLAP),

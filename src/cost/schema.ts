@@ -129,6 +129,7 @@ function cpuSchema(partial: boolean): z.ZodObject {
     tlb: obj(fieldsOf(TLB_FIELDS, () => geometry(partial)), partial),
     psc: obj(fieldsOf(PSC_FIELDS, () => geometry(partial)), partial),
     ntlb: geometry(partial),
+    lineCache: geometry(partial),
     pageWalkers: int(1, "walkers"),
     latency: obj(fieldsOf(LATENCY_FIELDS, () => int(0, "cycles")), partial),
     costs: obj(fieldsOf(COST_FIELDS, () => int(0, "cycles")), partial),

@@ -100,6 +100,8 @@ export class Simulator {
       vcpus: options.maxVcpus ?? maxVms * 4,
       tiers: host.ranges(),
       seed: options.seed,
+      // walks and data compete for the cache capacity: the cycle model needs both (docs/model.md)
+      lineCache: "all",
     });
     // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts small
     const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: 1 << 18 }, options.load);

@@ -18,7 +18,7 @@
  * s.host.byTier.dram.bytesUsed;       // = sum over VMs of memoryBytesByTier.dram
  * s.vms[0].translation.tlbMissRate;   // STLB misses per translation request
  */
-import type { Counters } from "../core/types.js";
+import { zeroCounters, type Counters } from "../core/types.js";
 import type { BackingStats } from "../host/hypervisor.js";
 import { LINEAR_BASE } from "../guest/guest.js";
 import type { AccessFault, Simulator } from "./simulator.js";
@@ -495,13 +495,7 @@ export function totals(vms: readonly VmStats[], tiers: readonly string[]): VmTot
 }
 
 function emptyCounters(): Counters {
-  return {
-    requests: 0, requestsByKind: [0, 0, 0], retries: 0, l1Hits: 0, l1Misses: 0, itlb4kHits: 0, itlb2mHits: 0,
-    dtlb4kHits: 0, dtlb2mHits: 0, dtlb1gHits: 0, stlbHits: 0, stlbHits4k: 0, stlbHits2m: 0, stlbHits1g: 0,
-    walks: 0, walkRefs: 0, walkRefsGuest: 0, walkRefsEpt: 0, refsByTier: [], pwcHits: [0, 0, 0], pwcMisses: 0,
-    ntlbHits: 0, ntlbMisses: 0, faults: 0, pageFaults: 0, protFaults: 0, rsvdFaults: 0, keyFaults: 0,
-    eptViolations: 0, eptMisconfigs: 0, dirtyAssists: 0, aUpdates: 0, dUpdates: 0, eptAUpdates: 0, eptDUpdates: 0, data: [],
-  };
+  return zeroCounters();
 }
 
 /**

@@ -1,10 +1,11 @@
 // The statistics rows of src/report/stats.ts: labels, counts and ratios.
 import { describe, expect, it } from "vitest";
-import type { Counters } from "../../src/core/types.js";
+import { zeroCounters, type Counters } from "../../src/core/types.js";
 import { basicStats, formatStats, fullStats, isFullStats, statRows } from "../../src/report/stats.js";
 
 function counters(over: Partial<Counters> = {}): Counters {
   return {
+    ...zeroCounters(),
     requests: 1000, requestsByKind: [250, 500, 250], retries: 10, l1Hits: 900, l1Misses: 110,
     itlb4kHits: 240, itlb2mHits: 0, dtlb4kHits: 660, dtlb2mHits: 0, dtlb1gHits: 0,
     stlbHits: 80, stlbHits4k: 80, stlbHits2m: 0, stlbHits1g: 0, walks: 40, walkRefs: 200,

@@ -25,6 +25,8 @@ const configArb: fc.Arbitrary<CoreConfig> = fc.record({
   seed: fc.nat(),
   psc: fc.option(fc.record({ pml4: geometry(2, [1, 2]), pdpt: geometry(2, [1, 2]), pd: geometry(2, [2]) }), { nil: null }),
   ntlb: fc.option(geometry(2, [2]), { nil: null }),
+  lineCache: fc.option(geometry(16, [2, 4]), { nil: null }),
+  lineCacheData: fc.boolean(),
   pcpus: fc.constantFrom(1, 2),
 }).map((r) => ({
   model: "full" as const,
@@ -34,6 +36,8 @@ const configArb: fc.Arbitrary<CoreConfig> = fc.record({
   seed: r.seed,
   psc: r.psc,
   ntlb: r.ntlb,
+  lineCache: r.lineCache,
+  lineCacheData: r.lineCacheData,
   pcpus: r.pcpus,
   vcpus: 3,
   vms: 2,
@@ -70,7 +74,7 @@ const requestArb = fc.record({
 });
 
 const opArb = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ op: fc.constant("batch" as const), requests: fc.array(requestArb, { minLength: 1, maxLength: 40 }) }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant("batch" as const), requests: fc.array(requestArb, { minLength: 1, maxLength: 40, size: "max" }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("pkru" as const), vcpu: fc.nat(2), value: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("pkrs" as const), vcpu: fc.nat(2), value: fc.nat() }) },
   {
@@ -200,10 +204,10 @@ describe("differential: every implementation agrees with the reference", () => {
     fc.assert(
       fc.property(
         configArb,
-        fc.array(pageArb, { maxLength: 24 }),
+        fc.array(pageArb, { maxLength: 24, size: "max" }),
         fc.constantFrom<PageSizeCode>(0, 1),
         fc.boolean(),
-        fc.array(opArb, { minLength: 1, maxLength: 30 }),
+        fc.array(opArb, { minLength: 1, maxLength: 30, size: "max" }),
         (config, pages, dataEpt, eptAD, ops) => {
           const a = build(ref.create, config, pages, dataEpt, eptAD);
           const b = build(impl.create, config, pages, dataEpt, eptAD);

@@ -4,6 +4,7 @@
  *
  * Readings of points docs/core.md leaves open are marked "Reading:" below.
  */
+import { dataLines, type Line } from "./lines.js";
 import type {
   AccessKind,
   CoreConfig,
@@ -95,6 +96,8 @@ export class ReferenceCore implements MmuCore {
         pdpt: makeSetAssoc<PscEntry>(psc?.pdpt, policy, this.rng),
         pd: makeSetAssoc<PscEntry>(psc?.pd, policy, this.rng),
         ntlb: conformance ? null : makeSetAssoc<NtlbEntry>(cfg.ntlb, policy, this.rng),
+        lines: conformance || !cfg.lineCache ? null : makeSetAssoc<Line>(cfg.lineCache, policy, this.rng),
+        linesData: !conformance && !!cfg.lineCache && cfg.lineCache.entries > 0 && cfg.lineCacheData === true,
       });
     }
     this.vms = new Array<VmTables | null>(cfg.vms).fill(null);
@@ -386,6 +389,9 @@ export class ReferenceCore implements MmuCore {
     this.pending = false;
   }
 
+  /** The last byte of the request being run (a page access's length ends there or at its page's end). */
+  private reqEnd = 0;
+
   run(): CoreEvent | null {
     while (this.reqIndex < this.queue.length) {
       const r = this.queue[this.reqIndex]!;
@@ -395,6 +401,7 @@ export class ReferenceCore implements MmuCore {
         const va = Math.max(r.va, this.page * 4096);
         const retry = this.pending;
         this.pending = false;
+        this.reqEnd = r.va + r.size - 1;
         const fault = this.accessPage(r.vcpu, va, r.kind, retry);
         if (fault) {
           this.pending = true;
@@ -466,6 +473,10 @@ export class ReferenceCore implements MmuCore {
 
     // 5.
     c.data[t.tier]![kind]++;
+    if (cpu.lines && cpu.linesData) {
+      const len = Math.min(this.reqEnd, Math.floor(va / 4096) * 4096 + 4095) - va + 1;
+      dataLines(cpu.lines, c, t.hpa + (va - t.vpn * 2 ** PAGE_SHIFT[t.size]), len, kind, t.tier, this.tierOf);
+    }
     return null;
   }
 

@@ -3,6 +3,7 @@
  * checks of docs/core.md section 4 step 4 (shared by TLB hits and walks, so both give
  * the same error code).
  */
+import type { LineCache } from "./lines.js";
 import type { AccessKind, Counters, VcpuControl } from "../../src/core/types.js";
 import { FETCH, PF_ID, PF_P, PF_PK, PF_U, PF_W, WRITE } from "../../src/core/types.js";
 import type { NtlbEntry, PscEntry, SetAssoc, Tlb } from "./tlb.js";
@@ -34,6 +35,9 @@ export interface PcpuState {
   pdpt: SetAssoc<PscEntry> | null;
   pd: SetAssoc<PscEntry> | null;
   ntlb: SetAssoc<NtlbEntry> | null;
+  /** The line cache, and whether data accesses use it. */
+  lines: LineCache | null;
+  linesData: boolean;
 }
 
 export type Fault =

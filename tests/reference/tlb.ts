@@ -57,7 +57,8 @@ export class SetAssoc<T> {
     return null;
   }
 
-  insert(set: number, item: T): void {
+  /** Puts `item` in `set`; returns the item it evicted (null when a way was free). */
+  insert(set: number, item: T): T | null {
     const base = set * this.ways;
     let way = -1;
     for (let w = 0; w < this.ways; w++) {
@@ -75,8 +76,10 @@ export class SetAssoc<T> {
         for (let w = 1; w < this.ways; w++) if (this.stamps[base + w]! < this.stamps[base + way]!) way = w;
       }
     }
+    const evicted = this.slots[base + way]!;
     this.slots[base + way] = item;
     this.stamps[base + way] = ++this.clock;
+    return evicted;
   }
 
   /** Invalidates the items of one set (or of every set when `set` is undefined) that match. */

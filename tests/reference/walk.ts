@@ -3,6 +3,7 @@
  * deepest paging-structure-cache hit, each guest table translated through the nested
  * TLB or an EPT walk, then the final gPA through an EPT walk of the access's kind.
  */
+import { refLine } from "./lines.js";
 import type { AccessKind, PageSizeCode } from "../../src/core/types.js";
 import { FETCH, PAGE_SHIFT, PF_P, PF_RSVD, WRITE } from "../../src/core/types.js";
 import {
@@ -62,12 +63,15 @@ interface EptResult {
 const QUAL_LINEAR_VALID = 1 << 7;
 const QUAL_FINAL = 1 << 8;
 
-function countRef(env: WalkEnv, hostFrame: number, guest: boolean): void {
+/** Counts the read of the entry at host address `entry` (and its line, with the line cache). */
+function countRef(env: WalkEnv, entry: number, guest: boolean): void {
   const c = env.v.counters;
   c.walkRefs++;
   if (guest) c.walkRefsGuest++;
   else c.walkRefsEpt++;
-  c.refsByTier[env.tierOf(hostFrame)]!++;
+  const tier = env.tierOf(entry - (entry % 4096));
+  c.refsByTier[tier]!++;
+  if (env.cpu.lines) refLine(env.cpu.lines, c, entry, tier, env.tierOf);
 }
 
 /** EPT walk of `gpa` (docs/core.md section 5, "EPT walk"). */
@@ -85,7 +89,7 @@ function eptWalk(env: WalkEnv, gpa: number, kind: EptKind, final: boolean): EptR
   for (let level = 4; level >= 1; level--) {
     const idx = tableIndex(gpa, level);
     const e = mem.read(table, idx);
-    countRef(env, table, false);
+    countRef(env, table + idx * 8, false);
     if (!eptPresent(e)) return violation(0);
     if (eptMisconfigured(e, level)) return { type: "ept-misconfig", gpa };
     rights &= e.lo & 7;
@@ -204,7 +208,7 @@ export function walk(env: WalkEnv, va: number, kind: AccessKind): WalkOutcome {
     const t = translateTable(env, table + idx * 8);
     if ("type" in t) return { ok: false, fault: t };
     const e = mem.read(t.frame, idx);
-    countRef(env, t.frame, true);
+    countRef(env, t.frame + idx * 8, true);
     if (!guestPresent(e)) return pf(pfBase(v, kind));
     if (guestReserved(e, level, v.ctl.nxe)) return pf(PF_P | PF_RSVD | pfBase(v, kind));
     w = w && (e.lo & G_RW) !== 0;
