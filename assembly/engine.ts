@@ -24,7 +24,7 @@ import { walk, guestDenial, eptDenialOnHit } from "./walk";
 import { pkruEff, pkrsEff, keyMasks } from "./pkru";
 import { confMapped } from "./conform";
 import { confRun4k, confRun2m, confWalkCount, fullRun } from "./fastpath";
-import { heapRec, slabTake, slabGive, slabAddr, slabHeapValid, slabRun, SL_OK } from "./slab";
+import { MAX_CACHES, heapRec, slabTake, slabGive, slabAddr, slabHeapValid, slabRun, SL_OK } from "./slab";
 
 // ---- the semantics of one page access --------------------------------------------
 
@@ -271,6 +271,8 @@ function slabOp(i: u32, r: usize, kind: u32, heap: u32): u32 {
   const h = heapRec(heap);
   if (kind == KIND_ALLOC) {
     const cache = load<u32>(r, 12);
+    // a class the heap cannot have is a bad request, not an empty class
+    if (cache >= MAX_CACHES) return raise(EV_BAD_VCPU, i, heap, load<u64>(r));
     if (slabTake(h, cache) != SL_OK) {
       store<u32>(EV_ERROR, cache);
       return raise(EV_SLAB_EMPTY, i, heap, 0);

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { benchTranslation, type TranslationModel } from "./translation.js";
 import { benchSlab, type SlabResult } from "./slab.js";
 import { benchMemory, type MemoryResult } from "./memory.js";
+import { benchEndToEnd, benchSweepSpeedup, type E2eResult, type SweepSpeedup } from "./e2e.js";
 import { benchLackeyParse } from "../workloads/trace/lackey.js";
 import { createReferenceCore } from "../../tests/reference/index.js";
 import { formatTable } from "../report/table.js";
@@ -15,7 +16,7 @@ const program = new Command("unimmu-bench")
   .option("--json", "print one JSON object instead of tables")
   .option("--runs <n>", "runs per figure", (v) => parseInt(v, 10), 5)
   .option("--scale <x>", "scale the request counts (e.g. 0.1 for a quick look)", parseFloat, 1)
-  .option("--only <parts>", "comma-separated: conformance,default,reference,slab,memory,parse", "conformance,default,reference,slab,memory,parse")
+  .option("--only <parts>", "comma-separated: conformance,default,reference,slab,memory,parse,e2e,sweep", "conformance,default,reference,slab,memory,parse,e2e,sweep")
   .option("--streams <names>", "comma-separated translation streams: hit,stlb,walk", "hit,stlb,walk")
   .option("--reference-requests <n>", "requests per reference-model stream", (v) => parseInt(v, 10), 2_000_000);
 
@@ -46,6 +47,12 @@ if (only.has("slab")) {
 if (only.has("memory")) {
   result.memory = await benchMemory({ scale: o.scale, onProgress: progress });
 }
+if (only.has("e2e")) {
+  result.endToEnd = await benchEndToEnd(Math.min(o.runs, 3), progress);
+}
+if (only.has("sweep")) {
+  result.sweep = await benchSweepSpeedup(2, progress);
+}
 if (only.has("parse")) {
   progress("lackey parse");
   const runs = Array.from({ length: o.runs }, () => benchLackeyParse({ lines: 2_000_000, rounds: 1 }).linesPerSecond);
@@ -65,8 +72,10 @@ if (o.json) {
       rows.push([m, stream, (r.requestsPerSecond / 1e6).toFixed(1), r.runs.map((x) => (x / 1e6).toFixed(0)).join(" "), String(r.requests)]);
     }
   }
-  console.log("Translation requests per second (median of " + o.runs + " runs, simulation only)");
-  console.log(formatTable(["model", "stream", "M req/s", "runs (M/s)", "requests"], rows, ["l", "l", "r", "l", "r"]));
+  if (rows.length) {
+    console.log("Translation requests per second (median of " + o.runs + " runs, simulation only)");
+    console.log(formatTable(["model", "stream", "M req/s", "runs (M/s)", "requests"], rows, ["l", "l", "r", "l", "r"]));
+  }
   const sl = result.slab as SlabResult | undefined;
   if (sl) {
     const m = (x: number): string => (x / 1e6).toFixed(1);
@@ -88,6 +97,16 @@ if (o.json) {
       r.seconds.toFixed(1),
     ]);
     console.log(formatTable(["policy", "touched pages", "core+allocators", "without fixed", "JS heap", "RSS", "seconds"], memRows, ["l", "r", "r", "r", "r", "r", "r"]));
+  }
+  const e2e = result.endToEnd as Record<string, E2eResult> | undefined;
+  if (e2e) {
+    console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${Math.min(o.runs, 3)} runs)`);
+    const rows2 = Object.entries(e2e).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
+    console.log(formatTable(["workload/policy", "M accesses/s", "accesses", "runs"], rows2, ["l", "r", "r", "l"]));
+  }
+  const sw = result.sweep as SweepSpeedup | undefined;
+  if (sw) {
+    console.log(`\nSweep: ${sw.jobs} runs on 1 thread ${sw.oneThreadSeconds.toFixed(1)} s, on ${sw.threads} worker threads ${sw.threadedSeconds.toFixed(1)} s: speed-up ${sw.speedup.toFixed(2)}x`);
   }
   const lp = result.lackeyParse as { linesPerSecond: number } | undefined;
   if (lp) console.log(`\nLackey trace parsing: ${(lp.linesPerSecond / 1e6).toFixed(1)} M lines/s (in memory)`);

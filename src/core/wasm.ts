@@ -631,7 +631,7 @@ export class WasmCore implements MmuCore {
       case EV.BAD_FREE:
         return { type: "bad-free", index, heap: vcpu, va, reason: SLAB_STATUS[err] as BadFreeReason };
       default:
-        throw new Error(`request ${index}: vcpu ${vcpu} does not exist in the core`);
+        throw new Error(`request ${index}: a bad request: vcpu (or slab heap) ${vcpu} does not exist in the core, or the size class is out of range (0..${SLAB.MAX_CACHES - 1})`);
     }
   }
 
