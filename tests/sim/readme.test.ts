@@ -1,0 +1,27 @@
+// The README's embedding examples, through the public entry point.
+import { describe, expect, it } from "vitest";
+import { FlatVm, READ, Simulator, WasmCore, modelConfig, vmStats } from "../../src/index.js";
+
+describe("the README's examples", () => {
+  it("a core and a flat VM", async () => {
+    const core = await WasmCore.create(modelConfig("default"));
+    const vm = new FlatVm(core, { pageSize: 0 });
+    vm.runRequests([{ vcpu: vm.vcpu, va: 0x400000, kind: READ, size: 8 }]);
+    const c = core.counters(vm.vcpu);
+    expect(c.walks).toBe(2); // the walk that faulted, and the one after the page was mapped
+    expect(c.pageFaults).toBe(1);
+  });
+
+  it("a simulator, a UCat VM, an allocation placed in DRAM", async () => {
+    const GiB = 2 ** 30;
+    const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 64 * GiB }, { name: "nvm", preset: "optane", capacity: 512 * GiB }] });
+    const vm = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 1 * GiB }, { tier: "nvm", bytes: 3 * GiB }] });
+    const p = vm.process.malloc(1147, { tier: "dram" });
+    vm.process.write(p, 1147);
+    const s = vmStats(vm);
+    expect(s.app.requestedBytes).toBe(1147);
+    expect(s.memoryBytesByTier.dram).toBeGreaterThan(0);
+    expect(s.memoryBytesByTier.nvm).toBe(0);
+    expect(s.translation.requests).toBe(1);
+  });
+});
