@@ -13,10 +13,11 @@
  * console.log(formatCompare(r));
  */
 import { Argument, InvalidArgumentError, Option, type Command } from "commander";
-import { Simulator, type SimulatorOptions } from "../sim/simulator.js";
+import type { SimulatorOptions } from "../sim/simulator.js";
 import type { VmOptions } from "../sim/vm.js";
-import { vmStats, type BySize } from "../sim/stats.js";
-import { runKv, KV_DEFAULTS, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
+import type { BySize } from "../sim/stats.js";
+import { runJob, type JobResult } from "../sim/jobs.js";
+import { KV_DEFAULTS, type KvResult } from "../workloads/kv/kv.js";
 import { formatTable, groupDigits } from "../report/table.js";
 
 const MiB = 2 ** 20;
@@ -93,56 +94,11 @@ export interface CompareOptions {
   reads?: number;
 }
 
-/** One configuration's figures; docs/accounting.md defines each in full. */
-export interface CompareEntry {
-  /** What the configuration is. */
-  description: string;
-  /** Back-end policy and heap allocator. */
-  policy: string;
-  allocator: string;
-  /** Host bytes the VM holds: backing frames + EPT table pages. */
-  memoryBytes: number;
-  /** memoryBytes by host tier (every tier present). */
-  memoryBytesByTier: Record<string, number>;
-  /** The heap's held - requested bytes: internal fragmentation plus free held room. */
-  fragmentationBytes: number;
-  /** allocated - requested (size classes, page rounding). */
-  internalFragmentationBytes: number;
-  /** Live bytes the application asked for. */
-  requestedBytes: number;
-  /** Bytes the live allocations occupy. */
-  allocatedBytes: number;
-  /** Guest memory the heap holds, in use or free. */
-  heldBytes: number;
-  /** Guest and EPT table pages (the reserves included), in bytes. */
-  pageTableBytes: number;
-  /** pageTableBytes by the host tier the table pages live in. */
-  pageTableBytesByTier: Record<string, number>;
-  /** Guest and EPT table pages. */
-  guestTablePages: number;
-  eptTablePages: number;
-  /** Host frames backing guest memory, by size. */
-  hostFrames: BySize;
-  /** Guest pages touched, by size (linear-map pages with A set + anonymous pages mapped). */
-  guestPagesTouched: BySize;
-  /** Misses of the last TLB level (STLB: walks minus dirty assists) per translation request. */
-  tlbMissRate: number;
-  /** Page-table entries read by walks, in total and by the tier of the table page. */
-  walkRefs: number;
-  walkRefsByTier: Record<string, number>;
-  /** Page walks, and those caused by STLB misses. */
-  walks: number;
-  stlbMisses: number;
-  /** Translation requests (page accesses). */
-  requests: number;
-  /** Successful page accesses by the tier of the data. */
-  accessesByTier: Record<string, number>;
-  /** Backings that got a smaller EPT page than wanted, or another tier. */
-  smallerFallbacks: number;
-  tierFallbacks: number;
-  /** The workload, its seed and its own counts. */
-  workload: { name: "kv"; seed: number } & KvResult;
-}
+/**
+ * One configuration's figures: a run's (src/sim/jobs.ts, shared with `unimmu run` and
+ * `unimmu sweep`; docs/accounting.md defines each in full) with the kv workload's result.
+ */
+export type CompareEntry = JobResult & { description: string; result: KvResult };
 
 export interface CompareResult {
   configs: Record<string, CompareEntry>;
@@ -154,50 +110,21 @@ function checkName(name: string): CompareConfig {
   return c;
 }
 
-/** Runs one configuration on a fresh simulator. */
+/** Runs one configuration on a fresh simulator (a run job with the kv workload). */
 export async function runConfig(name: string, o: CompareOptions = {}): Promise<CompareEntry> {
   const c = checkName(name);
   const seed = o.seed ?? COMPARE_DEFAULTS.seed;
-  const sim = await Simulator.create({ tiers: COMPARE_TIERS, hypervisor: c.hypervisor, maxVms: 1, seed });
-  const vm = sim.createVm({ ...c.vm, nodes: COMPARE_NODES });
-  const kv: KvOptions = {
+  const r = await runJob({
     seed,
-    ...(o.items === undefined ? { fillBytes: COMPARE_DEFAULTS.fillBytes } : { items: o.items }),
-    reads: o.reads ?? COMPARE_DEFAULTS.reads,
-    tier: c.tier ?? KV_DEFAULTS.tier,
-  };
-  const w = runKv(vm, kv);
-  const s = vmStats(vm);
-  const pageTableBytesByTier: Record<string, number> = {};
-  for (const t of Object.keys(s.memoryBytesByTier)) pageTableBytesByTier[t] = (s.guestTables.bytesByTier[t] ?? 0) + (s.eptTables.bytesByTier[t] ?? 0);
-  return {
-    description: c.description,
-    policy: s.policy,
-    allocator: s.allocator,
-    memoryBytes: s.memoryBytes,
-    memoryBytesByTier: s.memoryBytesByTier,
-    fragmentationBytes: s.fragmentationBytes,
-    internalFragmentationBytes: s.app.internalFragmentationBytes,
-    requestedBytes: s.app.requestedBytes,
-    allocatedBytes: s.app.allocatedBytes,
-    heldBytes: s.app.heldBytes,
-    pageTableBytes: s.pageTableBytes,
-    pageTableBytesByTier,
-    guestTablePages: s.guestTables.pages,
-    eptTablePages: s.eptTables.pages,
-    hostFrames: s.backing.frames,
-    guestPagesTouched: s.guestPages.touched,
-    tlbMissRate: s.translation.tlbMissRate,
-    walkRefs: s.translation.walkRefs,
-    walkRefsByTier: s.translation.refsByTier,
-    walks: s.translation.walks,
-    stlbMisses: s.translation.stlbMisses,
-    requests: s.translation.requests,
-    accessesByTier: s.translation.accessesByTier,
-    smallerFallbacks: s.backing.smallerFallbacks,
-    tierFallbacks: s.backing.tierFallbacks,
-    workload: { name: "kv", seed, ...w },
-  };
+    tiers: COMPARE_TIERS,
+    config: { name, description: c.description, vm: c.vm, nodes: COMPARE_NODES, hypervisor: c.hypervisor, tier: c.tier ?? KV_DEFAULTS.tier },
+    workload: {
+      name: "kv",
+      type: "kv",
+      options: { ...(o.items === undefined ? { fillBytes: COMPARE_DEFAULTS.fillBytes } : { items: o.items }), reads: o.reads ?? COMPARE_DEFAULTS.reads },
+    },
+  });
+  return { ...r, description: c.description, result: r.result as KvResult };
 }
 
 /**
@@ -257,12 +184,12 @@ export function formatCompare(r: CompareResult): string {
   row("walk references", (e) => groupDigits(e.walkRefs));
   for (const t of tiers) row(`  to ${t}`, (e) => groupDigits(e.walkRefsByTier[t] ?? 0));
   row("data accesses by tier", (e) => tiers.map((t) => `${t} ${groupDigits(e.accessesByTier[t] ?? 0)}`).join(", "));
-  const w = es[0]!.workload;
+  const w = es[0]!.result;
   const head = [
-    `workload kv (seed ${w.seed}): ${groupDigits(w.items)} keys of 1000..1200 B values, ${groupDigits(w.gets)} zipfian gets, ` +
+    `workload kv (seed ${es[0]!.seed}): ${groupDigits(w.items)} keys of 1000..1200 B values, ${groupDigits(w.gets)} zipfian gets, ` +
       `${Math.round(KV_DEFAULTS.replace * 100)}% replaced, ${Math.round(KV_DEFAULTS.delete * 100)}% deleted`,
     `guest memory: ${COMPARE_NODES.map((n) => `${n.bytes / GiB} GiB ${n.tier}`).join(" + ")} per VM; host: ${COMPARE_TIERS.map((t) => `${t.capacity / GiB} GiB ${t.name}`).join(" + ")}`,
-    ...names.map((n, i) => `${n}: ${es[i]!.description}${es[i]!.workload.outOfMemory ? ` (ran out of ${es[i]!.workload.outOfMemory} memory)` : ""}`),
+    ...names.map((n, i) => `${n}: ${es[i]!.description}${es[i]!.result.outOfMemory ? ` (ran out of ${es[i]!.result.outOfMemory} memory)` : ""}`),
   ];
   return `${head.join("\n")}\n\n${formatTable(["", ...names], rows, ["l", ...names.map(() => "r" as const)])}`;
 }

@@ -51,6 +51,7 @@
  * }
  * console.log(reader.compression, reader.totals); // "xz", { records, accesses, byKind, ... }
  */
+import { errorCode, readError } from "./files.js";
 import type { AccessKind, Request } from "../../core/types.js";
 import { TraceError } from "./lackey-parse.js";
 
@@ -562,26 +563,6 @@ async function openTrace(file: string, bufferSize: number): Promise<{ bytes: Byt
   // zlib's smallest output piece is 64 bytes; pipeline forwards errors and destroys both
   const gunzip = createGunzip({ chunkSize: Math.max(64, bufferSize) });
   return { bytes: pipeline(raw, gunzip, () => undefined), compression };
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string" ? err.code : undefined;
-}
-
-const CODE_TEXT: Record<string, string> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EISDIR: "is a directory",
-  ENOTDIR: "a part of the path is not a directory",
-  EMFILE: "too many open files",
-  EIO: "input/output error",
-};
-
-function readError(file: string, err: unknown): TraceError {
-  const code = errorCode(err);
-  const text = (code && CODE_TEXT[code]) ?? (err instanceof Error ? err.message : String(err));
-  return new TraceError(`cannot read ${file}: ${text}`, { file, cause: err });
 }
 
 function streamError(file: string, comp: ChampSimCompression | undefined, err: unknown): TraceError {

@@ -13,6 +13,7 @@
  * }
  * console.log(reader.totals); // { lines, records, byKind, requests, ignored, skipped }
  */
+import { errorCode, readError } from "./files.js";
 import { open, type FileHandle } from "node:fs/promises";
 import { pipeline, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -102,28 +103,6 @@ async function openTrace(file: string, bufferSize: number): Promise<{ stream: Re
   const gunzip = createGunzip({ chunkSize: Math.max(64, bufferSize) });
   // pipeline forwards an error of either stream to the last one, and destroys both
   return { stream: pipeline(raw, gunzip, () => undefined), gzip };
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "string"
-    ? err.code
-    : undefined;
-}
-
-const CODE_TEXT: Record<string, string> = {
-  ENOENT: "no such file",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EISDIR: "is a directory",
-  ENOTDIR: "a part of the path is not a directory",
-  EMFILE: "too many open files",
-  EIO: "input/output error",
-};
-
-function readError(file: string, err: unknown): TraceError {
-  const code = errorCode(err);
-  const text = (code && CODE_TEXT[code]) ?? (err instanceof Error ? err.message : String(err));
-  return new TraceError(`cannot read ${file}: ${text}`, { file, cause: err });
 }
 
 function streamError(file: string, gzip: boolean, err: unknown): TraceError {
