@@ -1,6 +1,6 @@
 /**
- * The `unimmu` command line: `unimmu trace FILE` replays a lackey trace, `unimmu run`
- * runs the default scenario. Every error prints one line to stderr (no stack; set
+ * The `unimmu` command line: `unimmu trace FILE` replays a lackey or ChampSim trace
+ * (trace.ts), `unimmu run` runs the default scenario. Every error prints one line to stderr (no stack; set
  * UNIMMU_DEBUG=1 for one) and exits with status 2 (bad usage: unknown command or
  * option, bad option value) or 1 (the run failed: unreadable file, malformed trace).
  *
@@ -10,17 +10,13 @@
  * process.exitCode = status;
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { SingleBar } from "cli-progress";
-import { MODEL_NAMES, type ModelName } from "../core/models.js";
 import { ConfigError } from "../core/config.js";
-import { formatStats } from "../report/stats.js";
-import { groupDigits } from "../report/table.js";
-import { POLICY_NAMES, replayLackey, type ReplayProgress, type ReplayResult, type TracePolicy } from "../workloads/trace/replay.js";
 import { TraceError } from "../workloads/trace/lackey.js";
 import { SCENARIO_DEFAULTS, SCENARIO_LIMITS } from "./default-scenario.js";
 import { registerCompare } from "./compare.js";
 import { runScenarioCommand, type RunOptions } from "./run.js";
 import { registerSweep } from "./sweep.js";
+import { registerTrace } from "./trace.js";
 import { PAPER_SIZES } from "../sim/paper.js";
 import { ScenarioError } from "../sim/scenario.js";
 
@@ -55,68 +51,7 @@ function intOption(min: number, max: number): (value: string) => number {
   };
 }
 
-/** Shows a progress bar on a terminal once a replay has run for a second. */
-class TraceProgress {
-  private bar: SingleBar | null = null;
-  private readonly start = performance.now();
-
-  constructor(private readonly enabled: boolean) {}
-
-  update(p: ReplayProgress): void {
-    if (!this.enabled || p.fraction === null) return;
-    const seconds = (performance.now() - this.start) / 1000;
-    const rate = seconds > 0 ? `${groupDigits(p.lines / seconds)} lines/s` : "";
-    if (!this.bar) {
-      if (seconds < 1 || p.fraction > 0.8) return; // short traces get no bar
-      this.bar = new SingleBar({
-        format: "replaying [{bar}] {percentage}% | {rate} | {lines} lines | ETA {eta_formatted}",
-        stream: process.stderr,
-        hideCursor: true,
-        clearOnComplete: true,
-        etaBuffer: 50,
-        fps: 5,
-      });
-      this.bar.start(1000, Math.round(p.fraction * 1000), { rate, lines: groupDigits(p.lines) });
-      return;
-    }
-    this.bar.update(Math.round(p.fraction * 1000), { rate, lines: groupDigits(p.lines) });
-  }
-
-  stop(): void {
-    this.bar?.stop();
-    this.bar = null;
-  }
-}
-
-/** The JSON object of `unimmu trace --json`: the statistics first, then the trace's totals. */
-export function traceJson(r: ReplayResult, skipBadLines: boolean): Record<string, unknown> {
-  const t = r.totals;
-  return {
-    ...r.stats,
-    model: r.model,
-    policy: r.policy,
-    lines: t.lines,
-    records: t.records,
-    recordsByKind: { I: t.byKind[0], L: t.byKind[1], S: t.byKind[2], M: t.byKind[3] },
-    ignoredLines: t.ignored,
-    ...(skipBadLines ? { skippedLines: t.skipped + t.outOfRange } : {}),
-  };
-}
-
-/** The text of `unimmu trace` without --json. */
-export function traceText(file: string, r: ReplayResult, skipBadLines: boolean): string {
-  const t = r.totals;
-  const kinds = t.byKind.map((n, k) => `${"ILSM"[k]} ${groupDigits(n)}`).join(", ");
-  const lines = [
-    `trace ${file}: ${groupDigits(t.lines)} lines, ${groupDigits(t.records)} records (${kinds}), ${groupDigits(t.ignored)} other lines ignored` +
-      (skipBadLines ? `, ${groupDigits(t.skipped + t.outOfRange)} bad lines skipped` : ""),
-    `model ${r.model}${r.model === "skylake-lru" ? " (REFERENCE.md section 9)" : ""}, policy ${r.policy}` +
-      ` (every guest and EPT page ${r.policy === "4k" ? "4 KiB" : "2 MiB"}, mapped on first touch)`,
-    "",
-    formatStats(r.stats),
-  ];
-  return lines.join("\n");
-}
+export { traceJson, traceText } from "./trace.js";
 
 /**
  * Builds the command tree. Actions write through `io`; errors propagate to `runCli`.
@@ -137,33 +72,7 @@ export function buildProgram(io: CliIo): Command {
     })
     .exitOverride();
 
-  program
-    .command("trace")
-    .description(
-      "Replay a Valgrind lackey trace (valgrind --tool=lackey --trace-mem=yes), plain or gzip, on the MMU core; " +
-        "I is a fetch, L a read, S a write, M a read then a write.",
-    )
-    .argument("<file>", "the trace file (gzip is recognised by its magic bytes)")
-    .addOption(
-      new Option("--model <model>", "skylake-lru: the exact conformance counts (REFERENCE.md section 9); default: the full model with walk caches and nested TLB")
-        .choices(MODEL_NAMES)
-        .default("default"),
-    )
-    .addOption(new Option("--policy <policy>", "page size of every guest and EPT page").choices(POLICY_NAMES).default("4k"))
-    .option("--json", "print one JSON object instead of a table")
-    .option("--skip-bad-lines", "skip and count malformed lines (and records that reach past 2^48) instead of stopping at the first")
-    .exitOverride()
-    .action(async (file: string, o: { model: ModelName; policy: TracePolicy; json?: boolean; skipBadLines?: boolean }) => {
-      const skip = o.skipBadLines === true;
-      const progress = new TraceProgress(io.errIsTty);
-      let r: ReplayResult;
-      try {
-        r = await replayLackey(file, { model: o.model, policy: o.policy, skipBadLines: skip, onProgress: (p) => progress.update(p) });
-      } finally {
-        progress.stop();
-      }
-      io.out(o.json ? `${JSON.stringify(traceJson(r, skip))}\n` : `${traceText(file, r, skip)}\n`);
-    });
+  registerTrace(program, io);
 
   program
     .command("run")

@@ -84,6 +84,8 @@ export class GuestOs {
   readonly kernelRoot: number;
   private readonly vmas: Vma[] = [];
   private mmapNext = MMAP_BASE;
+  /** Mappings made by mapFixed (mmap steps over them). */
+  private fixedMaps = 0;
   /** Guest pages mapped, by size, and page-table pages taken. */
   readonly counts = { pages4k: 0, pages2m: 0, pages1g: 0, tablePages: 0 };
 
@@ -174,9 +176,11 @@ export class GuestOs {
     if (!Number.isInteger(bytes) || bytes <= 0) throw new RangeError(`bytes: ${bytes} is not allowed; expected a positive integer`);
     const page = opts.page ?? "policy";
     const align = page === 2 ? PAGE_BYTES[2] : PAGE_BYTES[1];
-    const start = Math.ceil(this.mmapNext / align) * align;
     const grain = page === "policy" ? PAGE_BYTES[0] : PAGE_BYTES[page];
     const size = Math.ceil(bytes / grain) * grain;
+    let start = Math.ceil(this.mmapNext / align) * align;
+    // step over fixed mappings (mapFixed) in the way
+    if (this.fixedMaps > 0) for (let o = this.overlap(start, start + size); o; o = this.overlap(start, start + size)) start = Math.ceil(o[1] / align) * align;
     const vma: Vma = { start, end: start + size, node: opts.node ?? 0, page, writable: opts.writable ?? true, key: opts.key ?? 0, mapped: new Map() };
     this.mmapNext = Math.ceil((start + size) / PAGE_BYTES[1]) * PAGE_BYTES[1];
     this.vmas.push(vma);
@@ -202,6 +206,65 @@ export class GuestOs {
       for (const v of vcpus) this.core.invlpg(v, va);
     }
     this.vmas.splice(i, 1);
+  }
+
+  // ---- fixed mappings (trace replay) ---------------------------------------------------
+
+  /**
+   * Creates a mapping at the fixed virtual range [start, end), like Linux's
+   * mmap(MAP_FIXED_NOREPLACE); nothing is mapped until a fault. `page` as for `mmap`:
+   * "policy" (the default) lets the fault handler choose (2 MiB in the 2 MiB-aligned
+   * interior when a 2 MiB frame is free, else 4 KiB), a size code fixes it, and the range
+   * must then be aligned to that size. Throws a RangeError (and maps nothing) when the
+   * range is not 4 KiB-aligned, is empty, passes 2^48, or overlaps a mapping or the
+   * linear map; `freeAround` finds room.
+   *
+   * @example
+   * const vma = guest.mapFixed(0x400000, 0x40000000, { page: 1 }); // 2 MiB pages from the first node
+   * guest.pageFault(0x401234);                                      // maps the 2 MiB page at 0x400000
+   */
+  mapFixed(start: number, end: number, opts: { node?: number; page?: "policy" | PageSizeCode; writable?: boolean; key?: number } = {}): Vma {
+    const page = opts.page ?? "policy";
+    const align = page === "policy" ? PAGE_BYTES[0] : PAGE_BYTES[page];
+    const hex = (n: number): string => `0x${n.toString(16)}`;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start || end > 2 ** 48 || start % align !== 0 || end % align !== 0) {
+      throw new RangeError(`mapFixed: [${hex(start)}, ${hex(end)}) is not allowed; expected a non-empty range below 2^48 aligned to ${align} B`);
+    }
+    const node = opts.node ?? 0;
+    if (!Number.isInteger(node) || node < 0 || node >= this.nodes.length) throw new RangeError(`mapFixed: node ${node} is not allowed; expected 0..${this.nodes.length - 1}`);
+    const o = this.overlap(start, end);
+    if (o) throw new RangeError(`mapFixed: [${hex(start)}, ${hex(end)}) overlaps [${hex(o[0])}, ${hex(o[1])}) (a mapping or the linear map)`);
+    const vma: Vma = { start, end, node, page, writable: opts.writable ?? true, key: opts.key ?? 0, mapped: new Map() };
+    this.vmas.push(vma);
+    this.fixedMaps++;
+    return vma;
+  }
+
+  /**
+   * The largest range [start, end) inside [lo, hi) holding `va` that no mapping and no
+   * part of the linear map covers, or null when `va` itself is covered.
+   */
+  freeAround(va: number, lo: number, hi: number): { start: number; end: number } | null {
+    let start = lo;
+    let end = hi;
+    for (const [s, e] of this.occupied()) {
+      if (s <= va && va < e) return null;
+      if (e <= va) start = Math.max(start, e);
+      else end = Math.min(end, s);
+    }
+    return start < end ? { start, end } : null;
+  }
+
+  /** Ranges of virtual space in use: the mappings and the linear map of each node. */
+  private occupied(): [number, number][] {
+    const out: [number, number][] = this.nodes.map((n) => [this.linear(n.base), this.linear(n.base + n.bytes)]);
+    for (const v of this.vmas) out.push([v.start, v.end]);
+    return out;
+  }
+
+  /** The first occupied range that overlaps [start, end), if any. */
+  private overlap(start: number, end: number): [number, number] | undefined {
+    return this.occupied().find(([s, e]) => s < end && start < e);
   }
 
   vmaOf(va: number): Vma | undefined {

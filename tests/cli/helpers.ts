@@ -2,6 +2,7 @@
 // vitest global setup) in a child process and collect its output.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { expect } from "vitest";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "build", "node", "cli.js");
@@ -39,4 +40,21 @@ export const BASIC = ["requests", "l1Hits", "l2Hits", "walks", "walkRefs", "faul
 
 export function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
+
+/**
+ * Asserts the CLI's error contract on a finished run: the exit status, nothing on
+ * stdout, one line on stderr starting "unimmu: error: " without stack frames, matching
+ * `pattern`. Returns the line.
+ */
+export function expectOneLineError(r: CliRun, status: number, pattern: RegExp): string {
+  expect(r.status, r.stderr).toBe(status);
+  expect(r.stdout).toBe("");
+  expect(r.stderr.endsWith("\n")).toBe(true);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^unimmu: error: /);
+  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/); // no stack frames
+  expect(lines[0]).toMatch(pattern);
+  return lines[0];
 }

@@ -1,0 +1,153 @@
+/**
+ * Which trace format a file holds: Valgrind lackey text (plain or gzip) or ChampSim
+ * binary records (plain, gzip or xz), for `unimmu trace --format auto`.
+ *
+ * The rule, in order:
+ * 1. The file's first bytes. xz data (`fd 37 7a 58 5a 00`) is ChampSim: lackey traces
+ *    are read plain or gzip only. bzip2 data (`BZh1`..`BZh9` then `31 41 59 26 53 59`)
+ *    is an error (neither reader decodes it). gzip data (`1f 8b`) is looked into: the
+ *    start of its decompressed content is what the next step reads.
+ * 2. The content's first 4 KiB: binary if they hold a NUL byte or another C0 control
+ *    character other than tab, LF, VT, FF, CR and ESC, which lackey's text never has and
+ *    a ChampSim record always has (the top bytes of a 48-bit address are 00, empty
+ *    memory slots are 0, register numbers are small). Binary is ChampSim, text is lackey.
+ * 3. The name, when the content says nothing (an empty file, gzip data too corrupt to
+ *    decompress): `.lackey` or `.lackey.gz` is lackey; `.champsim`, `.champsimtrace`,
+ *    each optionally with `.gz`, `.xz` or `.bz2`, is ChampSim; any other name is lackey
+ *    (whose reader then reports the corrupt gzip data; an empty file has no records
+ *    either way).
+ * 4. A name that says one format while the content says the other is an error: the
+ *    file was misnamed or is not a trace, and `--format` settles it.
+ *
+ * @example
+ * const { format, reason } = await detectTraceFormat("605.mcf_s-665B.champsimtrace.xz");
+ * format; // "champsim"
+ * reason; // "xz data"
+ */
+import { open } from "node:fs/promises";
+import { constants, gunzipSync } from "node:zlib";
+import { readError } from "./files.js";
+import { TraceError } from "./lackey-parse.js";
+
+/** The formats `unimmu trace` reads, and `auto`. */
+export const TRACE_FORMATS = ["lackey", "champsim", "auto"] as const;
+export type TraceFormatOption = (typeof TRACE_FORMATS)[number];
+export type TraceFormat = Exclude<TraceFormatOption, "auto">;
+
+/** Bytes of content looked at (after gunzip). */
+const SAMPLE_BYTES = 4096;
+/** Bytes of a gzip file read to decompress the sample (deflate expands at most about 1032 times). */
+const GZIP_PREFIX_BYTES = 4096;
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+const BZIP2_BLOCK_MAGIC = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+
+const startsWith = (b: Uint8Array, magic: number[], at = 0): boolean =>
+  b.length >= at + magic.length && magic.every((m, i) => b[at + i] === m);
+
+/** The format a file's name says, if any. */
+export function formatOfName(file: string): TraceFormat | null {
+  if (/\.lackey(\.gz)?$/i.test(file)) return "lackey";
+  if (/\.champsim(trace)?(\.(gz|xz|bz2))?$/i.test(file)) return "champsim";
+  return null;
+}
+
+/**
+ * The offset of the first byte in `sample` that text never holds (a NUL or a C0 control
+ * character other than tab, LF, VT, FF, CR and ESC), or -1 when it reads as text.
+ */
+export function firstBinaryByte(sample: Uint8Array): number {
+  for (let i = 0; i < sample.length; i++) {
+    const c = sample[i];
+    if (c < 0x20 && !(c >= 0x09 && c <= 0x0d) && c !== 0x1b) return i;
+  }
+  return -1;
+}
+
+/**
+ * Throws the one-line `TraceError` for xz data read as lackey (the lackey reader takes
+ * plain text or gzip only; without this it would read no records). A file that cannot
+ * be read passes: the reader reports that.
+ */
+export async function checkLackeyFile(file: string): Promise<void> {
+  let head: Uint8Array;
+  try {
+    const fh = await open(file, "r");
+    try {
+      const buf = new Uint8Array(XZ_MAGIC.length);
+      head = buf.subarray(0, (await fh.read(buf, 0, buf.length, 0)).bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return;
+  }
+  if (startsWith(head, XZ_MAGIC)) throw xzLackey(file);
+}
+
+const xzLackey = (file: string): TraceError =>
+  new TraceError(`${file}: xz-compressed lackey traces are not supported (decompress it with unxz, or recompress it with gzip)`, { file });
+
+/** What `detectTraceFormat` decided and why (for messages and tests). */
+export interface FormatGuess {
+  format: TraceFormat;
+  reason: string;
+}
+
+/**
+ * Tells a trace file's format by the rule above. Throws a one-line `TraceError` when the
+ * file cannot be read, is bzip2, or its name and content disagree.
+ *
+ * @example
+ * await detectTraceFormat("ls.lackey.gz"); // { format: "lackey", reason: "text (gzip)" }
+ */
+export async function detectTraceFormat(file: string): Promise<FormatGuess> {
+  let head: Uint8Array;
+  try {
+    const fh = await open(file, "r");
+    try {
+      const buf = new Uint8Array(Math.max(SAMPLE_BYTES, GZIP_PREFIX_BYTES));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      head = buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw readError(file, err);
+  }
+  const byName = formatOfName(file);
+  const disagree = (content: TraceFormat, what: string): TraceError =>
+    new TraceError(
+      `${file}: the name says a ${byName} trace but the content is ${what}, as in a ${content} trace; ` +
+        `--format ${content} reads it as one, --format ${byName} as the name says`,
+      { file },
+    );
+
+  if (startsWith(head, XZ_MAGIC)) {
+    if (byName === "lackey") throw xzLackey(file);
+    return { format: "champsim", reason: "xz data" };
+  }
+  if (head.length >= 10 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3] >= 0x31 && head[3] <= 0x39 && startsWith(head, BZIP2_BLOCK_MAGIC, 4)) {
+    throw new TraceError(`${file}: bzip2-compressed traces are not supported (decompress it with bunzip2, or recompress it with xz or gzip)`, { file });
+  }
+  let sample: Uint8Array | null = head.subarray(0, SAMPLE_BYTES);
+  let how = "";
+  if (startsWith(head, GZIP_MAGIC)) {
+    how = " (gzip)";
+    try {
+      // a prefix of the file: flush what it decodes to instead of failing at its end
+      sample = gunzipSync(head.subarray(0, GZIP_PREFIX_BYTES), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, SAMPLE_BYTES);
+    } catch {
+      sample = null; // corrupt: the reader will say so
+    }
+  }
+  if (!sample || sample.length === 0) {
+    return { format: byName ?? "lackey", reason: byName ? `the name (${sample ? "empty content" : "undecodable gzip data"})` : "no content to tell by" };
+  }
+  const bin = firstBinaryByte(sample);
+  const content: TraceFormat = bin >= 0 ? "champsim" : "lackey";
+  const what = bin >= 0 ? `binary (byte 0x${sample[bin].toString(16).padStart(2, "0")} at offset ${bin}${how})` : `text${how}`;
+  if (byName && byName !== content) throw disagree(content, what);
+  return { format: content, reason: what };
+}
