@@ -92,11 +92,13 @@ if (o.json) {
       String(Math.round(r.touchedPages)),
       r.bytesPerTouchedPage.toFixed(1),
       r.marginalBytesPerTouchedPage.toFixed(1),
-      r.heapBytesPerTouchedPage.toFixed(0),
+      r.heapBytesPerTouchedPage.toFixed(1),
+      r.jsBytesPerTouchedPage.toFixed(1),
       r.rssBytesPerTouchedPage.toFixed(0),
       r.seconds.toFixed(1),
     ]);
-    console.log(formatTable(["policy", "touched pages", "core+allocators", "without fixed", "JS heap", "RSS", "seconds"], memRows, ["l", "r", "r", "r", "r", "r", "r"]));
+    console.log(formatTable(["policy", "touched pages", "core+allocators", "without fixed", "JS heap", "JS heap+buffers", "RSS", "seconds"], memRows, ["l", "r", "r", "r", "r", "r", "r", "r"]));
+    if (!first.gcForced) console.log("(no full GC could be forced: the JS figures include garbage; run with node --expose-gc)");
   }
   const e2e = result.endToEnd as Record<string, E2eResult> | undefined;
   if (e2e) {

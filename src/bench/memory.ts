@@ -13,7 +13,13 @@
  * - `heapBytesPerTouchedPage` and `rssBytesPerTouchedPage`: the JS heap's and the
  *   process's growth over the scenario (after a full GC), per touched page: these
  *   include the JS objects of the hypervisor, guests and allocators, which the estimate
- *   above cannot see, and the workload's own arrays while they live.
+ *   above cannot see, and the workload's own arrays while they live;
+ * - `jsBytesPerTouchedPage`: the JS heap's growth plus that of the typed arrays' backing
+ *   stores (`process.memoryUsage().arrayBuffers`, outside the V8 heap; the core's Wasm
+ *   memory is not among them), per touched page: all the memory JavaScript holds for the
+ *   simulator, the figure to hold to the 32 B target. `gcForced` says whether a full GC
+ *   ran before each reading (`node --expose-gc`, or the flag set at run time); without
+ *   one the deltas include garbage.
  *
  * @example
  * const r = await benchMemory({ vms: 500 });
@@ -43,6 +49,11 @@ export interface MemoryScenarioResult {
   marginalBytesPerTouchedPage: number;
   heapDeltaBytes: number;
   heapBytesPerTouchedPage: number;
+  /** Growth of typed arrays' backing stores (ArrayBuffers outside the V8 heap). */
+  arrayBufferDeltaBytes: number;
+  /** (heapDeltaBytes + arrayBufferDeltaBytes) / touchedPages. */
+  jsBytesPerTouchedPage: number;
+  gcForced: boolean;
   rssDeltaBytes: number;
   rssBytesPerTouchedPage: number;
   seconds: number;
@@ -53,27 +64,32 @@ export interface MemoryResult {
   ucat: MemoryScenarioResult;
 }
 
-/** A full GC when the flag can be set (Node), else nothing (the deltas are then noisier). */
-function collector(): () => void {
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc") as () => void;
-    return () => {
-      gc();
-      gc();
-    };
-  } catch {
-    return () => {};
+/** A full GC: `globalThis.gc` under `node --expose-gc`, else with the flag set at run time; null when neither works. */
+function collector(): (() => void) | null {
+  let gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== "function") {
+    try {
+      v8.setFlagsFromString("--expose-gc");
+      gc = runInNewContext("gc") as () => void;
+    } catch {
+      return null;
+    }
   }
+  if (typeof gc !== "function") return null;
+  const f = gc;
+  return () => {
+    f();
+    f();
+  };
 }
 
-const gc = collector();
+const fullGc = collector();
+const gc = fullGc ?? ((): void => {});
 
 /** One policy: `vms` VMs of `vmBytes` guest memory, each storing `items` values. */
 export async function memoryScenario(policy: "osv" | "ucat", o: { vms: number; vmBytes: number; items: number }): Promise<MemoryScenarioResult> {
   gc();
-  const heap0 = process.memoryUsage().heapUsed;
-  const rss0 = process.memoryUsage().rss;
+  const m0 = process.memoryUsage();
   const t0 = performance.now();
   const sim = await Simulator.create({
     tiers: [{ name: "dram", preset: "dram", capacity: Math.ceil((o.vms * o.vmBytes) / GiB + 1) * GiB }],
@@ -91,8 +107,7 @@ export async function memoryScenario(policy: "osv" | "ucat", o: { vms: number; v
   const seconds = (performance.now() - t0) / 1000;
   const m = simulatorMemory(sim);
   gc();
-  const heap1 = process.memoryUsage().heapUsed;
-  const rss1 = process.memoryUsage().rss;
+  const m1 = process.memoryUsage();
   // keep the simulator alive through the measurement
   if (sim.allVms().length !== o.vms) throw new Error("memory bench: VMs went missing");
   return {
@@ -106,10 +121,13 @@ export async function memoryScenario(policy: "osv" | "ucat", o: { vms: number; v
     guestAllocatorBytes: m.guestAllocatorBytes,
     bytesPerTouchedPage: round2(m.totalBytes / touched),
     marginalBytesPerTouchedPage: round2((m.totalBytes - coreFixedBytes) / touched),
-    heapDeltaBytes: heap1 - heap0,
-    heapBytesPerTouchedPage: round2((heap1 - heap0) / touched),
-    rssDeltaBytes: rss1 - rss0,
-    rssBytesPerTouchedPage: round2((rss1 - rss0) / touched),
+    heapDeltaBytes: m1.heapUsed - m0.heapUsed,
+    heapBytesPerTouchedPage: round2((m1.heapUsed - m0.heapUsed) / touched),
+    arrayBufferDeltaBytes: m1.arrayBuffers - m0.arrayBuffers,
+    jsBytesPerTouchedPage: round2((m1.heapUsed - m0.heapUsed + m1.arrayBuffers - m0.arrayBuffers) / touched),
+    gcForced: fullGc !== null,
+    rssDeltaBytes: m1.rss - m0.rss,
+    rssBytesPerTouchedPage: round2((m1.rss - m0.rss) / touched),
     seconds: round2(seconds),
   };
 }

@@ -33,7 +33,10 @@
  * heap.free(a); heap.free(b);
  */
 import type { Vm } from "../../sim/vm.js";
-import { GuestOutOfMemory, type Vma } from "../guest.js";
+import { GuestOutOfMemory, LINEAR_BASE, type Vma } from "../guest.js";
+import { NumMap } from "../../util/num-map.js";
+import { PagedU32 } from "../../util/paged-array.js";
+import { RecentMap } from "../../util/recent-map.js";
 import {
   InvalidFree,
   type Allocator,
@@ -79,12 +82,20 @@ const RANGE_ORDERS = 10;
 /** How many freed addresses (and released pool pages) are remembered to call a second free a double free (guess: bounds memory). */
 const FREED_HISTORY = 65_536;
 
-/** Sets `key` in an insertion-ordered map as its newest entry, dropping the oldest past FREED_HISTORY. */
-function remember<V>(m: Map<number, V>, key: number, value: V): void {
-  m.delete(key);
-  m.set(key, value);
-  if (m.size > FREED_HISTORY) m.delete(m.keys().next().value!);
-}
+/**
+ * What a 4 KiB frame of the linear map holds, as one 32-bit word per frame (`frames`, a
+ * sparse array by gPA / 4096; 0: nothing of the heap's). The low 2 bits are the kind:
+ * - POOL: a pool page; bits 2-5 the pool (3..10), bits 6-31 its record in the pool;
+ * - WHOLE: a whole-page object; bits 2-31 its requested size (1025..4096);
+ * - LARGE: the first frame of a large object (the object starts 64 B into it); bits 2-10
+ *   its pages (2..511), bits 11-31 its requested size (< 2 MiB).
+ * A large object's other frames hold 0 (free() and whyNot() find its first frame).
+ */
+const POOL = 1;
+const WHOLE = 2;
+const LARGE = 3;
+/** Pool page records per pool: bits 6-31 of a frame word. */
+const MAX_POOL_RECORDS = 2 ** 26;
 
 export interface OsvAllocatorOptions {
   /**
@@ -117,44 +128,130 @@ export interface OsvDetail {
   bufferedBytes: number;
 }
 
-/** One pool page: its objects' requested sizes (+1; 0 = free) and its place in OSv's `_free` list. */
-interface PoolPage {
-  va: number;
-  gpa: number;
-  cls: number;
-  nalloc: number;
-  reqSum: number;
-  req: Uint16Array;
-  listed: boolean;
-  prev: PoolPage | null;
-  next: PoolPage | null;
+/** Words of a pool page record (PoolRecords.meta). */
+const REC = 7;
+const NALLOC = 0;
+const REQSUM = 1;
+const PREV = 2;
+const NEXT = 3;
+const LISTED = 4;
+/** The page's frame number (gPA / 4096, below 2^34), in two words: frame % 2^30 and the rest. */
+const FRAME_LO = 5;
+const FRAME_HI = 6;
+/** Pools with fewer record slots than this are never compacted. */
+const MIN_COMPACT = 64;
+
+/** Shared empty storage of pools that never had a page (replaced, never written, on the first). */
+const NO_META = new Int32Array(0);
+const NO_REQ = new Uint16Array(0);
+
+/**
+ * The pages of one pool as records in typed arrays. Record r is REC words of `meta` from
+ * r x REC: its live objects (NALLOC; -1 for a free record), the sum of their requested
+ * sizes (REQSUM), its neighbours in OSv's `_free` list (PREV, NEXT; -1: none), whether
+ * it is listed (LISTED) and its frame (FRAME_LO, FRAME_HI); its objects' requested sizes
+ * (+1; 0 = free) are `req[r * perPage + i]`. Free records are chained through NEXT for
+ * reuse. Storage grows by doubling; once three quarters of it are free, `compact` moves
+ * the live records to the front of storage half as large again.
+ */
+class PoolRecords {
+  meta = NO_META;
+  req = NO_REQ;
+  private cap = 0;
+  private used = 0;
+  private live = 0;
+  private freeHead = -1;
+
+  constructor(readonly perPage: number) {}
+
+  /** A new record for the page at `frame`: no objects, unlisted. */
+  add(frame: number): number {
+    let r = this.freeHead;
+    if (r >= 0) this.freeHead = this.meta[r * REC + NEXT]!;
+    else {
+      if (this.used === this.cap) this.resize(Math.max(4, this.cap * 2));
+      r = this.used++;
+    }
+    if (r >= MAX_POOL_RECORDS) throw new Error(`osv: more than ${MAX_POOL_RECORDS} pages in one pool`);
+    const m = this.meta;
+    m.fill(0, r * REC, r * REC + REC);
+    m[r * REC + PREV] = m[r * REC + NEXT] = -1;
+    m[r * REC + FRAME_LO] = frame % 2 ** 30;
+    m[r * REC + FRAME_HI] = Math.floor(frame / 2 ** 30);
+    this.req.fill(0, r * this.perPage, (r + 1) * this.perPage);
+    this.live++;
+    return r;
+  }
+
+  /** Frees record `r`; true when storage is now mostly free and `compact` is due. */
+  remove(r: number): boolean {
+    this.meta[r * REC + NALLOC] = -1;
+    this.meta[r * REC + NEXT] = this.freeHead;
+    this.freeHead = r;
+    this.live--;
+    return this.cap >= MIN_COMPACT && this.live * 4 <= this.cap;
+  }
+
+  frameOf(r: number): number {
+    return this.meta[r * REC + FRAME_LO]! + 2 ** 30 * this.meta[r * REC + FRAME_HI]!;
+  }
+
+  /**
+   * Renumbers the live records 0..n-1 in their order, in storage for 2n, and returns the
+   * new number of each old record (-1 for free ones). PREV and NEXT are renumbered here;
+   * the caller renumbers what else names records (the frame words, the list's ends).
+   */
+  compact(): Int32Array {
+    const m = this.meta;
+    const moved = new Int32Array(this.used).fill(-1);
+    let n = 0;
+    for (let r = 0; r < this.used; r++) if (m[r * REC + NALLOC]! >= 0) moved[r] = n++;
+    const meta = new Int32Array(Math.max(4, 2 * n) * REC);
+    const req = new Uint16Array(Math.max(4, 2 * n) * this.perPage);
+    for (let r = 0; r < this.used; r++) {
+      const j = moved[r]!;
+      if (j < 0) continue;
+      meta.set(m.subarray(r * REC, r * REC + REC), j * REC);
+      for (const f of [PREV, NEXT]) {
+        const x = m[r * REC + f]!;
+        meta[j * REC + f] = x < 0 ? x : moved[x]!;
+      }
+      req.set(this.req.subarray(r * this.perPage, (r + 1) * this.perPage), j * this.perPage);
+    }
+    this.meta = meta;
+    this.req = req;
+    this.cap = Math.max(4, 2 * n);
+    this.used = n;
+    this.freeHead = -1;
+    return moved;
+  }
+
+  private resize(cap: number): void {
+    const meta = new Int32Array(cap * REC);
+    meta.set(this.meta);
+    const req = new Uint16Array(cap * this.perPage);
+    req.set(this.req);
+    this.meta = meta;
+    this.req = req;
+    this.cap = cap;
+  }
 }
 
-/** One pool (malloc_pools[cls]) and its list of pages with free objects, front first (pool::_free). */
+/** One pool (malloc_pools[cls]), its page records, and its list of pages with free objects, front first (pool::_free; records, -1 = none). */
 interface Pool {
   cls: number;
   size: number;
   perPage: number;
   firstOff: number;
-  front: PoolPage | null;
-  back: PoolPage | null;
+  front: number;
+  back: number;
   pages: number;
-}
-
-interface LargeObject {
-  gpa: number;
-  pages: number;
-  requested: number;
+  recs: PoolRecords;
 }
 
 interface MappedObject {
   vma: Vma;
   bytes: number;
-  requested: number;
-}
-
-interface WholePage {
-  gpa: number;
   requested: number;
 }
 
@@ -168,12 +265,18 @@ interface WholePage {
  * OSv's allocator owns all free memory; this one only the blocks it took.
  */
 class PageRanges {
-  /** Blocks taken from the buddy allocator, by base gPA. */
-  private readonly blocks = new Map<number, { order: number; used: number }>();
-  /** Free ranges: pages by start gPA, start by end gPA, and a version to spot stale list entries. */
-  private readonly byStart = new Map<number, { pages: number; ver: number }>();
-  private readonly byEnd = new Map<number, number>();
-  private readonly lists: [number, number][][] = Array.from({ length: RANGE_ORDERS }, () => []);
+  /**
+   * Blocks of order >= 1 taken from the buddy allocator: base gPA -> order + 16 x pages
+   * used. A single page taken alone (order 0, the common case: the page buffers take
+   * pages one by one) is no entry: a page in no recorded block is such a block.
+   */
+  private readonly blocks = new NumMap("u32");
+  private singlePages = 0;
+  /** Free ranges: start gPA -> pages + 1024 x version (to spot stale list entries); end gPA -> start. */
+  private readonly byStart = new NumMap("f64");
+  private readonly byEnd = new NumMap("f64");
+  /** Per list: (start, version) pairs, flat, newest last. */
+  private readonly lists: number[][] = Array.from({ length: RANGE_ORDERS }, () => []);
   private ver = 0;
   slackPages = 0;
 
@@ -188,80 +291,97 @@ class PageRanges {
     for (let k = exact; k < RANGE_ORDERS; k++) {
       const list = this.lists[k];
       while (list.length > 0) {
-        const [start, ver] = list.pop()!;
+        const ver = list.pop()!;
+        const start = list.pop()!;
         const r = this.byStart.get(start);
-        if (!r || r.ver !== ver) continue; // stale: merged or taken since
-        this.removeFree(start, r.pages);
-        if (r.pages > n) this.addFree(start + n * PAGE, r.pages - n);
-        this.blockOf(start).block.used += n;
+        if (r === undefined || Math.floor(r / 1024) !== ver) continue; // stale: merged or taken since
+        const rPages = r % 1024;
+        this.removeFree(start, rPages);
+        if (rPages > n) this.addFree(start + n * PAGE, rPages - n);
+        const b = this.blockOf(start);
+        this.blocks.set(b.base, b.order + 16 * (b.used + n));
         return start;
       }
     }
     const base = this.take(exact);
     if (base === null) return null;
-    this.blocks.set(base, { order: exact, used: n });
+    if (exact === 0) this.singlePages++;
+    else this.blocks.set(base, exact + 16 * n);
     if (2 ** exact > n) this.addFree(base + n * PAGE, 2 ** exact - n);
     return base;
   }
 
   free(gpa: number, n: number): void {
-    const { base, block } = this.blockOf(gpa);
-    const end = base + PAGE * 2 ** block.order;
-    block.used -= n;
+    const { base, order, used: was } = this.blockOf(gpa, n);
+    const end = base + PAGE * 2 ** order;
+    const used = was - n;
+    if (order > 0) this.blocks.set(base, order + 16 * used);
     // coalesce with free neighbours inside the block (blocks go back to the buddy allocator one by one)
     let start = gpa;
     let pages = n;
     const before = this.byEnd.get(start);
     if (before !== undefined && before >= base) {
-      const r = this.byStart.get(before)!;
-      this.removeFree(before, r.pages);
+      const rPages = this.byStart.get(before)! % 1024;
+      this.removeFree(before, rPages);
       start = before;
-      pages += r.pages;
+      pages += rPages;
     }
     const after = gpa + n * PAGE < end ? this.byStart.get(gpa + n * PAGE) : undefined;
-    if (after) {
-      this.removeFree(gpa + n * PAGE, after.pages);
-      pages += after.pages;
+    if (after !== undefined) {
+      this.removeFree(gpa + n * PAGE, after % 1024);
+      pages += after % 1024;
     }
-    if (block.used === 0) {
+    if (used === 0) {
       // free ranges in a block are always coalesced, so this one is the whole block
-      if (start !== base || pages !== 2 ** block.order) throw new Error(`osv page ranges: block 0x${base.toString(16)} is free but not whole (internal error)`);
-      this.blocks.delete(base);
-      this.give(base, block.order);
+      if (start !== base || pages !== 2 ** order) throw new Error(`osv page ranges: block 0x${base.toString(16)} is free but not whole (internal error)`);
+      if (order > 0) this.blocks.delete(base);
+      else this.singlePages--;
+      this.give(base, order);
       return;
     }
     this.addFree(start, pages);
   }
 
   get blockCount(): number {
-    return this.blocks.size;
+    return this.blocks.size + this.singlePages;
   }
 
-  /** Free ranges (start gPA, pages), for tier attribution. */
-  freeRanges(): IterableIterator<[number, { pages: number; ver: number }]> {
-    return this.byStart.entries();
+  /** Calls `fn(start gPA, pages)` for every free range, for tier attribution. */
+  forEachFree(fn: (start: number, pages: number) => void): void {
+    this.byStart.forEach((r, start) => fn(start, r % 1024));
   }
 
-  private blockOf(gpa: number): { base: number; block: { order: number; used: number } } {
-    for (let k = 0; k < RANGE_ORDERS; k++) {
+  /**
+   * The block holding `gpa`: a recorded block of order >= 1, else the single page at
+   * `gpa` (which only a free of one page, `n` = 1, can be).
+   */
+  private blockOf(gpa: number, n = 0): { base: number; order: number; used: number } {
+    for (let k = 1; k < RANGE_ORDERS; k++) {
       const base = gpa - (gpa % (PAGE * 2 ** k));
-      const block = this.blocks.get(base);
-      if (block && block.order === k) return { base, block };
+      const b = this.blocks.get(base);
+      if (b !== undefined && b % 16 === k) return { base, order: k, used: Math.floor(b / 16) };
     }
+    if (n === 1 && gpa % PAGE === 0 && this.singlePages > 0) return { base: gpa, order: 0, used: 1 };
     throw new Error(`osv page ranges: gPA 0x${gpa.toString(16)} is in no block (internal error)`);
   }
 
   private addFree(start: number, pages: number): void {
     const ver = ++this.ver;
-    this.byStart.set(start, { pages, ver });
+    this.byStart.set(start, pages + 1024 * ver);
     this.byEnd.set(start + pages * PAGE, start);
     const list = this.lists[Math.min(floorLog2(pages), RANGE_ORDERS - 1)];
-    list.push([start, ver]);
+    list.push(start, ver);
     // drop stale entries now and then so a list that is never taken from stays small
-    if (list.length > 64 && list.length > 4 * this.byStart.size) {
-      const live = list.filter(([s, v]) => this.byStart.get(s)?.ver === v);
-      list.length = 0;
-      list.push(...live);
+    if (list.length > 128 && list.length > 8 * this.byStart.size) {
+      let w = 0;
+      for (let i = 0; i < list.length; i += 2) {
+        const r = this.byStart.get(list[i]!);
+        if (r !== undefined && Math.floor(r / 1024) === list[i + 1]) {
+          list[w++] = list[i]!;
+          list[w++] = list[i + 1]!;
+        }
+      }
+      list.length = w;
     }
     this.slackPages += pages;
   }
@@ -288,18 +408,19 @@ export class OsvAllocator implements Allocator {
   readonly pagePools: boolean;
 
   private readonly pools: Pool[] = [];
-  private readonly poolPages = new Map<number, PoolPage>();
-  private readonly wholePages = new Map<number, WholePage>();
-  private readonly large = new Map<number, LargeObject>();
+  /** What each frame of the linear map holds: pool pages, whole pages, large objects (see POOL, WHOLE, LARGE). */
+  private readonly frames = new PagedU32();
+  private wholeCount = 0;
+  private largeCount = 0;
   private readonly mapped = new Map<number, MappedObject>();
   /**
    * Pages released by a pool (va -> class), to call a later free of one of their objects
    * a double free. Kept when the frame is reused: they are asked only about addresses
    * that no live allocation covers. Bounded like `freedHistory`.
    */
-  private readonly releasedPoolPages = new Map<number, number>();
-  /** Recently freed whole-page, large and mapped objects (insertion-ordered, bounded). */
-  private readonly freedHistory = new Map<number, true>();
+  private readonly releasedPoolPages = new RecentMap(FREED_HISTORY, 4);
+  /** Recently freed whole-page, large and mapped objects (the newest FREED_HISTORY). */
+  private readonly freedHistory = new RecentMap(FREED_HISTORY);
   private readonly ranges: PageRanges;
   /** page_pool::l1 (one vCPU) and page_pool::l2: free gPAs. */
   private readonly l1: number[] = [];
@@ -320,6 +441,8 @@ export class OsvAllocator implements Allocator {
     options: OsvAllocatorOptions = {},
   ) {
     this.heap = options.heap ?? vm.sim.allocHeap();
+    // frames are found from addresses as (va - LINEAR_BASE) / 4096: the guest's linear map
+    if (vm.guest.linear(PAGE) !== LINEAR_BASE + PAGE) throw new Error("osv: the guest's linear map is not at LINEAR_BASE + gPA");
     this.pagePools = options.pagePools ?? true;
     const core = vm.sim.core;
     core.slabHeapCreate(this.heap, 12);
@@ -329,7 +452,7 @@ export class OsvAllocator implements Allocator {
       // pool::add_page: objects at page + page_size - k * size while they stay past the header
       const perPage = Math.floor((PAGE - OSV.POOL_HEADER) / size);
       core.slabClassCreate(this.heap, cls, size, OSV.POOL_HEADER, true);
-      this.pools[cls] = { cls, size, perPage, firstOff: PAGE - perPage * size, front: null, back: null, pages: 0 };
+      this.pools[cls] = { cls, size, perPage, firstOff: PAGE - perPage * size, front: -1, back: -1, pages: 0, recs: new PoolRecords(perPage) };
     }
     const guest = vm.guest;
     this.ranges = new PageRanges(
@@ -366,7 +489,8 @@ export class OsvAllocator implements Allocator {
       // std_malloc: minimum_size <= page_size -> alloc_page(), no header
       const gpa = this.allocPage();
       va = this.vm.guest.linear(gpa);
-      this.wholePages.set(va, { gpa, requested: size });
+      this.frames.set(gpa / PAGE, WHOLE + 4 * size);
+      this.wholeCount++;
       bytes = PAGE;
     } else {
       // malloc_large(size, 16, block = true, contiguous = false)
@@ -375,7 +499,8 @@ export class OsvAllocator implements Allocator {
       const gpa = total < OSV.HUGE_PAGE ? this.ranges.alloc(pages) : null;
       if (gpa !== null) {
         va = this.vm.guest.linear(gpa) + OSV.LARGE_OFFSET;
-        this.large.set(va, { gpa, pages, requested: size });
+        this.frames.set(gpa / PAGE, LARGE + 4 * pages + 2048 * size);
+        this.largeCount++;
         this.largePages += pages;
       } else {
         // >= 2 MiB, or no free range of 2^ilog2_roundup(pages) pages: mapped_malloc_large
@@ -394,6 +519,7 @@ export class OsvAllocator implements Allocator {
   private poolAlloc(cls: number, size: number): number {
     const core = this.vm.sim.core;
     const pool = this.pools[cls];
+    const recs = pool.recs;
     let va = core.slabAlloc(this.heap, cls);
     if (va === null) {
       // pool::alloc: while (_free->empty()) add_page()
@@ -405,22 +531,34 @@ export class OsvAllocator implements Allocator {
         this.freePage(gpa); // the core is out of memory for page records: keep the frame accounted
         throw e;
       }
-      const page: PoolPage = { va: base, gpa, cls, nalloc: 0, reqSum: 0, req: new Uint16Array(pool.perPage), listed: false, prev: null, next: null };
-      this.poolPages.set(base, page);
+      const r = recs.add(gpa / PAGE);
+      this.frames.set(gpa / PAGE, POOL + 4 * cls + 64 * r);
       pool.pages++;
-      this.pushFront(pool, page); // push_back onto an empty list
+      this.pushFront(pool, r); // push_back onto an empty list
       va = core.slabAlloc(this.heap, cls);
       if (va === null) throw new Error(`osv: slab class ${cls} is empty after adding a page (internal error)`);
     }
     const base = va - (va % PAGE);
-    const page = this.poolPages.get(base);
+    const r = this.poolRecordAt(base, cls);
     // the core takes from the front page of the class's list, as pool::alloc does from _free->begin()
-    if (!page || page !== pool.front) throw new Error(`osv: core slab page 0x${base.toString(16)} is not the front of pool ${pool.size} (internal error)`);
-    page.req[(va - base - pool.firstOff) / pool.size] = size + 1;
-    page.nalloc++;
-    page.reqSum += size;
-    if (page.nalloc === pool.perPage) this.unlink(pool, page); // no local_free left: _free->erase
+    if (r < 0 || r !== pool.front) throw new Error(`osv: core slab page 0x${base.toString(16)} is not the front of pool ${pool.size} (internal error)`);
+    recs.req[r * pool.perPage + (va - base - pool.firstOff) / pool.size] = size + 1;
+    const m = recs.meta;
+    m[r * REC + REQSUM] += size;
+    if (++m[r * REC + NALLOC] === pool.perPage) this.unlink(pool, r); // no local_free left: _free->erase
     return va;
+  }
+
+  /** The frame word of the page at linear address `base` (0 for anything else). */
+  private frameWord(base: number): number {
+    return this.frames.get((base - LINEAR_BASE) / PAGE);
+  }
+
+  /** The record of the live pool page at `base` in pool `cls` (any pool when -1), or -1. */
+  private poolRecordAt(base: number, cls = -1): number {
+    const w = this.frameWord(base);
+    if ((w & 3) !== POOL || (cls >= 0 && ((w >>> 2) & 15) !== cls)) return -1;
+    return w >>> 6;
   }
 
   /** mapped_malloc_large: map_anon(size, mmap_populate); the object starts `offset` into it. */
@@ -451,22 +589,26 @@ export class OsvAllocator implements Allocator {
     if (va === 0) return; // free(): if (!object) return;
     if (!Number.isSafeInteger(va) || va < 0) throw new InvalidFree(va, "foreign");
     const base = va - (va % PAGE);
-    const page = this.poolPages.get(base);
-    if (page) return this.poolFree(page, va);
-    const whole = this.wholePages.get(va);
-    if (whole) {
-      this.wholePages.delete(va);
-      this.freePage(whole.gpa);
-      this.release(va, whole.requested, PAGE);
+    const w = this.frameWord(base);
+    const kind = w & 3;
+    if (kind === POOL) return this.poolFree((w >>> 2) & 15, w >>> 6, base, va);
+    if (kind === WHOLE && va === base) {
+      const gpa = base - LINEAR_BASE;
+      this.frames.set(gpa / PAGE, 0);
+      this.wholeCount--;
+      this.freePage(gpa);
+      this.release(va, w >>> 2, PAGE);
       return;
     }
-    const big = this.large.get(va);
-    if (big) {
+    if (kind === LARGE && va === base + OSV.LARGE_OFFSET) {
       // free_large: the page range goes back to free_page_ranges
-      this.large.delete(va);
-      this.ranges.free(big.gpa, big.pages);
-      this.largePages -= big.pages;
-      this.release(va, big.requested, big.pages * PAGE);
+      const gpa = base - LINEAR_BASE;
+      const pages = (w >>> 2) & 511;
+      this.frames.set(gpa / PAGE, 0);
+      this.largeCount--;
+      this.ranges.free(gpa, pages);
+      this.largePages -= pages;
+      this.release(va, w >>> 11, pages * PAGE);
       return;
     }
     const m = this.mapped.get(va);
@@ -487,49 +629,54 @@ export class OsvAllocator implements Allocator {
     this.allocated -= bytes;
     this.live--;
     this.frees++;
-    remember(this.freedHistory, va, true);
+    this.freedHistory.remember(va);
   }
 
-  private poolFree(page: PoolPage, va: number): void {
-    const why = this.poolWhyNot(page, va);
+  /** Frees `va` in the pool page `r` of pool `cls` at linear address `base`. */
+  private poolFree(cls: number, r: number, base: number, va: number): void {
+    const pool = this.pools[cls];
+    const recs = pool.recs;
+    const why = this.poolWhyNot(pool, r, base, va);
     if (why !== "ok") throw new InvalidFree(va, why);
-    const pool = this.pools[page.cls];
-    const idx = (va - page.va - pool.firstOff) / pool.size;
-    const req = page.req[idx];
+    const idx = r * pool.perPage + (va - base - pool.firstOff) / pool.size;
+    const req = recs.req[idx];
     const core = this.vm.sim.core;
     const st = core.slabFree(this.heap, va);
     if (st !== "ok") throw new Error(`osv: core slabFree(0x${va.toString(16)}) = ${st} for a live object (internal error)`);
-    page.req[idx] = 0;
-    page.nalloc--;
-    page.reqSum -= req - 1;
+    recs.req[idx] = 0;
+    const m = recs.meta;
+    const nalloc = --m[r * REC + NALLOC];
+    m[r * REC + REQSUM] -= req - 1;
     this.requested -= req - 1;
     this.allocated -= pool.size;
     this.live--;
     this.frees++;
     // pool::free_same_cpu: an empty page goes back to the page allocator when the back
     // of _free is an empty page (have_full_pages(); that may be this page itself)
-    if (page.nalloc === 0 && pool.back !== null && pool.back.nalloc === 0) {
-      this.unlink(pool, page);
-      if (!core.slabRemovePage(this.heap, page.va)) throw new Error(`osv: core kept pool page 0x${page.va.toString(16)} (internal error)`);
-      this.poolPages.delete(page.va);
-      remember(this.releasedPoolPages, page.va, page.cls);
+    if (nalloc === 0 && pool.back >= 0 && m[pool.back * REC + NALLOC] === 0) {
+      this.unlink(pool, r);
+      if (!core.slabRemovePage(this.heap, base)) throw new Error(`osv: core kept pool page 0x${base.toString(16)} (internal error)`);
+      const gpa = base - LINEAR_BASE;
+      this.frames.set(gpa / PAGE, 0);
+      if (recs.remove(r)) this.compactPool(pool);
+      this.releasedPoolPages.remember(base, cls);
       pool.pages--;
-      this.freePage(page.gpa);
+      this.freePage(gpa);
       return;
     }
     // a full page (no local_free) goes back on the front of _free, as the core does
-    if (!page.listed) this.pushFront(pool, page);
+    if (m[r * REC + LISTED] === 0) this.pushFront(pool, r);
   }
 
   /** Why `va` is no live allocation's start. */
   private whyNot(va: number): InvalidFreeReason {
     const base = va - (va % PAGE);
-    if (this.wholePages.has(base)) return "misaligned";
+    if ((this.frameWord(base) & 3) === WHOLE) return "misaligned";
     // a large object: its header page is at most 510 pages below va
     for (let p = base, n = 0; n < OSV.LARGE_MAX_PAGES && p >= 0; n++, p -= PAGE) {
-      const big = this.large.get(p + OSV.LARGE_OFFSET);
-      if (big) {
-        if (va < p + big.pages * PAGE) return "misaligned";
+      const w = this.frameWord(p);
+      if ((w & 3) === LARGE) {
+        if (va < p + ((w >>> 2) & 511) * PAGE) return "misaligned";
         break;
       }
     }
@@ -552,48 +699,63 @@ export class OsvAllocator implements Allocator {
    */
   usableSize(va: number): number {
     const base = va - (va % PAGE);
-    const page = this.poolPages.get(base);
-    if (page) {
-      const why = this.poolWhyNot(page, va);
-      if (why === "ok") return this.pools[page.cls].size;
+    const w = this.frameWord(base);
+    const kind = w & 3;
+    if (kind === POOL) {
+      const pool = this.pools[(w >>> 2) & 15];
+      const why = this.poolWhyNot(pool, w >>> 6, base, va);
+      if (why === "ok") return pool.size;
       throw new RangeError(`usableSize: 0x${va.toString(16)} is not a live allocation (${why})`);
     }
-    if (this.wholePages.has(va)) return PAGE;
-    const big = this.large.get(va);
-    if (big) return big.pages * PAGE - OSV.LARGE_OFFSET;
+    if (kind === WHOLE && va === base) return PAGE;
+    if (kind === LARGE && va === base + OSV.LARGE_OFFSET) return ((w >>> 2) & 511) * PAGE - OSV.LARGE_OFFSET;
     const m = this.mapped.get(va);
     if (m) return m.bytes - OSV.LARGE_OFFSET;
     const why = Number.isSafeInteger(va) && va > 0 ? this.whyNot(va) : "foreign";
     throw new RangeError(`usableSize: ${Number.isFinite(va) ? "0x" + va.toString(16) : va} is not a live allocation (${why})`);
   }
 
-  /** Why `va`, in the live pool page `page`, is no live object: "ok" when it is one. */
-  private poolWhyNot(page: PoolPage, va: number): InvalidFreeReason | "ok" {
-    const pool = this.pools[page.cls];
-    const off = va - page.va - pool.firstOff;
+  /** Moves a pool's page records to smaller storage (PoolRecords.compact) and renumbers the frame words and list ends naming them. */
+  private compactPool(pool: Pool): void {
+    const moved = pool.recs.compact();
+    if (pool.front >= 0) pool.front = moved[pool.front]!;
+    if (pool.back >= 0) pool.back = moved[pool.back]!;
+    for (let r = 0; r < moved.length; r++) {
+      const j = moved[r]!;
+      if (j >= 0 && j !== r) this.frames.set(pool.recs.frameOf(j), POOL + 4 * pool.cls + 64 * j);
+    }
+  }
+
+  /** Why `va`, in the live pool page `r` at `base`, is no live object: "ok" when it is one. */
+  private poolWhyNot(pool: Pool, r: number, base: number, va: number): InvalidFreeReason | "ok" {
+    const off = va - base - pool.firstOff;
     if (off < 0 || off % pool.size !== 0) return "misaligned";
-    return page.req[off / pool.size] === 0 ? "double-free" : "ok";
+    return pool.recs.req[r * pool.perPage + off / pool.size] === 0 ? "double-free" : "ok";
   }
 
   // ---- OSv's _free list of a pool ------------------------------------------------------
 
-  private pushFront(pool: Pool, page: PoolPage): void {
-    page.prev = null;
-    page.next = pool.front;
-    if (pool.front) pool.front.prev = page;
-    else pool.back = page;
-    pool.front = page;
-    page.listed = true;
+  private pushFront(pool: Pool, r: number): void {
+    const m = pool.recs.meta;
+    m[r * REC + PREV] = -1;
+    m[r * REC + NEXT] = pool.front;
+    if (pool.front >= 0) m[pool.front * REC + PREV] = r;
+    else pool.back = r;
+    pool.front = r;
+    m[r * REC + LISTED] = 1;
   }
 
-  private unlink(pool: Pool, page: PoolPage): void {
-    if (!page.listed) return;
-    if (page.prev) page.prev.next = page.next;
-    else pool.front = page.next;
-    if (page.next) page.next.prev = page.prev;
-    else pool.back = page.prev;
-    page.prev = page.next = null;
-    page.listed = false;
+  private unlink(pool: Pool, r: number): void {
+    const m = pool.recs.meta;
+    if (m[r * REC + LISTED] === 0) return;
+    const prev = m[r * REC + PREV]!;
+    const next = m[r * REC + NEXT]!;
+    if (prev >= 0) m[prev * REC + NEXT] = next;
+    else pool.front = next;
+    if (next >= 0) m[next * REC + PREV] = prev;
+    else pool.back = prev;
+    m[r * REC + PREV] = m[r * REC + NEXT] = -1;
+    m[r * REC + LISTED] = 0;
   }
 
   // ---- pages: page_pool::l1 / l2 over the page-range allocator -------------------------
@@ -741,7 +903,7 @@ export class OsvAllocator implements Allocator {
     let pool = 0;
     for (const p of this.pools) if (p) pool += p.pages;
     const held = (pool + d.wholePages + this.largePages) * PAGE + this.mappedBytes + d.bufferedBytes;
-    const metadata = pool * OSV.POOL_HEADER + (this.large.size + this.mapped.size) * OSV.LARGE_OFFSET;
+    const metadata = pool * OSV.POOL_HEADER + (this.largeCount + this.mapped.size) * OSV.LARGE_OFFSET;
     return {
       requestedBytes: this.requested,
       allocatedBytes: this.allocated,
@@ -763,8 +925,8 @@ export class OsvAllocator implements Allocator {
     const slack = this.ranges.slackPages;
     return {
       poolPages,
-      wholePages: this.wholePages.size,
-      largeObjects: this.large.size,
+      wholePages: this.wholeCount,
+      largeObjects: this.largeCount,
       largePages: this.largePages,
       mappedObjects: this.mapped.size,
       mappedBytes: this.mappedBytes,
@@ -803,23 +965,30 @@ export class OsvAllocator implements Allocator {
         if (hi > lo) t.requestedBytes += hi - lo;
       }
     };
-    for (const p of this.poolPages.values()) {
-      const t = tierOf(p.gpa);
-      t.heldBytes += PAGE;
-      t.allocatedBytes += p.nalloc * this.pools[p.cls].size;
-      t.requestedBytes += p.reqSum;
-    }
-    for (const [va, w] of this.wholePages) span(va, w.gpa, PAGE, true, va, va + w.requested);
-    for (const [va, b] of this.large) {
-      const start = va - OSV.LARGE_OFFSET;
-      span(start, b.gpa, b.pages * PAGE, true, va, va + b.requested);
-    }
+    this.frames.forEach((w, frame) => {
+      const gpa = frame * PAGE;
+      const start = this.vm.guest.linear(gpa);
+      const kind = w & 3;
+      if (kind === POOL) {
+        const pool = this.pools[(w >>> 2) & 15];
+        const r = w >>> 6;
+        const t = tierOf(gpa);
+        t.heldBytes += PAGE;
+        t.allocatedBytes += pool.recs.meta[r * REC + NALLOC]! * pool.size;
+        t.requestedBytes += pool.recs.meta[r * REC + REQSUM]!;
+      } else if (kind === WHOLE) {
+        span(start, gpa, PAGE, true, start, start + (w >>> 2));
+      } else {
+        const va = start + OSV.LARGE_OFFSET;
+        span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11));
+      }
+    });
     for (const [va, m] of this.mapped) {
       for (const [pva, pg] of m.vma.mapped) span(pva, pg.gpa, [PAGE, 2 ** 21, 2 ** 30][pg.size], true, va, va + m.requested);
     }
     for (const g of this.l1) span(0, g, PAGE, false);
     for (const b of this.l2) for (const g of b) span(0, g, PAGE, false);
-    for (const [g, r] of this.ranges.freeRanges()) span(0, g, r.pages * PAGE, false);
+    this.ranges.forEachFree((g, pages) => span(0, g, pages * PAGE, false));
     return out;
   }
 }

@@ -47,6 +47,7 @@ import { GuestOutOfMemory, LINEAR_BASE } from "../guest.js";
 import type { PageSizeCode } from "../../core/types.js";
 import type { Allocator, AllocatorStats, MallocOptions, InvalidFreeReason, TierBytes } from "./types.js";
 import { InvalidFree } from "./types.js";
+import { NumMap } from "../../util/num-map.js";
 
 // ---- sizes ---------------------------------------------------------------------------
 
@@ -176,10 +177,20 @@ export interface UcatStats extends AllocatorStats {
 
 // ---- state ---------------------------------------------------------------------------
 
+/** Shared empty requested-size array of a slab page with no object yet (replaced, never written, on the first). */
+const NO_REQ = new Uint16Array(0);
+
 interface SlabPage {
   node: number;
   cls: number;
   live: number;
+  /**
+   * Requested size + 1 of object i (at base + i x class size), 0 when free (the
+   * simulator's bookkeeping for stats, not guest metadata). The core hands out the
+   * lowest free object, so only a prefix of the objects is ever used: the array covers
+   * it and grows by doubling.
+   */
+  req: Uint16Array;
 }
 
 interface RunFrame {
@@ -188,7 +199,12 @@ interface RunFrame {
   /** 1 bit per 4 KiB page, 1 = in a run. */
   used: Uint32Array;
   freePages: number;
+  /** Per first page of a live run: its pages + RUN_REQ x its requested bytes (the simulator's bookkeeping); 0 elsewhere. */
+  runs: Uint32Array;
 }
+
+/** Packs a run's requested bytes (< 2 MiB) above its pages (<= 512) in RunFrame.runs. */
+const RUN_REQ = 1024;
 
 interface Run {
   frame: RunFrame;
@@ -235,12 +251,12 @@ export class UcatAllocator implements Allocator {
   private readonly onTierFull: "fail" | "fallback";
 
   private readonly slabPages = new Map<number, SlabPage>();
-  /** Live slab objects: requested bytes by address (the simulator's bookkeeping for stats, not guest metadata). */
-  private readonly slabLive = new Map<number, number>();
-  private readonly runs = new Map<number, Run>();
+  /** Live slab objects and page runs (their records are in their slab pages and run frames). */
+  private slabObjects = 0;
+  private runCount = 0;
   private readonly larges = new Map<number, Large>();
   /** Starts of freed large allocations: mmap never reuses virtual space, so a second free there is certainly a double free. */
-  private readonly freedLarges = new Set<number>();
+  private readonly freedLarges = new NumMap("none");
 
   private metadata = 0;
   private mallocs = 0;
@@ -467,7 +483,7 @@ export class UcatAllocator implements Allocator {
         this.releaseFrame(node, frame);
         throw e;
       }
-      this.slabPages.set(frame, { node, cls, live: 0 });
+      this.slabPages.set(frame, { node, cls, live: 0, req: NO_REQ });
       s.classPages[cls]++;
       this.metadata += slabPageMetaBytes(UCAT_CLASSES[cls]!);
       va = core.slabAlloc(heap, cls);
@@ -476,7 +492,17 @@ export class UcatAllocator implements Allocator {
     const base = va - (va % FRAME);
     const page = this.slabPages.get(base)!;
     if (page.live++ === 0) s.emptyKept.delete(base);
-    this.slabLive.set(va, size);
+    const i = (va - base) / UCAT_CLASSES[cls]!;
+    if (i >= page.req.length) {
+      // the prefix in use grew past the array: double it (up to the objects per page)
+      let n = Math.max(16, page.req.length * 2);
+      while (n <= i) n *= 2;
+      const req = new Uint16Array(Math.min(n, Math.floor(FRAME / UCAT_CLASSES[cls]!)));
+      req.set(page.req);
+      page.req = req;
+    }
+    page.req[i] = size + 1;
+    this.slabObjects++;
     return va;
   }
 
@@ -488,17 +514,25 @@ export class UcatAllocator implements Allocator {
     this.metadata -= slabPageMetaBytes(UCAT_CLASSES[page.cls]!);
   }
 
+  /** The live object at `va` in the slab page `page` at `base`: its index, or why it is none. */
+  private slabObjectAt(va: number, base: number, page: SlabPage): number | InvalidFreeReason {
+    const size = UCAT_CLASSES[page.cls]!;
+    const off = va - base;
+    if (off % size !== 0 || off / size >= Math.floor(FRAME / size)) return "misaligned";
+    const i = off / size;
+    return i < page.req.length && page.req[i] !== 0 ? i : "double-free";
+  }
+
   private slabFree(va: number, base: number, page: SlabPage): void {
     const s = this.nodes[page.node]!;
     const size = UCAT_CLASSES[page.cls]!;
-    const requested = this.slabLive.get(va);
-    if (requested === undefined) {
-      const off = va - base;
-      throw new InvalidFree(va, off % size !== 0 || off / size >= Math.floor(FRAME / size) ? "misaligned" : "double-free");
-    }
+    const i = this.slabObjectAt(va, base, page);
+    if (typeof i === "string") throw new InvalidFree(va, i);
+    const requested = page.req[i]! - 1;
     const st = this.vm.sim.core.slabFree(s.heap, va);
     if (st !== "ok") throw new Error(`ucat: the core refused a free of live object 0x${va.toString(16)}: ${st}`);
-    this.slabLive.delete(va);
+    page.req[i] = 0;
+    this.slabObjects--;
     s.requested -= requested;
     s.allocated -= size;
     if (--page.live === 0) {
@@ -527,7 +561,7 @@ export class UcatAllocator implements Allocator {
     if (!frame) {
       const base = this.takeFrame(node);
       if (base === null) return null;
-      frame = { base, node, used: new Uint32Array(PAGES_PER_FRAME / 32), freePages: PAGES_PER_FRAME };
+      frame = { base, node, used: new Uint32Array(PAGES_PER_FRAME / 32), freePages: PAGES_PER_FRAME, runs: new Uint32Array(PAGES_PER_FRAME) };
       s.runFrames.splice(lowerBound(s.runFrames, base), 0, frame);
       this.metadata += RUN_FRAME_META_BYTES;
       first = 0;
@@ -535,17 +569,19 @@ export class UcatAllocator implements Allocator {
     setBits(frame.used, first, pages, true);
     frame.freePages -= pages;
     const va = frame.base + first * PAGE;
-    this.runs.set(va, { frame, first, pages, requested: size });
+    frame.runs[first] = pages + RUN_REQ * size;
+    this.runCount++;
     this.metadata += RUN_META_BYTES;
     return va;
   }
 
-  private runFree(va: number, run: Run): void {
+  private runFree(run: Run): void {
     const f = run.frame;
     const s = this.nodes[f.node]!;
     setBits(f.used, run.first, run.pages, false);
     f.freePages += run.pages;
-    this.runs.delete(va);
+    f.runs[run.first] = 0;
+    this.runCount--;
     this.metadata -= RUN_META_BYTES;
     s.requested -= run.requested;
     s.allocated -= run.pages * PAGE;
@@ -600,7 +636,7 @@ export class UcatAllocator implements Allocator {
     this.vm.sim.flush();
     this.guest.munmap(l.vma, this.guest.kernelRoot, [this.vm.vcpu]);
     this.larges.delete(va);
-    this.freedLarges.add(va);
+    this.freedLarges.set(va);
     s.held -= l.bytes;
     s.requested -= l.requested;
     s.allocated -= l.bytes;
@@ -613,7 +649,7 @@ export class UcatAllocator implements Allocator {
     const what = this.locate(va);
     if (typeof what === "string") throw new InvalidFree(va, what);
     if (what.kind === "slab") this.slabFree(va, what.base, what.page);
-    else if (what.kind === "run") this.runFree(va, what.run);
+    else if (what.kind === "run") this.runFree(what.run);
     else this.largeFree(va, what.large);
     this.frees++;
   }
@@ -632,15 +668,16 @@ export class UcatAllocator implements Allocator {
     const base = va - (va % FRAME);
     const page = this.slabPages.get(base);
     if (page) return { kind: "slab", base, page };
-    const run = this.runs.get(va);
-    if (run) return { kind: "run", run };
     const node = this.nodeOfLinear(base);
     if (node >= 0) {
       const frames = this.nodes[node]!.runFrames;
       const f = frames[lowerBound(frames, base)];
       if (f && f.base === base) {
         if (va % PAGE !== 0) return "misaligned";
-        return getBit(f.used, (va - base) / PAGE) ? "misaligned" : "double-free";
+        const first = (va - base) / PAGE;
+        const r = f.runs[first]!;
+        if (r !== 0) return { kind: "run", run: { frame: f, first, pages: r % RUN_REQ, requested: Math.floor(r / RUN_REQ) } };
+        return getBit(f.used, first) ? "misaligned" : "double-free";
       }
     }
     return "foreign";
@@ -655,7 +692,7 @@ export class UcatAllocator implements Allocator {
     const what = this.locate(va);
     if (typeof what === "string") throw new RangeError(`usableSize(0x${va.toString(16)}): not a live allocation (${what})`);
     if (what.kind === "slab") {
-      if (!this.slabLive.has(va)) throw new RangeError(`usableSize(0x${va.toString(16)}): not a live allocation`);
+      if (typeof this.slabObjectAt(va, what.base, what.page) === "string") throw new RangeError(`usableSize(0x${va.toString(16)}): not a live allocation`);
       return UCAT_CLASSES[what.page.cls]!;
     }
     return what.kind === "run" ? what.run.pages * PAGE : what.large.bytes;
@@ -686,7 +723,7 @@ export class UcatAllocator implements Allocator {
       allocatedBytes,
       heldBytes,
       metadataBytes: this.metadata,
-      liveObjects: this.slabLive.size + this.runs.size + this.larges.size,
+      liveObjects: this.slabObjects + this.runCount + this.larges.size,
       mallocs: this.mallocs,
       frees: this.frees,
       byTier,
