@@ -180,7 +180,11 @@ export interface SimulatorMemory {
   guestAllocatorBytes: number;
   /** coreBytes + hostAllocatorBytes + guestAllocatorBytes: deterministic for a scenario. */
   totalBytes: number;
-  /** The JS heap in use (process.memoryUsage().heapUsed), or null where unknown (browsers); not deterministic. */
+  /**
+   * The JS heap in use plus typed-array buffers outside it (the allocators' records;
+   * process.memoryUsage() heapUsed + arrayBuffers), or null where unknown (browsers);
+   * not deterministic.
+   */
   heapUsedBytes: number | null;
 }
 
@@ -432,13 +436,13 @@ export function simulatorMemory(sim: Simulator): SimulatorMemory {
   const hostAllocatorBytes = sim.host.bytesOverhead();
   let guestAllocatorBytes = 0;
   for (const vm of sim.allVms()) for (const n of vm.guest.nodes) guestAllocatorBytes += n.frames.bytesOverhead();
-  const proc = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number } } }).process;
+  const proc = (globalThis as { process?: { memoryUsage?: () => { heapUsed: number; arrayBuffers: number } } }).process;
   return {
     coreBytes,
     hostAllocatorBytes,
     guestAllocatorBytes,
     totalBytes: coreBytes + hostAllocatorBytes + guestAllocatorBytes,
-    heapUsedBytes: typeof proc?.memoryUsage === "function" ? proc.memoryUsage().heapUsed : null,
+    heapUsedBytes: typeof proc?.memoryUsage === "function" ? ((m) => m.heapUsed + m.arrayBuffers)(proc.memoryUsage()) : null,
   };
 }
 
