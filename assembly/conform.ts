@@ -2,8 +2,9 @@
 // touched, as a two-level bitmap over page numbers of the policy's size. A leaf covers
 // 2^18 pages (32 KiB of bits); the top level has one u32 pointer per leaf, allocated
 // at configuration (1 MiB for 48-bit addresses at 4 KiB pages).
-import { CFG_CONF_TOP } from "./layout";
+import { CFG_CONF_TOP, CFG_PCPUS, CFG_PCPU_TAB, CFG_PCPU_BYTES } from "./layout";
 import { alloc } from "./heap";
+import { tagsInit } from "./tlb";
 
 export const CONF_LEAF_BITS: u64 = 18;
 
@@ -11,7 +12,14 @@ export function confInit(pageShift: u32): bool {
   const topEntries = <usize>1 << <usize>(48 - pageShift - <u32>CONF_LEAF_BITS);
   const top = alloc(topEntries << 2, 4096);
   store<u32>(CFG_CONF_TOP, <u32>top);
-  return top != 0;
+  if (top == 0) return false;
+  // the structures' tags (tlb.ts), every way invalid
+  const bytes = <usize>load<u32>(CFG_PCPUS) * <usize>load<u32>(CFG_PCPU_BYTES);
+  const shadow = alloc(bytes, 64);
+  if (shadow == 0) return false;
+  memory.fill(shadow, 0xFF, bytes);
+  tagsInit(shadow - <usize>load<u32>(CFG_PCPU_TAB), pageShift == 12 ? 32 : 28);
+  return true;
 }
 
 /** The bitmap leaf of page `vpn`, or 0 when none is allocated yet. */

@@ -11,13 +11,13 @@ import {
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
   KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, TR_EXACT, CFG_REPL, CFG_CLOCK, HOT_GEOM,
   HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR, HOT_KINDS, HOT_BIG, HOT_RUN_WHO,
-  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, SD_D0, SD_D1,
+  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, SD_D0, SD_D1,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
   C_STLB4K, C_STLB2M, C_STLB1G, C_DATA, C_DASSIST, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF,
 } from "./counters";
-import { clock, sd, pcpuBase, lookup, fill, present, keyAt, d0At, d1At, flagsAt, probeSet, oldestWay, renormalise } from "./tlb";
+import { clock, sd, pcpuBase, lookup, fill, present, keyAt, d0At, d1At, flagsAt, probeSet, oldestWay, renormalise, tagDelta, tagOf, TAG_NONE } from "./tlb";
 import { vcRec, vmRec } from "./state";
 import { ctxBits, globalBits, tlbKey, tlbDropVa } from "./flush";
 import { walk, guestDenial, eptDenialOnHit } from "./walk";
@@ -443,6 +443,11 @@ function setHot(p: usize, z: u32): void {
     setHotGeom(HOT_GEOM + (<usize>kind << 5), p, s);
   }
   setHotGeom(HOT_STLB, p, S_STLB);
+  // the tags of the L1s (fetch, data) and of the STLB
+  store<u32>(HOT_TAGS, load<u32>(HOT_GEOM, 12) + <u32>tagDelta);
+  store<u32>(HOT_TAGS, load<u32>(HOT_GEOM + 32, 12) + <u32>tagDelta, 4);
+  store<u32>(HOT_TAGS, load<u32>(HOT_STLB, 12) + <u32>tagDelta, 8);
+  for (let i: u32 = 0; i < 4; i++) store<u32>(HOT_LANES + (<usize>i << 2), i);
 }
 
 /** An L1 miss of the conformance model: the STLB, else a walk; then the L1 fill. */
@@ -463,6 +468,7 @@ function confMiss(c: usize, p: usize, vpn: u64, key: u64, kind: u32, z: u32, clk
     const v = oldestWay(sk, ssp, load<u32>(ss + SD_WAYS), sW);
     store<u64>(sk + (<usize>v << 3), key);
     store<u32>(ssp + (<usize>v << 2), clk);
+    store<u32>(ssp + (<usize>v << 2) + tagDelta, tagOf(key));
   }
   const g = HOT_GEOM + (<usize>kind << 5);
   const wpad = load<u32>(g, 4);
@@ -472,6 +478,7 @@ function confMiss(c: usize, p: usize, vpn: u64, key: u64, kind: u32, z: u32, clk
   const v = oldestWay(keys, stamps, load<u32>(g, 16), wpad);
   store<u64>(keys + (<usize>v << 3), key);
   store<u32>(stamps + (<usize>v << 2), clk);
+  store<u32>(stamps + (<usize>v << 2) + tagDelta, tagOf(key));
 }
 
 function runConformance(start: u32, n: u32): u32 {
@@ -484,7 +491,10 @@ function runConformance(start: u32, n: u32): u32 {
     present(z == SZ_4K ? S_ITLB4K : S_ITLB2M) && present(z == SZ_4K ? S_DTLB4K : S_DTLB2M) && present(S_STLB) && load<u32>(CFG_REPL) != 2;
   if (fast) setHot(p, z);
   // Skylake's geometry (8-way ITLBs, 4-way DTLBs, 12-way STLB) has a loop of its own
-  const spec = fast && fullWays(z == SZ_4K ? S_ITLB4K : S_ITLB2M, 8) && fullWays(z == SZ_4K ? S_DTLB4K : S_DTLB2M, 4) && fullWays(S_STLB, 12);
+  // (at 4 KiB pages, their tags need 16 sets at least: tlb.ts)
+  const spec =
+    fast && fullWays(z == SZ_4K ? S_ITLB4K : S_ITLB2M, 8) && fullWays(z == SZ_4K ? S_DTLB4K : S_DTLB2M, 4) && fullWays(S_STLB, 12) &&
+    (z != SZ_4K || (load<u32>(sd(S_ITLB4K) + SD_SETS) >= 16 && load<u32>(sd(S_DTLB4K) + SD_SETS) >= 16 && load<u32>(sd(S_STLB) + SD_SETS) >= 16));
   let i = start;
   while (i < n) {
     // The inline path runs L1 hits until something else comes; a call-free loop
@@ -497,7 +507,8 @@ function runConformance(start: u32, n: u32): u32 {
     const va = load<u64>(r);
     const info = load<u32>(r, 8);
     const size = load<u32>(r, 12);
-    if (!fast || info > 2 || (va & 0xFFF) + <u64>size > 0x1000) {
+    // (the inline run stops at a page whose tag is TAG_NONE too: it may be an L1 hit)
+    if (!fast || info > 2 || (va & 0xFFF) + <u64>size > 0x1000 || (spec && <u32>(va >> (z == SZ_4K ? 16 : 21)) == TAG_NONE)) {
       const ev = slowRequest(i, va, false);
       if (ev != 0) {
         flushKinds(c);
@@ -575,6 +586,7 @@ function confHits2m(start: u32, n: u32): u32 {
     const v = oldestWay(keys, stamps, load<u32>(g, 16), wpad);
     store<u64>(keys + (<usize>v << 3), key);
     store<u32>(stamps + (<usize>v << 2), clk);
+    store<u32>(stamps + (<usize>v << 2) + tagDelta, tagOf(key));
   }
   clock = clk;
   store<u64>(HOT_KINDS, load<u64>(HOT_KINDS) + kc);

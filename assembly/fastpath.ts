@@ -10,6 +10,13 @@
 // path that reads what it needs from memory (HOT_* in layout.ts) and keeps nothing in
 // locals across the two: the request address lives in HOT_RUN_R between them.
 //
+// The conformance model's runs find a set's ways by their 32-bit tags (tlb.ts): one
+// 16-byte load and compare probes a 4-way set. Where a loop may probe a set soon after
+// filling it, the fill writes the set's tags and stamps with one 16-byte store each, at
+// the set's address: a narrower store there would make the next 16-byte loads of the
+// set wait until it reached the cache (no store-to-load forwarding), and one at the
+// victim's address, known late, would hold back loads that may alias it.
+//
 // Clock: every request of a run ticks the replacement clock by 16, so the stamp of the
 // request at buffer address r is r + delta (one add), delta fixed between walks. Uses of
 // different structures within one request may share a stamp: only the order within a
@@ -18,11 +25,11 @@
 import {
   CFG_REQ_BUF, CFG_REPL, REQ_BYTES, HOT_GEOM, HOT_STLB, HOT_KINDS, HOT_VCPU, HOT_RUN_R,
   HOT_RUN_END, HOT_RUN_DELTA, HOT_RUN_FETCHES, HOT_RUN_DKINDS, HOT_RUN_WHO, HOT_BIG, HOT_KEYOK,
-  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, KIND_FETCH, VC_PCPU, TR_FLAGS,
+  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, KIND_FETCH, VC_PCPU, TR_FLAGS,
   SZ_4K, SZ_2M, F_U, F_KEY_SHIFT, F_TIER_SHIFT,
 } from "./layout";
 import { cnt, bump, add, C_L1MISS_F, C_L1MISS_D, C_STLB4K, C_STLB2M, C_DATA, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF } from "./counters";
-import { clock, matchMask, oldestWayK, victimK, pcpuBase } from "./tlb";
+import { clock, matchMask, oldestWayK, victimK, pcpuBase, TAG_NONE, tagShift } from "./tlb";
 import { vcRec } from "./state";
 import { walk, touchAt, touchEnd } from "./walk";
 import { ctxBits } from "./flush";
@@ -116,68 +123,145 @@ export function confRun2m(start: u32, n: u32): u32 {
 const MIXED_HITS: u32 = 8;
 
 /**
+ * Bit w set when way w of the set whose tags are at `a` has tag `tag` (tlb.ts). `W`
+ * must be 4, 8, 12 or 16 (a constant).
+ */
+// @ts-ignore: decorator
+@inline function matchTags(a: usize, W: u32, tag: u32): u32 {
+  const t = i32x4.splat(tag);
+  const e0 = i32x4.eq(v128.load(a), t);
+  if (W == 4) return i32x4.bitmask(e0);
+  const e1 = i32x4.eq(v128.load(a, 16), t);
+  if (W == 8) return i32x4.bitmask(e0) | (i32x4.bitmask(e1) << 4);
+  const e2 = i32x4.eq(v128.load(a, 32), t);
+  const e3 = W >= 16 ? i32x4.eq(v128.load(a, 48), t) : e2;
+  const m = i8x16.bitmask(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(e0, e1), i16x8.narrow_i32x4_s(e2, e3)));
+  return W >= 16 ? m : m & 0xFFF;
+}
+
+/**
  * The conformance model's mixed loop: L1 hits and misses (STLB hits and walks) handled
  * where they are found. Returns the address of the request it stopped at, plus 1 when
  * that request needs the generic path (else MIXED_HITS hits came in a row, or the end).
+ * Its counts stay in two locals until it returns (per L1, the sum of the kinds of the
+ * requests, plus the L1 misses times 2^32); its walks count themselves in C_WALKS, and
+ * the STLB hits and walk references follow from that when it returns. An L1 set's
+ * tags and stamps are `off` bytes from those of set 0, its keys twice that.
  */
 // @ts-ignore: decorator
 @inline function confMixed(r: usize, end: usize, delta: u32, z: u32, DW: u32, IW: u32, SW: u32): usize {
-  let kinds: u64 = 0; // see confHitAt
+  let dc: u64 = 0;
+  let fc: u64 = 0;
   let streak: u32 = 0;
+  const walks0 = load<u64>(cnt(0) + (<usize>C_WALKS << 3));
+  const sh = <u64>(12 + 9 * z);
+  const tsh = sh + (z == SZ_4K ? 4 : 0);
+  const bits = ctxBits(1, 0) | (<u64>z << 1) | 1;
   for (; r < end; r += REQ_BYTES) {
     const va = load<u64>(r);
     const kind = load<u32>(r, 8); // vcpu 0 and a valid kind leave just the kind
-    if (crosses(va, r) || kind > 2) {
+    const tag = <u32>(va >> tsh);
+    if (crosses(va, r) || tag == TAG_NONE) {
       r |= 1;
       break;
     }
-    const vpn = va >> <u64>(12 + 9 * z);
-    const key = (vpn << 28) | ctxBits(1, 0) | (<u64>z << 1) | 1;
-    const g = HOT_GEOM + (kind != KIND_FETCH ? 32 : 0);
-    const first = (<u32>vpn & load<u32>(g)) * (kind != KIND_FETCH ? DW : IW);
-    const keys = <usize>load<u32>(g, 8) + (<usize>first << 3);
-    const m = kind != KIND_FETCH ? matchMask(keys, DW, key) : matchMask(keys, IW, key);
-    if (m != 0) {
-      store<u32>(<usize>load<u32>(g, 12) + (<usize>(first + ctz(m)) << 2), <u32>r + delta);
-      if (++streak == MIXED_HITS) {
-        kinds += kind != KIND_FETCH ? <u64>kind : <u64>1 << 32;
-        r += REQ_BYTES;
-        break;
+    if (kind - 1 <= 1) {
+      const off = <usize>(<u32>(va >> (sh - (DW == 4 ? 4 : 5))) & (load<u32>(HOT_SETOFF, 4) >> 1));
+      const stamps = <usize>load<u32>(HOT_GEOM + 32, 12) + off;
+      const tags = <usize>load<u32>(HOT_TAGS, 4) + off;
+      const tv = v128.load(tags);
+      const ts = i32x4.splat(tag);
+      const m = DW == 4 ? i32x4.bitmask(i32x4.eq(tv, ts)) : matchTags(tags, DW, tag);
+      if (m != 0) {
+        store<u32>(stamps + (<usize>ctz(m) << 2), <u32>r + delta);
+        dc += kind;
+        if (++streak == MIXED_HITS) {
+          r += REQ_BYTES;
+          break;
+        }
+        continue;
       }
-    } else {
-      if (!confStlbOrWalk(vpn, key, <u32>r + delta, z, SW)) {
+      // a miss: the STLB, else a walk
+      const sOff = <usize>((<u32>(va >> sh) & load<u32>(HOT_STLB)) * (SW << 2));
+      const sm = matchTags(<usize>load<u32>(HOT_TAGS, 8) + sOff, SW, tag);
+      if (sm != 0) store<u32>(<usize>load<u32>(HOT_STLB, 12) + sOff + (<usize>ctz(sm) << 2), <u32>r + delta);
+      else if (!confWalk(va >> sh, bits, <u32>r + delta, z, SW)) {
         r |= 1;
         break;
       }
-      bump(cnt(0), kind != KIND_FETCH ? C_L1MISS_D : C_L1MISS_F);
-      const stamps = <usize>load<u32>(g, 12) + (<usize>first << 2);
-      const v = kind != KIND_FETCH ? oldestWayK(keys, stamps, DW) : oldestWayK(keys, stamps, IW);
-      store<u64>(keys + (<usize>v << 3), key);
-      store<u32>(stamps + (<usize>v << 2), <u32>r + delta);
+      // the L1 fill
+      if (DW == 4) {
+        // the set's tags and stamps in one store each (at addresses known before the
+        // victim, of the width of the loads that may read them next)
+        const sv = v128.load(stamps);
+        let mn = i32x4.min_u(sv, v128.shuffle<u32>(sv, sv, 2, 3, 0, 1));
+        mn = i32x4.min_u(mn, v128.shuffle<u32>(mn, mn, 1, 0, 3, 2));
+        const v = ctz(i32x4.bitmask(i32x4.eq(sv, mn)));
+        const lane = i32x4.eq(i32x4.splat(v), v128.load(HOT_LANES));
+        store<u64>(<usize>load<u32>(HOT_GEOM + 32, 8) + (off << 1) + (<usize>v << 3), ((va >> sh) << 28) | bits);
+        v128.store(tags, v128.bitselect(ts, tv, lane));
+        v128.store(stamps, v128.bitselect(i32x4.splat(<u32>r + delta), sv, lane));
+      } else {
+        const v = oldestWayK(<usize>load<u32>(HOT_GEOM + 32, 8) + (off << 1), stamps, DW);
+        store<u64>(<usize>load<u32>(HOT_GEOM + 32, 8) + (off << 1) + (<usize>v << 3), ((va >> sh) << 28) | bits);
+        store<u32>(tags + (<usize>v << 2), tag);
+        store<u32>(stamps + (<usize>v << 2), <u32>r + delta);
+      }
+      dc += <u64>kind | (<u64>1 << 32);
       streak = 0;
+      continue;
     }
-    kinds += kind != KIND_FETCH ? <u64>kind : <u64>1 << 32;
+    if (kind != KIND_FETCH) {
+      r |= 1;
+      break;
+    }
+    const off = <usize>(<u32>(va >> (sh - (IW == 8 ? 5 : 4))) & (load<u32>(HOT_SETOFF) >> 1));
+    const stamps = <usize>load<u32>(HOT_GEOM, 12) + off;
+    const m = matchTags(<usize>load<u32>(HOT_TAGS) + off, IW, tag);
+    if (m != 0) {
+      store<u32>(stamps + (<usize>ctz(m) << 2), <u32>r + delta);
+      fc += 1;
+      if (++streak == MIXED_HITS) {
+        r += REQ_BYTES;
+        break;
+      }
+      continue;
+    }
+    const sOff = <usize>((<u32>(va >> sh) & load<u32>(HOT_STLB)) * (SW << 2));
+    const sm = matchTags(<usize>load<u32>(HOT_TAGS, 8) + sOff, SW, tag);
+    if (sm != 0) store<u32>(<usize>load<u32>(HOT_STLB, 12) + sOff + (<usize>ctz(sm) << 2), <u32>r + delta);
+    else if (!confWalk(va >> sh, bits, <u32>r + delta, z, SW)) {
+      r |= 1;
+      break;
+    }
+    const v = oldestWayK(<usize>load<u32>(HOT_GEOM, 8) + (off << 1), stamps, IW);
+    store<u64>(<usize>load<u32>(HOT_GEOM, 8) + (off << 1) + (<usize>v << 3), ((va >> sh) << 28) | bits);
+    store<u32>(<usize>load<u32>(HOT_TAGS) + off + (<usize>v << 2), tag);
+    store<u32>(stamps + (<usize>v << 2), <u32>r + delta);
+    fc += 1 | (<u64>1 << 32);
+    streak = 0;
   }
-  addRunKinds(<u32>(kinds >> 32), <u32>kinds);
+  addRunKinds(<u32>fc, <u32>dc);
+  const c = cnt(0);
+  const missD = dc >> 32;
+  const missF = fc >> 32;
+  add(c, C_L1MISS_D, missD);
+  add(c, C_L1MISS_F, missF);
+  const walks = load<u64>(c + (<usize>C_WALKS << 3)) - walks0;
+  add(c, z == SZ_4K ? C_STLB4K : C_STLB2M, missD + missF - walks);
+  add(c, C_REFS, walks * (z == SZ_4K ? 24 : 15));
+  add(c, C_REFS_G, walks * (z == SZ_4K ? 4 : 3));
+  add(c, C_REFS_E, walks * (z == SZ_4K ? 20 : 12));
   return r;
 }
 
 /**
- * The STLB part of an L1 miss of the conformance model: a hit's use, or a walk and
- * the fill. False (nothing changed) when the page's touched-bitmap leaf is new.
+ * The walk of an L1 and STLB miss of the conformance model (page `vpn`, key bits
+ * `bits`) and the STLB fill; its references are left to `confMixed`. False (nothing
+ * changed) when the page's touched-bitmap leaf is new.
  */
 // @ts-ignore: decorator
-@inline function confStlbOrWalk(vpn: u64, key: u64, stamp: u32, z: u32, SW: u32): bool {
-  const sFirst = (<u32>vpn & load<u32>(HOT_STLB)) * SW;
-  const sKeys = <usize>load<u32>(HOT_STLB, 8) + (<usize>sFirst << 3);
-  const sStamps = <usize>load<u32>(HOT_STLB, 12) + (<usize>sFirst << 2);
-  const sm = matchMask(sKeys, SW, key);
-  if (sm != 0) {
-    // the counter first: its load must not wait behind a store whose address comes late
-    bump(cnt(0), z == SZ_4K ? C_STLB4K : C_STLB2M);
-    store<u32>(sStamps + (<usize>ctz(sm) << 2), stamp);
-    return true;
-  }
+@inline function confWalk(vpn: u64, bits: u64, stamp: u32, z: u32, SW: u32): bool {
   const leaf = confLeaf(vpn);
   if (leaf == 0) return false; // a new bitmap leaf: the generic path allocates it
   const bit = <u32>vpn & ((1 << <u32>CONF_LEAF_BITS) - 1);
@@ -189,83 +273,144 @@ const MIXED_HITS: u32 = 8;
     store<u8>(a, <u8>(b | mask));
     bump(c, C_PF);
   }
-  confWalkCount(c, z);
+  bump(c, C_WALKS);
+  const sFirst = (<u32>vpn & load<u32>(HOT_STLB)) * SW;
+  const sKeys = <usize>load<u32>(HOT_STLB, 8) + (<usize>sFirst << 3);
+  const sStamps = <usize>load<u32>(HOT_STLB, 12) + (<usize>sFirst << 2);
   const v = oldestWayK(sKeys, sStamps, SW);
+  const key = (vpn << 28) | bits;
   store<u64>(sKeys + (<usize>v << 3), key);
   store<u32>(sStamps + (<usize>v << 2), stamp);
+  store<u32>(<usize>load<u32>(HOT_TAGS, 8) + (<usize>sFirst << 2) + (<usize>v << 2), <u32>(key >> tagShift));
   return true;
 }
 
 /**
  * L1 hits of the conformance model from request address `r` to `end`: the tightest
- * loop, four requests per turn. Returns the address of the first request that is not
- * a hit.
+ * loop, data hits four at a time (no loop overhead between them), anything else one at
+ * a time. Returns the address of the first request that is not a hit. Sets are found
+ * by their tags; a set's tags and stamps are at one byte offset from those of set 0,
+ * which comes from the address by one shift and the scaled mask (HOT_SETOFF).
  */
 // @ts-ignore: decorator
 @inline function confL1Hits(r: usize, end: usize, delta: u32, z: u32, DW: u32, IW: u32): usize {
-  let kinds: u64 = 0; // see confHitAt
-  while (r + 3 * REQ_BYTES < end) {
-    let k = confHitAt(r, delta, z, DW, IW);
-    if (k == 0) break;
-    kinds += k;
-    k = confHitAt(r + REQ_BYTES, delta, z, DW, IW);
-    if (k == 0) {
-      r += REQ_BYTES;
-      break;
+  let dataKinds: u32 = 0;
+  let fetches: u32 = 0;
+  const sh = <u64>(12 + 9 * z);
+  const tsh = sh + (z == SZ_4K ? 4 : 0);
+  const soff = load<u32>(HOT_SETOFF, 4) >> 1;
+  while (true) {
+    // (four copies of one data hit: AssemblyScript has no macros, and a helper that
+    // returned whether it hit would cost a test of its result)
+    while (r + 3 * REQ_BYTES < end) {
+      const rd = <u32>r + delta;
+      const va0 = load<u64>(r, 0);
+      const kind0 = load<u32>(r, 8);
+      if ((va0 & 0xFFF) + <u64>load<u32>(r, 12) > 0x1000) break;
+      if (kind0 - 1 > 1) break;
+      const tag0 = <u32>(va0 >> tsh);
+      if (tag0 == TAG_NONE) break;
+      const off0 = <usize>(<u32>(va0 >> (sh - (DW == 4 ? 4 : 5))) & soff);
+      const m0 = matchTags(<usize>load<u32>(HOT_TAGS, 4) + off0, DW, tag0);
+      if (m0 == 0) break;
+      store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + off0 + (<usize>ctz(m0) << 2), rd);
+      dataKinds += kind0;
+      const va1 = load<u64>(r, 16);
+      const kind1 = load<u32>(r, 24);
+      if ((va1 & 0xFFF) + <u64>load<u32>(r, 28) > 0x1000) {
+        r += 16;
+        break;
+      }
+      if (kind1 - 1 > 1) {
+        r += 16;
+        break;
+      }
+      const tag1 = <u32>(va1 >> tsh);
+      if (tag1 == TAG_NONE) {
+        r += 16;
+        break;
+      }
+      const off1 = <usize>(<u32>(va1 >> (sh - (DW == 4 ? 4 : 5))) & soff);
+      const m1 = matchTags(<usize>load<u32>(HOT_TAGS, 4) + off1, DW, tag1);
+      if (m1 == 0) {
+        r += 16;
+        break;
+      }
+      store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + off1 + (<usize>ctz(m1) << 2), rd + 16);
+      dataKinds += kind1;
+      const va2 = load<u64>(r, 32);
+      const kind2 = load<u32>(r, 40);
+      if ((va2 & 0xFFF) + <u64>load<u32>(r, 44) > 0x1000) {
+        r += 32;
+        break;
+      }
+      if (kind2 - 1 > 1) {
+        r += 32;
+        break;
+      }
+      const tag2 = <u32>(va2 >> tsh);
+      if (tag2 == TAG_NONE) {
+        r += 32;
+        break;
+      }
+      const off2 = <usize>(<u32>(va2 >> (sh - (DW == 4 ? 4 : 5))) & soff);
+      const m2 = matchTags(<usize>load<u32>(HOT_TAGS, 4) + off2, DW, tag2);
+      if (m2 == 0) {
+        r += 32;
+        break;
+      }
+      store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + off2 + (<usize>ctz(m2) << 2), rd + 32);
+      dataKinds += kind2;
+      const va3 = load<u64>(r, 48);
+      const kind3 = load<u32>(r, 56);
+      if ((va3 & 0xFFF) + <u64>load<u32>(r, 60) > 0x1000) {
+        r += 48;
+        break;
+      }
+      if (kind3 - 1 > 1) {
+        r += 48;
+        break;
+      }
+      const tag3 = <u32>(va3 >> tsh);
+      if (tag3 == TAG_NONE) {
+        r += 48;
+        break;
+      }
+      const off3 = <usize>(<u32>(va3 >> (sh - (DW == 4 ? 4 : 5))) & soff);
+      const m3 = matchTags(<usize>load<u32>(HOT_TAGS, 4) + off3, DW, tag3);
+      if (m3 == 0) {
+        r += 48;
+        break;
+      }
+      store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + off3 + (<usize>ctz(m3) << 2), rd + 48);
+      dataKinds += kind3;
+      r += 4 * REQ_BYTES;
     }
-    kinds += k;
-    k = confHitAt(r + 2 * REQ_BYTES, delta, z, DW, IW);
-    if (k == 0) {
-      r += 2 * REQ_BYTES;
-      break;
+    // one request of any kind
+    if (r >= end) break;
+    const va = load<u64>(r);
+    const kind = load<u32>(r, 8); // vcpu 0 and a valid kind leave just the kind
+    const tag = <u32>(va >> tsh);
+    if (crosses(va, r) || tag == TAG_NONE) break;
+    if (kind - 1 <= 1) {
+      const off = <usize>(<u32>(va >> (sh - (DW == 4 ? 4 : 5))) & soff);
+      const m = matchTags(<usize>load<u32>(HOT_TAGS, 4) + off, DW, tag);
+      if (m == 0) break;
+      store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + off + (<usize>ctz(m) << 2), <u32>r + delta);
+      dataKinds += kind;
+    } else {
+      if (kind != KIND_FETCH) break;
+      const off = <usize>(<u32>(va >> (sh - (IW == 8 ? 5 : 4))) & (load<u32>(HOT_SETOFF) >> 1));
+      const m = matchTags(<usize>load<u32>(HOT_TAGS) + off, IW, tag);
+      if (m == 0) break;
+      store<u32>(<usize>load<u32>(HOT_GEOM, 12) + off + (<usize>ctz(m) << 2), <u32>r + delta);
+      fetches++;
     }
-    kinds += k;
-    k = confHitAt(r + 3 * REQ_BYTES, delta, z, DW, IW);
-    if (k == 0) {
-      r += 3 * REQ_BYTES;
-      break;
-    }
-    kinds += k;
-    r += 4 * REQ_BYTES;
+    r += REQ_BYTES;
   }
-  if (r + 3 * REQ_BYTES >= end) {
-    for (; r < end; r += REQ_BYTES) {
-      const k = confHitAt(r, delta, z, DW, IW);
-      if (k == 0) break;
-      kinds += k;
-    }
-  }
-  addRunKinds(<u32>(kinds >> 32), <u32>kinds);
+  addRunKinds(fetches, dataKinds);
   return r;
 }
-
-/**
- * The request at `r` if it is an L1 hit of the conformance model: its stamp, and 1
- * (read), 2 (write) or 2^32 (fetch), so that a sum of these counts fetches in its high
- * half and data kinds in its low half; else 0 and nothing changed. The set's byte
- * offset comes from the address by one shift and the scaled mask (HOT_SETOFF).
- */
-// @ts-ignore: decorator
-@inline function confHitAt(r: usize, delta: u32, z: u32, DW: u32, IW: u32): u64 {
-  const va = load<u64>(r);
-  const kind = load<u32>(r, 8); // vcpu 0 and a valid kind leave just the kind
-  if (crosses(va, r)) return 0;
-  const key = ((va >> <u64>(12 + 9 * z)) << 28) | ctxBits(1, 0) | (<u64>z << 1) | 1;
-  if (kind - 1 <= 1) {
-    const off = <u32>(va >> <u64>(12 + 9 * z - (DW == 4 ? 5 : 6))) & load<u32>(HOT_SETOFF, 4);
-    const m = matchMask(<usize>load<u32>(HOT_GEOM + 32, 8) + <usize>off, DW, key);
-    if (m == 0) return 0;
-    store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + <usize>(off >> 1) + (<usize>ctz(m) << 2), <u32>r + delta);
-    return kind;
-  }
-  if (kind != KIND_FETCH) return 0;
-  const off = <u32>(va >> <u64>(12 + 9 * z - (IW == 8 ? 6 : 5))) & load<u32>(HOT_SETOFF);
-  const m = matchMask(<usize>load<u32>(HOT_GEOM, 8) + <usize>off, IW, key);
-  if (m == 0) return 0;
-  store<u32>(<usize>load<u32>(HOT_GEOM, 12) + <usize>(off >> 1) + (<usize>ctz(m) << 2), <u32>r + delta);
-  return <u64>1 << 32;
-}
-
 
 /** The counters of one conformance walk (not its first-touch fault). */
 // @ts-ignore: decorator

@@ -126,6 +126,9 @@ export const TR_EXACT: usize = TR + 24; // u64 the host address of the access it
  * - HOT_RUN_EV: the event the full model's inline run stopped at (0: none).
  * - HOT_SETOFF: per kind, the set mask of HOT_GEOM's L1 scaled to bytes of keys
  *   ((sets - 1) * wpad * 8), so that a set's keys are at keys + (shifted va & this).
+ * - HOT_TAGS: the conformance model's run: u32 addresses of the set-0 tags (tlb.ts)
+ *   of its fetch L1, data L1 and STLB.
+ * - HOT_LANES: the lane numbers of an i32x4 (0, 1, 2, 3), for lane masks.
  */
 export const HOT: usize = 0x0700;
 export const HOT_GEOM: usize = HOT;
@@ -145,6 +148,8 @@ export const HOT_KEYOK: usize = HOT + 256;
 export const HOT_RUN_COUNTED: usize = HOT + 268;
 export const HOT_RUN_EV: usize = HOT + 280;
 export const HOT_SETOFF: usize = HOT + 284;
+export const HOT_TAGS: usize = HOT + 304;
+export const HOT_LANES: usize = HOT + 320;
 
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;

@@ -23,6 +23,31 @@ import {
 /** The replacement clock: one tick per use of a structure (a page access is at least one). */
 export let clock: u32 = 1;
 
+// Tags (the conformance model only): a u32 per slot beside the keys, `tagOf(key)`, at
+// `tagDelta` from the slot's stamp (a shadow of the pCPU blocks), so that the inline
+// runs probe a 4-way set with one 16-byte load. In that model every key of a structure
+// is `vpn << 28` plus the same low bits, so a tag (vpn >> 4 at 4 KiB pages, where
+// every structure the runs probe has at least 16 sets: the set gives the low bits;
+// the whole vpn at 2 MiB) tells the keys of a set apart; 0xFFFFFFFF marks an invalid
+// way (at 4 KiB pages, the tag of the top 64 KiB of the address space too: those
+// requests take the generic path).
+export let tagsOn = false;
+export let tagDelta: usize = 0;
+export let tagShift: u64 = 32;
+export const TAG_NONE: u32 = 0xFFFFFFFF;
+
+export function tagsInit(delta: usize, shift: u64): void {
+  tagsOn = true;
+  tagDelta = delta;
+  tagShift = shift;
+}
+
+/** The tag of `key` (TAG_NONE for an invalid way). */
+// @ts-ignore: decorator
+@inline export function tagOf(key: u64): u32 {
+  return key == 0 ? TAG_NONE : <u32>(key >> tagShift);
+}
+
 export const KEY_VPN_SHIFT: u64 = 28;
 export const KEY_GLOBAL: u64 = 8;
 export const KEY_CTX_MASK: u64 = 0x0FFFFFF0; // vpid and pcid
@@ -279,6 +304,7 @@ export function fill(p: usize, s: i32, tag: u64, key: u64, d0: u64, d1: u64, fla
   store<u64>(p + <usize>load<u32>(d + SD_D1) + (<usize>slot << 3), d1);
   store<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot << 2), flags);
   store<u32>(stamps + (<usize>w << 2), ++clock);
+  if (tagsOn) store<u32>(stamps + (<usize>w << 2) + tagDelta, tagOf(key));
   return slot;
 }
 
@@ -293,6 +319,7 @@ export function invalidate(p: usize, s: i32, tag: u64, key: u64): void {
 @inline function clearWay(p: usize, s: i32, slot: u32): void {
   store<u64>(keyAt(p, s, slot), 0);
   store<u32>(stampAt(p, s, slot), 0);
+  if (tagsOn) store<u32>(stampAt(p, s, slot) + tagDelta, TAG_NONE);
 }
 
 /**
