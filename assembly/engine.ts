@@ -3,7 +3,7 @@
 // `runFull` and `runConformance` short-cut its common cases with call-free inline runs
 // (fastpath.ts for the Skylake geometry, `fullHits`/`confHits` here for any other) and
 // call it for everything else; runs of slab operations go through `slabRun`.
-import { linesData, dataLines } from "./cache";
+import { linesData, dataLines, linesRenormalise } from "./cache";
 import {
   CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
@@ -11,7 +11,7 @@ import {
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
   KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, TR_EXACT, CFG_REPL, CFG_CLOCK, HOT_GEOM,
   HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR, HOT_KINDS, HOT_BIG, HOT_RUN_WHO,
-  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, SD_D0, SD_D1,
+  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, SD_D0, SD_D1,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
@@ -233,6 +233,7 @@ function slowRequest(i: u32, from: u64, retry: bool): u32 {
 export function run(): u32 {
   store<u32>(EV_CODE, 0);
   if (clock > 0xF0000000) renormalise();
+  linesRenormalise();
   let i = load<u32>(CUR_INDEX);
   const n = load<u32>(CUR_COUNT);
   if (load<u32>(CUR_RETRY) != 0 && i < n) {
@@ -308,6 +309,7 @@ function setFullHot(vcpu: u32): void {
   store<u32>(HOT_VCPU, <u32>(vmRec(load<u32>(vc + VC_VM)) + VM_HAS_GLOBAL), 20);
   store<u64>(HOT_VCPU + 24, ctxBits(load<u32>(vc + VC_VM) + 1, load<u32>(vc + VC_PCID)));
   store<u32>(HOT_RUN_WHO, vcpu << 8);
+  store<u32>(HOT_LINES_P, <u32>p);
   // the keys that let each kind through, for pages with U = 0 and U = 1
   const masks = keyMasks(vc);
   for (let kind: u32 = 0; kind < 3; kind++) {
@@ -330,8 +332,8 @@ function setHotBig(g: usize, p: usize, s: i32): void {
 
 function runFull(start: u32, n: u32): u32 {
   const buf = <usize>load<u32>(CFG_REQ_BUF);
-  // the inline runs do not model data lines: with the line cache on data, every access goes the generic way
-  const fast = present(S_ITLB4K) && present(S_DTLB4K) && !linesData;
+  // of the inline runs, only Skylake's (fastpath.ts) models data lines
+  const fast = present(S_ITLB4K) && present(S_DTLB4K);
   // Skylake's geometry has an inline run of its own (fastpath.ts)
   const spec =
     fullWays(S_ITLB4K, 8) && fullWays(S_DTLB4K, 4) && fullWays(S_STLB, 12) && fullWays(S_ITLB2M, 8) &&
@@ -339,7 +341,7 @@ function runFull(start: u32, n: u32): u32 {
   let cur: u32 = 0xFFFFFFFF; // the vCPU whose view the inline path holds
   let i = start;
   while (i < n) {
-    if (cur != 0xFFFFFFFF && fast) {
+    if (cur != 0xFFFFFFFF && fast && (spec || !linesData)) {
       if (spec) {
         i = fullRun(i, n);
         const ev = load<u32>(HOT_RUN_EV);

@@ -25,15 +25,16 @@
 import {
   CFG_REQ_BUF, CFG_REPL, REQ_BYTES, HOT_GEOM, HOT_STLB, HOT_KINDS, HOT_VCPU, HOT_RUN_R,
   HOT_RUN_END, HOT_RUN_DELTA, HOT_RUN_FETCHES, HOT_RUN_DKINDS, HOT_RUN_WHO, HOT_BIG, HOT_KEYOK,
-  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, KIND_FETCH, VC_PCPU, TR_FLAGS,
-  SZ_4K, SZ_2M, F_U, F_KEY_SHIFT, F_TIER_SHIFT,
+  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, KIND_FETCH, VC_PCPU, TR_FLAGS, TR_EXACT,
+  SZ_4K, SZ_2M, F_U, F_KEY_SHIFT, F_TIER_SHIFT, S_ITLB2M, S_DTLB2M, S_DTLB1G, SD_FLAGS, SD_STAMP, SD_D0,
 } from "./layout";
-import { cnt, bump, add, C_L1MISS_F, C_L1MISS_D, C_STLB4K, C_STLB2M, C_DATA, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF } from "./counters";
-import { clock, matchMask, oldestWayK, victimK, pcpuBase, TAG_NONE, tagShift } from "./tlb";
+import { cnt, bump, add, C_L1MISS_F, C_L1MISS_D, C_STLB4K, C_STLB2M, C_DATA, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF } from "./counters";
+import { clock, matchMask, oldestWayK, victimK, pcpuBase, sd, TAG_NONE, tagShift } from "./tlb";
 import { vcRec } from "./state";
 import { walk, touchAt, touchEnd } from "./walk";
 import { ctxBits } from "./flush";
 import { confLeaf, CONF_LEAF_BITS } from "./conform";
+import { linesData, dataLines } from "./cache";
 
 // ---- shared ------------------------------------------------------------------------
 
@@ -479,26 +480,43 @@ const MISS_WALK: u32 = 2;
  * when a walk raised an event (HOT_RUN_EV), the request before that index raised it.
  */
 export function fullRun(start: u32, n: u32): u32 {
-  return load<u32>(CFG_REPL) == 0 ? fullRunLru(start, n) : fullRunOther(start, n);
+  const lru = load<u32>(CFG_REPL) == 0;
+  if (linesData) return lru ? fullRunLruLines(start, n) : fullRunOtherLines(start, n);
+  return lru ? fullRunLru(start, n) : fullRunOther(start, n);
 }
 
 function fullRunLru(start: u32, n: u32): u32 {
-  return fullRunK(start, n, true);
+  return fullRunK(start, n, true, false);
 }
 function fullRunOther(start: u32, n: u32): u32 {
-  return fullRunK(start, n, false);
+  return fullRunK(start, n, false, false);
+}
+function fullRunLruLines(start: u32, n: u32): u32 {
+  return fullRunK(start, n, true, true);
+}
+function fullRunOtherLines(start: u32, n: u32): u32 {
+  return fullRunK(start, n, false, true);
+}
+
+/**
+ * The data lines of the successful request at `r` (one 4 KiB page, not crossing it) at
+ * host address `hpa`, on a page of flags `fl`. A call: the loops keep nothing live across it.
+ */
+function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
+  const size = load<u32>(r, 12);
+  dataLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), hpa, size == 0 ? 1 : <u64>size, kind, (fl >> F_TIER_SHIFT) & 7);
 }
 
 // @ts-ignore: decorator
-@inline function fullRunK(start: u32, n: u32, lru: bool): u32 {
+@inline function fullRunK(start: u32, n: u32, lru: bool, lines: bool): u32 {
   beginRun(start, n);
   store<u32>(HOT_RUN_EV, 0);
   while (true) {
-    const rd = fullL1Hits(<usize>load<u32>(HOT_RUN_R), <usize>load<u32>(HOT_RUN_END), load<u32>(HOT_RUN_DELTA), lru, 4, 8);
+    const rd = fullL1Hits(<usize>load<u32>(HOT_RUN_R), <usize>load<u32>(HOT_RUN_END), load<u32>(HOT_RUN_DELTA), lru, lines, 4, 8);
     store<u32>(HOT_RUN_R, <u32>(rd & ~1));
     const r = <usize>load<u32>(HOT_RUN_R);
     if ((rd & 1) != 0 || r >= <usize>load<u32>(HOT_RUN_END)) break;
-    const miss = fullMissAt(r, load<u32>(HOT_RUN_DELTA), load<u32>(CFG_REPL), 4, 8, 12);
+    const miss = fullMissAt(r, load<u32>(HOT_RUN_DELTA), load<u32>(CFG_REPL), lines, 4, 8, 12);
     if (miss == MISS_SLOW) break;
     store<u32>(HOT_RUN_R, <u32>(r + REQ_BYTES));
     if (miss == MISS_WALK && !fullWalkAt(r)) break;
@@ -515,7 +533,7 @@ function fullRunOther(start: u32, n: u32): u32 {
  * when that request hit an entry whose rights deny it (so it is no miss).
  */
 // @ts-ignore: decorator
-@inline function fullL1Hits(r: usize, end: usize, delta: u32, lru: bool, DW: u32, IW: u32): usize {
+@inline function fullL1Hits(r: usize, end: usize, delta: u32, lru: bool, lines: bool, DW: u32, IW: u32): usize {
   const bits = load<u64>(HOT_VCPU + 24) | 1;
   let fetches: u32 = 0;
   let dataKinds: u32 = 0;
@@ -538,6 +556,7 @@ function fullRunOther(start: u32, n: u32): u32 {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, kind);
       dataKinds += kind;
+      if (lines) runLines(r, load<u64>(<usize>load<u32>(HOT_GEOM + 32, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
     } else {
       if (kind != KIND_FETCH) break;
       const set = <u32>vpn & load<u32>(HOT_GEOM);
@@ -552,6 +571,7 @@ function fullRunOther(start: u32, n: u32): u32 {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, KIND_FETCH);
       fetches++;
+      if (lines) runLines(r, load<u64>(<usize>load<u32>(HOT_GEOM, 24) + (<usize>slot << 3)) + (va & 0xFFF), KIND_FETCH, fl);
     }
   }
   addRunKinds(fetches, dataKinds);
@@ -564,7 +584,7 @@ function fullRunOther(start: u32, n: u32): u32 {
  * the counts. False (and nothing changed) for anything else: the generic path runs it.
  */
 // @ts-ignore: decorator
-@inline function fullMissAt(r: usize, delta: u32, repl: u32, DW: u32, IW: u32, SW: u32): u32 {
+@inline function fullMissAt(r: usize, delta: u32, repl: u32, lines: bool, DW: u32, IW: u32, SW: u32): u32 {
   const va = load<u64>(r);
   const kind = load<u32>(r, 8) - load<u32>(HOT_RUN_WHO);
   if (kind > 2) return MISS_SLOW;
@@ -575,15 +595,18 @@ function fullRunOther(start: u32, n: u32): u32 {
   // the L1s of large pages come before the STLB
   if (kind != KIND_FETCH) {
     const v2 = va >> 21;
-    const k2 = <usize>load<u32>(HOT_BIG + 8, 4) + (<usize>((<u32>v2 & load<u32>(HOT_BIG + 8)) * 4) << 3);
-    if (matchMask(k2, 4, (v2 << 28) | bits | (<u64>SZ_2M << 1)) != 0) return MISS_SLOW;
+    const f2 = (<u32>v2 & load<u32>(HOT_BIG + 8)) * 4;
+    const m2 = matchMask(<usize>load<u32>(HOT_BIG + 8, 4) + (<usize>f2 << 3), 4, (v2 << 28) | bits | (<u64>SZ_2M << 1));
+    if (m2 != 0) return bigL1Hit(r, S_DTLB2M, f2 + ctz(m2), kind, va & 0x1FFFFF, C_HIT_D2M, delta, repl, lines);
     const v1 = va >> 30;
-    const k1 = <usize>load<u32>(HOT_BIG + 16, 4) + (<usize>((<u32>v1 & load<u32>(HOT_BIG + 16)) * 4) << 3);
-    if (matchMask(k1, 4, (v1 << 28) | bits | (<u64>2 << 1)) != 0) return MISS_SLOW;
+    const f1 = (<u32>v1 & load<u32>(HOT_BIG + 16)) * 4;
+    const m1 = matchMask(<usize>load<u32>(HOT_BIG + 16, 4) + (<usize>f1 << 3), 4, (v1 << 28) | bits | (<u64>2 << 1));
+    if (m1 != 0) return bigL1Hit(r, S_DTLB1G, f1 + ctz(m1), kind, va & 0x3FFFFFFF, C_HIT_D1G, delta, repl, lines);
   } else {
     const v2 = va >> 21;
-    const k2 = <usize>load<u32>(HOT_BIG, 4) + (<usize>((<u32>v2 & load<u32>(HOT_BIG)) * 8) << 3);
-    if (matchMask(k2, 8, (v2 << 28) | bits | (<u64>SZ_2M << 1)) != 0) return MISS_SLOW;
+    const f2 = (<u32>v2 & load<u32>(HOT_BIG)) * 8;
+    const m2 = matchMask(<usize>load<u32>(HOT_BIG, 4) + (<usize>f2 << 3), 8, (v2 << 28) | bits | (<u64>SZ_2M << 1));
+    if (m2 != 0) return bigL1Hit(r, S_ITLB2M, f2 + ctz(m2), kind, va & 0x1FFFFF, C_HIT_I2M, delta, repl, lines);
   }
   const vpn = va >> 12;
   const key = (vpn << 28) | bits;
@@ -615,6 +638,26 @@ function fullRunOther(start: u32, n: u32): u32 {
   bump(c, C_STLB4K);
   countOtherTier(fl, kind);
   countOne(kind);
+  if (lines) runLines(r, load<u64>(<usize>load<u32>(g, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
+  return MISS_DONE;
+}
+
+/**
+ * A hit of the request at `r` in the L1 of large pages `s` at `slot` (`off`: the
+ * offset in the page): when the rights allow it, the use, the counts and the data
+ * lines; else nothing changes and the generic path runs it.
+ */
+// @ts-ignore: decorator
+@inline function bigL1Hit(r: usize, s: i32, slot: u32, kind: u32, off: u64, counter: i32, delta: u32, repl: u32, lines: bool): u32 {
+  const p = <usize>load<u32>(HOT_LINES_P);
+  const d = sd(s);
+  const fl = load<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot << 2));
+  if (!rightsAllow(fl, kind)) return MISS_SLOW;
+  if (repl == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), <u32>r + delta);
+  bump(<usize>load<u32>(HOT_VCPU, 16), counter);
+  countOtherTier(fl, kind);
+  countOne(kind);
+  if (lines) runLines(r, load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot << 3)) + off, kind, fl);
   return MISS_DONE;
 }
 
@@ -654,7 +697,10 @@ function fullWalkAt(r: usize): bool {
   touchEnd = <usize>load<u32>(HOT_RUN_END);
   const ev = walk(vc, c, pcpuBase(load<u32>(vc + VC_PCPU)), va, kind);
   touchAt = 0;
-  if (ev == 0) bump(c, C_DATA + <i32>(((load<u32>(TR_FLAGS) >> F_TIER_SHIFT) & 7) * 3 + kind));
+  if (ev == 0) {
+    bump(c, C_DATA + <i32>(((load<u32>(TR_FLAGS) >> F_TIER_SHIFT) & 7) * 3 + kind));
+    if (linesData) runLines(r, load<u64>(TR_EXACT), kind, load<u32>(TR_FLAGS));
+  }
   // the next request's stamp comes after the walk's
   store<u32>(HOT_RUN_DELTA, clock - <u32>r);
   store<u32>(HOT_RUN_EV, ev);

@@ -15,7 +15,7 @@ import {
 import { COUNTER_BYTES, cnt } from "./counters";
 import { heapInit, alloc } from "./heap";
 import { hashInit } from "./hash";
-import { setLines } from "./cache";
+import { setLines, linesLayout, lineClock } from "./cache";
 import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
@@ -114,12 +114,23 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
   store<u32>(CUR_COUNT, 0);
   store<u32>(CUR_RETRY, 0);
   for (let v: u32 = 0; v < vcpus; v++) store<u32>(vcRec(v) + VC_OK, <u32>(ok + <usize>v * 384));
+  linesLayout();
   if (model == 1) {
     if (!confInit(12 + 9 * policy)) return 1;
     store<u32>(vmRec(0) + VM_ACTIVE, 1);
     vcpuCreate(0, 0, 0);
   }
   return 0;
+}
+
+/**
+ * Sets the replacement clocks of the TLBs and of the line cache (for tests of their
+ * renormalisation near the end of 32 bits; run() renormalises above 0xF0000000). Only
+ * forward: a clock below a stamp already given would break the order.
+ */
+export function advanceClocks(tlbClock: u32, linesClock: u32): void {
+  if (tlbClock > clock) clock = tlbClock;
+  if (linesClock > lineClock) lineClock = linesClock;
 }
 
 export function requestBuffer(): u32 {

@@ -129,6 +129,7 @@ export const TR_EXACT: usize = TR + 24; // u64 the host address of the access it
  * - HOT_TAGS: the conformance model's run: u32 addresses of the set-0 tags (tlb.ts)
  *   of its fetch L1, data L1 and STLB.
  * - HOT_LANES: the lane numbers of an i32x4 (0, 1, 2, 3), for lane masks.
+ * - HOT_LINES_P: u32 the current vCPU's pCPU block, for the line cache (cache.ts).
  */
 export const HOT: usize = 0x0700;
 export const HOT_GEOM: usize = HOT;
@@ -150,6 +151,7 @@ export const HOT_RUN_EV: usize = HOT + 280;
 export const HOT_SETOFF: usize = HOT + 284;
 export const HOT_TAGS: usize = HOT + 304;
 export const HOT_LANES: usize = HOT + 320;
+export const HOT_LINES_P: usize = HOT + 336;
 
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;

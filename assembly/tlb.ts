@@ -17,7 +17,7 @@
 // (vpn is the tag: the address shifted by the entry's page size, or a PSC tag, or a gPFN).
 import {
   STRUCTS, SD_BYTES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, SD_D0, SD_D1, SD_FLAGS, SD_STAMP,
-  CFG_REPL, CFG_RNG, CFG_PCPU_TAB, CFG_PCPU_BYTES, CFG_PCPUS, NSTRUCTS, SCRATCH,
+  CFG_REPL, CFG_RNG, CFG_PCPU_TAB, CFG_PCPU_BYTES, CFG_PCPUS, NSTRUCTS, SCRATCH, S_LINES,
 } from "./layout";
 
 /** The replacement clock: one tick per use of a structure (a page access is at least one). */
@@ -275,7 +275,7 @@ export function victim(p: usize, s: i32, tag: u64): u32 {
 
 /** The way of the set at `keys`/`stamps` a fill goes to; common way counts take straight-line code. */
 // @ts-ignore: decorator
-@inline function victimWay(keys: usize, stamps: usize, ways: u32, wpad: u32): u32 {
+@inline export function victimWay(keys: usize, stamps: usize, ways: u32, wpad: u32): u32 {
   const repl = load<u32>(CFG_REPL);
   if (ways == wpad) {
     if (ways == 4) return victimK(keys, stamps, 4, repl);
@@ -355,35 +355,46 @@ export function renormalise(): void {
   for (let c: u32 = 0; c < n; c++) {
     const p = pcpuBase(c);
     for (let s = 0; s < NSTRUCTS; s++) {
-      const d = sd(s);
-      const sets = load<u32>(d + SD_SETS);
-      const wpad = load<u32>(d + SD_WPAD);
-      const ways = load<u32>(d + SD_WAYS);
+      // the line cache keeps a clock of its own (cache.ts)
+      if (s == S_LINES) continue;
+      const ways = renormaliseStruct(p, s);
       if (ways > maxWays) maxWays = ways;
-      const base = p + <usize>load<u32>(d + SD_STAMP);
-      const kbase = p + <usize>load<u32>(d + SD_KEYS);
-      for (let st: u32 = 0; st < sets; st++) {
-        const a = base + (<usize>(st * wpad) << 2);
-        const ka = kbase + (<usize>(st * wpad) << 3);
-        // valid ways get their rank among the valid ways (1..), invalid ones keep 0
-        for (let w: u32 = 0; w < ways; w++) {
-          const t = load<u32>(a + (<usize>w << 2));
-          let rank: u32 = 0;
-          if (load<u64>(ka + (<usize>w << 3)) != 0) {
-            rank = 1;
-            for (let v: u32 = 0; v < ways; v++) {
-              if (load<u64>(ka + (<usize>v << 3)) == 0) continue;
-              const u = load<u32>(a + (<usize>v << 2));
-              if (u < t || (u == t && v < w)) rank++;
-            }
-          }
-          store<u32>(SCRATCH + (<usize>w << 2), rank);
-        }
-        memory.copy(a, SCRATCH, <usize>ways << 2);
-      }
     }
   }
   clock = maxWays + 1;
+}
+
+/**
+ * Replaces the stamps of each set of structure `s` on pCPU block `p` by their ranks:
+ * valid ways get their rank among the valid ways (1..), invalid ones keep 0. Returns
+ * the structure's ways.
+ */
+export function renormaliseStruct(p: usize, s: i32): u32 {
+  const d = sd(s);
+  const sets = load<u32>(d + SD_SETS);
+  const wpad = load<u32>(d + SD_WPAD);
+  const ways = load<u32>(d + SD_WAYS);
+  const base = p + <usize>load<u32>(d + SD_STAMP);
+  const kbase = p + <usize>load<u32>(d + SD_KEYS);
+  for (let st: u32 = 0; st < sets; st++) {
+    const a = base + (<usize>(st * wpad) << 2);
+    const ka = kbase + (<usize>(st * wpad) << 3);
+    for (let w: u32 = 0; w < ways; w++) {
+      const t = load<u32>(a + (<usize>w << 2));
+      let rank: u32 = 0;
+      if (load<u64>(ka + (<usize>w << 3)) != 0) {
+        rank = 1;
+        for (let v: u32 = 0; v < ways; v++) {
+          if (load<u64>(ka + (<usize>v << 3)) == 0) continue;
+          const u = load<u32>(a + (<usize>v << 2));
+          if (u < t || (u == t && v < w)) rank++;
+        }
+      }
+      store<u32>(SCRATCH + (<usize>w << 2), rank);
+    }
+    memory.copy(a, SCRATCH, <usize>ways << 2);
+  }
+  return ways;
 }
 
 export function structureCount(): i32 {

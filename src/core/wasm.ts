@@ -39,6 +39,7 @@ interface Exports {
   resetCounters(): void;
   run(): number;
   skip(): void;
+  advanceClocks(tlb: number, lines: number): void;
   vmCreate(vm: number, ad: number): number;
   vmDestroy(vm: number): void;
   tableRelease(hpa: number): number;
@@ -639,6 +640,21 @@ export class WasmCore implements MmuCore {
     if (!this.lastEvent) throw new Error("skip: no event is pending");
     this.lastEvent = null;
     this.x.skip();
+  }
+
+  /**
+   * Moves the replacement clocks of the TLBs and of the line cache forward (never back),
+   * so that tests can reach their renormalisation, which a run does above 0xF0000000.
+   * Results do not change: only the order of stamps within a set counts.
+   *
+   * @example
+   * core.advanceClocks(0xF000_0000 - 100, 0xF000_0000 - 100);
+   */
+  advanceClocks(tlb: number, lines: number): void {
+    for (const [name, v] of [["tlb", tlb], ["lines", lines]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xF000_0000) throw new RangeError(`advanceClocks: ${name} ${v} is not allowed; expected an integer 0..0xF0000000`);
+    }
+    this.x.advanceClocks(tlb, lines);
   }
 
   /**

@@ -75,9 +75,18 @@ describe("differential at the Skylake geometry: full model", () => {
         fc.boolean(),
         fc.constantFrom<PageSizeCode>(0, 1, 2),
         fc.boolean(),
+        // the line cache: off, on walks, or on walks and data (16 ways, the presets' and
+        // the inline run's straight-line case, or 4); few sets, so that lines evict
+        fc.constantFrom(null, { entries: 64, ways: 16, data: false }, { entries: 64, ways: 16, data: true }, { entries: 32, ways: 4, data: true }),
         fc.array(fullRequestArb, { minLength: 100, maxLength: 1500, size: "max" }),
-        (replacement, psc, nvm, dataEpt, globals, rs) => {
-          const config = skylakeConfig({ replacement, vcpus: 2, pcpus: 1, ...(psc ? {} : { psc: null, ntlb: null }) });
+        (replacement, psc, nvm, dataEpt, globals, lines, rs) => {
+          const config = skylakeConfig({
+            replacement,
+            vcpus: 2,
+            pcpus: 1,
+            ...(psc ? {} : { psc: null, ntlb: null }),
+            ...(lines ? { lineCache: { entries: lines.entries, ways: lines.ways }, lineCacheData: lines.data } : {}),
+          });
           const run = (create: (typeof implementations)[number]["create"]) => {
             const core = create(config);
             // guest RAM in tier 1 (NVM) or tier 0; the tables stay in tier 0
