@@ -2,14 +2,20 @@
 // page-table and data lines compete for, as set-associative 64-byte lines tagged by
 // host-physical line address, with a dirty bit. It only counts: which references hit,
 // which miss and in which tier, which dirty lines go back to memory. It is laid out as
-// structure S_LINES (keys, flags, stamps) and replaces like the TLBs (CFG_REPL), but
+// structure S_LINES and replaces like the TLBs (CFG_REPL), but
 // keeps a replacement clock of its own: only the order of uses within a set counts, so
 // a private clock gives the same victims, and the engine's inline runs can model data
 // lines without disturbing the stamps they derive from request positions (fastpath.ts).
 // A 16-way full-width geometry (every CPU preset's) folds to straight-line SIMD.
-import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, SD_FLAGS, SD_STAMP, CFG_REPL, CFG_PCPUS } from "./layout";
+//
+// Layout: unlike the TLBs' arrays (keys, stamps, flags each for all sets), a set's
+// words are together, `wpad` u64 keys, then u32 stamps, then u32 flags (256 bytes for
+// 16 ways, 64-byte aligned, at SD_KEYS + set * 16 * wpad): the lines model misses
+// nearly always at random sets, and one block of adjacent host lines is fetched faster
+// than three scattered ones.
+import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS } from "./layout";
 import { bump, add, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK } from "./counters";
-import { sd, matchMask, probeSet, victimK, victimWay, pcpuBase, renormaliseStruct } from "./tlb";
+import { sd, matchMask, probeSet, victimK, victimWay, pcpuBase, rankSet } from "./tlb";
 import { tierOf } from "./state";
 
 /** Whether walks use the line cache, and whether data accesses do too (set by init). */
@@ -24,8 +30,6 @@ let setMask: u32 = 0;
 let wpad: u32 = 0;
 let ways: u32 = 0;
 let keysOff: usize = 0;
-let flagsOff: usize = 0;
-let stampOff: usize = 0;
 let wide16 = false;
 
 export function setLines(on: bool, data: bool): void {
@@ -41,8 +45,6 @@ export function linesLayout(): void {
   wpad = load<u32>(d + SD_WPAD);
   ways = load<u32>(d + SD_WAYS);
   keysOff = <usize>load<u32>(d + SD_KEYS);
-  flagsOff = <usize>load<u32>(d + SD_FLAGS);
-  stampOff = <usize>load<u32>(d + SD_STAMP);
   wide16 = ways == 16 && wpad == 16;
 }
 
@@ -50,7 +52,13 @@ export function linesLayout(): void {
 export function linesRenormalise(): void {
   if (lineClock <= 0xF0000000 || !linesOn) return;
   const n = load<u32>(CFG_PCPUS);
-  for (let c: u32 = 0; c < n; c++) renormaliseStruct(pcpuBase(c), S_LINES);
+  for (let c: u32 = 0; c < n; c++) {
+    const base = pcpuBase(c) + keysOff;
+    for (let st: u32 = 0; st <= setMask; st++) {
+      const keys = base + (<usize>(st * wpad) << 4);
+      rankSet(keys + (<usize>wpad << 3), keys, ways);
+    }
+  }
   lineClock = ways + 1;
 }
 
@@ -63,8 +71,9 @@ const DIRTY: u32 = 1;
  */
 // @ts-ignore: decorator
 @inline function useLine(c: usize, p: usize, line: u64, write: bool): bool {
-  const first = (<u32>line & setMask) * wpad;
-  const keys = p + keysOff + (<usize>first << 3);
+  const keys = p + keysOff + (<usize>((<u32>line & setMask) * wpad) << 4);
+  const stamps = keys + (<usize>wpad << 3);
+  const flags = stamps + (<usize>wpad << 2);
   const key = (line << 1) | 1;
   let w: i32;
   if (wide16) {
@@ -72,11 +81,10 @@ const DIRTY: u32 = 1;
     w = m != 0 ? <i32>ctz(m) : -1;
   } else w = probeSet(keys, wpad, key);
   const repl = load<u32>(CFG_REPL);
-  const stamps = p + stampOff + (<usize>first << 2);
   if (w >= 0) {
     if (repl == 0) store<u32>(stamps + (<usize>w << 2), ++lineClock);
     if (write) {
-      const fa = p + flagsOff + (<usize>(first + <u32>w) << 2);
+      const fa = flags + (<usize>w << 2);
       store<u32>(fa, load<u32>(fa) | DIRTY);
     }
     return true;
@@ -84,7 +92,7 @@ const DIRTY: u32 = 1;
   const v = wide16 ? victimK(keys, stamps, 16, repl) : victimWay(keys, stamps, ways, wpad);
   const ka = keys + (<usize>v << 3);
   const old = load<u64>(ka);
-  const fa = p + flagsOff + (<usize>(first + v) << 2);
+  const fa = flags + (<usize>v << 2);
   if (old != 0 && (load<u32>(fa) & DIRTY) != 0) bump(c, C_WRITEBACK + <i32>tierOf((old >> 1) << 6));
   store<u64>(ka, key);
   store<u32>(fa, write ? DIRTY : 0);

@@ -79,6 +79,17 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
     const wpad = (ways + 1) & ~1;
     store<u32>(d + SD_WPAD, wpad);
     const n = sets * wpad;
+    if (s == S_LINES) {
+      // the line cache keeps each set's keys, stamps and flags together (cache.ts)
+      off = (off + 63) & ~63;
+      store<u32>(d + SD_KEYS, off);
+      store<u32>(d + SD_D0, off);
+      store<u32>(d + SD_D1, off);
+      store<u32>(d + SD_FLAGS, off);
+      store<u32>(d + SD_STAMP, off);
+      off += n * 16;
+      continue;
+    }
     off = (off + 15) & ~15;
     store<u32>(d + SD_KEYS, off);
     off += n * 8;

@@ -365,36 +365,39 @@ export function renormalise(): void {
 }
 
 /**
- * Replaces the stamps of each set of structure `s` on pCPU block `p` by their ranks:
- * valid ways get their rank among the valid ways (1..), invalid ones keep 0. Returns
- * the structure's ways.
+ * Replaces the stamps of each set of structure `s` on pCPU block `p` by their ranks
+ * (`rankSet`). Returns the structure's ways.
  */
-export function renormaliseStruct(p: usize, s: i32): u32 {
+function renormaliseStruct(p: usize, s: i32): u32 {
   const d = sd(s);
   const sets = load<u32>(d + SD_SETS);
   const wpad = load<u32>(d + SD_WPAD);
   const ways = load<u32>(d + SD_WAYS);
   const base = p + <usize>load<u32>(d + SD_STAMP);
   const kbase = p + <usize>load<u32>(d + SD_KEYS);
-  for (let st: u32 = 0; st < sets; st++) {
-    const a = base + (<usize>(st * wpad) << 2);
-    const ka = kbase + (<usize>(st * wpad) << 3);
-    for (let w: u32 = 0; w < ways; w++) {
-      const t = load<u32>(a + (<usize>w << 2));
-      let rank: u32 = 0;
-      if (load<u64>(ka + (<usize>w << 3)) != 0) {
-        rank = 1;
-        for (let v: u32 = 0; v < ways; v++) {
-          if (load<u64>(ka + (<usize>v << 3)) == 0) continue;
-          const u = load<u32>(a + (<usize>v << 2));
-          if (u < t || (u == t && v < w)) rank++;
-        }
-      }
-      store<u32>(SCRATCH + (<usize>w << 2), rank);
-    }
-    memory.copy(a, SCRATCH, <usize>ways << 2);
-  }
+  for (let st: u32 = 0; st < sets; st++) rankSet(base + (<usize>(st * wpad) << 2), kbase + (<usize>(st * wpad) << 3), ways);
   return ways;
+}
+
+/**
+ * Replaces the `ways` stamps at `stamps` (of the keys at `keys`) by their ranks: valid
+ * ways get their rank among the valid ways (1..), invalid ones keep 0.
+ */
+export function rankSet(stamps: usize, keys: usize, ways: u32): void {
+  for (let w: u32 = 0; w < ways; w++) {
+    const t = load<u32>(stamps + (<usize>w << 2));
+    let rank: u32 = 0;
+    if (load<u64>(keys + (<usize>w << 3)) != 0) {
+      rank = 1;
+      for (let v: u32 = 0; v < ways; v++) {
+        if (load<u64>(keys + (<usize>v << 3)) == 0) continue;
+        const u = load<u32>(stamps + (<usize>v << 2));
+        if (u < t || (u == t && v < w)) rank++;
+      }
+    }
+    store<u32>(SCRATCH + (<usize>w << 2), rank);
+  }
+  memory.copy(stamps, SCRATCH, <usize>ways << 2);
 }
 
 export function structureCount(): i32 {
