@@ -5,11 +5,11 @@
  * must take the generic path, L1 hits included. Streams mix them with pages at the
  * bottom, pages whose tags are next to it, and hot pages, at the Skylake geometry.
  */
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import fc from "fast-check";
 import type { AccessKind, Request } from "../../src/core/types.js";
 import { implementations } from "./impls.js";
-import { conformanceConfig } from "./setup.js";
+import { conformanceConfig, expectSameConformanceCounters } from "./setup.js";
 
 const RUNS = Math.ceil(Number(process.env.UNIMMU_DIFF_RUNS ?? 150) / 5);
 const TOP = 2 ** 48;
@@ -39,13 +39,7 @@ describe("differential at the ends of the address space: conformance model", () 
             const va = Math.min(base + r.page * unit + r.offset, TOP - r.bytes);
             return { vcpu: 0, va, kind: r.kind, size: r.bytes };
           });
-          const a = ref.create(config);
-          const b = impl.create(config);
-          for (const core of [a, b]) {
-            core.submit(reqs);
-            expect(core.run()).toBeNull();
-          }
-          expect(b.counters(0)).toEqual(a.counters(0));
+          expectSameConformanceCounters(ref.create, impl.create, config, reqs);
         },
       ),
       { numRuns: RUNS, endOnFailure: true },

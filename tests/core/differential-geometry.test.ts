@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { AccessKind, CoreEvent, PageSizeCode, Request } from "../../src/core/types.js";
 import { implementations } from "./impls.js";
-import { TestVm, conformanceConfig, skylakeConfig, runAll, GiB, NVM_BASE } from "./setup.js";
+import { TestVm, conformanceConfig, skylakeConfig, runAll, expectSameConformanceCounters, GiB, NVM_BASE } from "./setup.js";
 
 const RUNS = Math.ceil(Number(process.env.UNIMMU_DIFF_RUNS ?? 150) / 5);
 
@@ -41,13 +41,7 @@ describe("differential at the Skylake geometry: conformance model", () => {
           const config = conformanceConfig(policy);
           const unit = policy === "4k" ? 4096 : 2 * 1024 * 1024;
           const reqs: Request[] = rs.map((r) => ({ vcpu: 0, va: 0x40_0000_0000 + r.page * unit + r.offset, kind: r.kind, size: r.bytes }));
-          const a = ref.create(config);
-          const b = impl.create(config);
-          for (const core of [a, b]) {
-            core.submit(reqs);
-            expect(core.run()).toBeNull();
-          }
-          expect(b.counters(0)).toEqual(a.counters(0));
+          expectSameConformanceCounters(ref.create, impl.create, config, reqs);
         },
       ),
       { numRuns: RUNS, endOnFailure: true },

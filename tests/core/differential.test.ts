@@ -8,7 +8,7 @@ import fc from "fast-check";
 import type { AccessKind, CoreConfig, CoreEvent, Geometry, MmuCore, PageSizeCode, Request } from "../../src/core/types.js";
 import { PAGE_BYTES } from "../../src/core/types.js";
 import { implementations } from "./impls.js";
-import { TestVm, TIERS, GiB } from "./setup.js";
+import { TestVm, TIERS, GiB, expectSameConformanceCounters } from "./setup.js";
 
 const geometry = (maxSets: number, ways: number[]): fc.Arbitrary<Geometry> =>
   fc.record({ sets: fc.constantFrom(...[1, 2, 4, 8, 16].filter((s) => s <= maxSets)), ways: fc.constantFrom(...ways) }).map(({ sets, ways }) => ({ entries: sets * ways, ways }));
@@ -242,13 +242,7 @@ describe("differential: the conformance model", () => {
         (policy, rs) => {
           const config = { model: "conformance" as const, policy, tlb: { itlb4k: { entries: 16, ways: 4 }, itlb2m: { entries: 4, ways: 2 }, dtlb4k: { entries: 8, ways: 2 }, dtlb2m: { entries: 4, ways: 4 }, dtlb1g: { entries: 2, ways: 2 }, stlb: { entries: 48, ways: 6 }, stlb1g: { entries: 4, ways: 2 } }, replacement: "lru" as const, seed: 1, psc: null, ntlb: null, pcpus: 1, vcpus: 1, vms: 1, tiers: [] };
           const reqs: Request[] = rs.map((r) => ({ vcpu: 0, va: 0x40_0000_0000 + r.page * (policy === "4k" ? 4096 : 64 * 1024) + r.offset, kind: r.kind, size: r.bytes }));
-          const a = ref.create(config);
-          const b = impl.create(config);
-          for (const core of [a, b]) {
-            core.submit(reqs);
-            expect(core.run()).toBeNull();
-          }
-          expect(b.counters(0)).toEqual(a.counters(0));
+          expectSameConformanceCounters(ref.create, impl.create, config, reqs);
         },
       ),
       { numRuns: Math.ceil(Number(process.env.UNIMMU_DIFF_RUNS ?? 150) / 2.5) },

@@ -9,6 +9,7 @@
  *   guest RAM          gPA 4 GiB onward      -> host `ramHpa` + offset    (default H + 4 GiB)
  * Guest RAM is EPT-mapped on demand, in pages of `dataEpt`; guest tables in pages of `tableEpt`.
  */
+import { expect } from "vitest";
 import type {
   AccessKind,
   CoreConfig,
@@ -234,6 +235,24 @@ export function runAll(core: MmuCore, requests: Request[], onEvent: (ev: CoreEve
     if (onEvent(ev) === "skip") core.skip();
   }
   return events;
+}
+
+/**
+ * Runs `requests` of vCPU 0 (none may raise an event) on a core of `reference` and
+ * one of `impl` made with `config`, and expects the same counters.
+ */
+export function expectSameConformanceCounters(
+  reference: (c: CoreConfig) => MmuCore,
+  impl: (c: CoreConfig) => MmuCore,
+  config: CoreConfig,
+  requests: Request[],
+): void {
+  const [a, b] = [reference(config), impl(config)];
+  for (const core of [a, b]) {
+    core.submit(requests);
+    expect(core.run()).toBeNull();
+  }
+  expect(b.counters(0)).toEqual(a.counters(0));
 }
 
 /** Where one access of a vCPU was translated: L1 hit, STLB hit, or a walk. */
