@@ -1,103 +1,157 @@
 // The line cache (docs/core.md section 5b): a per-pCPU model of the cache capacity
 // page-table and data lines compete for, as set-associative 64-byte lines tagged by
 // host-physical line address, with a dirty bit. It only counts: which references hit,
-// which miss and in which tier, which dirty lines go back to memory. It is laid out as
-// structure S_LINES and replaces like the TLBs (CFG_REPL), but
-// keeps a replacement clock of its own: only the order of uses within a set counts, so
-// a private clock gives the same victims, and the engine's inline runs can model data
-// lines without disturbing the stamps they derive from request positions (fastpath.ts).
-// A 16-way full-width geometry (every CPU preset's) folds to straight-line SIMD.
+// which miss and in which tier, which dirty lines go back to memory. Its geometry is
+// structure S_LINES's and it replaces like the TLBs (CFG_REPL), but it keeps its order
+// as ranks, not stamps: it needs no clock, so the engine's inline runs model data lines
+// without disturbing the stamps they derive from request positions (fastpath.ts).
 //
-// Layout: unlike the TLBs' arrays (keys, stamps, flags each for all sets), a set's
-// words are together, `wpad` u64 keys, then u32 stamps, then u32 flags (256 bytes for
-// 16 ways, 64-byte aligned, at SD_KEYS + set * 16 * wpad): the lines model misses
-// nearly always at random sets, and one block of adjacent host lines is fetched faster
-// than three scattered ones.
+// Ranks: a byte per way, 0 for the most recently used (LRU) or filled (FIFO) valid way,
+// up to valid ways - 1; 0xFF for an invalid way (0xFE for padding, never chosen). The
+// victim is the first invalid way, else the way ranked ways - 1: the victims stamps
+// give (tlb.ts), which the reference model keeps. A 16-way set (every CPU preset's)
+// updates its ranks in one i8x16 step.
+//
+// Layout: a set is one block, `wpad` u64 keys (line << 1 | 1; 0 invalid), then the
+// ranks (`wpad` bytes rounded up to 16), then a u64 mask of dirty ways; 160 bytes at
+// 16 ways. The modelled misses land on random sets: one block of adjacent host lines
+// is fetched faster than scattered arrays.
 import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS } from "./layout";
 import { bump, add, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK } from "./counters";
-import { sd, matchMask, probeSet, victimK, victimWay, pcpuBase, rankSet } from "./tlb";
+import { sd, matchMask, probeSet, drawRandom, pcpuBase } from "./tlb";
 import { tierOf } from "./state";
 
 /** Whether walks use the line cache, and whether data accesses do too (set by init). */
 export let linesOn = false;
 export let linesData = false;
 
-/** The line cache's replacement clock (one tick per use, as the TLBs' `clock`). */
-export let lineClock: u32 = 1;
-
 // the geometry, copied from S_LINES's descriptor once the pCPU blocks are laid out
 let setMask: u32 = 0;
 let wpad: u32 = 0;
 let ways: u32 = 0;
 let keysOff: usize = 0;
+let ranksAt: usize = 0; // offset of the ranks in a set block
+let dirtyAt: usize = 0; // offset of the dirty mask in a set block
+let stride: usize = 0; // bytes of a set block
 let wide16 = false;
+
+const INVALID: u8 = 0xFF;
+const PADDING: u8 = 0xFE;
 
 export function setLines(on: bool, data: bool): void {
   linesOn = on;
   linesData = on && data;
-  lineClock = 1;
 }
 
-/** Reads the line cache's geometry and layout (after init laid out the pCPU blocks). */
+/** Bytes of the line cache of one pCPU with `sets` sets of `wp` (padded) ways. */
+export function linesBytes(sets: u32, wp: u32): u32 {
+  return sets * setStride(wp);
+}
+
+// @ts-ignore: decorator
+@inline function setStride(wp: u32): u32 {
+  return (wp << 3) + ((wp + 15) & ~15) + 8;
+}
+
+/**
+ * Reads the line cache's geometry and layout (after init laid out the pCPU blocks) and
+ * marks every way of every pCPU invalid (padding ways apart).
+ */
 export function linesLayout(): void {
   const d = sd(S_LINES);
-  setMask = load<u32>(d + SD_SETS) - 1;
+  const sets = load<u32>(d + SD_SETS);
+  setMask = sets - 1;
   wpad = load<u32>(d + SD_WPAD);
   ways = load<u32>(d + SD_WAYS);
   keysOff = <usize>load<u32>(d + SD_KEYS);
+  ranksAt = <usize>wpad << 3;
+  dirtyAt = ranksAt + <usize>((wpad + 15) & ~15);
+  stride = <usize>setStride(wpad);
   wide16 = ways == 16 && wpad == 16;
-}
-
-/** Ranks the line stamps when the line clock nears its end (run() calls it between buffers). */
-export function linesRenormalise(): void {
-  if (lineClock <= 0xF0000000 || !linesOn) return;
+  if (!linesOn) return;
   const n = load<u32>(CFG_PCPUS);
+  const rbytes = (wpad + 15) & ~15;
   for (let c: u32 = 0; c < n; c++) {
     const base = pcpuBase(c) + keysOff;
-    for (let st: u32 = 0; st <= setMask; st++) {
-      const keys = base + (<usize>(st * wpad) << 4);
-      rankSet(keys + (<usize>wpad << 3), keys, ways);
+    for (let st: u32 = 0; st < sets; st++) {
+      const r = base + <usize>st * stride + ranksAt;
+      memory.fill(r, PADDING, rbytes);
+      memory.fill(r, INVALID, ways);
     }
   }
-  lineClock = ways + 1;
 }
 
-const DIRTY: u32 = 1;
-
 /**
- * One use of `line` on pCPU block `p`: a hit ticks the clock (LRU) and, for a write,
- * sets the dirty bit; a miss fills the policy's victim, counting the write-back of a
- * dirty one. True for a hit.
+ * One use of `line` on pCPU block `p`: a hit is a use (LRU) and, for a write, makes
+ * the line dirty; a miss fills the policy's victim, counting the write-back of a dirty
+ * one. True for a hit.
  */
 // @ts-ignore: decorator
 @inline function useLine(c: usize, p: usize, line: u64, write: bool): bool {
-  const keys = p + keysOff + (<usize>((<u32>line & setMask) * wpad) << 4);
-  const stamps = keys + (<usize>wpad << 3);
-  const flags = stamps + (<usize>wpad << 2);
+  const set = p + keysOff + <usize>(<u32>line & setMask) * stride;
+  const ranks = set + ranksAt;
   const key = (line << 1) | 1;
+  const repl = load<u32>(CFG_REPL);
   let w: i32;
   if (wide16) {
-    const m = matchMask(keys, 16, key);
+    const m = matchMask(set, 16, key);
     w = m != 0 ? <i32>ctz(m) : -1;
-  } else w = probeSet(keys, wpad, key);
-  const repl = load<u32>(CFG_REPL);
+  } else w = probeSet(set, wpad, key);
   if (w >= 0) {
-    if (repl == 0) store<u32>(stamps + (<usize>w << 2), ++lineClock);
-    if (write) {
-      const fa = flags + (<usize>w << 2);
-      store<u32>(fa, load<u32>(fa) | DIRTY);
-    }
+    if (repl == 0) promote(ranks, <u32>w, <u32>load<u8>(ranks + <usize>w));
+    if (write) store<u64>(set + dirtyAt, load<u64>(set + dirtyAt) | (<u64>1 << <u64>w));
     return true;
   }
-  const v = wide16 ? victimK(keys, stamps, 16, repl) : victimWay(keys, stamps, ways, wpad);
-  const ka = keys + (<usize>v << 3);
-  const old = load<u64>(ka);
-  const fa = flags + (<usize>v << 2);
-  if (old != 0 && (load<u32>(fa) & DIRTY) != 0) bump(c, C_WRITEBACK + <i32>tierOf((old >> 1) << 6));
-  store<u64>(ka, key);
-  store<u32>(fa, write ? DIRTY : 0);
-  store<u32>(stamps + (<usize>v << 2), ++lineClock);
+  // the victim: the first invalid way, else the policy's choice
+  let v: i32;
+  if (wide16) {
+    const m = i8x16.bitmask(i8x16.eq(v128.load(ranks), i8x16.splat(INVALID)));
+    v = m != 0 ? <i32>ctz(m) : -1;
+  } else v = firstInvalid(ranks);
+  const wasValid = v < 0;
+  if (wasValid) {
+    if (repl == 2) v = <i32>(drawRandom() % ways);
+    else if (wide16) v = <i32>ctz(i8x16.bitmask(i8x16.eq(v128.load(ranks), i8x16.splat(15))));
+    else v = lastRanked(ranks);
+  }
+  const dirty = load<u64>(set + dirtyAt);
+  const bit = <u64>1 << <u64>v;
+  if (wasValid && (dirty & bit) != 0) bump(c, C_WRITEBACK + <i32>tierOf((load<u64>(set + (<usize>v << 3)) >> 1) << 6));
+  store<u64>(set + (<usize>v << 3), key);
+  store<u64>(set + dirtyAt, write ? dirty | bit : dirty & ~bit);
+  // a fill is a use under LRU and FIFO; random needs the ranks only to tell valid ways
+  if (repl == 2) store<u8>(ranks + <usize>v, 0);
+  else promote(ranks, <u32>v, <u32>load<u8>(ranks + <usize>v));
   return false;
+}
+
+/** Makes way `w` (of rank `r`, INVALID for a fill of an invalid way) rank 0: valid ways ranked below `r` move down one. */
+// @ts-ignore: decorator
+@inline function promote(ranks: usize, w: u32, r: u32): void {
+  if (wide16) {
+    const R = v128.load(ranks);
+    // lanes below r compare to all ones (-1): subtracting adds one
+    v128.store(ranks, i8x16.sub(R, i8x16.lt_u(R, i8x16.splat(<u8>r))));
+  } else {
+    for (let i: u32 = 0; i < ways; i++) {
+      const a = ranks + <usize>i;
+      const x = <u32>load<u8>(a);
+      if (x < r) store<u8>(a, <u8>(x + 1));
+    }
+  }
+  store<u8>(ranks + <usize>w, 0);
+}
+
+/** The first invalid way, or -1 (any way count). */
+function firstInvalid(ranks: usize): i32 {
+  for (let i: u32 = 0; i < ways; i++) if (load<u8>(ranks + <usize>i) == INVALID) return <i32>i;
+  return -1;
+}
+
+/** The way ranked ways - 1 (a full set's least recently used or first filled). */
+function lastRanked(ranks: usize): i32 {
+  for (let i: u32 = 0; i < ways; i++) if (<u32>load<u8>(ranks + <usize>i) == ways - 1) return <i32>i;
+  return 0;
 }
 
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */

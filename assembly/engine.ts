@@ -3,7 +3,7 @@
 // `runFull` and `runConformance` short-cut its common cases with call-free inline runs
 // (fastpath.ts for the Skylake geometry, `fullHits`/`confHits` here for any other) and
 // call it for everything else; runs of slab operations go through `slabRun`.
-import { linesData, dataLines, linesRenormalise } from "./cache";
+import { linesData, dataLines } from "./cache";
 import {
   CFG_MODEL, CFG_POLICY, CFG_REQ_BUF, CFG_VCPUS, CUR_INDEX, CUR_COUNT, CUR_RETRY, CUR_ADDR,
   EV_CODE, EV_INDEX, EV_VCPU, EV_VA, EV_BAD_VCPU, REQ_BYTES, VC_ACTIVE, VC_VM, VC_PCID, VC_PCPU,
@@ -233,7 +233,6 @@ function slowRequest(i: u32, from: u64, retry: bool): u32 {
 export function run(): u32 {
   store<u32>(EV_CODE, 0);
   if (clock > 0xF0000000) renormalise();
-  linesRenormalise();
   let i = load<u32>(CUR_INDEX);
   const n = load<u32>(CUR_COUNT);
   if (load<u32>(CUR_RETRY) != 0 && i < n) {

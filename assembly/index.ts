@@ -15,7 +15,7 @@ import {
 import { COUNTER_BYTES, cnt } from "./counters";
 import { heapInit, alloc } from "./heap";
 import { hashInit } from "./hash";
-import { setLines, linesLayout, lineClock } from "./cache";
+import { setLines, linesLayout, linesBytes } from "./cache";
 import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
@@ -80,14 +80,14 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
     store<u32>(d + SD_WPAD, wpad);
     const n = sets * wpad;
     if (s == S_LINES) {
-      // the line cache keeps each set's keys, stamps and flags together (cache.ts)
+      // the line cache keeps each set's keys, ranks and dirty mask together (cache.ts)
       off = (off + 63) & ~63;
       store<u32>(d + SD_KEYS, off);
       store<u32>(d + SD_D0, off);
       store<u32>(d + SD_D1, off);
       store<u32>(d + SD_FLAGS, off);
       store<u32>(d + SD_STAMP, off);
-      off += n * 16;
+      off += linesBytes(sets, wpad);
       continue;
     }
     off = (off + 15) & ~15;
@@ -135,13 +135,11 @@ export function init(model: u32, policy: u32, pcpus: u32, vcpus: u32, vms: u32, 
 }
 
 /**
- * Sets the replacement clocks of the TLBs and of the line cache (for tests of their
- * renormalisation near the end of 32 bits; run() renormalises above 0xF0000000). Only
- * forward: a clock below a stamp already given would break the order.
+ * Moves the TLBs' replacement clock forward (never back), for tests of its
+ * renormalisation, which run() does above 0xF0000000.
  */
-export function advanceClocks(tlbClock: u32, linesClock: u32): void {
-  if (tlbClock > clock) clock = tlbClock;
-  if (linesClock > lineClock) lineClock = linesClock;
+export function advanceClock(to: u32): void {
+  if (to > clock) clock = to;
 }
 
 export function requestBuffer(): u32 {

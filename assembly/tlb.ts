@@ -355,7 +355,7 @@ export function renormalise(): void {
   for (let c: u32 = 0; c < n; c++) {
     const p = pcpuBase(c);
     for (let s = 0; s < NSTRUCTS; s++) {
-      // the line cache keeps a clock of its own (cache.ts)
+      // the line cache keeps ranks, not stamps (cache.ts)
       if (s == S_LINES) continue;
       const ways = renormaliseStruct(p, s);
       if (ways > maxWays) maxWays = ways;
@@ -383,7 +383,7 @@ function renormaliseStruct(p: usize, s: i32): u32 {
  * Replaces the `ways` stamps at `stamps` (of the keys at `keys`) by their ranks: valid
  * ways get their rank among the valid ways (1..), invalid ones keep 0.
  */
-export function rankSet(stamps: usize, keys: usize, ways: u32): void {
+function rankSet(stamps: usize, keys: usize, ways: u32): void {
   for (let w: u32 = 0; w < ways; w++) {
     const t = load<u32>(stamps + (<usize>w << 2));
     let rank: u32 = 0;
