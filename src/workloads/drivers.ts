@@ -270,7 +270,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     model = store;
     finish = () => ({ store: store.stats() });
     apply = (op) => {
-      const keyLen = op.key.length;
+      const keyLen = op.keyLength;
       switch (op.op) {
         case "read": {
           const f = fieldOf(op.readFields);
@@ -326,13 +326,13 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
       for (let i = 0; i < reqs.length; i++) {
         const r = reqs[i]!;
         if (r.cmd === "get") {
-          const v = server.get(op.keyNum, r.key.length);
+          const v = server.get(op.keyNum, r.keyLength);
           if (v >= 0) {
             hits++;
             bytes += v;
           } else misses++;
         } else {
-          server.store(r.cmd, op.keyNum, r.key.length, r.valueBytes);
+          server.store(r.cmd, op.keyNum, r.keyLength, r.valueBytes);
           bytes += r.valueBytes;
         }
       }

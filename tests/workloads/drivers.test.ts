@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { runMemaslap, runYcsb, type WorkloadRunResult } from "../../src/workloads/drivers.js";
 import { MemcachedServer } from "../../src/workloads/memcached/server.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
-import { fnvHash64, fnvHash64Mod, fnvHash64String } from "../../src/workloads/ycsb/generators.js";
+import { fnvHash64, fnvHash64Digits, fnvHash64Mod, fnvHash64String } from "../../src/workloads/ycsb/generators.js";
 import { FakeProcess } from "./drivers-fake.js";
 
 const WORKLOADS = ["a", "b", "c", "d", "e", "f"] as const;
@@ -122,6 +122,7 @@ describe("fnvHash64 fast paths (no BigInt) equal the BigInt reference", () => {
     fc.assert(
       fc.property(fc.oneof(fc.nat({ max: 1e6 }), fc.nat({ max: 1e10 }), fc.maxSafeNat()), fc.integer({ min: 1, max: 2 ** 37 }), (v, n) => {
         expect(fnvHash64String(v)).toBe(fnvHash64(v).toString());
+        expect(fnvHash64Digits(v)).toBe(fnvHash64(v).toString().length);
         expect(fnvHash64Mod(v, n)).toBe(Number(fnvHash64(v) % BigInt(n)));
       }),
       { numRuns: 20_000 },

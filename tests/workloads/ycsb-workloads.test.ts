@@ -7,6 +7,7 @@ import {
   YcsbRunStream,
   buildKeyName,
   encodeMemcachedValue,
+  keyNameLength,
   memcachedKey,
   memcachedRequests,
   randomFieldValue,
@@ -74,6 +75,35 @@ describe("buildKeyName (CoreWorkload.buildKeyName)", () => {
     expect(buildKeyName(7, 4, true)).toBe("user0007");
     expect(buildKeyName(12345, 4, true)).toBe("user12345");
     expect(buildKeyName(0, 25)).toBe("user000000" + "6284781860667377211");
+  });
+
+  it("keyNameLength is the name's length without making it", () => {
+    expect(keyNameLength(0)).toBe(23);
+    for (const k of [0, 7, 9, 10, 99, 100, 12345, 999_999_999, 1e9, 1e15, 2 ** 53 - 1]) {
+      for (const pad of [1, 4, 12, 25]) {
+        for (const ordered of [false, true]) expect(keyNameLength(k, pad, ordered)).toBe(buildKeyName(k, pad, ordered).length);
+      }
+    }
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.integer({ min: 1, max: 30 }), fc.boolean(), (k, pad, ordered) => {
+        expect(keyNameLength(k, pad, ordered)).toBe(buildKeyName(k, pad, ordered).length);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("operations carry their key's length and make the key when read", () => {
+    for (const name of ["a", "d", "e"] as const) {
+      for (const over of [{}, { insertOrder: "ordered" as const, zeroPadding: 8 }]) {
+        const spec = ycsbWorkload(name, { recordCount: 300, operationCount: 300, ...over });
+        const ops = [...ycsbLoadPhase(spec), ...ycsbRunPhase(spec, 3)];
+        for (const o of ops) expect(o.keyLength).toBe(o.key.length);
+        const content = new Rng(5);
+        for (const o of ops) for (const r of memcachedRequests(o, content)) expect(r.keyLength).toBe(r.key.length);
+        // JSON shows the key like a plain object
+        expect(JSON.parse(JSON.stringify(ops[0]))).toMatchObject({ key: ops[0]!.key, keyLength: ops[0]!.keyLength, keyNum: ops[0]!.keyNum });
+      }
+    }
   });
 });
 

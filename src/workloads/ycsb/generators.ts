@@ -124,28 +124,69 @@ export function fnvHash64Mod(val: number, n: number): number {
 }
 
 /**
+ * The decimal parts of `fnvHash64(val)` for `val` below 2^53: value = q1 * 10^18 +
+ * q2 * 10^9 + r with each part below 10^9, in `out` ([q1, q2, r]). False (and `out`
+ * untouched) where the fast arithmetic does not apply (then use the BigInt path).
+ */
+function fnvDecimalParts(val: number, out: Float64Array): boolean {
+  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER)) return false;
+  fnvHalves(val, fnvOut);
+  const hi = fnvOut[0]!;
+  const lo = fnvOut[1]!;
+  if (hi === 0x80000000 && lo === 0) return false; // Long.MIN_VALUE stays negative
+  // value = hi * 2^32 + lo < 2^63. r = value mod 10^9 exactly (every step below 2^53);
+  // q = (value - r) / 10^9, whose double estimate is within 10^-5 of the integer (the
+  // numerator's rounding error is at most 2^10), so rounding it is exact.
+  const r = mod53(mod53(hi * 65536, 1e9) * 65536 + lo, 1e9);
+  const q = Math.round((hi * 4294967296 - r + lo) / 1e9);
+  const q2 = mod53(q, 1e9);
+  out[0] = (q - q2) / 1e9;
+  out[1] = q2;
+  out[2] = r;
+  return true;
+}
+
+const fnvParts = new Float64Array(3);
+
+/**
  * `fnvHash64(val).toString()` (decimal), for `val` below 2^53, without BigInt.
  *
  * @example
  * fnvHash64String(0); // "6284781860667377211"
  */
 export function fnvHash64String(val: number): string {
-  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER)) return fnvHash64(val).toString();
-  fnvHalves(val, fnvOut);
-  const hi = fnvOut[0]!;
-  const lo = fnvOut[1]!;
-  if (hi === 0x80000000 && lo === 0) return fnvHash64(val).toString(); // Long.MIN_VALUE stays negative
-  // value = hi * 2^32 + lo < 2^63. r = value mod 10^9 exactly (every step below 2^53);
-  // q = (value - r) / 10^9, whose double estimate is within 10^-5 of the integer (the
-  // numerator's rounding error is at most 2^10), so rounding it is exact. Digits are made
-  // from parts below 10^9 (small integers convert to strings fast; large doubles do not).
-  const r = mod53(mod53(hi * 65536, 1e9) * 65536 + lo, 1e9);
-  const q = Math.round((hi * 4294967296 - r + lo) / 1e9);
-  if (q === 0) return String(r);
-  const q2 = mod53(q, 1e9);
-  const q1 = (q - q2) / 1e9;
+  if (!fnvDecimalParts(val, fnvParts)) return fnvHash64(val).toString();
+  // digits are made from parts below 10^9 (small integers convert to strings fast; large doubles do not)
+  const q1 = fnvParts[0]!;
+  const q2 = fnvParts[1]!;
+  const r = fnvParts[2]!;
+  if (q1 === 0 && q2 === 0) return String(r);
   if (q1 === 0) return String(q2) + pad9(r);
   return String(q1) + pad9(q2) + pad9(r);
+}
+
+/**
+ * `fnvHash64String(val).length` without making the string: what a key name's length
+ * needs on the hot path.
+ *
+ * @example
+ * fnvHash64Digits(0); // 19
+ */
+export function fnvHash64Digits(val: number): number {
+  if (!fnvDecimalParts(val, fnvParts)) return fnvHash64(val).toString().length;
+  const q1 = fnvParts[0]!;
+  const q2 = fnvParts[1]!;
+  const r = fnvParts[2]!;
+  if (q1 === 0 && q2 === 0) return digits9(r);
+  if (q1 === 0) return digits9(q2) + 9;
+  return digits9(q1) + 18;
+}
+
+/** Decimal digits of an integer 0 <= n < 10^9. */
+function digits9(n: number): number {
+  let d = 1;
+  for (let p = 10; d < 9 && n >= p; p *= 10) d++;
+  return d;
 }
 
 /** x mod m for integers 0 <= x < 2^53, 0 < m < 2^53, by a floored quotient (faster than `%` on doubles). */

@@ -31,6 +31,7 @@ import {
   UniformLongGenerator,
   ZipfianGenerator,
   createScanLengthGenerator,
+  fnvHash64Digits,
   fnvHash64String,
 } from "./generators.js";
 
@@ -218,13 +219,58 @@ export function buildKeyName(keyNum: number, zeroPadding = 1, orderedInserts = f
   return fill > 0 ? "user" + "0".repeat(fill) + value : "user" + value;
 }
 
+/**
+ * `buildKeyName(keyNum, zeroPadding, orderedInserts).length`, without making the string.
+ *
+ * @example
+ * keyNameLength(0); // 23
+ */
+export function keyNameLength(keyNum: number, zeroPadding = 1, orderedInserts = false): number {
+  const digits = orderedInserts ? String(keyNum).length : fnvHash64Digits(keyNum);
+  return 4 + Math.max(zeroPadding, digits);
+}
+
+/**
+ * A {@link YcsbOperation} whose key name is made only when read: reads and updates need
+ * just its length (the models find records by key number), and making millions of
+ * FNV-hashed names was a sixth of a YCSB run.
+ */
+class Operation implements YcsbOperation {
+  #key: string | undefined;
+  readonly keyLength: number;
+
+  constructor(
+    readonly op: YcsbOp,
+    readonly keyNum: number,
+    readonly readFields: readonly string[],
+    readonly writeFields: readonly string[],
+    readonly fieldLength: number,
+    readonly scanLength: number,
+    private readonly zeroPadding: number,
+    private readonly ordered: boolean,
+  ) {
+    this.keyLength = keyNameLength(keyNum, zeroPadding, ordered);
+  }
+
+  get key(): string {
+    return (this.#key ??= buildKeyName(this.keyNum, this.zeroPadding, this.ordered));
+  }
+
+  toJSON(): object {
+    const { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength } = this;
+    return { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength };
+  }
+}
+
 /** One YCSB operation, as CoreWorkload would hand it to the DB binding. */
 export interface YcsbOperation {
   op: YcsbOp;
   /** The key number (before hashing): 0..recordCount-1 for loaded records, then inserts. */
   keyNum: number;
-  /** The key, as `buildKeyName` builds it. */
-  key: string;
+  /** The key, as `buildKeyName` builds it (made when first read). */
+  readonly key: string;
+  /** The key's length (`key.length`, known without making the key). */
+  keyLength: number;
   /**
    * Fields read: every field when `readAllFields` (YCSB passes `null`, meaning all), else one
    * random field. Empty for update and insert.
@@ -261,15 +307,7 @@ export function* ycsbLoadPhase(spec: YcsbWorkloadSpec): Generator<YcsbOperation,
   const keySequence = new CounterGenerator(spec.insertStart);
   for (let i = 0; i < count; i++) {
     const keyNum = keySequence.nextValue();
-    yield {
-      op: "insert",
-      keyNum,
-      key: buildKeyName(keyNum, spec.zeroPadding, ordered),
-      readFields: NO_FIELDS,
-      writeFields: all,
-      fieldLength: spec.fieldLength,
-      scanLength: 0,
-    };
+    yield new Operation("insert", keyNum, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered);
   }
 }
 
@@ -420,15 +458,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     writeFields: readonly string[],
     scanLength: number,
   ): YcsbOperation {
-    return {
-      op,
-      keyNum,
-      key: buildKeyName(keyNum, this.spec.zeroPadding, this.ordered),
-      readFields,
-      writeFields,
-      fieldLength: this.spec.fieldLength,
-      scanLength,
-    };
+    return new Operation(op, keyNum, readFields, writeFields, this.spec.fieldLength, scanLength, this.spec.zeroPadding, this.ordered);
   }
 }
 
@@ -546,10 +576,34 @@ export function memcachedKey(key: string, table = "usertable"): string {
 /** One memcached text-protocol request sent by the YCSB binding. */
 export interface MemcachedRequest {
   cmd: "get" | "add" | "replace";
-  /** The key sent (ASCII), `table-key`. */
-  key: string;
+  /** The key sent (ASCII), `table-key` (made when first read). */
+  readonly key: string;
+  /** The key's length, known without making it. */
+  keyLength: number;
   /** Bytes of the data block (`set`-family commands); 0 for `get`. */
   valueBytes: number;
+}
+
+/** A {@link MemcachedRequest} whose key is made only when read (the models need its length). */
+class BindingRequest implements MemcachedRequest {
+  readonly keyLength: number;
+
+  constructor(
+    readonly cmd: MemcachedRequest["cmd"],
+    private readonly operation: YcsbOperation,
+    private readonly table: string,
+    readonly valueBytes: number,
+  ) {
+    this.keyLength = table.length + 1 + operation.keyLength;
+  }
+
+  get key(): string {
+    return memcachedKey(this.operation.key, this.table);
+  }
+
+  toJSON(): object {
+    return { cmd: this.cmd, key: this.key, keyLength: this.keyLength, valueBytes: this.valueBytes };
+  }
 }
 
 /**
@@ -564,21 +618,17 @@ export interface MemcachedRequest {
  * // each insert: { cmd: "add", key: "usertable-user...", valueBytes: about 1147 }
  */
 export function memcachedRequests(op: YcsbOperation, rng: Rng, table = "usertable"): MemcachedRequest[] {
-  const key = memcachedKey(op.key, table);
   switch (op.op) {
     case "read":
-      return [{ cmd: "get", key, valueBytes: 0 }];
+      return [new BindingRequest("get", op, table, 0)];
     case "scan":
       return [];
     case "insert":
-      return [{ cmd: "add", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) }];
+      return [new BindingRequest("add", op, table, randomValueBytes(op.writeFields, op.fieldLength, rng))];
     case "update":
-      return [{ cmd: "replace", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) }];
+      return [new BindingRequest("replace", op, table, randomValueBytes(op.writeFields, op.fieldLength, rng))];
     case "readmodifywrite":
-      return [
-        { cmd: "get", key, valueBytes: 0 },
-        { cmd: "replace", key, valueBytes: randomValueBytes(op.writeFields, op.fieldLength, rng) },
-      ];
+      return [new BindingRequest("get", op, table, 0), new BindingRequest("replace", op, table, randomValueBytes(op.writeFields, op.fieldLength, rng))];
   }
 }
 
