@@ -52,8 +52,16 @@ export class Rng {
 
   /** A uniform integer in [0, n), n <= 2^53, without modulo bias. */
   int(n: number): number {
+    const m = n >>> 0;
+    if (m === n && m !== 0) {
+      // Lemire's rejection keeps small ranges unbiased. (2^32 - m) mod m is 2^32 mod m;
+      // on uint32 operands the JIT divides in integers, not by a slow double modulo.
+      const limit = 0x100000000 - (((0x100000000 - m) >>> 0) % m);
+      let x = this.u32();
+      while (x >= limit) x = this.u32();
+      return (x >>> 0) % m;
+    }
     if (n <= 0x100000000) {
-      // Lemire's rejection keeps small ranges unbiased.
       const limit = 0x100000000 - (0x100000000 % n);
       let x = this.u32();
       while (x >= limit) x = this.u32();

@@ -24,6 +24,24 @@ describe("Rng", () => {
     );
   });
 
+  it("int(n) is Lemire's rejection on the 32-bit stream, exactly (n up to 2^32)", () => {
+    // the plain formula, with doubles and the % operator
+    const reference = (r: Rng, n: number): number => {
+      const limit = 0x100000000 - (0x100000000 % n);
+      let x = r.u32();
+      while (x >= limit) x = r.u32();
+      return x % n;
+    };
+    fc.assert(
+      fc.property(fc.nat(), fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 2 ** 32 }), fc.constantFrom(2 ** 31, 2 ** 31 + 1, 2 ** 32 - 1, 2 ** 32, 3 * 2 ** 30)), (seed, n) => {
+        const a = new Rng(seed >>> 0);
+        const b = new Rng(seed >>> 0);
+        for (let i = 0; i < 20; i++) expect(a.int(n)).toBe(reference(b, n));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("is roughly uniform", () => {
     const r = new Rng(1);
     const counts = new Array(10).fill(0);
