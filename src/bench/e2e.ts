@@ -20,8 +20,8 @@ const NODES = [
   { tier: "nvm", bytes: 3 * GiB },
 ];
 
-function job(policy: "osv" | "ucat", workload: Job["workload"], seed = 1): Job {
-  return { seed, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload };
+function job(policy: "osv" | "ucat", workload: Job["workload"], seed = 1, lineCache: Job["lineCache"] = "all"): Job {
+  return { seed, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload, lineCache };
 }
 
 export const E2E_WORKLOADS: Job["workload"][] = [
@@ -40,22 +40,29 @@ function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
-/** Accesses per second of each workload on each policy, median of `runs`. */
+/**
+ * Accesses per second of each workload on each policy, median of `runs`: with the
+ * default line cache (page-table and data lines; keys "memslap/osv", ...) and, for
+ * comparison, with page-table lines only ("memslap/osv/walks", ...).
+ */
 export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
   const out: Record<string, E2eResult> = {};
-  for (const w of E2E_WORKLOADS) {
-    for (const policy of ["osv", "ucat"] as const) {
-      const rates: number[] = [];
-      let accesses = 0;
-      for (let r = 0; r < runs; r++) {
-        onProgress?.(`end to end ${w.name} on ${policy} ${r + 1}/${runs}`);
-        const t0 = performance.now();
-        const res = await runJob(job(policy, w));
-        const s = (performance.now() - t0) / 1000;
-        accesses = (res.result as WorkloadRunResult).accesses;
-        rates.push(accesses / s);
+  for (const lineCache of ["all", "walks"] as const) {
+    for (const w of E2E_WORKLOADS) {
+      for (const policy of ["osv", "ucat"] as const) {
+        const key = `${w.name}/${policy}${lineCache === "all" ? "" : "/walks"}`;
+        const rates: number[] = [];
+        let accesses = 0;
+        for (let r = 0; r < runs; r++) {
+          onProgress?.(`end to end ${key} ${r + 1}/${runs}`);
+          const t0 = performance.now();
+          const res = await runJob(job(policy, w, 1, lineCache));
+          const s = (performance.now() - t0) / 1000;
+          accesses = (res.result as WorkloadRunResult).accesses;
+          rates.push(accesses / s);
+        }
+        out[key] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
       }
-      out[`${w.name}/${policy}`] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
     }
   }
   return out;

@@ -72,7 +72,10 @@ export function translationCycles(c: Counters, cpu: CpuPreset, tiers: TierCosts)
     c.refsByTier.forEach((n, t) => (walks += n * nsToCycles(tierAt(tiers, t).loadRandomNs, f)));
   }
   let data = 0;
-  const haveLines = c.dataLineMisses !== undefined;
+  // data lines were modelled when the line cache counted some, or there was no data access
+  // (a successful access touches at least one line); else each access is one miss
+  const lines = (c.dataLineHits ?? []).reduce((a, b) => a + b, 0) + (c.dataLineMisses ?? []).reduce((a, row) => a + row[0] + row[1] + row[2], 0);
+  const haveLines = c.dataLineMisses !== undefined && (lines > 0 || c.data.every((row) => row[0] + row[1] + row[2] === 0));
   const rows = haveLines ? c.dataLineMisses! : c.data;
   rows.forEach((byKind, t) => {
     const tier = tierAt(tiers, t);

@@ -13,7 +13,7 @@
  * });
  * r.throughputOpsPerSecond;
  */
-import { Simulator, type SimulatorOptions, type TierConfig } from "./simulator.js";
+import { Simulator, type LineCacheMode, type SimulatorOptions, type TierConfig } from "./simulator.js";
 import type { VmOptions } from "./vm.js";
 import { vmStats, type BySize } from "./stats.js";
 import { runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
@@ -45,6 +45,8 @@ export interface Job {
   workload: WorkloadSpec;
   /** Work per operation outside the memory system, in cycles (default: the workload's, below). */
   computeCyclesPerOp?: number;
+  /** What the core's line cache models (default "all"; `SimulatorOptions.lineCache`). */
+  lineCache?: LineCacheMode;
 }
 
 /**
@@ -109,7 +111,7 @@ export interface JobResult {
 }
 
 export async function runJob(job: Job): Promise<JobResult> {
-  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu });
+  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache });
   const vm = sim.createVm({ ...job.config.vm, nodes: job.config.nodes });
   const tier = job.config.tier;
   const w = job.workload;

@@ -64,6 +64,7 @@ export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario 
       "ycsb-e": ycsb("e"),
       "ycsb-f": ycsb("f"),
     },
+    lineCache: "all",
   };
 }
 

@@ -14,6 +14,7 @@ import { CPU_NAMES, type CpuName } from "../cost/cpus.js";
 import { TIER_NAMES } from "../cost/tiers.js";
 import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
+import { LINE_CACHE_MODES, type LineCacheMode } from "./simulator.js";
 
 export const REPORT_SCHEMA = "unimmu/report@1";
 export const SCENARIO_SCHEMA = "unimmu/scenario@1";
@@ -104,6 +105,8 @@ export const ScenarioSchema = z
     workloads: z.record(z.string().min(1), Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
     /** Work per operation outside the memory system, by workload type (cycles). */
     computeCyclesPerOp: z.object({ kv: Count.optional(), memslap: Count.optional(), ycsb: Count.optional() }).strict().optional(),
+    /** What the core's line cache models: page-table and data lines, page-table lines only, or nothing. */
+    lineCache: z.enum(LINE_CACHE_MODES as [LineCacheMode, ...LineCacheMode[]]).default("all"),
   })
   .strict();
 
@@ -174,6 +177,7 @@ export function scenarioJobs(s: Scenario): Job[] {
         config,
         workload: { name: wname, ...w } as WorkloadSpec,
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
+        lineCache: s.lineCache,
       });
     }
   }
@@ -186,6 +190,8 @@ export interface ScenarioReport {
   seed: number;
   cpu: string;
   tiers: Scenario["tiers"];
+  /** What the core's line cache modelled. */
+  lineCache: LineCacheMode;
   /** results[workload][config] */
   results: Record<string, Record<string, JobResult>>;
 }
@@ -199,5 +205,5 @@ export function groupResults(results: JobResult[]): Record<string, Record<string
 
 export async function runScenario(s: Scenario, o: PoolOptions = {}): Promise<ScenarioReport> {
   const results = await runJobs(scenarioJobs(s), o);
-  return { schema: REPORT_SCHEMA, scenario: s.name, seed: s.seed, cpu: s.cpu, tiers: s.tiers, results: groupResults(results) };
+  return { schema: REPORT_SCHEMA, scenario: s.name, seed: s.seed, cpu: s.cpu, tiers: s.tiers, lineCache: s.lineCache, results: groupResults(results) };
 }
