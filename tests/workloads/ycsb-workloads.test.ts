@@ -104,6 +104,14 @@ describe("buildKeyName (CoreWorkload.buildKeyName)", () => {
         expect(JSON.parse(JSON.stringify(ops[0]))).toMatchObject({ key: ops[0]!.key, keyLength: ops[0]!.keyLength, keyNum: ops[0]!.keyNum });
       }
     }
+    // a stream remembers lengths by key number: past its first table, and names longer than a byte
+    for (const over of [{ recordCount: 5000 }, { recordCount: 50, zeroPadding: 300, insertOrder: "ordered" as const }]) {
+      const s = new YcsbRunStream(ycsbWorkload("a", { operationCount: 3000, ...over }), 9);
+      for (let i = 0; i < 3000; i++) {
+        const o = s.next();
+        expect(o.keyLength).toBe(o.key.length);
+      }
+    }
   });
 });
 

@@ -230,6 +230,42 @@ export function keyNameLength(keyNum: number, zeroPadding = 1, orderedInserts = 
   return 4 + Math.max(zeroPadding, digits);
 }
 
+/** Key numbers below this have their name's length remembered (one byte each). */
+const KEY_LENGTHS_CACHED = 1 << 24;
+
+/**
+ * The lengths of the key names of a stream, each computed once: the run phase draws
+ * the same key numbers again and again, and the FNV hash behind a length costs more
+ * than a lookup.
+ */
+class KeyLengths {
+  private lengths = new Uint8Array(1024);
+
+  constructor(
+    private readonly zeroPadding: number,
+    private readonly ordered: boolean,
+  ) {}
+
+  of(keyNum: number): number {
+    if (keyNum < this.lengths.length) {
+      const l = this.lengths[keyNum]!;
+      if (l !== 0) return l;
+    }
+    const l = keyNameLength(keyNum, this.zeroPadding, this.ordered);
+    if (keyNum < KEY_LENGTHS_CACHED && l < 256) {
+      if (keyNum >= this.lengths.length) {
+        let n = this.lengths.length * 2;
+        while (n <= keyNum) n *= 2;
+        const grown = new Uint8Array(n);
+        grown.set(this.lengths);
+        this.lengths = grown;
+      }
+      this.lengths[keyNum] = l;
+    }
+    return l;
+  }
+}
+
 /**
  * A {@link YcsbOperation} whose key name is made only when read: reads and updates need
  * just its length (the models find records by key number), and making millions of
@@ -237,20 +273,18 @@ export function keyNameLength(keyNum: number, zeroPadding = 1, orderedInserts = 
  */
 class Operation implements YcsbOperation {
   #key: string | undefined;
-  readonly keyLength: number;
 
   constructor(
     readonly op: YcsbOp,
     readonly keyNum: number,
+    readonly keyLength: number,
     readonly readFields: readonly string[],
     readonly writeFields: readonly string[],
     readonly fieldLength: number,
     readonly scanLength: number,
     private readonly zeroPadding: number,
     private readonly ordered: boolean,
-  ) {
-    this.keyLength = keyNameLength(keyNum, zeroPadding, ordered);
-  }
+  ) {}
 
   get key(): string {
     return (this.#key ??= buildKeyName(this.keyNum, this.zeroPadding, this.ordered));
@@ -307,7 +341,8 @@ export function* ycsbLoadPhase(spec: YcsbWorkloadSpec): Generator<YcsbOperation,
   const keySequence = new CounterGenerator(spec.insertStart);
   for (let i = 0; i < count; i++) {
     const keyNum = keySequence.nextValue();
-    yield new Operation("insert", keyNum, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered);
+    const keyLength = keyNameLength(keyNum, spec.zeroPadding, ordered);
+    yield new Operation("insert", keyNum, keyLength, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered);
   }
 }
 
@@ -345,6 +380,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
   private readonly keyChooser: NumberGenerator;
   private readonly fieldChooser: UniformLongGenerator;
   private readonly scanLength: NumberGenerator;
+  private readonly keyLengths: KeyLengths;
 
   constructor(spec: YcsbWorkloadSpec, seed: number) {
     this.spec = spec;
@@ -353,6 +389,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     this.fields = fieldNames(spec);
     this.singleFields = this.fields.map((f) => Object.freeze([f]));
     this.ordered = spec.insertOrder !== "hashed";
+    this.keyLengths = new KeyLengths(spec.zeroPadding, this.ordered);
     const recordCount = spec.recordCount === 0 ? 2147483647 : spec.recordCount; // 0 means Integer.MAX_VALUE
     const insertStart = spec.insertStart;
     const insertCount = spec.insertCount ?? recordCount - insertStart;
@@ -458,7 +495,8 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     writeFields: readonly string[],
     scanLength: number,
   ): YcsbOperation {
-    return new Operation(op, keyNum, readFields, writeFields, this.spec.fieldLength, scanLength, this.spec.zeroPadding, this.ordered);
+    const keyLength = this.keyLengths.of(keyNum);
+    return new Operation(op, keyNum, keyLength, readFields, writeFields, this.spec.fieldLength, scanLength, this.spec.zeroPadding, this.ordered);
   }
 }
 
