@@ -163,6 +163,12 @@ export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
 /** The lines of a successful page access of `len` bytes at host address `hpa` (one page, one tier). */
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   const last = (hpa + len - 1) >> 6;
+  if (last == hpa >> 6) {
+    // one line, the commonest case: no loop
+    if (useLine(c, p, last, kind == 2)) bump(c, C_DLINE_HIT + <i32>kind);
+    else bump(c, C_DLINE_MISS + <i32>(tier * 3 + kind));
+    return;
+  }
   const write = kind == 2;
   let hits: u64 = 0;
   let misses: u64 = 0;
