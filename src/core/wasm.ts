@@ -280,19 +280,27 @@ export class WasmCore implements MmuCore {
     const pool = ept ? s.eptPool : s.guestPool;
     const n = Math.min(max, pool.length);
     this.fresh();
-    const base = this.io.frames / 8;
+    // (gPA, hPA) u64 pairs, written as u32 halves: a BigInt per value cost more than the map
+    const base = this.io.frames / 4;
+    const u32 = this.u32;
     for (let i = 0; i < n; i++) {
       const f = pool[i];
-      this.u64[base + 2 * i] = BigInt(ept ? 0 : (f as { gpa: number }).gpa);
-      this.u64[base + 2 * i + 1] = BigInt(ept ? (f as number) : (f as { hpa: number }).hpa);
+      const gpa = ept ? 0 : (f as { gpa: number }).gpa;
+      const hpa = ept ? (f as number) : (f as { hpa: number }).hpa;
+      u32[base + 4 * i] = gpa >>> 0;
+      u32[base + 4 * i + 1] = gpa / 4294967296;
+      u32[base + 4 * i + 2] = hpa >>> 0;
+      u32[base + 4 * i + 3] = hpa / 4294967296;
     }
-    this.u32[this.io.nframes / 4] = n;
+    u32[this.io.nframes / 4] = n;
     const status = STATUS[call()] ?? "out-of-memory";
     this.fresh();
     const used = this.u32[this.io.used / 4];
-    for (const f of pool.splice(0, used)) {
-      if (ept) s.eptTables.push(f as number);
-      else s.guestTables.push(f as { gpa: number; hpa: number });
+    if (used > 0) {
+      for (const f of pool.splice(0, used)) {
+        if (ept) s.eptTables.push(f as number);
+        else s.guestTables.push(f as { gpa: number; hpa: number });
+      }
     }
     if (status === "out-of-memory") throw new Error(`${op}: the core ran out of Wasm memory (4 GiB)`);
     if (status === "no-frames" && op === "createVm") throw new Error(`createVm: no EPT frame queued for the root; call addEptFrames first`);
