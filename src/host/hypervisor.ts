@@ -224,7 +224,8 @@ export class Hypervisor {
    */
   back(id: number, gpa: number, want?: PageSizeCode): BackedPage | null {
     const vm = this.vm(id);
-    const hit = this.lookup(vm, gpa);
+    // (the numeric lookup first: the entry's BigInt read only for a page already backed)
+    const hit = this.core.eptLookup(vm.id, gpa) === null ? null : this.lookup(vm, gpa);
     if (hit) return hit;
     const node = this.nodeOf(vm, gpa);
     let size = this.largestFit(vm, node, gpa, want);
