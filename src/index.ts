@@ -20,7 +20,7 @@ export { LackeyParser, parseLackey, TraceError, lackeyRequests, type LackeyChunk
 export { cpuPreset, CPU_NAMES, type CpuName, type CpuPreset } from "./cost/cpus.js";
 export { tierPreset, TIER_NAMES, type TierName, type TierPreset } from "./cost/tiers.js";
 export { Rng } from "./util/rng.js";
-export { Simulator, type SimulatorOptions, type TierConfig, type AccessFault } from "./sim/simulator.js";
+export { Simulator, LINE_CACHE_MODES, type SimulatorOptions, type TierConfig, type AccessFault, type LineCacheMode } from "./sim/simulator.js";
 export type { Vm, VmOptions } from "./sim/vm.js";
 export type { Process } from "./sim/process.js";
 export { vmStats, simStats, type VmStats, type SimStats } from "./sim/stats.js";
