@@ -66,6 +66,7 @@ import {
   type SlabSettings,
 } from "./slabs.js";
 import type { WorkloadProcess } from "../drivers.js";
+import { MeteredProcess } from "../metered.js";
 
 /** memcached.c settings_init: `settings.maxbytes = 64 * 1024 * 1024` (`-m 64`). */
 export const MEMCACHED_DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -244,7 +245,7 @@ export class MemcachedServer {
   readonly classes: readonly SlabClass[];
   readonly settings: Readonly<SlabSettings>;
   readonly memoryLimit: number;
-  private readonly p: WorkloadProcess;
+  private readonly m: MeteredProcess;
   private readonly useCas: boolean;
   private readonly keyOffset: number;
   private readonly hotPct: number;
@@ -322,15 +323,8 @@ export class MemcachedServer {
   private notStored = 0;
   private evictions = 0;
   private outOfMemory = 0;
-  /** Accesses issued so far (public for drivers: read, don't write). */
-  accesses = 0;
-  accessBytes = 0;
-  mallocs = 0;
-  frees = 0;
-  mallocBytes = 0;
-
   constructor(process: WorkloadProcess, options: MemcachedOptions = {}) {
-    this.p = process;
+    this.m = new MeteredProcess(process);
     const settings: SlabSettings = { ...DEFAULT_SLAB_SETTINGS, ...options.slabs };
     this.settings = Object.freeze(settings);
     this.classes = Object.freeze(slabClasses(settings).map((c) => Object.freeze(c)));
@@ -383,7 +377,7 @@ export class MemcachedServer {
     this.hashPower = hp;
     // assoc_init: primary_hashtable = calloc(hashsize(hashpower), sizeof(void *)).
     this.buckets = new Int32Array(2 ** hp).fill(-1);
-    this.tableVa = this.calloc(2 ** hp * 8);
+    this.tableVa = this.m.calloc(2 ** hp * 8, this.metaOpts);
 
     if (options.code) {
       const region = options.code.regionBytes ?? 256 * 1024;
@@ -392,7 +386,7 @@ export class MemcachedServer {
       if (!(Number.isInteger(region) && region >= 64)) throw new RangeError(`code.regionBytes: ${region} is not allowed; expected an integer >= 64`);
       if (!(Number.isInteger(per) && per >= 0)) throw new RangeError(`code.fetchesPerRequest: ${per} is not allowed; expected an integer >= 0`);
       if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= region)) throw new RangeError(`code.fetchBytes: ${bytes} is not allowed; expected an integer in 1..regionBytes`);
-      this.codeVa = this.malloc(region, this.metaOpts);
+      this.codeVa = this.m.malloc(region, this.metaOpts);
       this.codeBytes = region;
       this.codeFetches = per;
       this.codeFetchBytes = bytes;
@@ -672,7 +666,7 @@ export class MemcachedServer {
     if (this.memoryLimit && this.malloced + len > this.memoryLimit && this.pages[c]! > 0) return false;
     let page: number;
     try {
-      page = this.malloc(len, this.slabOpts);
+      page = this.m.malloc(len, this.slabOpts);
     } catch (e) {
       if (e instanceof Error && e.name === "GuestOutOfMemory") return false; // memory_allocate returned NULL
       throw e;
@@ -1008,7 +1002,7 @@ export class MemcachedServer {
     const oldVa = this.tableVa;
     const old = this.buckets;
     const n = old.length * 2;
-    const newVa = this.calloc(n * 8);
+    const newVa = this.m.calloc(n * 8, this.metaOpts);
     const nb = new Int32Array(n).fill(-1);
     const mask = n - 1;
     for (let b = 0; b < old.length; b++) {
@@ -1033,8 +1027,8 @@ export class MemcachedServer {
     this.hashPower++;
     this.hashExpansions++;
     // The old table's accesses must run before its memory can go back to the allocator.
-    this.p.vm?.sim.flush();
-    this.free(oldVa);
+    this.m.flush();
+    this.m.free(oldVa);
   }
 
   private ntotal(it: number): number {
@@ -1057,8 +1051,8 @@ export class MemcachedServer {
     if (!(Number.isInteger(conn) && conn >= 0 && conn < 65536)) {
       throw new RangeError(`conn: ${conn} is not allowed; expected an integer in 0..65535`);
     }
-    const r = this.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
-    const w = this.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
+    const r = this.m.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
+    const w = this.m.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
     this.rbuf[conn] = r;
     this.wbuf[conn] = w;
     this.connectionBytes += 2 * MEMCACHED_READ_BUFFER_SIZE;
@@ -1071,56 +1065,37 @@ export class MemcachedServer {
     const max = this.codeBytes - this.codeFetchBytes;
     for (let i = 0; i < this.codeFetches; i++) {
       const line = (Math.imul(kind * 64 + i, 0x9e3779b1) >>> 0) % lines;
-      this.fetch(this.codeVa + Math.min(line * 64, max), this.codeFetchBytes);
+      this.m.fetch(this.codeVa + Math.min(line * 64, max), this.codeFetchBytes);
     }
   }
 
   // ---- the process ------------------------------------------------------------------
 
   private read(va: number, bytes: number): void {
-    if (this.quiet) {
-      this.maintainerAccesses++;
-      return;
-    }
-    this.accesses++;
-    this.accessBytes += bytes;
-    this.p.read(va, bytes);
+    if (this.quiet) this.maintainerAccesses++;
+    else this.m.read(va, bytes);
   }
 
   private write(va: number, bytes: number): void {
-    if (this.quiet) {
-      this.maintainerAccesses++;
-      return;
-    }
-    this.accesses++;
-    this.accessBytes += bytes;
-    this.p.write(va, bytes);
+    if (this.quiet) this.maintainerAccesses++;
+    else this.m.write(va, bytes);
   }
 
-  private fetch(va: number, bytes: number): void {
-    this.accesses++;
-    this.accessBytes += bytes;
-    if (this.p.fetch) this.p.fetch(va, bytes);
-    else this.p.read(va, bytes);
+  /** Accesses issued so far, and allocations (for drivers). */
+  get accesses(): number {
+    return this.m.accesses;
   }
-
-  private malloc(bytes: number, opts: { tier?: string } | undefined): number {
-    const va = opts ? this.p.malloc(bytes, opts) : this.p.malloc(bytes);
-    this.mallocs++;
-    this.mallocBytes += bytes;
-    return va;
+  get accessBytes(): number {
+    return this.m.accessBytes;
   }
-
-  /** calloc as OSv has it: malloc then memset (one write of the block). */
-  private calloc(bytes: number): number {
-    const va = this.malloc(bytes, this.metaOpts);
-    this.write(va, bytes);
-    return va;
+  get mallocs(): number {
+    return this.m.mallocs;
   }
-
-  private free(va: number): void {
-    this.frees++;
-    this.p.free(va);
+  get frees(): number {
+    return this.m.frees;
+  }
+  get mallocBytes(): number {
+    return this.m.mallocBytes;
   }
 }
 

@@ -51,6 +51,7 @@
  * store.scan("user6284781860667377211", 10); // 1: records read
  */
 import type { WorkloadProcess } from "../drivers.js";
+import { MeteredProcess } from "../metered.js";
 import { mix32 } from "../memcached/server.js";
 
 /** CoreWorkload FIELD_COUNT_PROPERTY_DEFAULT "10". */
@@ -153,7 +154,7 @@ export class KvStore {
   readonly fieldCount: number;
   readonly fieldLength: number;
   readonly layout: "record" | "fields";
-  private readonly p: WorkloadProcess;
+  private readonly m: MeteredProcess;
   private readonly maxLoad: number;
   private readonly network: boolean;
   private readonly dataOpts: { tier?: string } | undefined;
@@ -197,15 +198,8 @@ export class KvStore {
   private scans = 0;
   private scanned = 0;
   private notFound = 0;
-  /** Accesses issued so far (public for drivers: read, don't write). */
-  accesses = 0;
-  accessBytes = 0;
-  mallocs = 0;
-  frees = 0;
-  mallocBytes = 0;
-
   constructor(process: WorkloadProcess, options: KvStoreOptions = {}) {
-    this.p = process;
+    this.m = new MeteredProcess(process);
     this.fieldCount = posInt(options.fieldCount ?? KV_DEFAULT_FIELD_COUNT, "fieldCount");
     this.fieldLength = posInt(options.fieldLength ?? KV_DEFAULT_FIELD_LENGTH, "fieldLength");
     const layout = options.layout ?? "record";
@@ -234,10 +228,10 @@ export class KvStore {
     }
 
     this.buckets = new Int32Array(nb).fill(-1);
-    this.tableVa = this.calloc(nb * 8);
+    this.tableVa = this.m.calloc(nb * 8, this.metaOpts);
     if (this.network) {
-      this.rbuf = this.malloc(KV_BUFFER_BYTES, this.metaOpts);
-      this.wbuf = this.malloc(KV_BUFFER_BYTES, this.metaOpts);
+      this.rbuf = this.m.malloc(KV_BUFFER_BYTES, this.metaOpts);
+      this.wbuf = this.m.malloc(KV_BUFFER_BYTES, this.metaOpts);
     }
   }
 
@@ -273,29 +267,29 @@ export class KvStore {
     const r = this.n;
     this.growRecords(r + 1);
     const size = this.recordSize(keyLen);
-    const rec = this.malloc(size, this.dataOpts);
+    const rec = this.m.malloc(size, this.dataOpts);
     this.recordBytes += size;
     this.va[r] = rec;
     this.keyNum[r] = keyNum;
     this.keyLen[r] = keyLen;
     this.hv[r] = hv;
     if (this.layout === "record") {
-      this.wr(rec, size); // header, key and fields, copied from the request
+      this.m.write(rec, size); // header, key and fields, copied from the request
     } else {
-      this.wr(rec, size); // header, key and the field pointers
+      this.m.write(rec, size); // header, key and the field pointers
       const base = r * this.fieldCount;
       for (let f = 0; f < this.fieldCount; f++) {
-        const fv = this.malloc(this.fieldLength, this.dataOpts);
+        const fv = this.m.malloc(this.fieldLength, this.dataOpts);
         this.recordBytes += this.fieldLength;
         this.fieldVa[base + f] = fv;
-        this.wr(fv, this.fieldLength);
+        this.m.write(fv, this.fieldLength);
       }
     }
     // Hash insert at the bucket's head.
     const b = hv & (this.buckets.length - 1);
     this.hnext[r] = this.buckets[b]!;
     this.buckets[b] = r;
-    this.wr(this.tableVa + b * 8, 8); // the record's hnext went with its header
+    this.m.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
     if (this.ordered) this.treeInsert(key, r);
     this.inserts++;
@@ -348,16 +342,16 @@ export class KvStore {
     const rec = this.va[r]!;
     const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.keyLen[r]!);
     if (this.layout === "record") {
-      if (field < 0) this.wr(rec + fieldsOff, this.fieldCount * this.fieldLength);
-      else this.wr(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+      if (field < 0) this.m.write(rec + fieldsOff, this.fieldCount * this.fieldLength);
+      else this.m.write(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
     } else {
       const base = r * this.fieldCount;
       if (field < 0) {
-        this.rd(rec + fieldsOff, this.fieldCount * 8);
-        for (let f = 0; f < this.fieldCount; f++) this.wr(this.fieldVa[base + f]!, this.fieldLength);
+        this.m.read(rec + fieldsOff, this.fieldCount * 8);
+        for (let f = 0; f < this.fieldCount; f++) this.m.write(this.fieldVa[base + f]!, this.fieldLength);
       } else {
-        this.rd(rec + fieldsOff + field * 8, 8);
-        this.wr(this.fieldVa[base + field]!, this.fieldLength);
+        this.m.read(rec + fieldsOff + field * 8, 8);
+        this.m.write(this.fieldVa[base + field]!, this.fieldLength);
       }
     }
     this.respond(8);
@@ -398,7 +392,7 @@ export class KvStore {
         continue;
       }
       const r = leaf.recs[pos++]!;
-      this.rd(this.va[r]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
+      this.m.read(this.va[r]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
       this.respond(this.readFields(r, field));
       done++;
     }
@@ -445,13 +439,13 @@ export class KvStore {
   /** Bucket read, then per chained record a header read and, on an equal hash, a key read. */
   private lookup(keyNum: number, keyLen: number, hv: number): number {
     const b = hv & (this.buckets.length - 1);
-    this.rd(this.tableVa + b * 8, 8);
+    this.m.read(this.tableVa + b * 8, 8);
     let r = this.buckets[b]!;
     while (r >= 0) {
       const rec = this.va[r]!;
-      this.rd(rec, KV_RECORD_HEADER_BYTES);
+      this.m.read(rec, KV_RECORD_HEADER_BYTES);
       if (this.hv[r] === hv && this.keyLen[r] === keyLen) {
-        this.rd(rec + KV_RECORD_HEADER_BYTES, keyLen);
+        this.m.read(rec + KV_RECORD_HEADER_BYTES, keyLen);
         if (this.keyNum[r] === keyNum) return r;
       }
       r = this.hnext[r]!;
@@ -466,20 +460,20 @@ export class KvStore {
     if (this.layout === "record") {
       if (field < 0) {
         const bytes = this.fieldCount * this.fieldLength;
-        this.rd(rec + fieldsOff, bytes);
+        this.m.read(rec + fieldsOff, bytes);
         return bytes;
       }
-      this.rd(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+      this.m.read(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
       return this.fieldLength;
     }
     const base = r * this.fieldCount;
     if (field < 0) {
-      this.rd(rec + fieldsOff, this.fieldCount * 8);
-      for (let f = 0; f < this.fieldCount; f++) this.rd(this.fieldVa[base + f]!, this.fieldLength);
+      this.m.read(rec + fieldsOff, this.fieldCount * 8);
+      for (let f = 0; f < this.fieldCount; f++) this.m.read(this.fieldVa[base + f]!, this.fieldLength);
       return this.fieldCount * this.fieldLength;
     }
-    this.rd(rec + fieldsOff + field * 8, 8);
-    this.rd(this.fieldVa[base + field]!, this.fieldLength);
+    this.m.read(rec + fieldsOff + field * 8, 8);
+    this.m.read(this.fieldVa[base + field]!, this.fieldLength);
     return this.fieldLength;
   }
 
@@ -493,8 +487,8 @@ export class KvStore {
   private request(bytes: number): void {
     if (!this.network) return;
     const n = Math.min(8 + bytes, KV_BUFFER_BYTES); // 8: a command word and lengths (a guess)
-    this.wr(this.rbuf, n);
-    this.rd(this.rbuf, n);
+    this.m.write(this.rbuf, n);
+    this.m.read(this.rbuf, n);
   }
 
   /** `bytes` of response go into the response buffer (cycling through it). */
@@ -502,7 +496,7 @@ export class KvStore {
     if (!this.network) return;
     const n = Math.min(bytes, KV_BUFFER_BYTES);
     if (this.wOff + n > KV_BUFFER_BYTES) this.wOff = 0;
-    this.wr(this.wbuf + this.wOff, n);
+    this.m.write(this.wbuf + this.wOff, n);
     this.wOff += n;
     if (this.wOff >= KV_BUFFER_BYTES) this.wOff = 0;
   }
@@ -513,20 +507,20 @@ export class KvStore {
     const oldVa = this.tableVa;
     const n = old.length * 2;
     const nb = new Int32Array(n).fill(-1);
-    const newVa = this.calloc(n * 8);
+    const newVa = this.m.calloc(n * 8, this.metaOpts);
     const mask = n - 1;
     for (let b = 0; b < old.length; b++) {
-      this.rd(oldVa + b * 8, 8);
+      this.m.read(oldVa + b * 8, 8);
       let r = old[b]!;
       while (r >= 0) {
         const nx = this.hnext[r]!;
         const rec = this.va[r]!;
-        this.rd(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
+        this.m.read(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
         const to = this.hv[r]! & mask;
         this.hnext[r] = nb[to]!;
-        this.wr(rec, 8); // rec->hnext
+        this.m.write(rec, 8); // rec->hnext
         nb[to] = r;
-        this.wr(newVa + to * 8, 8);
+        this.m.write(newVa + to * 8, 8);
         r = nx;
       }
     }
@@ -534,16 +528,16 @@ export class KvStore {
     this.tableVa = newVa;
     this.hashExpansions++;
     // Queued accesses to the old array must run before it goes back to the allocator.
-    this.p.vm?.sim.flush();
-    this.free(oldVa);
+    this.m.flush();
+    this.m.free(oldVa);
   }
 
   private readNode(node: Node): void {
-    this.rd(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
+    this.m.read(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
   }
 
   private newNode(leaf: boolean): Node {
-    const va = this.malloc(this.nodeBytes, this.metaOpts);
+    const va = this.m.malloc(this.nodeBytes, this.metaOpts);
     this.treeNodes++;
     return { va, leaf, keys: [], kids: [], recs: [], next: null };
   }
@@ -595,16 +589,16 @@ export class KvStore {
       }
       // The old node held slotsPerNode slots; the upper ones move (the new key's slot is
       // written wherever it lands: into the new node with the copy, or shifted in the old).
-      this.rd(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
-      this.wr(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
-      if (at < cur.keys.length) this.wr(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
-      this.wr(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
+      this.m.read(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
+      this.m.write(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
+      if (at < cur.keys.length) this.m.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
+      this.m.write(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
       const parent = path.pop();
       if (!parent) {
         const root = this.newNode(false);
         root.keys = [sep];
         root.kids = [cur, right];
-        this.wr(root.va, NODE_HEADER_BYTES + slot);
+        this.m.write(root.va, NODE_HEADER_BYTES + slot);
         this.root = root;
         this.treeHeight++;
         return;
@@ -614,8 +608,8 @@ export class KvStore {
       parent.kids.splice(at + 1, 0, right);
       cur = parent;
     }
-    this.wr(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
-    this.wr(cur.va, 8); // count
+    this.m.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
+    this.m.write(cur.va, 8); // count
   }
 
   private growRecords(need: number): void {
@@ -647,35 +641,21 @@ export class KvStore {
 
   // ---- the process ------------------------------------------------------------------
 
-  private rd(va: number, bytes: number): void {
-    this.accesses++;
-    this.accessBytes += bytes;
-    this.p.read(va, bytes);
+  /** Accesses issued so far, and allocations (for drivers). */
+  get accesses(): number {
+    return this.m.accesses;
   }
-
-  private wr(va: number, bytes: number): void {
-    this.accesses++;
-    this.accessBytes += bytes;
-    this.p.write(va, bytes);
+  get accessBytes(): number {
+    return this.m.accessBytes;
   }
-
-  private malloc(bytes: number, opts: { tier?: string } | undefined): number {
-    const va = opts ? this.p.malloc(bytes, opts) : this.p.malloc(bytes);
-    this.mallocs++;
-    this.mallocBytes += bytes;
-    return va;
+  get mallocs(): number {
+    return this.m.mallocs;
   }
-
-  /** calloc as OSv has it: malloc then memset (one write of the block). */
-  private calloc(bytes: number): number {
-    const va = this.malloc(bytes, this.metaOpts);
-    this.wr(va, bytes);
-    return va;
+  get frees(): number {
+    return this.m.frees;
   }
-
-  private free(va: number): void {
-    this.frees++;
-    this.p.free(va);
+  get mallocBytes(): number {
+    return this.m.mallocBytes;
   }
 }
 
