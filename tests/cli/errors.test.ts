@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASIC, cli, cliJson, pick } from "./helpers.js";
+import { BASIC, cli, cliJson, expectOneLineError, pick } from "./helpers.js";
 
 let dir = "";
 const tmp = (name: string): string => join(dir, name);
@@ -31,18 +31,9 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Asserts the one-line error contract and returns the line. */
+/** Runs the CLI and asserts the one-line error contract; returns the line. */
 function fails(args: string[], status: number, pattern: RegExp): string {
-  const r = cli(args);
-  expect(r.status, `unimmu ${args.join(" ")}`).toBe(status);
-  expect(r.stdout).toBe("");
-  expect(r.stderr.endsWith("\n")).toBe(true);
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^unimmu: error: /);
-  expect(lines[0]).not.toMatch(/\bat .*:\d+:\d+/); // no stack frames
-  expect(lines[0]).toMatch(pattern);
-  return lines[0];
+  return expectOneLineError(cli(args), status, pattern);
 }
 
 describe("trace errors", () => {

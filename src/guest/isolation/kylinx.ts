@@ -25,7 +25,7 @@ import { checkProcessConfig, IsolationConfigError, type ProcessConfig } from "./
 import { isolationCosts, Ledger, pageCopyCycles, type Breakdown, type IsolationCosts } from "./costs.js";
 import { syscallLedger } from "./gate.js";
 import { assertLoadable } from "./inspect.js";
-import { KILLED_STATUS, type AccessResult, type IsolationFault, type Layout, type MmapOptions, type ProcState } from "./processes.js";
+import { KILLED_STATUS, processTree, reapProcess, zombieChild, type AccessResult, type IsolationFault, type Layout, type MmapOptions, type ProcessTreeNode, type ProcState } from "./processes.js";
 
 /** A process of the VM-per-process design: a VM and the regions of its memory. */
 export class PvmProcess {
@@ -294,15 +294,13 @@ export class KylinxOs {
   }
 
   private reap(p: PvmProcess): void {
-    p.state = "reaped";
-    p.parent?.children.delete(p);
-    this.procs.delete(p.pid);
+    reapProcess(this.procs, p);
   }
 
   /** wait: the parent's pVM learns of the child's end through an event channel (a hypercall). */
   wait(parent: PvmProcess): { pid: number; name: string; code: number; cost: Breakdown } | null {
     this.alive(parent, "wait");
-    const z = [...parent.children].filter((c) => c.state === "zombie").sort((a, b) => a.pid - b.pid)[0];
+    const z = zombieChild(parent);
     if (!z) return null;
     const l = syscallLedger(this.design, this.costs);
     l.charge("eventChannel", 1, this.costs.cpu.vmExitRoundTrip);
@@ -340,13 +338,9 @@ export class KylinxOs {
     return { bytes, vms: this.live().length };
   }
 
-  tree(): { pid: number; name: string; state: ProcState; children: unknown[] }[] {
-    const node = (p: PvmProcess): { pid: number; name: string; state: ProcState; children: unknown[] } => ({
-      pid: p.pid,
-      name: p.name,
-      state: p.state,
-      children: [...p.children].filter((c) => c.state !== "reaped").map(node),
-    });
-    return [...this.procs.values()].filter((p) => p.parent === null && p.state !== "reaped").map(node);
+  /** The process tree (live and zombie processes), from the processes without a parent. */
+  tree(): ProcessTreeNode[] {
+    return processTree(this.procs.values());
   }
+
 }

@@ -460,13 +460,7 @@ export class IsoOs {
 
   /** The process tree (live and zombie processes), from the processes without a parent. */
   tree(): ProcessTreeNode[] {
-    const node = (p: IsoProcess): ProcessTreeNode => ({
-      pid: p.pid,
-      name: p.name,
-      state: p.state,
-      children: [...p.children].filter((c) => c.state !== "reaped").sort((a, b) => a.pid - b.pid).map(node),
-    });
-    return [...this.procs.values()].filter((p) => p.parent === null && p.state !== "reaped").sort((a, b) => a.pid - b.pid).map(node);
+    return processTree(this.procs.values());
   }
 
   private alive(p: IsoProcess, op: string): void {
@@ -1057,9 +1051,7 @@ export class IsoOs {
 
   /** @internal Removes a zombie for good. */
   reap(p: IsoProcess): void {
-    p.state = "reaped";
-    p.parent?.children.delete(p);
-    this.procs.delete(p.pid);
+    reapProcess(this.procs, p);
   }
 
   /**
@@ -1068,7 +1060,7 @@ export class IsoOs {
    */
   wait(parent: IsoProcess): { pid: number; name: string; code: number; cost: Breakdown } | null {
     this.alive(parent, "wait");
-    const z = [...parent.children].filter((c) => c.state === "zombie").sort((a, b) => a.pid - b.pid)[0];
+    const z = zombieChild(parent);
     if (!z) return null;
     const l = syscallLedger(this.design, this.costs);
     l.charge("reap", 1, this.costs.params.waitReap);
@@ -1107,6 +1099,41 @@ export interface ProcessTreeNode {
   name: string;
   state: ProcState;
   children: ProcessTreeNode[];
+}
+
+/** What every process manager (this one, kylinx.ts) keeps of a process for the tree, wait and reaping. */
+interface TreeMember<P> {
+  readonly pid: number;
+  readonly name: string;
+  state: ProcState;
+  parent: P | null;
+  readonly children: Set<P>;
+}
+
+/** The tree of the live and zombie processes among `procs`, from those without a parent, by pid. */
+export function processTree<P extends TreeMember<P>>(procs: Iterable<P>): ProcessTreeNode[] {
+  const byPid = (a: P, b: P) => a.pid - b.pid;
+  const node = (p: P): ProcessTreeNode => ({
+    pid: p.pid,
+    name: p.name,
+    state: p.state,
+    children: [...p.children].filter((c) => c.state !== "reaped").sort(byPid).map(node),
+  });
+  return [...procs].filter((p) => p.parent === null && p.state !== "reaped").sort(byPid).map(node);
+}
+
+/** Removes zombie `p` for good: from its parent's children and from `procs`. */
+export function reapProcess<P extends TreeMember<P>>(procs: Map<number, P>, p: P): void {
+  p.state = "reaped";
+  p.parent?.children.delete(p);
+  procs.delete(p.pid);
+}
+
+/** The zombie child of `parent` that wait() reaps first (the lowest pid), if any. */
+export function zombieChild<P extends TreeMember<P>>(parent: P): P | undefined {
+  let z: P | undefined;
+  for (const c of parent.children) if (c.state === "zombie" && (!z || c.pid < z.pid)) z = c;
+  return z;
 }
 
 /**
