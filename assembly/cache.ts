@@ -13,7 +13,7 @@
 // updates its ranks in one i8x16 step.
 //
 // Layout: a set is one block, `wpad` u64 keys (line << 1 | 1; 0 invalid), then the
-// ranks (`wpad` bytes rounded up to 16), then a u64 mask of dirty ways; 160 bytes at
+// ranks (`wpad` bytes rounded up to 16), then a u64 mask of dirty ways; 152 bytes at
 // 16 ways. The modelled misses land on random sets: one block of adjacent host lines
 // is fetched faster than scattered arrays.
 import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS } from "./layout";
@@ -169,6 +169,13 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
     else bump(c, C_DLINE_MISS + <i32>(tier * 3 + kind));
     return;
   }
+  if (wide16 && load<u32>(CFG_REPL) == 0) {
+    const n = last - (hpa >> 6) + 1;
+    const hits = lruRun16(c, p + keysOff, hpa >> 6, last, kind == 2);
+    if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
+    if (hits != n) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), n - hits);
+    return;
+  }
   const write = kind == 2;
   let hits: u64 = 0;
   let misses: u64 = 0;
@@ -178,4 +185,43 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
   }
   if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
   if (misses != 0) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), misses);
+}
+
+/** Bytes of a 16-way set block (setStride(16)): 128 of keys, 16 of ranks, 8 of the dirty mask. */
+const STRIDE16: usize = 152;
+
+/**
+ * Lines `line`..`last` (consecutive, so each in its own set) of a 16-way LRU line cache
+ * whose set blocks start at `sets`: `useLine`'s semantics with the geometry constant,
+ * for the multi-line data accesses that are most of the line cache's work. Returns the hits.
+ */
+function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64 {
+  let hits: u64 = 0;
+  const mask = setMask;
+  for (; line <= last; line++) {
+    const set = sets + <usize>(<u32>line & mask) * STRIDE16;
+    const key = (line << 1) | 1;
+    const m = matchMask(set, 16, key);
+    const R = v128.load(set, 128);
+    let dirty = load<u64>(set, 144);
+    let w: u32;
+    if (m != 0) {
+      w = ctz(m);
+      hits++;
+    } else {
+      const inv = i8x16.bitmask(i8x16.eq(R, i8x16.splat(INVALID)));
+      if (inv != 0) w = ctz(inv);
+      else {
+        w = ctz(i8x16.bitmask(i8x16.eq(R, i8x16.splat(15))));
+        if ((dirty >> <u64>w) & 1) bump(c, C_WRITEBACK + <i32>tierOf((load<u64>(set + (<usize>w << 3)) >> 1) << 6));
+      }
+      store<u64>(set + (<usize>w << 3), key);
+      dirty &= ~(<u64>1 << <u64>w);
+    }
+    const r = load<u8>(set + 128 + <usize>w);
+    v128.store(set, i8x16.sub(R, i8x16.lt_u(R, i8x16.splat(r))), 128);
+    store<u8>(set + 128 + <usize>w, 0);
+    store<u64>(set, write ? dirty | (<u64>1 << <u64>w) : dirty, 144);
+  }
+  return hits;
 }

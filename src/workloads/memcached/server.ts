@@ -67,6 +67,22 @@ import {
 } from "./slabs.js";
 import type { WorkloadProcess } from "../drivers.js";
 import { MeteredProcess } from "../metered.js";
+import { RecordTable } from "../records.js";
+
+// A chunk's metadata in the server's RecordTable (40-byte records): guest address and key
+// id (f64 words 0, 1 of 5); LRU links, hash-chain successor, value bytes and hash (32-bit
+// words 4..8 of 10); key length, flags, LRU segment and class (bytes 36..39 of 40).
+const C_VA = 0;
+const C_KEYID = 1;
+const C_NEXT = 4;
+const C_PREV = 5;
+const C_HNEXT = 6;
+const C_NBYTES = 7;
+const C_HV = 8;
+const C_KEYLEN = 36;
+const C_FLAGS = 37;
+const C_LRU = 38;
+const C_CLS = 39;
 
 /** memcached.c settings_init: `settings.maxbytes = 64 * 1024 * 1024` (`-m 64`). */
 export const MEMCACHED_DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -279,20 +295,9 @@ export class MemcachedServer {
   /** Slab page addresses per class (for tests and inspection). */
   readonly pageAddresses: number[][];
 
-  // Per chunk (indexed by chunk id, grown as pages arrive).
-  private cap = 0;
+  // Per chunk (indexed by chunk id, grown as pages arrive): 40-byte records (offsets C_*).
   private nChunks = 0;
-  private va: Float64Array = new Float64Array(0);
-  private next: Int32Array = new Int32Array(0);
-  private prev: Int32Array = new Int32Array(0);
-  private hnext: Int32Array = new Int32Array(0);
-  private keyId: Float64Array = new Float64Array(0);
-  private keyLen: Uint8Array = new Uint8Array(0);
-  private nbytes: Int32Array = new Int32Array(0);
-  private flags: Uint8Array = new Uint8Array(0);
-  private lru: Uint8Array = new Uint8Array(0);
-  private cls: Uint8Array = new Uint8Array(0);
-  private hv: Uint32Array = new Uint32Array(0);
+  private readonly chunks = new RecordTable(40);
 
   // Hash table.
   private hashPower: number;
@@ -420,15 +425,15 @@ export class MemcachedServer {
       if (this.network) this.write(wb, 5); // "END\r\n"
       return -1;
     }
-    const base = this.va[it]!;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
     this.write(base + IT_REFCOUNT, 2); // refcount_incr
     this.bump(it);
-    const nb = this.nbytes[it]!;
+    const nb = this.chunks.i32[it * 10 + C_NBYTES]!;
     if (this.network) this.write(wb, 6 + keyLen + 3 + decimalDigits(nb - 2) + 2 + 5); // "VALUE <key> 0 <bytes>\r\n" ... "END\r\n"
     this.read(base + this.keyOffset + keyLen + 1, nb); // the send path reads the value and its "\r\n"
     this.write(base + IT_REFCOUNT, 2); // item_remove: refcount_decr
     this.getHits++;
-    this.clsGetHits[this.cls[it]!]++;
+    this.clsGetHits[this.chunks.u8[it * 40 + C_CLS]!]++;
     return nb - 2;
   }
 
@@ -481,14 +486,14 @@ export class MemcachedServer {
     }
     this.clsCmdSet[c]++;
     // do_item_alloc: header fields and the key.
-    const base = this.va[it]!;
-    this.keyId[it] = keyId;
-    this.keyLen[it] = keyLen;
-    this.nbytes[it] = nb;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
+    this.chunks.f64[it * 5 + C_KEYID] = keyId;
+    this.chunks.u8[it * 40 + C_KEYLEN] = keyLen;
+    this.chunks.i32[it * 10 + C_NBYTES] = nb;
     const hv = mix32(keyId);
-    this.hv[it] = hv;
-    this.flags[it] = 0;
-    this.lru[it] = HOT;
+    this.chunks.u32[it * 10 + C_HV] = hv;
+    this.chunks.u8[it * 40 + C_FLAGS] = 0;
+    this.chunks.u8[it * 40 + C_LRU] = HOT;
     this.write(base, ITEM_HEADER_BYTES);
     this.write(base + this.keyOffset, keyLen + 1);
     // complete_nread: the value lands in the item (from the read buffer, or read() directly).
@@ -499,7 +504,7 @@ export class MemcachedServer {
     this.write(base + this.keyOffset + keyLen + 1, nb);
     // do_store_item: old_it = do_item_get(key, nkey, hv, t, DONT_UPDATE).
     const old = this.find(keyId, keyLen, hv);
-    if (old >= 0) this.write(this.va[old]! + IT_REFCOUNT, 2);
+    if (old >= 0) this.write(this.chunks.f64[old * 5 + C_VA]! + IT_REFCOUNT, 2);
     let result: StoreResult;
     if (cmd === "add" && old >= 0) {
       // "add only adds a nonexistent item, but promote to head of LRU": do_item_update.
@@ -513,8 +518,8 @@ export class MemcachedServer {
       result = "stored";
     }
     if (old >= 0) {
-      this.write(this.va[old]! + IT_REFCOUNT, 2); // do_item_remove(old): refcount_decr
-      if ((this.flags[old]! & ITEM_LINKED) === 0) this.slabsFree(old); // the last reference: item_free
+      this.write(this.chunks.f64[old * 5 + C_VA]! + IT_REFCOUNT, 2); // do_item_remove(old): refcount_decr
+      if ((this.chunks.u8[old * 40 + C_FLAGS]! & ITEM_LINKED) === 0) this.slabsFree(old); // the last reference: item_free
     }
     // item_remove(new): refcount drops; a new item never linked is freed.
     if (result === "stored") this.write(base + IT_REFCOUNT, 2);
@@ -609,13 +614,13 @@ export class MemcachedServer {
   /** Guest address of the item holding a key, or -1 (no accesses; for tests and inspection). */
   addressOf(keyId: number, keyLen: number): number {
     const it = this.peek(keyId, keyLen);
-    return it < 0 ? -1 : this.va[it]!;
+    return it < 0 ? -1 : this.chunks.f64[it * 5 + C_VA]!;
   }
 
   /** Slab class id of the item holding a key, or 0 (no accesses). */
   classIdOf(keyId: number, keyLen: number): number {
     const it = this.peek(keyId, keyLen);
-    return it < 0 ? 0 : this.cls[it]!;
+    return it < 0 ? 0 : this.chunks.u8[it * 40 + C_CLS]!;
   }
 
   /** Guest address of the hash table. */
@@ -643,17 +648,17 @@ export class MemcachedServer {
     if (this.freeHead[c]! < 0) this.newSlab(c);
     const it = this.freeHead[c]!;
     if (it < 0) return -1;
-    const base = this.va[it]!;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
     this.read(base, ITEM_HEADER_BYTES); // it = p->slots; it->next
-    const nx = this.next[it]!;
+    const nx = this.chunks.i32[it * 10 + C_NEXT]!;
     this.freeHead[c] = nx;
     if (nx >= 0) {
-      this.prev[nx] = -1;
-      this.write(this.va[nx]! + IT_PREV, 8); // it->next->prev = 0
+      this.chunks.i32[nx * 10 + C_PREV] = -1;
+      this.write(this.chunks.f64[nx * 5 + C_VA]! + IT_PREV, 8); // it->next->prev = 0
     }
-    this.next[it] = -1;
-    this.prev[it] = -1;
-    this.flags[it] = 0;
+    this.chunks.i32[it * 10 + C_NEXT] = -1;
+    this.chunks.i32[it * 10 + C_PREV] = -1;
+    this.chunks.u8[it * 40 + C_FLAGS] = 0;
     this.write(base + IT_REFCOUNT, 4); // it_flags &= ~ITEM_SLABBED; refcount = 1
     this.freeCount[c]--;
     return it;
@@ -683,15 +688,16 @@ export class MemcachedServer {
     for (let x = 0; x < per; x++) {
       const it = this.nChunks++;
       const a = page + x * size;
-      this.va[it] = a;
-      this.cls[it] = c;
-      this.flags[it] = ITEM_SLABBED;
-      this.prev[it] = -1;
-      this.next[it] = head;
+      this.chunks.f64[it * 5 + C_VA] = a;
+      this.chunks.u8[it * 40 + C_CLS] = c;
+      this.chunks.u8[it * 40 + C_FLAGS] = ITEM_SLABBED;
+      this.chunks.i32[it * 10 + C_PREV] = -1;
+      this.chunks.i32[it * 10 + C_NEXT] = head;
+      this.chunks.i32[it * 10 + C_HNEXT] = -1;
       this.write(a, ITEM_HEADER_BYTES); // it_flags, slabs_clsid, prev, next
       if (head >= 0) {
-        this.prev[head] = it;
-        this.write(this.va[head]! + IT_PREV, 8); // it->next->prev = it
+        this.chunks.i32[head * 10 + C_PREV] = it;
+        this.write(this.chunks.f64[head * 5 + C_VA]! + IT_PREV, 8); // it->next->prev = it
       }
       head = it;
     }
@@ -702,46 +708,22 @@ export class MemcachedServer {
 
   /** do_slabs_free: push a chunk on its class's free list. */
   private slabsFree(it: number): void {
-    const c = this.cls[it]!;
+    const c = this.chunks.u8[it * 40 + C_CLS]!;
     const head = this.freeHead[c]!;
-    this.flags[it] = ITEM_SLABBED;
-    this.prev[it] = -1;
-    this.next[it] = head;
-    this.write(this.va[it]!, ITEM_HEADER_BYTES);
+    this.chunks.u8[it * 40 + C_FLAGS] = ITEM_SLABBED;
+    this.chunks.i32[it * 10 + C_PREV] = -1;
+    this.chunks.i32[it * 10 + C_NEXT] = head;
+    this.write(this.chunks.f64[it * 5 + C_VA]!, ITEM_HEADER_BYTES);
     if (head >= 0) {
-      this.prev[head] = it;
-      this.write(this.va[head]! + IT_PREV, 8);
+      this.chunks.i32[head * 10 + C_PREV] = it;
+      this.write(this.chunks.f64[head * 5 + C_VA]! + IT_PREV, 8);
     }
     this.freeHead[c] = it;
     this.freeCount[c]++;
   }
 
   private grow(need: number): void {
-    if (need <= this.cap) return;
-    let cap = Math.max(1024, this.cap * 2);
-    while (cap < need) cap *= 2;
-    this.va = growF64(this.va, cap);
-    this.next = growI32(this.next, cap);
-    this.prev = growI32(this.prev, cap);
-    this.hnext = growI32(this.hnext, cap);
-    this.keyId = growF64(this.keyId, cap);
-    const kl = new Uint8Array(cap);
-    kl.set(this.keyLen);
-    this.keyLen = kl;
-    this.nbytes = growI32(this.nbytes, cap);
-    const fl = new Uint8Array(cap);
-    fl.set(this.flags);
-    this.flags = fl;
-    const lr = new Uint8Array(cap);
-    lr.set(this.lru);
-    this.lru = lr;
-    const cl = new Uint8Array(cap);
-    cl.set(this.cls);
-    this.cls = cl;
-    const h = new Uint32Array(cap);
-    h.set(this.hv);
-    this.hv = h;
-    this.cap = cap;
+    this.chunks.reserve(need);
   }
 
   // ---- items, hash table, LRU ---------------------------------------------------------
@@ -752,13 +734,13 @@ export class MemcachedServer {
     this.read(this.tableVa + b * 8, 8);
     let it = this.buckets[b]!;
     while (it >= 0) {
-      const base = this.va[it]!;
+      const base = this.chunks.f64[it * 5 + C_VA]!;
       this.read(base, ITEM_HEADER_BYTES); // nkey, h_next
-      if (this.keyLen[it] === keyLen) {
+      if (this.chunks.u8[it * 40 + C_KEYLEN] === keyLen) {
         this.read(base + this.keyOffset, keyLen); // memcmp
-        if (this.keyId[it] === keyId) return it;
+        if (this.chunks.f64[it * 5 + C_KEYID] === keyId) return it;
       }
-      it = this.hnext[it]!;
+      it = this.chunks.i32[it * 10 + C_HNEXT]!;
     }
     return -1;
   }
@@ -766,23 +748,23 @@ export class MemcachedServer {
   /** The item of a key without issuing accesses. */
   private peek(keyId: number, keyLen: number): number {
     let it = this.buckets[mix32(keyId) & (this.buckets.length - 1)]!;
-    while (it >= 0 && !(this.keyId[it] === keyId && this.keyLen[it] === keyLen)) it = this.hnext[it]!;
+    while (it >= 0 && !(this.chunks.f64[it * 5 + C_KEYID] === keyId && this.chunks.u8[it * 40 + C_KEYLEN] === keyLen)) it = this.chunks.i32[it * 10 + C_HNEXT]!;
     return it;
   }
 
   /** do_item_link: flags, time and CAS, hash insert, HOT head. */
   private link(it: number): void {
-    const base = this.va[it]!;
-    this.flags[it] |= ITEM_LINKED;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
+    this.chunks.u8[it * 40 + C_FLAGS] |= ITEM_LINKED;
     this.write(base + IT_TIME, 4); // it->time = current_time (it_flags written with the header)
     if (this.useCas) this.write(base + ITEM_HEADER_BYTES, CAS_BYTES); // ITEM_set_cas
     // assoc_insert: it->h_next = bucket; bucket = it.
-    const b = this.hv[it]! & (this.buckets.length - 1);
-    this.hnext[it] = this.buckets[b]!;
+    const b = this.chunks.u32[it * 10 + C_HV]! & (this.buckets.length - 1);
+    this.chunks.i32[it * 10 + C_HNEXT] = this.buckets[b]!;
     this.write(base + IT_HNEXT, 8);
     this.buckets[b] = it;
     this.write(this.tableVa + b * 8, 8);
-    const c = this.cls[it]!;
+    const c = this.chunks.u8[it * 40 + C_CLS]!;
     this.linkQ(it, c * LRUS + HOT);
     this.write(base + IT_REFCOUNT, 2); // refcount_incr
     const size = this.ntotal(it);
@@ -797,76 +779,76 @@ export class MemcachedServer {
    * holds another reference; its final do_item_remove frees the chunk (slabsFree).
    */
   private unlink(it: number): void {
-    this.flags[it] = this.flags[it]! & ~ITEM_LINKED;
+    this.chunks.u8[it * 40 + C_FLAGS] = this.chunks.u8[it * 40 + C_FLAGS]! & ~ITEM_LINKED;
     this.currItems--;
     this.currBytes -= this.ntotal(it);
     this.hashDelete(it);
     this.unlinkQ(it);
-    this.write(this.va[it]! + IT_REFCOUNT, 2); // do_item_remove: refcount_decr
+    this.write(this.chunks.f64[it * 5 + C_VA]! + IT_REFCOUNT, 2); // do_item_remove: refcount_decr
   }
 
   /** assoc_delete via _hashitem_before: walk to the item, then rewrite the link that points at it. */
   private hashDelete(target: number): void {
-    const b = this.hv[target]! & (this.buckets.length - 1);
+    const b = this.chunks.u32[target * 10 + C_HV]! & (this.buckets.length - 1);
     this.read(this.tableVa + b * 8, 8);
     let before = -1;
     let it = this.buckets[b]!;
-    const kl = this.keyLen[target]!;
+    const kl = this.chunks.u8[target * 40 + C_KEYLEN]!;
     while (it >= 0) {
-      const base = this.va[it]!;
+      const base = this.chunks.f64[it * 5 + C_VA]!;
       this.read(base, ITEM_HEADER_BYTES);
-      if (this.keyLen[it] === kl) {
+      if (this.chunks.u8[it * 40 + C_KEYLEN] === kl) {
         this.read(base + this.keyOffset, kl);
         if (it === target) break;
       }
       before = it;
-      it = this.hnext[it]!;
+      it = this.chunks.i32[it * 10 + C_HNEXT]!;
     }
     if (it < 0) throw new Error("memcached model: item to delete is not in the hash table");
-    const nx = this.hnext[target]!;
+    const nx = this.chunks.i32[target * 10 + C_HNEXT]!;
     if (before < 0) {
       this.buckets[b] = nx;
       this.write(this.tableVa + b * 8, 8); // *before = nxt (the bucket)
     } else {
-      this.hnext[before] = nx;
-      this.write(this.va[before]! + IT_HNEXT, 8); // *before = nxt (the previous item's h_next)
+      this.chunks.i32[before * 10 + C_HNEXT] = nx;
+      this.write(this.chunks.f64[before * 5 + C_VA]! + IT_HNEXT, 8); // *before = nxt (the previous item's h_next)
     }
-    this.hnext[target] = -1;
-    this.write(this.va[target]! + IT_HNEXT, 8); // (*before)->h_next = 0
+    this.chunks.i32[target * 10 + C_HNEXT] = -1;
+    this.write(this.chunks.f64[target * 5 + C_VA]! + IT_HNEXT, 8); // (*before)->h_next = 0
   }
 
   /** do_item_link_q: the item becomes the head of list `q` (class * 4 + lru). */
   private linkQ(it: number, q: number): void {
     const head = this.lruHead[q]!;
-    this.prev[it] = -1;
-    this.next[it] = head;
-    this.write(this.va[it]!, 16); // it->prev = 0; it->next = *head
+    this.chunks.i32[it * 10 + C_PREV] = -1;
+    this.chunks.i32[it * 10 + C_NEXT] = head;
+    this.write(this.chunks.f64[it * 5 + C_VA]!, 16); // it->prev = 0; it->next = *head
     if (head >= 0) {
-      this.prev[head] = it;
-      this.write(this.va[head]! + IT_PREV, 8); // it->next->prev = it
+      this.chunks.i32[head * 10 + C_PREV] = it;
+      this.write(this.chunks.f64[head * 5 + C_VA]! + IT_PREV, 8); // it->next->prev = it
     } else {
       this.lruTail[q] = it;
     }
     this.lruHead[q] = it;
-    this.lru[it] = q & 3;
+    this.chunks.u8[it * 40 + C_LRU] = q & 3;
     this.lruCount[q]++;
     this.lruBytes[q] += this.ntotal(it);
   }
 
   /** do_item_unlink_q: neighbours' links rewritten. */
   private unlinkQ(it: number): void {
-    const q = this.cls[it]! * LRUS + this.lru[it]!;
-    const nx = this.next[it]!;
-    const pv = this.prev[it]!;
+    const q = this.chunks.u8[it * 40 + C_CLS]! * LRUS + this.chunks.u8[it * 40 + C_LRU]!;
+    const nx = this.chunks.i32[it * 10 + C_NEXT]!;
+    const pv = this.chunks.i32[it * 10 + C_PREV]!;
     if (this.lruHead[q] === it) this.lruHead[q] = nx;
     if (this.lruTail[q] === it) this.lruTail[q] = pv;
     if (nx >= 0) {
-      this.prev[nx] = pv;
-      this.write(this.va[nx]! + IT_PREV, 8);
+      this.chunks.i32[nx * 10 + C_PREV] = pv;
+      this.write(this.chunks.f64[nx * 5 + C_VA]! + IT_PREV, 8);
     }
     if (pv >= 0) {
-      this.next[pv] = nx;
-      this.write(this.va[pv]! + IT_NEXT, 8);
+      this.chunks.i32[pv * 10 + C_NEXT] = nx;
+      this.write(this.chunks.f64[pv * 5 + C_VA]! + IT_NEXT, 8);
     }
     this.lruCount[q]--;
     this.lruBytes[q] -= this.ntotal(it);
@@ -875,23 +857,23 @@ export class MemcachedServer {
   /** Moves a linked item to the head of another LRU of its class (writes its slabs_clsid). */
   private moveTo(it: number, lru: number): void {
     this.unlinkQ(it);
-    this.write(this.va[it]! + IT_CLSID, 1); // it->slabs_clsid = ITEM_clsid(it) | lru
-    this.linkQ(it, this.cls[it]! * LRUS + lru);
+    this.write(this.chunks.f64[it * 5 + C_VA]! + IT_CLSID, 1); // it->slabs_clsid = ITEM_clsid(it) | lru
+    this.linkQ(it, this.chunks.u8[it * 40 + C_CLS]! * LRUS + lru);
   }
 
   /** do_item_bump (segmented): FETCHED on the first hit, ACTIVE on the second; an ACTIVE COLD item moves to WARM. */
   private bump(it: number): void {
-    const f = this.flags[it]!;
+    const f = this.chunks.u8[it * 40 + C_FLAGS]!;
     if (f & ITEM_ACTIVE) return;
-    const base = this.va[it]!;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
     if ((f & ITEM_FETCHED) === 0) {
-      this.flags[it] = f | ITEM_FETCHED;
+      this.chunks.u8[it * 40 + C_FLAGS] = f | ITEM_FETCHED;
       this.write(base + IT_FLAGS, 2);
       return;
     }
-    this.flags[it] = f | ITEM_ACTIVE;
+    this.chunks.u8[it * 40 + C_FLAGS] = f | ITEM_ACTIVE;
     this.write(base + IT_FLAGS, 2);
-    if (this.lru[it] !== COLD) {
+    if (this.chunks.u8[it * 40 + C_LRU] !== COLD) {
       this.write(base + IT_TIME, 4); // it->time = current_time
     } else {
       // lru_bump_async queues it; the maintainer's do_item_update moves it to WARM.
@@ -903,13 +885,13 @@ export class MemcachedServer {
 
   /** do_item_update (segmented): an ACTIVE COLD item moves to WARM; otherwise its time is bumped. */
   private update(it: number): void {
-    const base = this.va[it]!;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
     this.write(base + IT_TIME, 4);
-    if (this.lru[it] === COLD && this.flags[it]! & ITEM_ACTIVE) {
-      this.flags[it] = this.flags[it]! & ~ITEM_ACTIVE;
+    if (this.chunks.u8[it * 40 + C_LRU] === COLD && this.chunks.u8[it * 40 + C_FLAGS]! & ITEM_ACTIVE) {
+      this.chunks.u8[it * 40 + C_FLAGS] = this.chunks.u8[it * 40 + C_FLAGS]! & ~ITEM_ACTIVE;
       this.write(base + IT_FLAGS, 2);
       this.moveTo(it, WARM);
-      this.clsMovesToWarm[this.cls[it]!]++;
+      this.clsMovesToWarm[this.chunks.u8[it * 40 + C_CLS]!]++;
     }
   }
 
@@ -924,9 +906,9 @@ export class MemcachedServer {
     const q = c * LRUS + lru;
     const it = this.lruTail[q]!;
     if (it < 0) return 0;
-    const base = this.va[it]!;
+    const base = this.chunks.f64[it * 5 + C_VA]!;
     this.read(base, ITEM_HEADER_BYTES); // search->nbytes, nkey, it_flags, prev
-    this.read(base + this.keyOffset, this.keyLen[it]!); // hash(ITEM_key(search)) for the item lock
+    this.read(base + this.keyOffset, this.chunks.u8[it * 40 + C_KEYLEN]!); // hash(ITEM_key(search)) for the item lock
     this.write(base + IT_REFCOUNT, 2); // refcount_incr
     let removed = 0;
     if (lru === COLD) {
@@ -938,8 +920,8 @@ export class MemcachedServer {
         this.slabsFree(it); // item_free
         return 1;
       }
-      if (this.flags[it]! & ITEM_ACTIVE) {
-        this.flags[it] = this.flags[it]! & ~ITEM_ACTIVE;
+      if (this.chunks.u8[it * 40 + C_FLAGS]! & ITEM_ACTIVE) {
+        this.chunks.u8[it * 40 + C_FLAGS] = this.chunks.u8[it * 40 + C_FLAGS]! & ~ITEM_ACTIVE;
         this.write(base + IT_FLAGS, 2);
         this.moveTo(it, WARM);
         this.clsMovesToWarm[c]++;
@@ -947,8 +929,8 @@ export class MemcachedServer {
       }
     } else {
       const limit = lru === HOT ? Math.floor((totalBytes * this.hotPct) / 100) || Math.floor((totalBytes * this.warmPct) / 100) : Math.floor((totalBytes * this.warmPct) / 100);
-      if (this.flags[it]! & ITEM_ACTIVE) {
-        this.flags[it] = this.flags[it]! & ~ITEM_ACTIVE;
+      if (this.chunks.u8[it * 40 + C_FLAGS]! & ITEM_ACTIVE) {
+        this.chunks.u8[it * 40 + C_FLAGS] = this.chunks.u8[it * 40 + C_FLAGS]! & ~ITEM_ACTIVE;
         this.write(base + IT_FLAGS, 2);
         if (lru === WARM) {
           this.clsMovesWithinLru[c]++;
@@ -1009,12 +991,12 @@ export class MemcachedServer {
       this.read(oldVa + b * 8, 8);
       let it = old[b]!;
       while (it >= 0) {
-        const base = this.va[it]!;
-        const nx = this.hnext[it]!;
+        const base = this.chunks.f64[it * 5 + C_VA]!;
+        const nx = this.chunks.i32[it * 10 + C_HNEXT]!;
         this.read(base, ITEM_HEADER_BYTES); // next = it->h_next
-        this.read(base + this.keyOffset, this.keyLen[it]!); // hash(ITEM_key(it), it->nkey)
-        const to = this.hv[it]! & mask;
-        this.hnext[it] = nb[to]!;
+        this.read(base + this.keyOffset, this.chunks.u8[it * 40 + C_KEYLEN]!); // hash(ITEM_key(it), it->nkey)
+        const to = this.chunks.u32[it * 10 + C_HV]! & mask;
+        this.chunks.i32[it * 10 + C_HNEXT] = nb[to]!;
         this.write(base + IT_HNEXT, 8);
         nb[to] = it;
         this.write(newVa + to * 8, 8);
@@ -1032,7 +1014,7 @@ export class MemcachedServer {
   }
 
   private ntotal(it: number): number {
-    return this.keyOffset + this.keyLen[it]! + 1 + this.nbytes[it]!;
+    return this.keyOffset + this.chunks.u8[it * 40 + C_KEYLEN]! + 1 + this.chunks.i32[it * 10 + C_NBYTES]!;
   }
 
   private checkKey(keyLen: number): void {
@@ -1146,14 +1128,3 @@ function pct(v: number, name: string): number {
   return v;
 }
 
-function growF64(a: Float64Array, cap: number): Float64Array {
-  const b = new Float64Array(cap);
-  b.set(a);
-  return b;
-}
-
-function growI32(a: Int32Array, cap: number): Int32Array {
-  const b = new Int32Array(cap).fill(-1);
-  b.set(a);
-  return b;
-}

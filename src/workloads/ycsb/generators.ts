@@ -249,6 +249,8 @@ export class ZipfianGenerator implements NumberGenerator {
   readonly theta: number;
   readonly alpha: number;
   readonly zeta2theta: number;
+  /** 1 + 0.5^theta: the bound below which a draw is item 1 (computed once; YCSB computes it per draw). */
+  private readonly secondBound: number;
   /** Like YCSB's `allowitemcountdecrease`: recompute zetan from scratch when the count falls. */
   allowItemCountDecrease = false;
   private zetanValue: number;
@@ -275,6 +277,7 @@ export class ZipfianGenerator implements NumberGenerator {
     this.theta = theta;
     this.zeta2theta = zeta(2, theta);
     this.alpha = 1.0 / (1.0 - theta);
+    this.secondBound = 1.0 + Math.pow(0.5, theta);
     this.zetanValue = zetan ?? zeta(this.items, theta);
     this.countForZetaValue = this.items;
     this.etaValue =
@@ -321,7 +324,7 @@ export class ZipfianGenerator implements NumberGenerator {
     let ret: number;
     if (uz < 1.0) {
       ret = this.base;
-    } else if (uz < 1.0 + Math.pow(0.5, this.theta)) {
+    } else if (uz < this.secondBound) {
       ret = this.base + 1;
     } else {
       ret =

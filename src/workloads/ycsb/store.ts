@@ -53,6 +53,16 @@
 import type { WorkloadProcess } from "../drivers.js";
 import { MeteredProcess } from "../metered.js";
 import { mix32 } from "../memcached/server.js";
+import { RecordTable } from "../records.js";
+
+// A record's metadata in the store's RecordTable: guest address and key number (f64
+// words 0, 1 of 4), hash-chain successor and hash (32-bit words 4, 5 of 8), key length
+// (byte 24 of 32).
+const R_VA = 0;
+const R_KEYNUM = 1;
+const R_HNEXT = 4;
+const R_HV = 5;
+const R_KEYLEN = 24;
 
 /** CoreWorkload FIELD_COUNT_PROPERTY_DEFAULT "10". */
 export const KV_DEFAULT_FIELD_COUNT = 10;
@@ -160,14 +170,9 @@ export class KvStore {
   private readonly dataOpts: { tier?: string } | undefined;
   private readonly metaOpts: { tier?: string } | undefined;
 
-  // Records (indexed by record id).
+  // Records (indexed by record id), their metadata in 32-byte records (offsets R_*).
   private n = 0;
-  private cap = 0;
-  private va: Float64Array = new Float64Array(0);
-  private hnext: Int32Array = new Int32Array(0);
-  private keyNum: Float64Array = new Float64Array(0);
-  private keyLen: Uint8Array = new Uint8Array(0);
-  private hv: Uint32Array = new Uint32Array(0);
+  private readonly meta = new RecordTable(32);
   /** Layout "fields": address of field 0 of record r at fieldVa[r * fieldCount]. */
   private fieldVa: Float64Array = new Float64Array(0);
 
@@ -269,10 +274,10 @@ export class KvStore {
     const size = this.recordSize(keyLen);
     const rec = this.m.malloc(size, this.dataOpts);
     this.recordBytes += size;
-    this.va[r] = rec;
-    this.keyNum[r] = keyNum;
-    this.keyLen[r] = keyLen;
-    this.hv[r] = hv;
+    this.meta.f64[r * 4 + R_VA] = rec;
+    this.meta.f64[r * 4 + R_KEYNUM] = keyNum;
+    this.meta.u8[r * 32 + R_KEYLEN] = keyLen;
+    this.meta.u32[r * 8 + R_HV] = hv;
     if (this.layout === "record") {
       this.m.write(rec, size); // header, key and fields, copied from the request
     } else {
@@ -287,7 +292,7 @@ export class KvStore {
     }
     // Hash insert at the bucket's head.
     const b = hv & (this.buckets.length - 1);
-    this.hnext[r] = this.buckets[b]!;
+    this.meta.i32[r * 8 + R_HNEXT] = this.buckets[b]!;
     this.buckets[b] = r;
     this.m.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
@@ -339,8 +344,8 @@ export class KvStore {
       return false;
     }
     this.checkField(field);
-    const rec = this.va[r]!;
-    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.keyLen[r]!);
+    const rec = this.meta.f64[r * 4 + R_VA]!;
+    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.meta.u8[r * 32 + R_KEYLEN]!);
     if (this.layout === "record") {
       if (field < 0) this.m.write(rec + fieldsOff, this.fieldCount * this.fieldLength);
       else this.m.write(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
@@ -392,7 +397,7 @@ export class KvStore {
         continue;
       }
       const r = leaf.recs[pos++]!;
-      this.m.read(this.va[r]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
+      this.m.read(this.meta.f64[r * 4 + R_VA]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
       this.respond(this.readFields(r, field));
       done++;
     }
@@ -430,8 +435,8 @@ export class KvStore {
   /** Guest address of a key's record, or -1 (no accesses; for tests and inspection). */
   addressOf(keyNum: number, keyLen: number): number {
     let r = this.buckets[mix32(keyNum) & (this.buckets.length - 1)]!;
-    while (r >= 0 && !(this.keyNum[r] === keyNum && this.keyLen[r] === keyLen)) r = this.hnext[r]!;
-    return r < 0 ? -1 : this.va[r]!;
+    while (r >= 0 && !(this.meta.f64[r * 4 + R_KEYNUM] === keyNum && this.meta.u8[r * 32 + R_KEYLEN] === keyLen)) r = this.meta.i32[r * 8 + R_HNEXT]!;
+    return r < 0 ? -1 : this.meta.f64[r * 4 + R_VA]!;
   }
 
   // ---- internals --------------------------------------------------------------------
@@ -442,21 +447,21 @@ export class KvStore {
     this.m.read(this.tableVa + b * 8, 8);
     let r = this.buckets[b]!;
     while (r >= 0) {
-      const rec = this.va[r]!;
+      const rec = this.meta.f64[r * 4 + R_VA]!;
       this.m.read(rec, KV_RECORD_HEADER_BYTES);
-      if (this.hv[r] === hv && this.keyLen[r] === keyLen) {
+      if (this.meta.u32[r * 8 + R_HV] === hv && this.meta.u8[r * 32 + R_KEYLEN] === keyLen) {
         this.m.read(rec + KV_RECORD_HEADER_BYTES, keyLen);
-        if (this.keyNum[r] === keyNum) return r;
+        if (this.meta.f64[r * 4 + R_KEYNUM] === keyNum) return r;
       }
-      r = this.hnext[r]!;
+      r = this.meta.i32[r * 8 + R_HNEXT]!;
     }
     return -1;
   }
 
   /** Reads a record's field(s); returns the bytes read. */
   private readFields(r: number, field: number): number {
-    const rec = this.va[r]!;
-    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.keyLen[r]!);
+    const rec = this.meta.f64[r * 4 + R_VA]!;
+    const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.meta.u8[r * 32 + R_KEYLEN]!);
     if (this.layout === "record") {
       if (field < 0) {
         const bytes = this.fieldCount * this.fieldLength;
@@ -513,11 +518,11 @@ export class KvStore {
       this.m.read(oldVa + b * 8, 8);
       let r = old[b]!;
       while (r >= 0) {
-        const nx = this.hnext[r]!;
-        const rec = this.va[r]!;
+        const nx = this.meta.i32[r * 8 + R_HNEXT]!;
+        const rec = this.meta.f64[r * 4 + R_VA]!;
         this.m.read(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
-        const to = this.hv[r]! & mask;
-        this.hnext[r] = nb[to]!;
+        const to = this.meta.u32[r * 8 + R_HV]! & mask;
+        this.meta.i32[r * 8 + R_HNEXT] = nb[to]!;
         this.m.write(rec, 8); // rec->hnext
         nb[to] = r;
         this.m.write(newVa + to * 8, 8);
@@ -613,30 +618,12 @@ export class KvStore {
   }
 
   private growRecords(need: number): void {
-    if (need <= this.cap) return;
-    let cap = Math.max(1024, this.cap * 2);
-    while (cap < need) cap *= 2;
-    const va = new Float64Array(cap);
-    va.set(this.va);
-    this.va = va;
-    const hn = new Int32Array(cap).fill(-1);
-    hn.set(this.hnext);
-    this.hnext = hn;
-    const kn = new Float64Array(cap);
-    kn.set(this.keyNum);
-    this.keyNum = kn;
-    const kl = new Uint8Array(cap);
-    kl.set(this.keyLen);
-    this.keyLen = kl;
-    const h = new Uint32Array(cap);
-    h.set(this.hv);
-    this.hv = h;
-    if (this.layout === "fields") {
-      const fv = new Float64Array(cap * this.fieldCount);
+    this.meta.reserve(need);
+    if (this.layout === "fields" && this.fieldVa.length < this.meta.capacity * this.fieldCount) {
+      const fv = new Float64Array(this.meta.capacity * this.fieldCount);
       fv.set(this.fieldVa);
       this.fieldVa = fv;
     }
-    this.cap = cap;
   }
 
   // ---- the process ------------------------------------------------------------------
