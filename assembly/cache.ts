@@ -156,20 +156,22 @@ function lastRanked(ranks: usize): i32 {
 
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
-  if (useLine(c, p, hpa >> 6, false)) bump(c, C_REFS_CACHED);
+  const hit = wide16 && load<u32>(CFG_REPL) == 0 ? useLine16(c, p + keysOff, setMask, hpa >> 6, false) : useLine(c, p, hpa >> 6, false);
+  if (hit) bump(c, C_REFS_CACHED);
   else bump(c, C_REF_MISS_TIER + <i32>tier);
 }
 
 /** The lines of a successful page access of `len` bytes at host address `hpa` (one page, one tier). */
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   const last = (hpa + len - 1) >> 6;
+  const lru16 = wide16 && load<u32>(CFG_REPL) == 0;
   if (last == hpa >> 6) {
     // one line, the commonest case: no loop
-    if (useLine(c, p, last, kind == 2)) bump(c, C_DLINE_HIT + <i32>kind);
+    if (lru16 ? useLine16(c, p + keysOff, setMask, last, kind == 2) : useLine(c, p, last, kind == 2)) bump(c, C_DLINE_HIT + <i32>kind);
     else bump(c, C_DLINE_MISS + <i32>(tier * 3 + kind));
     return;
   }
-  if (wide16 && load<u32>(CFG_REPL) == 0) {
+  if (lru16) {
     const n = last - (hpa >> 6) + 1;
     const hits = lruRun16(c, p + keysOff, hpa >> 6, last, kind == 2);
     if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
@@ -191,37 +193,39 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
 const STRIDE16: usize = 152;
 
 /**
- * Lines `line`..`last` (consecutive, so each in its own set) of a 16-way LRU line cache
- * whose set blocks start at `sets`: `useLine`'s semantics with the geometry constant,
- * for the multi-line data accesses that are most of the line cache's work. Returns the hits.
+ * `useLine` for a 16-way LRU line cache whose set blocks start at `sets` (`mask`: sets -
+ * 1), with the geometry constant: the case of every CPU preset, and most of the line cache's work.
  */
+// @ts-ignore: decorator
+@inline function useLine16(c: usize, sets: usize, mask: u32, line: u64, write: bool): bool {
+  const set = sets + <usize>(<u32>line & mask) * STRIDE16;
+  const key = (line << 1) | 1;
+  const m = matchMask(set, 16, key);
+  const R = v128.load(set, 128);
+  let dirty = load<u64>(set, 144);
+  let w: u32;
+  if (m != 0) w = ctz(m);
+  else {
+    const inv = i8x16.bitmask(i8x16.eq(R, i8x16.splat(INVALID)));
+    if (inv != 0) w = ctz(inv);
+    else {
+      w = ctz(i8x16.bitmask(i8x16.eq(R, i8x16.splat(15))));
+      if ((dirty >> <u64>w) & 1) bump(c, C_WRITEBACK + <i32>tierOf((load<u64>(set + (<usize>w << 3)) >> 1) << 6));
+    }
+    store<u64>(set + (<usize>w << 3), key);
+    dirty &= ~(<u64>1 << <u64>w);
+  }
+  const r = load<u8>(set + 128 + <usize>w);
+  v128.store(set, i8x16.sub(R, i8x16.lt_u(R, i8x16.splat(r))), 128);
+  store<u8>(set + 128 + <usize>w, 0);
+  store<u64>(set, write ? dirty | (<u64>1 << <u64>w) : dirty, 144);
+  return m != 0;
+}
+
+/** Lines `line`..`last` (consecutive, so each in its own set) through `useLine16`; returns the hits. */
 function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64 {
   let hits: u64 = 0;
   const mask = setMask;
-  for (; line <= last; line++) {
-    const set = sets + <usize>(<u32>line & mask) * STRIDE16;
-    const key = (line << 1) | 1;
-    const m = matchMask(set, 16, key);
-    const R = v128.load(set, 128);
-    let dirty = load<u64>(set, 144);
-    let w: u32;
-    if (m != 0) {
-      w = ctz(m);
-      hits++;
-    } else {
-      const inv = i8x16.bitmask(i8x16.eq(R, i8x16.splat(INVALID)));
-      if (inv != 0) w = ctz(inv);
-      else {
-        w = ctz(i8x16.bitmask(i8x16.eq(R, i8x16.splat(15))));
-        if ((dirty >> <u64>w) & 1) bump(c, C_WRITEBACK + <i32>tierOf((load<u64>(set + (<usize>w << 3)) >> 1) << 6));
-      }
-      store<u64>(set + (<usize>w << 3), key);
-      dirty &= ~(<u64>1 << <u64>w);
-    }
-    const r = load<u8>(set + 128 + <usize>w);
-    v128.store(set, i8x16.sub(R, i8x16.lt_u(R, i8x16.splat(r))), 128);
-    store<u8>(set + 128 + <usize>w, 0);
-    store<u64>(set, write ? dirty | (<u64>1 << <u64>w) : dirty, 144);
-  }
+  for (; line <= last; line++) if (useLine16(c, sets, mask, line, write)) hits++;
   return hits;
 }

@@ -375,6 +375,7 @@ export class KvStore {
     if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`count: ${count} is not allowed; expected an integer >= 0`);
     this.checkField(field);
     this.scans++;
+    startKey = flat(startKey);
     this.request(startKey.length + 8);
     let node = this.root;
     if (!node) {
@@ -555,6 +556,7 @@ export class KvStore {
    * separator goes into the parent the same way, up to a new root.
    */
   private treeInsert(key: string, r: number): void {
+    key = flat(key);
     if (!this.root) {
       this.root = this.newNode(true);
       this.treeHeight = 1;
@@ -644,6 +646,19 @@ export class KvStore {
   get mallocBytes(): number {
     return this.m.mallocBytes;
   }
+}
+
+let flatSink = 0;
+
+/**
+ * `key`, flattened. A key built by concatenation ("user" + digits) is a V8 cons string,
+ * a tree of its parts, and compares about 4x slower than a flat one (about 60 ns and 15
+ * ns for YCSB keys); reading a character makes V8 flatten it in place (the sink keeps
+ * the read from being optimised away). Only speed depends on it: the order is the same.
+ */
+function flat(key: string): string {
+  flatSink ^= key.charCodeAt(0);
+  return key;
 }
 
 /** First index whose key is >= `key`. */
