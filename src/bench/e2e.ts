@@ -4,7 +4,7 @@
  * the speed-up of a sweep from worker threads. Wall time of the whole run, setup
  * included.
  */
-import { runJob, type Job } from "../sim/jobs.js";
+import { runJob, type Job, type JobProfile } from "../sim/jobs.js";
 import { runJobs } from "../sim/pool.js";
 import type { WorkloadRunResult } from "../workloads/drivers.js";
 
@@ -33,6 +33,11 @@ export interface E2eResult {
   accessesPerSecond: number;
   accesses: number;
   runs: number[];
+  /** Share of the wall time in the core's runs and their fault handling (median); the rest is the workload models' and allocators'. */
+  runShare: number;
+  /** Data lines the line cache modelled per run, and per second of wall time (median). */
+  dataLines: number;
+  dataLinesPerSecond: number;
 }
 
 function median(xs: number[]): number {
@@ -43,7 +48,9 @@ function median(xs: number[]): number {
 /**
  * Accesses per second of each workload on each policy, median of `runs`: with the
  * default line cache (page-table and data lines; keys "memslap/osv", ...) and, for
- * comparison, with page-table lines only ("memslap/osv/walks", ...).
+ * comparison, with page-table lines only ("memslap/osv/walks", ...). Each also says
+ * how the time split between the core's runs (with their fault handling) and the
+ * workload models, and how many data lines the line cache modelled.
  */
 export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
   const out: Record<string, E2eResult> = {};
@@ -52,16 +59,30 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
       for (const policy of ["osv", "ucat"] as const) {
         const key = `${w.name}/${policy}${lineCache === "all" ? "" : "/walks"}`;
         const rates: number[] = [];
+        const shares: number[] = [];
+        const lineRates: number[] = [];
         let accesses = 0;
+        let lines = 0;
         for (let r = 0; r < runs; r++) {
           onProgress?.(`end to end ${key} ${r + 1}/${runs}`);
+          const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
           const t0 = performance.now();
-          const res = await runJob(job(policy, w, 1, lineCache));
+          const res = await runJob(job(policy, w, 1, lineCache), profile);
           const s = (performance.now() - t0) / 1000;
           accesses = (res.result as WorkloadRunResult).accesses;
+          lines = profile.dataLines;
           rates.push(accesses / s);
+          shares.push(profile.runSeconds / s);
+          lineRates.push(lines / s);
         }
-        out[key] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
+        out[key] = {
+          accessesPerSecond: Math.round(median(rates)),
+          accesses,
+          runs: rates.map(Math.round),
+          runShare: Math.round(median(shares) * 1000) / 1000,
+          dataLines: lines,
+          dataLinesPerSecond: Math.round(median(lineRates)),
+        };
       }
     }
   }

@@ -103,8 +103,16 @@ if (o.json) {
   const e2e = result.endToEnd as Record<string, E2eResult> | undefined;
   if (e2e) {
     console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${Math.min(o.runs, 3)} runs)`);
-    const rows2 = Object.entries(e2e).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
-    console.log(formatTable(["workload/policy", "M accesses/s", "accesses", "runs"], rows2, ["l", "r", "r", "l"]));
+    const rows2 = Object.entries(e2e).map(([k, r]) => [
+      k,
+      (r.accessesPerSecond / 1e6).toFixed(2),
+      String(r.accesses),
+      r.runs.map((x) => (x / 1e6).toFixed(2)).join(" "),
+      `${Math.round(r.runShare * 100)}%`,
+      (r.dataLinesPerSecond / 1e6).toFixed(1),
+    ]);
+    console.log(formatTable(["workload/policy", "M accesses/s", "accesses", "runs", "in core", "M data lines/s"], rows2, ["l", "r", "r", "l", "r", "r"]));
+    console.log("(in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators)");
   }
   const sw = result.sweep as SweepSpeedup | undefined;
   if (sw) {

@@ -68,6 +68,22 @@ const GUEST_FAULT_WORK = 1000;
 /** Host work on an EPT violation beyond the exit (allocating and zeroing a frame): zeroing 4 KiB, a guess for the rest. */
 const EPT_FAULT_WORK = 1500;
 
+/**
+ * Where a job's time went, filled in by {@link runJob} when given (for benchmarks and
+ * profiling; deliberately not in the result, whose JSON must not depend on timing).
+ *
+ * @example
+ * const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
+ * await runJob(job, profile);
+ * profile.runSeconds; // seconds in the core's runs and their fault handling
+ */
+export interface JobProfile {
+  /** Wall seconds in the core's runs and the handling of their faults ({@link Simulator.runSeconds}). */
+  runSeconds: number;
+  /** Data lines the line cache modelled (hits and misses; 0 unless `lineCache` is "all"). */
+  dataLines: number;
+}
+
 export interface JobResult {
   config: string;
   workload: string;
@@ -110,7 +126,7 @@ export interface JobResult {
   result: KvResult | WorkloadRunResult;
 }
 
-export async function runJob(job: Job): Promise<JobResult> {
+export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
   const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache });
   const vm = sim.createVm({ ...job.config.vm, nodes: job.config.nodes });
   const tier = job.config.tier;
@@ -134,6 +150,10 @@ export async function runJob(job: Job): Promise<JobResult> {
   }
   const s = vmStats(vm);
   const counters = sim.counters(vm.vcpu);
+  if (profile) {
+    profile.runSeconds = sim.runSeconds;
+    profile.dataLines = counters.dataLineHits.reduce((a, b) => a + b, 0) + counters.dataLineMisses.reduce((a, row) => a + row[0] + row[1] + row[2], 0);
+  }
   const tierPresets = sim.host.tierNames().map((t) => sim.tierPresets[t]);
   const cyc = translationCycles(counters, sim.cpu, tierPresets);
   const compute = operations * (job.computeCyclesPerOp ?? COMPUTE_CYCLES_PER_OP[w.type]);

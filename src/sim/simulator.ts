@@ -79,6 +79,7 @@ export class Simulator {
   private nextHeap = 0;
   private writer: RequestWriter;
   private queued = 0;
+  private runMs = 0;
   /** Faults the guests saw, in order (bounded: the last 10 000). */
   readonly faults: AccessFault[] = [];
   faultCount = 0;
@@ -190,7 +191,24 @@ export class Simulator {
     if (this.queued === 0) return;
     const n = this.queued;
     this.queued = 0;
+    const t0 = performance.now();
     for (let ev = this.core.runBuffer(n); ev; ev = this.handled(ev) ? this.core.run() : (this.core.skip(), this.core.run()));
+    this.runMs += performance.now() - t0;
+  }
+
+  /**
+   * Wall seconds spent running queued accesses so far: the core's runs and the handling
+   * of the faults they raise (guest and hypervisor models). The rest of a run's time is
+   * the workload models' and the allocators'. For profiling; never part of a report
+   * (reports are byte-identical run to run).
+   *
+   * @example
+   * const t0 = performance.now();
+   * runMemaslap(vm.process, { operations: 100_000 });
+   * const share = sim.runSeconds / ((performance.now() - t0) / 1000); // the core's share
+   */
+  get runSeconds(): number {
+    return this.runMs / 1000;
   }
 
   /** Handles an event; true to retry the access, false to drop it (the fault is recorded). */
