@@ -6,7 +6,7 @@
  */
 import { runJob, type Job, type JobProfile } from "../sim/jobs.js";
 import { runJobs } from "../sim/pool.js";
-import type { WorkloadRunResult } from "../workloads/drivers.js";
+import { runMemaslap, runYcsb, type MemaslapRunOptions, type WorkloadProcess, type WorkloadRunResult } from "../workloads/drivers.js";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -118,4 +118,52 @@ export async function benchSweepSpeedup(threads: number, onProgress?: (s: string
   await runJobs(jobs, { threads });
   const many = (performance.now() - t0) / 1000;
   return { jobs: jobs.length, oneThreadSeconds: one, threads, threadedSeconds: many, speedup: one / many };
+}
+
+/**
+ * A guest process that allocates by bumping an address and drops every access: run
+ * against it, a workload costs only its own model (generators, the memcached or store
+ * model), the ceiling of the end-to-end rate whatever the core and allocators cost.
+ */
+class NullProcess implements WorkloadProcess {
+  private next = 0x1000_0000;
+  malloc(size: number): number {
+    const va = this.next;
+    this.next += Math.ceil(size / 4096) * 4096;
+    return va;
+  }
+  free(): void {}
+  read(): void {}
+  write(): void {}
+}
+
+/**
+ * Accesses per second of the end-to-end workloads with their accesses dropped (a
+ * {@link NullProcess}: no allocator, no core), median of `runs`: what the workload
+ * models alone allow.
+ */
+export async function benchModelsOnly(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eModelsResult>> {
+  const out: Record<string, E2eModelsResult> = {};
+  for (const w of E2E_WORKLOADS) {
+    const rates: number[] = [];
+    let accesses = 0;
+    for (let r = 0; r < runs; r++) {
+      onProgress?.(`models only ${w.name} ${r + 1}/${runs}`);
+      const t0 = performance.now();
+      let res: WorkloadRunResult;
+      if (w.type === "memslap") res = runMemaslap(new NullProcess(), { seed: 1, ...w.options, server: w.options?.server as MemaslapRunOptions["server"] });
+      else if (w.type === "ycsb") res = runYcsb(new NullProcess(), w.workload, { seed: 1, ...w.options } as Parameters<typeof runYcsb>[2]);
+      else throw new Error(`models only: workload type ${w.type} is not benchmarked`);
+      accesses = res.accesses;
+      rates.push(accesses / ((performance.now() - t0) / 1000));
+    }
+    out[w.name] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
+  }
+  return out;
+}
+
+export interface E2eModelsResult {
+  accessesPerSecond: number;
+  accesses: number;
+  runs: number[];
 }

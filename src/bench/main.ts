@@ -6,7 +6,7 @@ import { Command } from "commander";
 import { benchTranslation, type TranslationModel } from "./translation.js";
 import { benchSlab, type SlabResult } from "./slab.js";
 import { benchMemory, type MemoryResult } from "./memory.js";
-import { benchEndToEnd, benchSweepSpeedup, type E2eResult, type SweepSpeedup } from "./e2e.js";
+import { benchEndToEnd, benchModelsOnly, benchSweepSpeedup, type E2eModelsResult, type E2eResult, type SweepSpeedup } from "./e2e.js";
 import { benchLackeyParse } from "../workloads/trace/lackey.js";
 import { createReferenceCore } from "../../tests/reference/index.js";
 import { formatTable } from "../report/table.js";
@@ -49,6 +49,7 @@ if (only.has("memory")) {
 }
 if (only.has("e2e")) {
   result.endToEnd = await benchEndToEnd(Math.min(o.runs, 3), progress);
+  result.modelsOnly = await benchModelsOnly(Math.min(o.runs, 3), progress);
 }
 if (only.has("sweep")) {
   result.sweep = await benchSweepSpeedup(2, progress);
@@ -113,6 +114,12 @@ if (o.json) {
     ]);
     console.log(formatTable(["workload/policy", "M accesses/s", "accesses", "runs", "in core", "M data lines/s"], rows2, ["l", "r", "r", "l", "r", "r"]));
     console.log("(in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators)");
+  }
+  const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
+  if (mo) {
+    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core; median of ${Math.min(o.runs, 3)} runs)`);
+    const rows3 = Object.entries(mo).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
+    console.log(formatTable(["workload", "M accesses/s", "accesses", "runs"], rows3, ["l", "r", "r", "l"]));
   }
   const sw = result.sweep as SweepSpeedup | undefined;
   if (sw) {
