@@ -79,6 +79,8 @@ export class Simulator {
   private nextHeap = 0;
   private writer: RequestWriter;
   private queued = 0;
+  /** Requests the core's buffer holds (read once: `enqueue` runs for every access). */
+  private readonly batch: number;
   private runMs = 0;
   /** Faults the guests saw, in order (bounded: the last 10 000). */
   readonly faults: AccessFault[] = [];
@@ -92,6 +94,7 @@ export class Simulator {
     this.cpu = cpuPreset(options.cpu ?? "skylake");
     this.tierPresets = Object.fromEntries(options.tiers.map((t) => [t.name, tierPreset(t.preset)]));
     this.writer = core.writer();
+    this.batch = core.capacity;
   }
 
   static async create(options: SimulatorOptions): Promise<Simulator> {
@@ -183,7 +186,7 @@ export class Simulator {
   /** Queues one access; runs the queue when the core's buffer is full. */
   enqueue(vcpu: number, va: number, kind: 0 | 1 | 2, size: number): void {
     this.writer.put(this.queued++, va, kind, size, vcpu);
-    if (this.queued === this.core.capacity) this.flush();
+    if (this.queued === this.batch) this.flush();
   }
 
   /** Runs every queued access, letting the guests and hypervisors handle events. */
