@@ -14,6 +14,7 @@ import {
   ZipfianGenerator,
   createScanLengthGenerator,
   fnvHash64,
+  truncTimesPow,
   zeta,
 } from "../../src/workloads/ycsb/generators.js";
 
@@ -122,6 +123,50 @@ describe("ZipfianGenerator", () => {
     const a = ZipfianGenerator.ofItems(new Rng(9), 500);
     const b = ZipfianGenerator.ofItems(new Rng(9), 500);
     for (let i = 0; i < 100; i++) expect(a.nextValue()).toBe(b.nextValue());
+  });
+});
+
+describe("truncTimesPow (the last step of a Zipfian draw)", () => {
+  const ALPHA = 1 / (1 - ZIPFIAN_CONSTANT);
+  const exact = (n: number, x: number, a: number): number => Math.trunc(n * Math.pow(x, a));
+
+  it("equals Math.trunc(n * Math.pow(x, alpha)) for random draws", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1e10 }), fc.double({ min: 0.0005, max: 1, noNaN: true }), (n, x) => {
+        expect(truncTimesPow(n, x, ALPHA)).toBe(exact(n, x, ALPHA));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("equals it where the product lands next to an integer (where the shortcut must step aside)", () => {
+    // x chosen so that n * x^alpha is within a few ulps of an integer k, then nudged ulp by ulp
+    const rng = new Rng(11);
+    const buf = new Float64Array(1);
+    const bits = new BigInt64Array(buf.buffer);
+    let checked = 0;
+    for (let i = 0; i < 3000; i++) {
+      const n = 1 + rng.int(1e10);
+      const k = 1 + rng.int(n);
+      buf[0] = Math.pow(k / n, 1 / ALPHA);
+      for (let ulp = -4; ulp <= 4; ulp++) {
+        const saved = bits[0]!;
+        bits[0] = saved + BigInt(ulp);
+        const x = buf[0]!;
+        bits[0] = saved;
+        if (!(x > 0 && x <= 1)) continue;
+        expect(truncTimesPow(n, x, ALPHA)).toBe(exact(n, x, ALPHA));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(20_000);
+  });
+
+  it("takes Math.pow for other exponents, tiny bases and bad input", () => {
+    for (const a of [2, 1.5, 99.9, 100 + 1e-6]) expect(truncTimesPow(1e9, 0.9, a)).toBe(exact(1e9, 0.9, a));
+    expect(truncTimesPow(1e10, 0.0001, ALPHA)).toBe(0);
+    expect(truncTimesPow(10, 1, ALPHA)).toBe(exact(10, 1, ALPHA));
+    expect(Number.isNaN(truncTimesPow(10, Number.NaN, ALPHA))).toBe(true);
   });
 });
 
