@@ -6,6 +6,7 @@ import {
   AcknowledgedCounterGenerator,
   CounterGenerator,
   DiscreteGenerator,
+  SCRAMBLED_ITEM_COUNT,
   SCRAMBLED_ZETAN,
   ScrambledZipfianGenerator,
   SkewedLatestGenerator,
@@ -204,6 +205,15 @@ describe("ScrambledZipfianGenerator", () => {
     // Second hottest: fnvhash64(1) mod n gets item 1's mass 0.5^0.99 / zetan too.
     expect(c.get(Number(fnvHash64(1) % BigInt(n)))! / draws).toBeGreaterThan(Math.pow(0.5, 0.99) / SCRAMBLED_ZETAN - 0.005);
   });
+
+  it("draws min + fnvhash64(z) % itemcount of the zipfian over 10^10 items, remembered or not", () => {
+    // the same stream computed the long way: a zipfian with the same seed, then the BigInt hash
+    for (const [seed, min, n] of [[3, 0, 1000], [4, 17, 50_000], [5, 0, 12_345_678]] as const) {
+      const s = new ScrambledZipfianGenerator(new Rng(seed), min, min + n - 1);
+      const z = new ZipfianGenerator(new Rng(seed), 0, SCRAMBLED_ITEM_COUNT, ZIPFIAN_CONSTANT, SCRAMBLED_ZETAN);
+      for (let i = 0; i < 20_000; i++) expect(s.nextValue()).toBe(min + Number(fnvHash64(z.nextValue()) % BigInt(n)));
+    }
+  });
 });
 
 describe("UniformLongGenerator", () => {
@@ -298,6 +308,31 @@ describe("DiscreteGenerator", () => {
     let ones = 0;
     for (let i = 0; i < 40_000; i++) ones += d.nextValue();
     expectNear(ones, 0.25, 40_000);
+  });
+
+  it("draws as YCSB's per-draw formula does, values added between draws included", () => {
+    // the formula of DiscreteGenerator.nextValue, over the same random stream
+    const pick = (weights: number[], val: number): number => {
+      let sum = 0;
+      for (const w of weights) sum += w;
+      for (let i = 0; i < weights.length; i++) {
+        if (val < weights[i]! / sum) return i;
+        val -= weights[i]! / sum;
+      }
+      return -1;
+    };
+    const d = new DiscreteGenerator<number>(new Rng(9));
+    const rng = new Rng(9);
+    const weights = [0.95, 0.05];
+    d.addValue(0.95, 0);
+    d.addValue(0.05, 1);
+    for (let i = 0; i < 5000; i++) {
+      if (i === 2500) {
+        d.addValue(0.3, 2); // the shares change from the next draw on
+        weights.push(0.3);
+      }
+      expect(d.nextValue()).toBe(pick(weights, rng.float()));
+    }
   });
 });
 

@@ -374,6 +374,9 @@ export function truncTimesPow(n: number, x: number, alpha: number): number {
   return t === Math.trunc(y + e) ? t : Math.trunc(n * Math.pow(x, alpha));
 }
 
+/** Zipfian values below this have their scrambled value remembered (128 KiB a generator). */
+const SCRAMBLE_MEMO = 16384;
+
 /**
  * YCSB's `ScrambledZipfianGenerator`: zipfian popularity, but the popular items are
  * scattered over [min, max] instead of clustered at min. A zipfian over 0..10^10 (with the
@@ -391,6 +394,8 @@ export class ScrambledZipfianGenerator implements NumberGenerator {
   readonly max: number;
   readonly itemCount: number;
   private readonly gen: ZipfianGenerator;
+  /** fnvhash64(z) % itemCount for z < SCRAMBLE_MEMO, -1 until first drawn. */
+  private readonly memo = new Float64Array(SCRAMBLE_MEMO).fill(-1);
   private last = Number.NaN;
 
   constructor(rng: Rng, min: number, max: number, theta: number = ZIPFIAN_CONSTANT) {
@@ -410,7 +415,13 @@ export class ScrambledZipfianGenerator implements NumberGenerator {
 
   nextValue(): number {
     const z = this.gen.nextValue();
-    const ret = this.min + fnvHash64Mod(z, this.itemCount);
+    let h: number;
+    if (z < SCRAMBLE_MEMO) {
+      // the most popular values (about 39 % of draws at theta 0.99) hash once
+      h = this.memo[z]!;
+      if (h < 0) h = this.memo[z] = fnvHash64Mod(z, this.itemCount);
+    } else h = fnvHash64Mod(z, this.itemCount);
+    const ret = this.min + h;
     this.last = ret;
     return ret;
   }
@@ -593,23 +604,31 @@ export class SkewedLatestGenerator implements NumberGenerator {
  */
 export class DiscreteGenerator<T> {
   private readonly values: { weight: number; value: T }[] = [];
+  /** Each value's weight / sum of weights, as YCSB computes them on every draw (kept until a value is added). */
+  private shares: number[] | null = null;
   private last: T | undefined;
 
   constructor(private readonly rng: Rng) {}
 
   addValue(weight: number, value: T): void {
     this.values.push({ weight, value });
+    this.shares = null;
   }
 
   nextValue(): T {
-    let sum = 0;
-    for (const p of this.values) sum += p.weight;
+    let shares = this.shares;
+    if (shares === null) {
+      let sum = 0;
+      for (const p of this.values) sum += p.weight;
+      shares = this.shares = this.values.map((p) => p.weight / sum);
+    }
     let val = this.rng.float();
-    for (const p of this.values) {
-      const pw = p.weight / sum;
+    for (let i = 0; i < shares.length; i++) {
+      const pw = shares[i]!;
       if (val < pw) {
-        this.last = p.value;
-        return p.value;
+        const v = this.values[i]!.value;
+        this.last = v;
+        return v;
       }
       val -= pw;
     }
