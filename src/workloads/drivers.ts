@@ -29,6 +29,7 @@
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
+import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
 import {
   YcsbRunStream,
@@ -136,7 +137,7 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   // A server made here counts from its construction (its hash table); a given one from now.
   const given = serverOpt instanceof MemcachedServer;
   const server = given ? serverOpt : new MemcachedServer(process, serverOpt);
-  const before = given ? snapshot(server) : ZERO;
+  const before = given ? server.meter.counts() : ZERO;
   // memaslap runs floor(operations / concurrency) per connection, plus a warmup when the mix has no sets.
   const perConn = Math.floor(operations / ms.concurrency);
   const total = perConn * ms.concurrency + (ms.setProp < 0.001 ? ms.concurrency * ms.windowSize : 0);
@@ -167,7 +168,7 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   }
   process.vm?.sim.flush();
   onProgress?.(done, total, "run");
-  const after = snapshot(server);
+  const after = server.meter.counts();
   return {
     workload: "memslap",
     backend: "memcached",
@@ -251,7 +252,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let bytes = 0;
 
   let apply: (op: YcsbOperation) => void;
-  let model: Meter;
+  let model: MeteredProcess;
   let given: boolean;
   let finish: () => Pick<WorkloadRunResult, "memcached" | "store">;
   if (backend === "kv-store") {
@@ -267,7 +268,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     } else {
       store = new KvStore(process, { ...opts.store, fieldCount: spec.fieldCount, fieldLength: spec.fieldLength });
     }
-    model = store;
+    model = store.meter;
     finish = () => ({ store: store.stats() });
     apply = (op) => {
       const keyLen = op.keyLength;
@@ -313,7 +314,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   } else {
     given = opts.memcached instanceof MemcachedServer;
     const server = opts.memcached instanceof MemcachedServer ? opts.memcached : new MemcachedServer(process, opts.memcached);
-    model = server;
+    model = server.meter;
     finish = () => ({ memcached: { stats: server.stats(), slabs: server.statsSlabs() } });
     // Field contents are drawn as RandomByteIterator does; their JSON size decides the item size.
     const content = new Rng((seed ^ 0x5bd1e995) >>> 0);
@@ -343,7 +344,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   const loadTotal = load ? (spec.insertCount ?? spec.recordCount - spec.insertStart) : 0;
   const total = loadTotal + spec.operationCount;
   // A model made here counts from its construction (its index, buffers); a given one from now.
-  const before = given ? snapshot(model) : ZERO;
+  const before = given ? model.counts() : ZERO;
   let loadOps = 0;
   let done = 0;
   let next = every;
@@ -361,7 +362,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     hits = misses = unsupported = scanned = 0;
     opts.onProgress?.(done, total, "load");
   }
-  const mid = snapshot(model);
+  const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
   for (let i = 0; i < spec.operationCount; i++) {
     const op = stream.next();
@@ -390,7 +391,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   }
   process.vm?.sim.flush();
   opts.onProgress?.(done, total, "run");
-  const after = snapshot(model);
+  const after = model.counts();
   return {
     workload: `ycsb-${workload}`,
     backend,
@@ -414,19 +415,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
 }
 
 /** The counters both models keep. */
-interface Meter {
-  accesses: number;
-  accessBytes: number;
-  mallocs: number;
-  frees: number;
-  mallocBytes: number;
-}
-
-const ZERO: Meter = Object.freeze({ accesses: 0, accessBytes: 0, mallocs: 0, frees: 0, mallocBytes: 0 });
-
-function snapshot(m: Meter): Meter {
-  return { accesses: m.accesses, accessBytes: m.accessBytes, mallocs: m.mallocs, frees: m.frees, mallocBytes: m.mallocBytes };
-}
+const ZERO: MeterCounts = Object.freeze({ accesses: 0, accessBytes: 0, mallocs: 0, frees: 0, mallocBytes: 0 });
 
 function progressEvery(v: number | undefined): number {
   const e = v ?? DEFAULT_PROGRESS_EVERY;

@@ -12,6 +12,15 @@
  */
 import type { WorkloadProcess } from "./drivers.js";
 
+/** What a {@link MeteredProcess} counted, at one moment. */
+export interface MeterCounts {
+  accesses: number;
+  accessBytes: number;
+  mallocs: number;
+  frees: number;
+  mallocBytes: number;
+}
+
 export class MeteredProcess {
   accesses = 0;
   accessBytes = 0;
@@ -20,6 +29,11 @@ export class MeteredProcess {
   mallocBytes = 0;
 
   constructor(readonly process: WorkloadProcess) {}
+
+  /** The counts now (a copy: later traffic does not change it). */
+  counts(): MeterCounts {
+    return { accesses: this.accesses, accessBytes: this.accessBytes, mallocs: this.mallocs, frees: this.frees, mallocBytes: this.mallocBytes };
+  }
 
   read(va: number, bytes: number): void {
     this.accesses++;

@@ -74,11 +74,11 @@ describe("memcached model: stats slabs against a hand computation", () => {
     const quiet = new MemcachedServer(new FakeProcess(), { network: false });
     quiet.set(1, 64, 1024);
     const a = p.accesses;
-    const qa = quiet.accesses;
+    const qa = quiet.meter.accesses;
     s.get(1, 64);
     quiet.get(1, 64);
     // request written and parsed, response header written.
-    expect(p.accesses - a - (quiet.accesses - qa)).toBe(3);
+    expect(p.accesses - a - (quiet.meter.accesses - qa)).toBe(3);
   });
 
   it("follows add, replace and set semantics", () => {

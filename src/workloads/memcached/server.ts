@@ -261,7 +261,8 @@ export class MemcachedServer {
   readonly classes: readonly SlabClass[];
   readonly settings: Readonly<SlabSettings>;
   readonly memoryLimit: number;
-  private readonly m: MeteredProcess;
+  /** The process the model's traffic goes through, with its counts. */
+  readonly meter: MeteredProcess;
   private readonly useCas: boolean;
   private readonly keyOffset: number;
   private readonly hotPct: number;
@@ -329,7 +330,7 @@ export class MemcachedServer {
   private evictions = 0;
   private outOfMemory = 0;
   constructor(process: WorkloadProcess, options: MemcachedOptions = {}) {
-    this.m = new MeteredProcess(process);
+    this.meter = new MeteredProcess(process);
     const settings: SlabSettings = { ...DEFAULT_SLAB_SETTINGS, ...options.slabs };
     this.settings = Object.freeze(settings);
     this.classes = Object.freeze(slabClasses(settings).map((c) => Object.freeze(c)));
@@ -382,7 +383,7 @@ export class MemcachedServer {
     this.hashPower = hp;
     // assoc_init: primary_hashtable = calloc(hashsize(hashpower), sizeof(void *)).
     this.buckets = new Int32Array(2 ** hp).fill(-1);
-    this.tableVa = this.m.calloc(2 ** hp * 8, this.metaOpts);
+    this.tableVa = this.meter.calloc(2 ** hp * 8, this.metaOpts);
 
     if (options.code) {
       const region = options.code.regionBytes ?? 256 * 1024;
@@ -391,7 +392,7 @@ export class MemcachedServer {
       if (!(Number.isInteger(region) && region >= 64)) throw new RangeError(`code.regionBytes: ${region} is not allowed; expected an integer >= 64`);
       if (!(Number.isInteger(per) && per >= 0)) throw new RangeError(`code.fetchesPerRequest: ${per} is not allowed; expected an integer >= 0`);
       if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= region)) throw new RangeError(`code.fetchBytes: ${bytes} is not allowed; expected an integer in 1..regionBytes`);
-      this.codeVa = this.m.malloc(region, this.metaOpts);
+      this.codeVa = this.meter.malloc(region, this.metaOpts);
       this.codeBytes = region;
       this.codeFetches = per;
       this.codeFetchBytes = bytes;
@@ -598,11 +599,7 @@ export class MemcachedServer {
       hashExpansions: this.hashExpansions,
       connectionBytes: this.connectionBytes,
       maintainerAccesses: this.maintainerAccesses,
-      accesses: this.accesses,
-      accessBytes: this.accessBytes,
-      mallocs: this.mallocs,
-      frees: this.frees,
-      mallocBytes: this.mallocBytes,
+      ...this.meter.counts(),
     };
   }
 
@@ -671,7 +668,7 @@ export class MemcachedServer {
     if (this.memoryLimit && this.malloced + len > this.memoryLimit && this.pages[c]! > 0) return false;
     let page: number;
     try {
-      page = this.m.malloc(len, this.slabOpts);
+      page = this.meter.malloc(len, this.slabOpts);
     } catch (e) {
       if (e instanceof Error && e.name === "GuestOutOfMemory") return false; // memory_allocate returned NULL
       throw e;
@@ -984,7 +981,7 @@ export class MemcachedServer {
     const oldVa = this.tableVa;
     const old = this.buckets;
     const n = old.length * 2;
-    const newVa = this.m.calloc(n * 8, this.metaOpts);
+    const newVa = this.meter.calloc(n * 8, this.metaOpts);
     const nb = new Int32Array(n).fill(-1);
     const mask = n - 1;
     for (let b = 0; b < old.length; b++) {
@@ -1009,8 +1006,8 @@ export class MemcachedServer {
     this.hashPower++;
     this.hashExpansions++;
     // The old table's accesses must run before its memory can go back to the allocator.
-    this.m.flush();
-    this.m.free(oldVa);
+    this.meter.flush();
+    this.meter.free(oldVa);
   }
 
   private ntotal(it: number): number {
@@ -1033,8 +1030,8 @@ export class MemcachedServer {
     if (!(Number.isInteger(conn) && conn >= 0 && conn < 65536)) {
       throw new RangeError(`conn: ${conn} is not allowed; expected an integer in 0..65535`);
     }
-    const r = this.m.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
-    const w = this.m.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
+    const r = this.meter.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
+    const w = this.meter.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
     this.rbuf[conn] = r;
     this.wbuf[conn] = w;
     this.connectionBytes += 2 * MEMCACHED_READ_BUFFER_SIZE;
@@ -1047,7 +1044,7 @@ export class MemcachedServer {
     const max = this.codeBytes - this.codeFetchBytes;
     for (let i = 0; i < this.codeFetches; i++) {
       const line = (Math.imul(kind * 64 + i, 0x9e3779b1) >>> 0) % lines;
-      this.m.fetch(this.codeVa + Math.min(line * 64, max), this.codeFetchBytes);
+      this.meter.fetch(this.codeVa + Math.min(line * 64, max), this.codeFetchBytes);
     }
   }
 
@@ -1055,29 +1052,12 @@ export class MemcachedServer {
 
   private read(va: number, bytes: number): void {
     if (this.quiet) this.maintainerAccesses++;
-    else this.m.read(va, bytes);
+    else this.meter.read(va, bytes);
   }
 
   private write(va: number, bytes: number): void {
     if (this.quiet) this.maintainerAccesses++;
-    else this.m.write(va, bytes);
-  }
-
-  /** Accesses issued so far, and allocations (for drivers). */
-  get accesses(): number {
-    return this.m.accesses;
-  }
-  get accessBytes(): number {
-    return this.m.accessBytes;
-  }
-  get mallocs(): number {
-    return this.m.mallocs;
-  }
-  get frees(): number {
-    return this.m.frees;
-  }
-  get mallocBytes(): number {
-    return this.m.mallocBytes;
+    else this.meter.write(va, bytes);
   }
 }
 

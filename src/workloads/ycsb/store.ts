@@ -164,7 +164,8 @@ export class KvStore {
   readonly fieldCount: number;
   readonly fieldLength: number;
   readonly layout: "record" | "fields";
-  private readonly m: MeteredProcess;
+  /** The process the model's traffic goes through, with its counts. */
+  readonly meter: MeteredProcess;
   private readonly maxLoad: number;
   private readonly network: boolean;
   private readonly dataOpts: { tier?: string } | undefined;
@@ -204,7 +205,7 @@ export class KvStore {
   private scanned = 0;
   private notFound = 0;
   constructor(process: WorkloadProcess, options: KvStoreOptions = {}) {
-    this.m = new MeteredProcess(process);
+    this.meter = new MeteredProcess(process);
     this.fieldCount = posInt(options.fieldCount ?? KV_DEFAULT_FIELD_COUNT, "fieldCount");
     this.fieldLength = posInt(options.fieldLength ?? KV_DEFAULT_FIELD_LENGTH, "fieldLength");
     const layout = options.layout ?? "record";
@@ -233,10 +234,10 @@ export class KvStore {
     }
 
     this.buckets = new Int32Array(nb).fill(-1);
-    this.tableVa = this.m.calloc(nb * 8, this.metaOpts);
+    this.tableVa = this.meter.calloc(nb * 8, this.metaOpts);
     if (this.network) {
-      this.rbuf = this.m.malloc(KV_BUFFER_BYTES, this.metaOpts);
-      this.wbuf = this.m.malloc(KV_BUFFER_BYTES, this.metaOpts);
+      this.rbuf = this.meter.malloc(KV_BUFFER_BYTES, this.metaOpts);
+      this.wbuf = this.meter.malloc(KV_BUFFER_BYTES, this.metaOpts);
     }
   }
 
@@ -272,29 +273,29 @@ export class KvStore {
     const r = this.n;
     this.growRecords(r + 1);
     const size = this.recordSize(keyLen);
-    const rec = this.m.malloc(size, this.dataOpts);
+    const rec = this.meter.malloc(size, this.dataOpts);
     this.recordBytes += size;
     this.meta.f64[r * 4 + R_VA] = rec;
     this.meta.f64[r * 4 + R_KEYNUM] = keyNum;
     this.meta.u8[r * 32 + R_KEYLEN] = keyLen;
     this.meta.u32[r * 8 + R_HV] = hv;
     if (this.layout === "record") {
-      this.m.write(rec, size); // header, key and fields, copied from the request
+      this.meter.write(rec, size); // header, key and fields, copied from the request
     } else {
-      this.m.write(rec, size); // header, key and the field pointers
+      this.meter.write(rec, size); // header, key and the field pointers
       const base = r * this.fieldCount;
       for (let f = 0; f < this.fieldCount; f++) {
-        const fv = this.m.malloc(this.fieldLength, this.dataOpts);
+        const fv = this.meter.malloc(this.fieldLength, this.dataOpts);
         this.recordBytes += this.fieldLength;
         this.fieldVa[base + f] = fv;
-        this.m.write(fv, this.fieldLength);
+        this.meter.write(fv, this.fieldLength);
       }
     }
     // Hash insert at the bucket's head.
     const b = hv & (this.buckets.length - 1);
     this.meta.i32[r * 8 + R_HNEXT] = this.buckets[b]!;
     this.buckets[b] = r;
-    this.m.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
+    this.meter.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
     if (this.ordered) this.treeInsert(key, r);
     this.inserts++;
@@ -347,16 +348,16 @@ export class KvStore {
     const rec = this.meta.f64[r * 4 + R_VA]!;
     const fieldsOff = KV_RECORD_HEADER_BYTES + align8(this.meta.u8[r * 32 + R_KEYLEN]!);
     if (this.layout === "record") {
-      if (field < 0) this.m.write(rec + fieldsOff, this.fieldCount * this.fieldLength);
-      else this.m.write(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+      if (field < 0) this.meter.write(rec + fieldsOff, this.fieldCount * this.fieldLength);
+      else this.meter.write(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
     } else {
       const base = r * this.fieldCount;
       if (field < 0) {
-        this.m.read(rec + fieldsOff, this.fieldCount * 8);
-        for (let f = 0; f < this.fieldCount; f++) this.m.write(this.fieldVa[base + f]!, this.fieldLength);
+        this.meter.read(rec + fieldsOff, this.fieldCount * 8);
+        for (let f = 0; f < this.fieldCount; f++) this.meter.write(this.fieldVa[base + f]!, this.fieldLength);
       } else {
-        this.m.read(rec + fieldsOff + field * 8, 8);
-        this.m.write(this.fieldVa[base + field]!, this.fieldLength);
+        this.meter.read(rec + fieldsOff + field * 8, 8);
+        this.meter.write(this.fieldVa[base + field]!, this.fieldLength);
       }
     }
     this.respond(8);
@@ -398,7 +399,7 @@ export class KvStore {
         continue;
       }
       const r = leaf.recs[pos++]!;
-      this.m.read(this.meta.f64[r * 4 + R_VA]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
+      this.meter.read(this.meta.f64[r * 4 + R_VA]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
       this.respond(this.readFields(r, field));
       done++;
     }
@@ -425,11 +426,7 @@ export class KvStore {
       scans: this.scans,
       scannedRecords: this.scanned,
       notFound: this.notFound,
-      accesses: this.accesses,
-      accessBytes: this.accessBytes,
-      mallocs: this.mallocs,
-      frees: this.frees,
-      mallocBytes: this.mallocBytes,
+      ...this.meter.counts(),
     };
   }
 
@@ -445,13 +442,13 @@ export class KvStore {
   /** Bucket read, then per chained record a header read and, on an equal hash, a key read. */
   private lookup(keyNum: number, keyLen: number, hv: number): number {
     const b = hv & (this.buckets.length - 1);
-    this.m.read(this.tableVa + b * 8, 8);
+    this.meter.read(this.tableVa + b * 8, 8);
     let r = this.buckets[b]!;
     while (r >= 0) {
       const rec = this.meta.f64[r * 4 + R_VA]!;
-      this.m.read(rec, KV_RECORD_HEADER_BYTES);
+      this.meter.read(rec, KV_RECORD_HEADER_BYTES);
       if (this.meta.u32[r * 8 + R_HV] === hv && this.meta.u8[r * 32 + R_KEYLEN] === keyLen) {
-        this.m.read(rec + KV_RECORD_HEADER_BYTES, keyLen);
+        this.meter.read(rec + KV_RECORD_HEADER_BYTES, keyLen);
         if (this.meta.f64[r * 4 + R_KEYNUM] === keyNum) return r;
       }
       r = this.meta.i32[r * 8 + R_HNEXT]!;
@@ -466,20 +463,20 @@ export class KvStore {
     if (this.layout === "record") {
       if (field < 0) {
         const bytes = this.fieldCount * this.fieldLength;
-        this.m.read(rec + fieldsOff, bytes);
+        this.meter.read(rec + fieldsOff, bytes);
         return bytes;
       }
-      this.m.read(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
+      this.meter.read(rec + fieldsOff + field * this.fieldLength, this.fieldLength);
       return this.fieldLength;
     }
     const base = r * this.fieldCount;
     if (field < 0) {
-      this.m.read(rec + fieldsOff, this.fieldCount * 8);
-      for (let f = 0; f < this.fieldCount; f++) this.m.read(this.fieldVa[base + f]!, this.fieldLength);
+      this.meter.read(rec + fieldsOff, this.fieldCount * 8);
+      for (let f = 0; f < this.fieldCount; f++) this.meter.read(this.fieldVa[base + f]!, this.fieldLength);
       return this.fieldCount * this.fieldLength;
     }
-    this.m.read(rec + fieldsOff + field * 8, 8);
-    this.m.read(this.fieldVa[base + field]!, this.fieldLength);
+    this.meter.read(rec + fieldsOff + field * 8, 8);
+    this.meter.read(this.fieldVa[base + field]!, this.fieldLength);
     return this.fieldLength;
   }
 
@@ -493,8 +490,8 @@ export class KvStore {
   private request(bytes: number): void {
     if (!this.network) return;
     const n = Math.min(8 + bytes, KV_BUFFER_BYTES); // 8: a command word and lengths (a guess)
-    this.m.write(this.rbuf, n);
-    this.m.read(this.rbuf, n);
+    this.meter.write(this.rbuf, n);
+    this.meter.read(this.rbuf, n);
   }
 
   /** `bytes` of response go into the response buffer (cycling through it). */
@@ -502,7 +499,7 @@ export class KvStore {
     if (!this.network) return;
     const n = Math.min(bytes, KV_BUFFER_BYTES);
     if (this.wOff + n > KV_BUFFER_BYTES) this.wOff = 0;
-    this.m.write(this.wbuf + this.wOff, n);
+    this.meter.write(this.wbuf + this.wOff, n);
     this.wOff += n;
     if (this.wOff >= KV_BUFFER_BYTES) this.wOff = 0;
   }
@@ -513,20 +510,20 @@ export class KvStore {
     const oldVa = this.tableVa;
     const n = old.length * 2;
     const nb = new Int32Array(n).fill(-1);
-    const newVa = this.m.calloc(n * 8, this.metaOpts);
+    const newVa = this.meter.calloc(n * 8, this.metaOpts);
     const mask = n - 1;
     for (let b = 0; b < old.length; b++) {
-      this.m.read(oldVa + b * 8, 8);
+      this.meter.read(oldVa + b * 8, 8);
       let r = old[b]!;
       while (r >= 0) {
         const nx = this.meta.i32[r * 8 + R_HNEXT]!;
         const rec = this.meta.f64[r * 4 + R_VA]!;
-        this.m.read(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
+        this.meter.read(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
         const to = this.meta.u32[r * 8 + R_HV]! & mask;
         this.meta.i32[r * 8 + R_HNEXT] = nb[to]!;
-        this.m.write(rec, 8); // rec->hnext
+        this.meter.write(rec, 8); // rec->hnext
         nb[to] = r;
-        this.m.write(newVa + to * 8, 8);
+        this.meter.write(newVa + to * 8, 8);
         r = nx;
       }
     }
@@ -534,16 +531,16 @@ export class KvStore {
     this.tableVa = newVa;
     this.hashExpansions++;
     // Queued accesses to the old array must run before it goes back to the allocator.
-    this.m.flush();
-    this.m.free(oldVa);
+    this.meter.flush();
+    this.meter.free(oldVa);
   }
 
   private readNode(node: Node): void {
-    this.m.read(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
+    this.meter.read(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
   }
 
   private newNode(leaf: boolean): Node {
-    const va = this.m.malloc(this.nodeBytes, this.metaOpts);
+    const va = this.meter.malloc(this.nodeBytes, this.metaOpts);
     this.treeNodes++;
     return { va, leaf, keys: [], kids: [], recs: [], next: null };
   }
@@ -596,16 +593,16 @@ export class KvStore {
       }
       // The old node held slotsPerNode slots; the upper ones move (the new key's slot is
       // written wherever it lands: into the new node with the copy, or shifted in the old).
-      this.m.read(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
-      this.m.write(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
-      if (at < cur.keys.length) this.m.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
-      this.m.write(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
+      this.meter.read(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
+      this.meter.write(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
+      if (at < cur.keys.length) this.meter.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
+      this.meter.write(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
       const parent = path.pop();
       if (!parent) {
         const root = this.newNode(false);
         root.keys = [sep];
         root.kids = [cur, right];
-        this.m.write(root.va, NODE_HEADER_BYTES + slot);
+        this.meter.write(root.va, NODE_HEADER_BYTES + slot);
         this.root = root;
         this.treeHeight++;
         return;
@@ -615,8 +612,8 @@ export class KvStore {
       parent.kids.splice(at + 1, 0, right);
       cur = parent;
     }
-    this.m.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
-    this.m.write(cur.va, 8); // count
+    this.meter.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
+    this.meter.write(cur.va, 8); // count
   }
 
   private growRecords(need: number): void {
@@ -626,25 +623,6 @@ export class KvStore {
       fv.set(this.fieldVa);
       this.fieldVa = fv;
     }
-  }
-
-  // ---- the process ------------------------------------------------------------------
-
-  /** Accesses issued so far, and allocations (for drivers). */
-  get accesses(): number {
-    return this.m.accesses;
-  }
-  get accessBytes(): number {
-    return this.m.accessBytes;
-  }
-  get mallocs(): number {
-    return this.m.mallocs;
-  }
-  get frees(): number {
-    return this.m.frees;
-  }
-  get mallocBytes(): number {
-    return this.m.mallocBytes;
   }
 }
 
