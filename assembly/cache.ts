@@ -34,6 +34,7 @@ let ranksAt: usize = 0; // offset of the ranks in a set block
 let dirtyAt: usize = 0; // offset of the dirty mask in a set block
 let stride: usize = 0; // bytes of a set block
 let wide16 = false;
+let lru16 = false; // 16 ways under LRU (every CPU preset's): useLine16's constant-geometry path
 
 const INVALID: u8 = 0xFF;
 const PADDING: u8 = 0xFE;
@@ -68,6 +69,7 @@ export function linesLayout(): void {
   dirtyAt = ranksAt + <usize>((wpad + 15) & ~15);
   stride = <usize>setStride(wpad);
   wide16 = ways == 16 && wpad == 16;
+  lru16 = wide16 && load<u32>(CFG_REPL) == 0; // init stores the policy before the layout
   if (!linesOn) return;
   const n = load<u32>(CFG_PCPUS);
   const rbytes = (wpad + 15) & ~15;
@@ -88,6 +90,7 @@ export function linesLayout(): void {
  */
 // @ts-ignore: decorator
 @inline function useLine(c: usize, p: usize, line: u64, write: bool): bool {
+  if (lru16) return useLine16(c, p + keysOff, setMask, line, write);
   const set = p + keysOff + <usize>(<u32>line & setMask) * stride;
   const ranks = set + ranksAt;
   const key = (line << 1) | 1;
@@ -156,37 +159,28 @@ function lastRanked(ranks: usize): i32 {
 
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
-  const hit = wide16 && load<u32>(CFG_REPL) == 0 ? useLine16(c, p + keysOff, setMask, hpa >> 6, false) : useLine(c, p, hpa >> 6, false);
-  if (hit) bump(c, C_REFS_CACHED);
+  if (useLine(c, p, hpa >> 6, false)) bump(c, C_REFS_CACHED);
   else bump(c, C_REF_MISS_TIER + <i32>tier);
 }
 
 /** The lines of a successful page access of `len` bytes at host address `hpa` (one page, one tier). */
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
+  const first = hpa >> 6;
   const last = (hpa + len - 1) >> 6;
-  const lru16 = wide16 && load<u32>(CFG_REPL) == 0;
-  if (last == hpa >> 6) {
+  const write = kind == 2;
+  if (last == first) {
     // one line, the commonest case: no loop
-    if (lru16 ? useLine16(c, p + keysOff, setMask, last, kind == 2) : useLine(c, p, last, kind == 2)) bump(c, C_DLINE_HIT + <i32>kind);
+    if (useLine(c, p, last, write)) bump(c, C_DLINE_HIT + <i32>kind);
     else bump(c, C_DLINE_MISS + <i32>(tier * 3 + kind));
     return;
   }
-  if (lru16) {
-    const n = last - (hpa >> 6) + 1;
-    const hits = lruRun16(c, p + keysOff, hpa >> 6, last, kind == 2);
-    if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
-    if (hits != n) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), n - hits);
-    return;
-  }
-  const write = kind == 2;
   let hits: u64 = 0;
-  let misses: u64 = 0;
-  for (let line = hpa >> 6; line <= last; line++) {
-    if (useLine(c, p, line, write)) hits++;
-    else misses++;
-  }
+  // a run in its own loop, the geometry's checks out of it
+  if (lru16) hits = lruRun16(c, p + keysOff, first, last, write);
+  else for (let line = first; line <= last; line++) if (useLine(c, p, line, write)) hits++;
+  const n = last - first + 1;
   if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
-  if (misses != 0) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), misses);
+  if (hits != n) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), n - hits);
 }
 
 /** Bytes of a 16-way set block (setStride(16)): 128 of keys, 16 of ranks, 8 of the dirty mask. */
