@@ -54,6 +54,7 @@ import type { WorkloadProcess } from "../drivers.js";
 import { MeteredProcess } from "../metered.js";
 import { mix32 } from "../memcached/server.js";
 import { RecordTable } from "../records.js";
+import { BPlusTree } from "./btree.js";
 
 // A record's metadata in the store's RecordTable: guest address and key number (f64
 // words 0, 1 of 4), hash-chain successor and hash (32-bit words 4, 5 of 8), key length
@@ -78,8 +79,6 @@ export const KV_DEFAULT_MAX_LOAD_FACTOR = 1;
 export const KV_DEFAULT_NODE_BYTES = 512;
 /** Key bytes per B+-tree slot: YCSB keys are "user" + at most 19 digits = 23 B. */
 export const KV_DEFAULT_KEY_SLOT_BYTES = 24;
-/** B+-tree node header: count and level (8 B), next-leaf or leftmost-child pointer (8 B). */
-const NODE_HEADER_BYTES = 16;
 /** Request and response buffer bytes (as memcached's READ_BUFFER_SIZE; a guess for this store). */
 export const KV_BUFFER_BYTES = 16384;
 
@@ -141,17 +140,6 @@ export interface KvStoreStats {
   mallocBytes: number;
 }
 
-interface Node {
-  va: number;
-  leaf: boolean;
-  keys: string[];
-  /** Children (inner nodes): keys.length + 1 of them. */
-  kids: Node[];
-  /** Record ids (leaves), parallel to keys. */
-  recs: number[];
-  next: Node | null;
-}
-
 /**
  * The in-place key-value store; see the module comment.
  *
@@ -182,15 +170,8 @@ export class KvStore {
   private tableVa: number;
   private hashExpansions = 0;
 
-  // B+-tree.
-  private readonly ordered: boolean;
-  private readonly nodeBytes: number;
-  private readonly keySlot: number;
-  private readonly slotBytes: number;
-  private readonly slotsPerNode: number;
-  private root: Node | null = null;
-  private treeNodes = 0;
-  private treeHeight = 0;
+  /** The ordered index (B+-tree), or null without one. */
+  private readonly tree: BPlusTree | null;
 
   // Buffers.
   private rbuf = 0;
@@ -224,14 +205,9 @@ export class KvStore {
     this.network = options.network ?? true;
     this.dataOpts = options.tier === undefined ? undefined : { tier: options.tier };
     this.metaOpts = options.metadataTier === undefined ? undefined : { tier: options.metadataTier };
-    this.ordered = options.orderedIndex ?? true;
-    this.nodeBytes = posInt(options.nodeBytes ?? KV_DEFAULT_NODE_BYTES, "nodeBytes");
-    this.keySlot = posInt(options.keySlotBytes ?? KV_DEFAULT_KEY_SLOT_BYTES, "keySlotBytes");
-    this.slotBytes = this.keySlot + 8;
-    this.slotsPerNode = Math.floor((this.nodeBytes - NODE_HEADER_BYTES) / this.slotBytes);
-    if (this.slotsPerNode < 3) {
-      throw new RangeError(`nodeBytes: ${this.nodeBytes} is not allowed; a node must hold at least 3 slots of ${this.slotBytes} B after its 16 B header`);
-    }
+    const nodeBytes = posInt(options.nodeBytes ?? KV_DEFAULT_NODE_BYTES, "nodeBytes");
+    const keySlotBytes = posInt(options.keySlotBytes ?? KV_DEFAULT_KEY_SLOT_BYTES, "keySlotBytes");
+    this.tree = options.orderedIndex ?? true ? new BPlusTree(this.meter, { nodeBytes, keySlotBytes, tier: options.metadataTier }) : null;
 
     this.buckets = new Int32Array(nb).fill(-1);
     this.tableVa = this.meter.calloc(nb * 8, this.metaOpts);
@@ -297,7 +273,7 @@ export class KvStore {
     this.buckets[b] = r;
     this.meter.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
-    if (this.ordered) this.treeInsert(key, r);
+    this.tree?.insert(key, r);
     this.inserts++;
     this.respond(8);
     if (this.n > this.buckets.length * this.maxLoad && this.buckets.length < 2 ** 28) this.expand();
@@ -372,37 +348,19 @@ export class KvStore {
    * store.scan("user5", 10); // up to 10 records from "user5" on
    */
   scan(startKey: string, count: number, field = -1): number {
-    if (!this.ordered) throw new Error("scan: this store has no ordered index (orderedIndex: false)");
+    if (!this.tree) throw new Error("scan: this store has no ordered index (orderedIndex: false)");
     if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`count: ${count} is not allowed; expected an integer >= 0`);
     this.checkField(field);
     this.scans++;
-    startKey = flat(startKey);
     this.request(startKey.length + 8);
-    let node = this.root;
-    if (!node) {
+    if (this.tree.height === 0) {
       this.respond(8);
       return 0;
     }
-    while (!node.leaf) {
-      this.readNode(node);
-      node = node.kids[upperBound(node.keys, startKey)]!;
-    }
-    this.readNode(node);
-    let pos = lowerBound(node.keys, startKey);
-    let done = 0;
-    let leaf: Node | null = node;
-    while (done < count && leaf) {
-      if (pos >= leaf.keys.length) {
-        leaf = leaf.next;
-        pos = 0;
-        if (leaf) this.readNode(leaf);
-        continue;
-      }
-      const r = leaf.recs[pos++]!;
+    const done = this.tree.scan(startKey, count, (r) => {
       this.meter.read(this.meta.f64[r * 4 + R_VA]!, KV_RECORD_HEADER_BYTES); // the record's header (key length, field count)
       this.respond(this.readFields(r, field));
-      done++;
-    }
+    });
     this.scanned += done;
     return done;
   }
@@ -416,9 +374,9 @@ export class KvStore {
       hashBuckets: this.buckets.length,
       hashBytes: this.buckets.length * 8,
       hashExpansions: this.hashExpansions,
-      treeNodes: this.treeNodes,
-      treeBytes: this.treeNodes * this.nodeBytes,
-      treeHeight: this.treeHeight,
+      treeNodes: this.tree?.nodes ?? 0,
+      treeBytes: this.tree ? this.tree.nodes * this.tree.nodeBytes : 0,
+      treeHeight: this.tree?.height ?? 0,
       bufferBytes: this.network ? 2 * KV_BUFFER_BYTES : 0,
       reads: this.reads,
       updates: this.updates,
@@ -535,87 +493,6 @@ export class KvStore {
     this.meter.free(oldVa);
   }
 
-  private readNode(node: Node): void {
-    this.meter.read(node.va, NODE_HEADER_BYTES + node.keys.length * this.slotBytes);
-  }
-
-  private newNode(leaf: boolean): Node {
-    const va = this.meter.malloc(this.nodeBytes, this.metaOpts);
-    this.treeNodes++;
-    return { va, leaf, keys: [], kids: [], recs: [], next: null };
-  }
-
-  /**
-   * B+-tree insert: descend (a read per node), then put the slot into the leaf (one write
-   * of the slots from it to the end: the memmove and the new slot) and its count. A full
-   * node splits first, as a C B+-tree does: a new node is allocated, the upper half of the
-   * slots copied into it (a read and a write), the old node's header rewritten, and the
-   * separator goes into the parent the same way, up to a new root.
-   */
-  private treeInsert(key: string, r: number): void {
-    key = flat(key);
-    if (!this.root) {
-      this.root = this.newNode(true);
-      this.treeHeight = 1;
-    }
-    const path: Node[] = [];
-    const idx: number[] = [];
-    let node = this.root;
-    while (!node.leaf) {
-      this.readNode(node);
-      const i = upperBound(node.keys, key);
-      path.push(node);
-      idx.push(i);
-      node = node.kids[i]!;
-    }
-    this.readNode(node);
-    let at = lowerBound(node.keys, key);
-    node.keys.splice(at, 0, key);
-    node.recs.splice(at, 0, r);
-    let cur = node;
-    const slot = this.slotBytes;
-    while (cur.keys.length > this.slotsPerNode) {
-      // Split: cur keeps [0, mid), the new node takes the rest (a leaf keeps the separator too).
-      const right = this.newNode(cur.leaf);
-      const mid = cur.keys.length >> 1;
-      let sep: string;
-      if (cur.leaf) {
-        right.keys = cur.keys.splice(mid);
-        right.recs = cur.recs.splice(mid);
-        right.next = cur.next;
-        cur.next = right;
-        sep = right.keys[0]!;
-      } else {
-        sep = cur.keys[mid]!;
-        right.keys = cur.keys.splice(mid + 1);
-        cur.keys.pop();
-        right.kids = cur.kids.splice(mid + 1);
-      }
-      // The old node held slotsPerNode slots; the upper ones move (the new key's slot is
-      // written wherever it lands: into the new node with the copy, or shifted in the old).
-      this.meter.read(cur.va + NODE_HEADER_BYTES + mid * slot, (this.slotsPerNode - mid) * slot);
-      this.meter.write(right.va, NODE_HEADER_BYTES + right.keys.length * slot);
-      if (at < cur.keys.length) this.meter.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot);
-      this.meter.write(cur.va, NODE_HEADER_BYTES); // count and next-leaf pointer
-      const parent = path.pop();
-      if (!parent) {
-        const root = this.newNode(false);
-        root.keys = [sep];
-        root.kids = [cur, right];
-        this.meter.write(root.va, NODE_HEADER_BYTES + slot);
-        this.root = root;
-        this.treeHeight++;
-        return;
-      }
-      at = idx.pop()!;
-      parent.keys.splice(at, 0, sep);
-      parent.kids.splice(at + 1, 0, right);
-      cur = parent;
-    }
-    this.meter.write(cur.va + NODE_HEADER_BYTES + at * slot, (cur.keys.length - at) * slot); // memmove + new slot
-    this.meter.write(cur.va, 8); // count
-  }
-
   private growRecords(need: number): void {
     this.meta.reserve(need);
     if (this.layout === "fields" && this.fieldVa.length < this.meta.capacity * this.fieldCount) {
@@ -624,43 +501,6 @@ export class KvStore {
       this.fieldVa = fv;
     }
   }
-}
-
-let flatSink = 0;
-
-/**
- * `key`, flattened. A key built by concatenation ("user" + digits) is a V8 cons string,
- * a tree of its parts, and compares about 4x slower than a flat one (about 60 ns and 15
- * ns for YCSB keys); reading a character makes V8 flatten it in place (the sink keeps
- * the read from being optimised away). Only speed depends on it: the order is the same.
- */
-function flat(key: string): string {
-  flatSink ^= key.charCodeAt(0);
-  return key;
-}
-
-/** First index whose key is >= `key`. */
-function lowerBound(keys: string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index whose key is > `key` (the child of an inner node that holds `key`). */
-function upperBound(keys: string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function align8(n: number): number {

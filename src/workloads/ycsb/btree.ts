@@ -1,0 +1,328 @@
+/**
+ * The key-value store's ordered index: a B+-tree of string keys in guest memory, each
+ * node one allocation of `nodeBytes` from the guest allocator, every descent, insert and
+ * split issuing the reads and writes a C B+-tree makes (the layout is in store.ts's
+ * module comment). Only the structure lives on the host: node slots in typed arrays, no
+ * object per node or key, so a YCSB load phase's inserts make no garbage.
+ *
+ * Keys are compared as JavaScript compares strings (UTF-16 code units). On the host a
+ * slot holds its key's first 12 code units packed into two numbers (a monotone map:
+ * when the packed pairs differ they order the keys, when they are equal the strings
+ * decide; YCSB's keys, "user" and digits, rarely tie) and the id of the value it maps
+ * to, through which the key string is found.
+ * Values are the caller's record ids: non-negative integers, one per key.
+ *
+ * @example
+ * const tree = new BPlusTree(meter, { nodeBytes: 512, keySlotBytes: 24 });
+ * tree.insert("user42", 0);
+ * tree.insert("user7", 1);
+ * tree.scan("user5", 10, (r) => visited.push(r)); // 1: record 1 ("user7")
+ */
+import type { MeteredProcess } from "../metered.js";
+
+/** Node header: count and level (8 B), next-leaf or leftmost-child pointer (8 B). */
+export const BTREE_NODE_HEADER_BYTES = 16;
+
+/** Geometry of a {@link BPlusTree}. */
+export interface BPlusTreeOptions {
+  /** Bytes of a node (one guest allocation). */
+  nodeBytes: number;
+  /** Key bytes of a slot (a slot is these and an 8-byte pointer). */
+  keySlotBytes: number;
+  /** Tier for the nodes (passed to malloc; default: the allocator's choice). */
+  tier?: string;
+}
+
+export class BPlusTree {
+  /** Slots of a node: as many as fit after its header. */
+  readonly slotsPerNode: number;
+  /** Bytes of a slot: the key and an 8-byte pointer. */
+  readonly slotBytes: number;
+  readonly nodeBytes: number;
+  /** Nodes allocated, and the tree's height (0 while empty). */
+  nodes = 0;
+  height = 0;
+
+  private readonly opts: { tier?: string } | undefined;
+  private root = -1;
+  // Node n: header fields at [n]; its slots at [n * span, n * span + count) of the slot
+  // arrays (span = slotsPerNode + 1: a node holds one extra slot until it splits); an
+  // inner node's children at [n * (span + 1), ...) of `kid`.
+  private readonly span: number;
+  private cap = 0;
+  private count = new Int32Array(0);
+  private isLeaf = new Uint8Array(0);
+  private next = new Int32Array(0);
+  private va = new Float64Array(0);
+  private keyA = new Float64Array(0);
+  private keyB = new Float64Array(0);
+  private rid = new Int32Array(0);
+  private kid = new Int32Array(0);
+  /** The key string of each value (record id), for comparisons the packed pairs leave equal. */
+  private readonly keyOf: string[] = [];
+  // A descent's inner nodes and the child taken at each.
+  private path = new Int32Array(16);
+  private pathAt = new Int32Array(16);
+
+  constructor(
+    private readonly meter: MeteredProcess,
+    options: BPlusTreeOptions,
+  ) {
+    this.nodeBytes = options.nodeBytes;
+    this.slotBytes = options.keySlotBytes + 8;
+    this.slotsPerNode = Math.floor((this.nodeBytes - BTREE_NODE_HEADER_BYTES) / this.slotBytes);
+    if (this.slotsPerNode < 3) {
+      throw new RangeError(`nodeBytes: ${this.nodeBytes} is not allowed; a node must hold at least 3 slots of ${this.slotBytes} B after its 16 B header`);
+    }
+    this.span = this.slotsPerNode + 1;
+    this.opts = options.tier === undefined ? undefined : { tier: options.tier };
+  }
+
+  /**
+   * Inserts `key` for `value` (a record id, unique per key): a read of each node on the
+   * path, then the slot put into its leaf (one write from it to the end: the memmove
+   * and the new slot) and the count. A full node splits first, as a C B+-tree does: a
+   * new node is allocated, the upper half of the slots copied into it (a read and a
+   * write), the old node's header rewritten, and the separator goes into the parent the
+   * same way, up to a new root.
+   */
+  insert(key: string, value: number): void {
+    pack(key);
+    const a = packed[0]!;
+    const b = packed[1]!;
+    this.keyOf[value] = key;
+    if (this.root < 0) {
+      this.root = this.newNode(true);
+      this.height = 1;
+    }
+    let depth = 0;
+    let node = this.root;
+    while (this.isLeaf[node] === 0) {
+      this.readNode(node);
+      const i = this.upperBound(node, a, b, key);
+      if (depth === this.path.length) this.growPath();
+      this.path[depth] = node;
+      this.pathAt[depth++] = i;
+      node = this.kid[node * (this.span + 1) + i]!;
+    }
+    this.readNode(node);
+    let at = this.lowerBound(node, a, b, key);
+    this.putSlot(node, at, a, b, value);
+    let cur = node;
+    const spn = this.slotsPerNode;
+    const slot = this.slotBytes;
+    const H = BTREE_NODE_HEADER_BYTES;
+    while (this.count[cur]! > spn) {
+      // Split: cur keeps [0, mid), the new node takes the rest (a leaf keeps the separator too).
+      const right = this.newNode(this.isLeaf[cur] === 1);
+      const n = this.count[cur]!;
+      const mid = n >> 1;
+      const cs = cur * this.span;
+      const rs = right * this.span;
+      let sep: number; // slot (of cur or right) holding the separator
+      if (this.isLeaf[cur] === 1) {
+        this.moveSlots(cs + mid, rs, n - mid);
+        this.count[right] = n - mid;
+        this.count[cur] = mid;
+        this.next[right] = this.next[cur]!;
+        this.next[cur] = right;
+        sep = rs;
+      } else {
+        sep = cs + mid;
+        this.moveSlots(cs + mid + 1, rs, n - mid - 1);
+        this.kid.copyWithin(right * (this.span + 1), cur * (this.span + 1) + mid + 1, cur * (this.span + 1) + n + 1);
+        this.count[right] = n - mid - 1;
+        this.count[cur] = mid;
+      }
+      // The old node held slotsPerNode slots; the upper ones move (the new key's slot is
+      // written wherever it lands: into the new node with the copy, or shifted in the old).
+      const curVa = this.va[cur]!;
+      this.meter.read(curVa + H + mid * slot, (spn - mid) * slot);
+      this.meter.write(this.va[right]!, H + this.count[right]! * slot);
+      if (at < this.count[cur]!) this.meter.write(curVa + H + at * slot, (this.count[cur]! - at) * slot);
+      this.meter.write(curVa, H); // count and next-leaf pointer
+      const sa = this.keyA[sep]!;
+      const sb = this.keyB[sep]!;
+      const sr = this.rid[sep]!;
+      if (depth === 0) {
+        const root = this.newNode(false);
+        this.putSlot(root, 0, sa, sb, sr);
+        this.kid[root * (this.span + 1)] = cur;
+        this.kid[root * (this.span + 1) + 1] = right;
+        this.meter.write(this.va[root]!, H + slot);
+        this.root = root;
+        this.height++;
+        return;
+      }
+      const parent = this.path[--depth]!;
+      at = this.pathAt[depth]!;
+      this.putSlot(parent, at, sa, sb, sr);
+      const pk = parent * (this.span + 1);
+      this.kid.copyWithin(pk + at + 2, pk + at + 1, pk + this.count[parent]!);
+      this.kid[pk + at + 1] = right;
+      cur = parent;
+    }
+    this.meter.write(this.va[cur]! + H + at * slot, (this.count[cur]! - at) * slot); // memmove + new slot
+    this.meter.write(this.va[cur]!, 8); // count
+  }
+
+  /**
+   * Visits up to `count` values in key order from the first key >= `startKey`: a read
+   * of each node on the path, then of each further leaf it steps into. Returns the
+   * values visited (fewer at the end of the tree).
+   */
+  scan(startKey: string, count: number, visit: (value: number) => void): number {
+    if (this.root < 0) return 0;
+    pack(startKey);
+    const a = packed[0]!;
+    const b = packed[1]!;
+    let node = this.root;
+    while (this.isLeaf[node] === 0) {
+      this.readNode(node);
+      node = this.kid[node * (this.span + 1) + this.upperBound(node, a, b, startKey)]!;
+    }
+    this.readNode(node);
+    let pos = this.lowerBound(node, a, b, startKey);
+    let done = 0;
+    while (done < count && node >= 0) {
+      if (pos >= this.count[node]!) {
+        node = this.next[node]!;
+        pos = 0;
+        if (node >= 0) this.readNode(node);
+        continue;
+      }
+      visit(this.rid[node * this.span + pos++]!);
+      done++;
+    }
+    return done;
+  }
+
+  /** A descent's read of a node: its header and used slots. */
+  private readNode(node: number): void {
+    this.meter.read(this.va[node]!, BTREE_NODE_HEADER_BYTES + this.count[node]! * this.slotBytes);
+  }
+
+  private newNode(leaf: boolean): number {
+    const va = this.meter.malloc(this.nodeBytes, this.opts);
+    const n = this.nodes++;
+    if (n === this.cap) this.grow();
+    this.va[n] = va;
+    this.isLeaf[n] = leaf ? 1 : 0;
+    this.count[n] = 0;
+    this.next[n] = -1;
+    return n;
+  }
+
+  /** Shifts node `node`'s slots from `at` up by one and puts the key (a, b) for value `r` at `at`. */
+  private putSlot(node: number, at: number, a: number, b: number, r: number): void {
+    const s = node * this.span;
+    const end = s + this.count[node]!;
+    if (s + at < end) this.moveSlots(s + at, s + at + 1, end - s - at);
+    this.keyA[s + at] = a;
+    this.keyB[s + at] = b;
+    this.rid[s + at] = r;
+    this.count[node]++;
+  }
+
+  private moveSlots(from: number, to: number, n: number): void {
+    this.keyA.copyWithin(to, from, from + n);
+    this.keyB.copyWithin(to, from, from + n);
+    this.rid.copyWithin(to, from, from + n);
+  }
+
+  /** Slot `s`'s key against the key (a, b, key): negative, 0 or positive. */
+  private compare(s: number, a: number, b: number, key: string): number {
+    const x = this.keyA[s]!;
+    if (x !== a) return x < a ? -1 : 1;
+    const y = this.keyB[s]!;
+    if (y !== b) return y < b ? -1 : 1;
+    const k = this.keyOf[this.rid[s]!]!;
+    return k < key ? -1 : k > key ? 1 : 0;
+  }
+
+  /** First slot of `node` whose key is >= the key. */
+  private lowerBound(node: number, a: number, b: number, key: string): number {
+    const s = node * this.span;
+    let lo = 0;
+    let hi = this.count[node]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compare(s + mid, a, b, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First slot of `node` whose key is > the key (the child of an inner node that holds it). */
+  private upperBound(node: number, a: number, b: number, key: string): number {
+    const s = node * this.span;
+    let lo = 0;
+    let hi = this.count[node]!;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compare(s + mid, a, b, key) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private grow(): void {
+    const cap = Math.max(64, this.cap * 2);
+    const span = this.span;
+    this.count = grown(this.count, new Int32Array(cap));
+    this.isLeaf = grown(this.isLeaf, new Uint8Array(cap));
+    this.next = grown(this.next, new Int32Array(cap));
+    this.va = grown(this.va, new Float64Array(cap));
+    this.keyA = grown(this.keyA, new Float64Array(cap * span));
+    this.keyB = grown(this.keyB, new Float64Array(cap * span));
+    this.rid = grown(this.rid, new Int32Array(cap * span));
+    this.kid = grown(this.kid, new Int32Array(cap * (span + 1)));
+    this.cap = cap;
+  }
+
+  private growPath(): void {
+    this.path = grown(this.path, new Int32Array(this.path.length * 2));
+    this.pathAt = grown(this.pathAt, new Int32Array(this.pathAt.length * 2));
+  }
+}
+
+function grown<T extends Int32Array | Uint8Array | Float64Array>(old: T, to: T): T {
+  to.set(old as never);
+  return to;
+}
+
+/**
+ * The first 12 code units of `key` packed base 256 into `packed` (6 a number): c as
+ * c + 1 for c < 254, a position past the end as 0. A code unit >= 254 packs as 255 and
+ * so does every position after it (two keys clamped at the same place must tie, not be
+ * ordered by what follows). The map is monotone in the string order: unequal packs
+ * order their keys; equal ones need the strings.
+ */
+function pack(key: string): void {
+  let v = 0;
+  let head = 0;
+  let saturated = false;
+  const n = key.length;
+  for (let j = 0; j < 12; j++) {
+    let d: number;
+    if (saturated) d = 255;
+    else if (j >= n) d = 0;
+    else {
+      const c = key.charCodeAt(j);
+      if (c < 254) d = c + 1;
+      else {
+        d = 255;
+        saturated = true;
+      }
+    }
+    v = v * 256 + d;
+    if (j === 5) {
+      head = v;
+      v = 0;
+    }
+  }
+  packed[0] = head;
+  packed[1] = v;
+}
+
+const packed = new Float64Array(2);
