@@ -365,7 +365,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
   for (let i = 0; i < spec.operationCount; i++) {
-    const op = stream.next();
+    const op = stream.nextShared(); // used up before the next draw
     // (a switch: a store keyed by the operation's name is a slow megamorphic access)
     switch (op.op) {
       case "read":

@@ -147,6 +147,21 @@ describe("run phase", () => {
     expect([...ycsbRunPhase(spec, 3)]).not.toEqual([...ycsbRunPhase(spec, 4)]);
   });
 
+  it("nextShared draws what next draws, into one reused object whose key follows it", () => {
+    for (const name of ["a", "d", "e", "f"] as const) {
+      const spec = ycsbWorkload(name, { recordCount: 500, operationCount: 2000 });
+      const fresh = new YcsbRunStream(spec, 9);
+      const shared = new YcsbRunStream(spec, 9);
+      const first = shared.nextShared();
+      expect(JSON.stringify(first)).toBe(JSON.stringify(fresh.next()));
+      for (let i = 1; i < 2000; i++) {
+        const op = shared.nextShared();
+        expect(op).toBe(first);
+        expect(JSON.stringify(op)).toBe(JSON.stringify(fresh.next())); // the key too, made anew
+      }
+    }
+  });
+
   it("A: 50/50 read/update on loaded keys; reads all fields, updates one", () => {
     const ops = run("a");
     const m = mix(ops);
