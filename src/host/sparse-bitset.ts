@@ -63,6 +63,9 @@ export class SparseBitset {
   private spare: number[] = [];
   /** Chunk index -> slot, for non-empty chunks only. */
   private readonly dir = new Map<number, number>();
+  /** The chunk looked up last and its slot (-1: none): a buddy allocator's frames come in runs, and most operations hit the chunk the previous one did. */
+  private lastChunk = -1;
+  private lastSlot = -1;
   /** The set of non-empty chunk indices; null when the universe fits in one chunk. */
   private readonly parent: SparseBitset | null;
 
@@ -90,8 +93,8 @@ export class SparseBitset {
    */
   has(i: number): boolean {
     if (!(i >= 0 && i < this.size) || i !== Math.floor(i)) return false;
-    const slot = this.dir.get(Math.floor(i / CHUNK_BITS));
-    if (slot === undefined) return false;
+    const slot = this.slotOf(Math.floor(i / CHUNK_BITS));
+    if (slot < 0) return false;
     return ((this.pool[slot * STRIDE + ((i & (CHUNK_BITS - 1)) >>> 5)]! >>> (i & 31)) & 1) !== 0;
   }
 
@@ -102,11 +105,13 @@ export class SparseBitset {
   add(i: number): boolean {
     this.check(i, "add");
     const c = Math.floor(i / CHUNK_BITS);
-    let slot = this.dir.get(c);
-    const created = slot === undefined;
-    if (slot === undefined) {
+    let slot = this.slotOf(c);
+    const created = slot < 0;
+    if (created) {
       slot = this.newSlot();
       this.dir.set(c, slot);
+      this.lastChunk = c;
+      this.lastSlot = slot;
     }
     const base = slot * STRIDE;
     const w = (i & (CHUNK_BITS - 1)) >>> 5;
@@ -132,8 +137,8 @@ export class SparseBitset {
   delete(i: number): boolean {
     this.check(i, "delete");
     const c = Math.floor(i / CHUNK_BITS);
-    const slot = this.dir.get(c);
-    if (slot === undefined) return false;
+    const slot = this.slotOf(c);
+    if (slot < 0) return false;
     const base = slot * STRIDE;
     const w = (i & (CHUNK_BITS - 1)) >>> 5;
     const bit = 1 << (i & 31);
@@ -169,15 +174,15 @@ export class SparseBitset {
     if (from < 0) from = 0;
     if (from >= this.size || this.members === 0) return -1;
     const c = Math.floor(from / CHUNK_BITS);
-    const slot = this.dir.get(c);
-    if (slot !== undefined) {
+    const slot = this.slotOf(c);
+    if (slot >= 0) {
       const r = this.scanChunk(slot, from & (CHUNK_BITS - 1));
       if (r >= 0) return c * CHUNK_BITS + r;
     }
     if (this.parent === null) return -1;
     const c2 = this.parent.next(c + 1);
     if (c2 < 0) return -1;
-    return c2 * CHUNK_BITS + this.scanChunk(this.dir.get(c2)!, 0);
+    return c2 * CHUNK_BITS + this.scanChunk(this.slotOf(c2), 0);
   }
 
   /**
@@ -210,6 +215,16 @@ export class SparseBitset {
       this.spare.length * 8 +
       (this.parent?.bytesOverhead() ?? 0)
     );
+  }
+
+  /** The slot of chunk `c`, or -1 when it has none. */
+  private slotOf(c: number): number {
+    if (c === this.lastChunk) return this.lastSlot;
+    const slot = this.dir.get(c);
+    if (slot === undefined) return -1;
+    this.lastChunk = c;
+    this.lastSlot = slot;
+    return slot;
   }
 
   private check(i: number, op: string): void {
@@ -260,6 +275,7 @@ export class SparseBitset {
 
   /** Frees every empty chunk; shrinks the pool when most of it is unused (always if `tight`). */
   private sweep(tight: boolean): void {
+    this.lastChunk = -1; // slots are released or moved
     for (const [c, slot] of this.dir) {
       if (this.pool[slot * STRIDE + SUMMARY] === 0) {
         this.dir.delete(c); // deleting the current entry does not disturb Map iteration
