@@ -17,7 +17,7 @@
 // 16 ways. The modelled misses land on random sets: one block of adjacent host lines
 // is fetched faster than scattered arrays.
 import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS } from "./layout";
-import { bump, add, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK } from "./counters";
+import { bump, add, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK, C_DLINE_ALL } from "./counters";
 import { sd, matchMask, probeSet, drawRandom, pcpuBase } from "./tlb";
 import { tierOf } from "./state";
 
@@ -35,6 +35,16 @@ let dirtyAt: usize = 0; // offset of the dirty mask in a set block
 let stride: usize = 0; // bytes of a set block
 let wide16 = false;
 let lru16 = false; // 16 ways under LRU (every CPU preset's): useLine16's constant-geometry path
+
+// Set sampling: with 1 set in K modelled (K > 1), a line's set is sampled when the top
+// log2(K) bits of its index, multiplied by an odd constant modulo the set count, are
+// zero. The product is a bijection on the set indices, so exactly sets / K are sampled,
+// spread over every page offset (a plain `set % K` would sample the same offsets of
+// every page: the headers of page-aligned objects). Sets are independent, so a sampled
+// set holds exactly what it would in the whole cache; the host scales (src/core/sampling.ts).
+let sampling = false;
+let sampleShift: u32 = 0;
+const SAMPLE_MUL: u32 = 0x9E3779B1;
 
 const INVALID: u8 = 0xFF;
 const PADDING: u8 = 0xFE;
@@ -157,9 +167,26 @@ function lastRanked(ranks: usize): i32 {
   return 0;
 }
 
+/**
+ * Models 1 set in `k` (a power of two, 1..sets; 1: every set). Call after init; the
+ * sampling counters count from here.
+ */
+export function setLineSampling(k: u32): void {
+  sampling = k > 1;
+  sampleShift = <u32>ctz(setMask + 1) - <u32>ctz(k);
+}
+
+/** Whether `line`'s set is modelled under sampling. */
+// @ts-ignore: decorator
+@inline function sampledSet(line: u64): bool {
+  return (((<u32>line & setMask) * SAMPLE_MUL) & setMask) >> sampleShift == 0;
+}
+
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
-  if (useLine(c, p, hpa >> 6, false)) bump(c, C_REFS_CACHED);
+  const line = hpa >> 6;
+  if (sampling && !sampledSet(line)) return;
+  if (useLine(c, p, line, false)) bump(c, C_REFS_CACHED);
   else bump(c, C_REF_MISS_TIER + <i32>tier);
 }
 
@@ -168,6 +195,10 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
   const first = hpa >> 6;
   const last = (hpa + len - 1) >> 6;
   const write = kind == 2;
+  if (sampling) {
+    sampledLines(c, p, first, last, write, kind, tier);
+    return;
+  }
   if (last == first) {
     // one line, the commonest case: no loop
     if (useLine(c, p, last, write)) bump(c, C_DLINE_HIT + <i32>kind);
@@ -181,6 +212,69 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
   const n = last - first + 1;
   if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
   if (hits != n) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), n - hits);
+}
+
+/**
+ * `dataLines` of the queued data accesses from `q` to `end` (16-byte entries: u64 host
+ * address, u32 bytes, u32 kind | tier << 8; fastpath.ts), in order, with the sampled
+ * and the 16-way LRU cases in loops of their own (no call per access).
+ */
+export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
+  if (sampling) {
+    for (; q < end; q += 16) {
+      const hpa = load<u64>(q);
+      const size = load<u32>(q, 8);
+      const info = load<u32>(q, 12);
+      sampledLines(c, p, hpa >> 6, (hpa + (size == 0 ? 0 : <u64>size - 1)) >> 6, (info & 0xFF) == 2, info & 0xFF, info >> 8);
+    }
+    return;
+  }
+  if (!lru16) {
+    for (; q < end; q += 16) {
+      const size = load<u32>(q, 8);
+      const info = load<u32>(q, 12);
+      dataLines(c, p, load<u64>(q), size == 0 ? 1 : <u64>size, info & 0xFF, info >> 8);
+    }
+    return;
+  }
+  const sets = p + keysOff;
+  const mask = setMask;
+  for (; q < end; q += 16) {
+    const hpa = load<u64>(q);
+    const size = load<u32>(q, 8);
+    const info = load<u32>(q, 12);
+    const kind = info & 0xFF;
+    const write = kind == 2;
+    let line = hpa >> 6;
+    const last = (hpa + (size == 0 ? 0 : <u64>size - 1)) >> 6;
+    if (line == last) {
+      if (useLine16(c, sets, mask, line, write)) bump(c, C_DLINE_HIT + <i32>kind);
+      else bump(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind));
+      continue;
+    }
+    let hits: u64 = 0;
+    for (; line <= last; line++) if (useLine16(c, sets, mask, line, write)) hits++;
+    const n = last - (hpa >> 6) + 1;
+    if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
+    if (hits != n) add(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind), n - hits);
+  }
+}
+
+/** `dataLines` under set sampling: every line counted, only those of sampled sets modelled. */
+// @ts-ignore: decorator
+@inline function sampledLines(c: usize, p: usize, first: u64, last: u64, write: bool, kind: u32, tier: u32): void {
+  const at = <i32>(tier * 3 + kind);
+  add(c, C_DLINE_ALL + at, last - first + 1);
+  let n: u64 = 0;
+  let hits: u64 = 0;
+  for (let line = first; line <= last; line++) {
+    if (!sampledSet(line)) continue;
+    n++;
+    if (useLine(c, p, line, write)) hits++;
+  }
+  if (n == 0) return;
+  if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
+  if (hits != n) add(c, C_DLINE_MISS + at, n - hits);
 }
 
 /** Bytes of a 16-way set block (setStride(16)): 128 of keys, 16 of ranks, 8 of the dirty mask. */

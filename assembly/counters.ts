@@ -39,7 +39,9 @@ export const C_REF_MISS_TIER: i32 = 68; // 8 slots
 export const C_DLINE_HIT: i32 = 76; // 3 slots, by kind
 export const C_DLINE_MISS: i32 = 79; // 8 tiers x 3 kinds
 export const C_WRITEBACK: i32 = 103; // 8 slots
-export const COUNTERS: i32 = 112;
+// set sampling (cache.ts; zero when every set is modelled)
+export const C_DLINE_ALL: i32 = 112; // 8 tiers x 3 kinds: every data line, sampled or not
+export const COUNTERS: i32 = 136;
 export const COUNTER_BYTES: usize = <usize>COUNTERS * 8;
 
 // @ts-ignore: decorator

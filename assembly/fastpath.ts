@@ -25,7 +25,7 @@
 import {
   CFG_REQ_BUF, CFG_REPL, REQ_BYTES, HOT_GEOM, HOT_STLB, HOT_KINDS, HOT_VCPU, HOT_RUN_R,
   HOT_RUN_END, HOT_RUN_DELTA, HOT_RUN_FETCHES, HOT_RUN_DKINDS, HOT_RUN_WHO, HOT_BIG, HOT_KEYOK,
-  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, KIND_FETCH, VC_PCPU, TR_FLAGS, TR_EXACT,
+  HOT_RUN_COUNTED, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, KIND_FETCH, VC_PCPU, TR_FLAGS, TR_EXACT, LINES_Q, LINES_Q_CAP, HOT_LINES_N,
   SZ_4K, SZ_2M, F_U, F_KEY_SHIFT, F_TIER_SHIFT, S_ITLB2M, S_DTLB2M, S_DTLB1G, SD_FLAGS, SD_STAMP, SD_D0,
 } from "./layout";
 import { cnt, bump, add, C_L1MISS_F, C_L1MISS_D, C_STLB4K, C_STLB2M, C_DATA, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G, C_WALKS, C_REFS, C_REFS_G, C_REFS_E, C_PF } from "./counters";
@@ -34,7 +34,7 @@ import { vcRec } from "./state";
 import { walk, touchAt, touchEnd } from "./walk";
 import { ctxBits } from "./flush";
 import { confLeaf, CONF_LEAF_BITS } from "./conform";
-import { linesData, dataLines } from "./cache";
+import { linesData, dataLines, queuedLines } from "./cache";
 
 // ---- shared ------------------------------------------------------------------------
 
@@ -507,6 +507,42 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   dataLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), hpa, size == 0 ? 1 : <u64>size, kind, (fl >> F_TIER_SHIFT) & 7);
 }
 
+/** Queues the data lines of the successful request at `r` (as `runLines` would run them) as entry `q` of LINES_Q. */
+// @ts-ignore: decorator
+@inline function queueLines(q: u32, r: usize, hpa: u64, kind: u32, fl: u32): void {
+  const e = LINES_Q + (<usize>q << 4);
+  store<u64>(e, hpa);
+  store<u32>(e, load<u32>(r, 12), 8);
+  store<u32>(e, kind | (((fl >> F_TIER_SHIFT) & 7) << 8), 12);
+}
+
+/** Queues one request's data lines outside the hit loop (the count in memory); a full queue runs. */
+// @ts-ignore: decorator
+@inline function queueLinesAt(r: usize, hpa: u64, kind: u32, fl: u32): void {
+  let q = load<u32>(HOT_LINES_N);
+  queueLines(q, r, hpa, kind, fl);
+  if (++q == LINES_Q_CAP) {
+    runQueuedLines(q);
+    q = 0;
+  }
+  store<u32>(HOT_LINES_N, q);
+}
+
+/** Runs the first `q` queued data accesses through the line cache, in order. */
+function runQueuedLines(q: u32): void {
+  queuedLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), LINES_Q, LINES_Q + (<usize>q << 4));
+}
+
+/** Runs the queued data accesses, if any: before a walk uses the line cache, and at the end of a run. */
+// @ts-ignore: decorator
+@inline function drainLines(): void {
+  const q = load<u32>(HOT_LINES_N);
+  if (q != 0) {
+    runQueuedLines(q);
+    store<u32>(HOT_LINES_N, 0);
+  }
+}
+
 // @ts-ignore: decorator
 @inline function fullRunK(start: u32, n: u32, lru: bool, lines: bool): u32 {
   beginRun(start, n);
@@ -519,8 +555,12 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
     const miss = fullMissAt(r, load<u32>(HOT_RUN_DELTA), load<u32>(CFG_REPL), lines, 4, 8, 12);
     if (miss == MISS_SLOW) break;
     store<u32>(HOT_RUN_R, <u32>(r + REQ_BYTES));
-    if (miss == MISS_WALK && !fullWalkAt(r)) break;
+    if (miss == MISS_WALK) {
+      if (lines) drainLines(); // the walk's references come after the queued lines
+      if (!fullWalkAt(r)) break;
+    }
   }
+  if (lines) drainLines();
   const i = endRun(start);
   // every request of the run succeeded: tier 0's share of the data counts is the rest
   countTier0(i - start, load<u32>(HOT_RUN_FETCHES), load<u32>(HOT_RUN_DKINDS));
@@ -537,6 +577,10 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   const bits = load<u64>(HOT_VCPU + 24) | 1;
   let fetches: u32 = 0;
   let dataKinds: u32 = 0;
+  // data accesses queued for the line cache; only under LRU (the presets'): under random
+  // replacement line fills draw from the stream TLB fills draw from, so they must keep
+  // their place among them (FIFO, rare, runs them at once too)
+  let q: u32 = lines && lru ? load<u32>(HOT_LINES_N) : 0;
   for (; r < end; r += REQ_BYTES) {
     const va = load<u64>(r);
     const kind = load<u32>(r, 8) - load<u32>(HOT_RUN_WHO); // another vCPU or a slab operation gives > 2
@@ -556,7 +600,16 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, kind);
       dataKinds += kind;
-      if (lines) runLines(r, load<u64>(<usize>load<u32>(HOT_GEOM + 32, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
+      if (lines) {
+        const hpa = load<u64>(<usize>load<u32>(HOT_GEOM + 32, 24) + (<usize>slot << 3)) + (va & 0xFFF);
+        if (lru) {
+          queueLines(q, r, hpa, kind, fl);
+          if (++q == LINES_Q_CAP) {
+            runQueuedLines(q);
+            q = 0;
+          }
+        } else runLines(r, hpa, kind, fl);
+      }
     } else {
       if (kind != KIND_FETCH) break;
       const set = <u32>vpn & load<u32>(HOT_GEOM);
@@ -571,9 +624,19 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, KIND_FETCH);
       fetches++;
-      if (lines) runLines(r, load<u64>(<usize>load<u32>(HOT_GEOM, 24) + (<usize>slot << 3)) + (va & 0xFFF), KIND_FETCH, fl);
+      if (lines) {
+        const hpa = load<u64>(<usize>load<u32>(HOT_GEOM, 24) + (<usize>slot << 3)) + (va & 0xFFF);
+        if (lru) {
+          queueLines(q, r, hpa, KIND_FETCH, fl);
+          if (++q == LINES_Q_CAP) {
+            runQueuedLines(q);
+            q = 0;
+          }
+        } else runLines(r, hpa, KIND_FETCH, fl);
+      }
     }
   }
+  if (lines && lru) store<u32>(HOT_LINES_N, q);
   addRunKinds(fetches, dataKinds);
   return r;
 }
@@ -638,7 +701,11 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   bump(c, C_STLB4K);
   countOtherTier(fl, kind);
   countOne(kind);
-  if (lines) runLines(r, load<u64>(<usize>load<u32>(g, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
+  if (lines) {
+    const hpa = load<u64>(<usize>load<u32>(g, 24) + (<usize>slot << 3)) + (va & 0xFFF);
+    if (repl == 0) queueLinesAt(r, hpa, kind, fl);
+    else runLines(r, hpa, kind, fl);
+  }
   return MISS_DONE;
 }
 
@@ -657,7 +724,11 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   bump(<usize>load<u32>(HOT_VCPU, 16), counter);
   countOtherTier(fl, kind);
   countOne(kind);
-  if (lines) runLines(r, load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot << 3)) + off, kind, fl);
+  if (lines) {
+    const hpa = load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot << 3)) + off;
+    if (repl == 0) queueLinesAt(r, hpa, kind, fl);
+    else runLines(r, hpa, kind, fl);
+  }
   return MISS_DONE;
 }
 

@@ -130,6 +130,7 @@ export const TR_EXACT: usize = TR + 24; // u64 the host address of the access it
  *   of its fetch L1, data L1 and STLB.
  * - HOT_LANES: the lane numbers of an i32x4 (0, 1, 2, 3), for lane masks.
  * - HOT_LINES_P: u32 the current vCPU's pCPU block, for the line cache (cache.ts).
+ * - HOT_LINES_N: u32 the data accesses queued in LINES_Q.
  */
 export const HOT: usize = 0x0700;
 export const HOT_GEOM: usize = HOT;
@@ -152,9 +153,21 @@ export const HOT_SETOFF: usize = HOT + 284;
 export const HOT_TAGS: usize = HOT + 304;
 export const HOT_LANES: usize = HOT + 320;
 export const HOT_LINES_P: usize = HOT + 336;
+export const HOT_LINES_N: usize = HOT + 340; // u32: data accesses in LINES_Q
 
 /** Scratch space for slow-path work (4 KiB). */
 export const SCRATCH: usize = 0x1000;
+
+/**
+ * Data accesses of the full model's inline run whose lines the line cache has yet to
+ * see (fastpath.ts): its TLB hits queue them rather than call the line cache, which
+ * would make V8 spill the hit loop's values at every hit, and the queue is run before
+ * anything else uses the line cache (a walk) and at the end of the run, so the order
+ * of its uses is unchanged. 16 bytes an access: u64 host address; u32 bytes; u32
+ * kind | tier << 8.
+ */
+export const LINES_Q: usize = 0x2000;
+export const LINES_Q_CAP: u32 = 1024; // 16 KiB
 
 /**
  * Prefetch hints of the walker (walk.ts): where the last-level tables of recent walks

@@ -62,6 +62,13 @@ export function checkConfig(config: CoreConfig): CoreConfig {
   }
   if (config.ntlb !== null) checkGeometry("ntlb", config.ntlb);
   if (config.lineCache) checkGeometry("lineCache", config.lineCache);
+  if (config.lineSampling !== undefined && config.lineSampling !== 1) {
+    const k = config.lineSampling;
+    const sets = config.lineCache ? config.lineCache.entries / config.lineCache.ways : 0;
+    if (!(Number.isInteger(k) && k >= 1 && (k & (k - 1)) === 0 && k <= sets)) {
+      throw new ConfigError("lineSampling", k, `a power of two from 1 to the line cache's sets (${sets})`);
+    }
+  }
   int("pcpus", config.pcpus, 1, MAX_PCPUS);
   int("vcpus", config.vcpus, 1, MAX_VCPUS);
   int("vms", config.vms, 1, MAX_VMS);

@@ -39,7 +39,8 @@ export const C = {
   DLINE_HIT: 76,
   DLINE_MISS: 79,
   WRITEBACK: 103,
-  COUNT: 112,
+  DLINE_ALL: 112,
+  COUNT: 136,
 } as const;
 
 /** Structure indices (assembly/layout.ts S_*). */

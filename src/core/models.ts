@@ -24,6 +24,8 @@ export interface ModelOptions {
   seed?: number;
   /** The line cache (docs/core.md 5b) of the CPU preset: off (default), for walk references, or for walks and data. */
   lineCache?: "off" | "walks" | "all";
+  /** Model 1 line-cache set in this many (a power of two; default 1: all; `CoreConfig.lineSampling`). */
+  lineSampling?: number;
 }
 
 export function isModelName(x: unknown): x is ModelName {
@@ -51,5 +53,6 @@ export function modelConfig(model: ModelName, o: ModelOptions = {}): CoreConfig 
     tiers: o.tiers ?? [],
     lineCache: conformance || (o.lineCache ?? "off") === "off" ? null : cpu.lineCache,
     lineCacheData: o.lineCache === "all",
+    ...(o.lineSampling !== undefined ? { lineSampling: o.lineSampling } : {}),
   };
 }

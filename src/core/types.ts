@@ -78,6 +78,12 @@ export interface CoreConfig {
   lineCache?: Geometry | null;
   /** Whether data accesses use the line cache too (else only walk references). */
   lineCacheData?: boolean;
+  /**
+   * Set sampling of the line cache: model 1 set in this many (a power of two, 1 .. its
+   * sets; default 1, every set) and estimate the line counters from them
+   * (src/core/sampling.ts). Faster; its counts are estimates.
+   */
+  lineSampling?: number;
 }
 
 /** Control bits of a vCPU (docs/core.md section 1). */

@@ -15,6 +15,7 @@ import type {
 } from "./types.js";
 import { DEFAULT_CONTROL, MAX_TIERS, TLB_NAMES } from "./types.js";
 import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, STATUS, STRUCT } from "./layout.js";
+import { estimateLines } from "./sampling.js";
 import { checkConfig } from "./config.js";
 import { coreImports, instantiateCore, type LoadOptions } from "./load.js";
 
@@ -33,6 +34,7 @@ interface Exports {
   requestBuffer(): number;
   countersBase(): number;
   heapTop(): number;
+  setLineSampling(k: number): void;
   tableSlots(): number;
   outOfMemory(): number;
   submit(n: number): void;
@@ -111,6 +113,8 @@ export class WasmCore implements MmuCore {
   private pending: Request[] = [];
   private pendingAt = 0; // index of the first request in the core's buffer
   private lastEvent: CoreEvent | SlabEvent | null = null;
+  /** Sets per sampled set of the line cache (1: every set modelled). */
+  private readonly sampling: number;
 
   private constructor(
     readonly config: CoreConfig,
@@ -145,6 +149,8 @@ export class WasmCore implements MmuCore {
       config.lineCache && !conf ? (config.lineCacheData ? 2 : 1) : 0,
     );
     if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+    this.sampling = config.lineCache && !conf && (config.lineSampling ?? 1) > 1 ? config.lineSampling! : 1;
+    if (this.sampling > 1) this.x.setLineSampling(this.sampling);
     this.io = {
       raw: this.x.layoutConstant(0),
       level: this.x.layoutConstant(1),
@@ -787,7 +793,7 @@ export class WasmCore implements MmuCore {
     const d1g = v(C.HIT_D1G);
     const s4 = v(C.STLB4K), s2 = v(C.STLB2M), s1 = v(C.STLB1G);
     const faults = [C.PF, C.PROT, C.RSVD, C.PK, C.EPTV, C.EPTM].reduce((a, i) => a + v(i), 0);
-    return {
+    const counters: Counters = {
       requests: req[0] + req[1] + req[2],
       requestsByKind: req,
       retries: ret[0] + ret[1] + ret[2],
@@ -830,6 +836,10 @@ export class WasmCore implements MmuCore {
       dataLineMisses: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DLINE_MISS + t * 3 + k))),
       writebacks: Array.from({ length: 8 }, (_, t) => v(C.WRITEBACK + t)),
     };
+    if (this.sampling > 1) {
+      estimateLines(counters, { dataLines: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DLINE_ALL + t * 3 + k))) }, this.sampling);
+    }
+    return counters;
   }
 
   resetCounters(): void {

@@ -47,6 +47,8 @@ export interface Job {
   computeCyclesPerOp?: number;
   /** What the core's line cache models (default "all"; `SimulatorOptions.lineCache`). */
   lineCache?: LineCacheMode;
+  /** Line-cache sets per modelled set (default 1; `SimulatorOptions.lineSampling`). */
+  lineSampling?: number;
 }
 
 /**
@@ -127,7 +129,7 @@ export interface JobResult {
 }
 
 export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
-  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache });
+  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling });
   const vm = sim.createVm({ ...job.config.vm, nodes: job.config.nodes });
   const tier = job.config.tier;
   const w = job.workload;

@@ -65,6 +65,7 @@ export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario 
       "ycsb-f": ycsb("f"),
     },
     lineCache: "all",
+    lineSampling: 1,
   };
 }
 

@@ -10,7 +10,7 @@
  * report.results["ycsb-a"].ucat.throughputOpsPerSecond;
  */
 import { z } from "zod";
-import { CPU_NAMES, type CpuName } from "../cost/cpus.js";
+import { CPU_NAMES, cpuPreset, type CpuName } from "../cost/cpus.js";
 import { TIER_NAMES } from "../cost/tiers.js";
 import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
@@ -107,8 +107,27 @@ export const ScenarioSchema = z
     computeCyclesPerOp: z.object({ kv: Count.optional(), memslap: Count.optional(), ycsb: Count.optional() }).strict().optional(),
     /** What the core's line cache models: page-table and data lines, page-table lines only, or nothing. */
     lineCache: z.enum(LINE_CACHE_MODES as [LineCacheMode, ...LineCacheMode[]]).default("all"),
+    /** Model 1 line-cache set in this many and estimate the line counts (1: every set, exact). */
+    lineSampling: z
+      .number()
+      .int()
+      .min(1)
+      .refine((k) => (k & (k - 1)) === 0, "a power of two (1, 2, 4, ... up to the line cache's sets)")
+      .default(1),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.lineSampling === 1) return;
+    const g = cpuPreset(s.cpu).lineCache;
+    const sets = s.lineCache === "off" ? 0 : g.entries / g.ways;
+    if (s.lineSampling > sets) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lineSampling"],
+        message: s.lineCache === "off" ? "sampling needs a line cache (lineCache is off)" : `at most the line cache's ${sets} sets (cpu ${s.cpu})`,
+      });
+    }
+  });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
 
@@ -178,6 +197,7 @@ export function scenarioJobs(s: Scenario): Job[] {
         workload: { name: wname, ...w } as WorkloadSpec,
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
         lineCache: s.lineCache,
+        ...(s.lineSampling > 1 ? { lineSampling: s.lineSampling } : {}),
       });
     }
   }
@@ -192,6 +212,8 @@ export interface ScenarioReport {
   tiers: Scenario["tiers"];
   /** What the core's line cache modelled. */
   lineCache: LineCacheMode;
+  /** Line-cache sets per modelled set when sampled (absent: every set, exact counts). */
+  lineSampling?: number;
   /** results[workload][config] */
   results: Record<string, Record<string, JobResult>>;
 }
@@ -205,5 +227,5 @@ export function groupResults(results: JobResult[]): Record<string, Record<string
 
 export async function runScenario(s: Scenario, o: PoolOptions = {}): Promise<ScenarioReport> {
   const results = await runJobs(scenarioJobs(s), o);
-  return { schema: REPORT_SCHEMA, scenario: s.name, seed: s.seed, cpu: s.cpu, tiers: s.tiers, lineCache: s.lineCache, results: groupResults(results) };
+  return { schema: REPORT_SCHEMA, scenario: s.name, seed: s.seed, cpu: s.cpu, tiers: s.tiers, lineCache: s.lineCache, ...(s.lineSampling > 1 ? { lineSampling: s.lineSampling } : {}), results: groupResults(results) };
 }

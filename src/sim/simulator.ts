@@ -52,6 +52,12 @@ export interface SimulatorOptions {
    * as misses to their tier; runs 1.2-1.5x faster), "off" none.
    */
   lineCache?: LineCacheMode;
+  /**
+   * Set sampling of the line cache: model 1 set in this many (a power of two up to the
+   * preset's sets; default 1, every set) and estimate its counts from them
+   * (docs/model.md). With 16, data lines cost about a tenth; line counts are estimates.
+   */
+  lineSampling?: number;
   load?: LoadOptions;
 }
 
@@ -120,6 +126,7 @@ export class Simulator {
       seed: options.seed,
       // walks and data compete for the cache capacity: the cycle model charges both by it (docs/model.md)
       lineCache,
+      lineSampling: options.lineSampling,
     });
     // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts small
     const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: 1 << 18 }, options.load);

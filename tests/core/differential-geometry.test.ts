@@ -71,7 +71,15 @@ describe("differential at the Skylake geometry: full model", () => {
         fc.boolean(),
         // the line cache: off, on walks, or on walks and data (16 ways, the presets' and
         // the inline run's straight-line case, or 4); few sets, so that lines evict
-        fc.constantFrom(null, { entries: 64, ways: 16, data: false }, { entries: 64, ways: 16, data: true }, { entries: 32, ways: 4, data: true }),
+        // (and with set sampling: 1 set in 4 of 16, or 1 in 2 of 8, the counters then estimates)
+        fc.constantFrom(
+          null,
+          { entries: 64, ways: 16, data: false },
+          { entries: 64, ways: 16, data: true },
+          { entries: 32, ways: 4, data: true },
+          { entries: 256, ways: 16, data: true, sampling: 4 },
+          { entries: 32, ways: 4, data: false, sampling: 2 },
+        ),
         fc.array(fullRequestArb, { minLength: 100, maxLength: 1500, size: "max" }),
         (replacement, psc, nvm, dataEpt, globals, lines, rs) => {
           const config = skylakeConfig({
@@ -79,7 +87,7 @@ describe("differential at the Skylake geometry: full model", () => {
             vcpus: 2,
             pcpus: 1,
             ...(psc ? {} : { psc: null, ntlb: null }),
-            ...(lines ? { lineCache: { entries: lines.entries, ways: lines.ways }, lineCacheData: lines.data } : {}),
+            ...(lines ? { lineCache: { entries: lines.entries, ways: lines.ways }, lineCacheData: lines.data, lineSampling: "sampling" in lines ? lines.sampling : 1 } : {}),
           });
           const run = (create: (typeof implementations)[number]["create"]) => {
             const core = create(config);

@@ -4,7 +4,8 @@
  *
  * Readings of points docs/core.md leaves open are marked "Reading:" below.
  */
-import { dataLines, type Line } from "./lines.js";
+import { dataLines, newLineSample, type Line, type LineSample } from "./lines.js";
+import { estimateLines } from "../../src/core/sampling.js";
 import type {
   AccessKind,
   CoreConfig,
@@ -111,7 +112,13 @@ export class ReferenceCore implements MmuCore {
   // ------------------------------------------------------------------ objects
 
   private newVcpu(vm: number, pcpu: number): VcpuState {
-    return { vm, pcpu, cr3: 0, pcid: 0, pkru: 0, pkrs: 0, ctl: { ...DEFAULT_CONTROL }, counters: newCounters() };
+    return { vm, pcpu, cr3: 0, pcid: 0, pkru: 0, pkrs: 0, ctl: { ...DEFAULT_CONTROL }, counters: newCounters(), sample: this.newSample() };
+  }
+
+  /** Sampling counters for a vCPU when the line cache samples its sets, else null. */
+  private newSample(): LineSample | null {
+    const k = this.config.lineSampling ?? 1;
+    return k > 1 && this.config.model !== "conformance" && this.config.lineCache ? newLineSample(k) : null;
   }
 
   private vmOf(vm: number): VmTables {
@@ -475,7 +482,7 @@ export class ReferenceCore implements MmuCore {
     c.data[t.tier]![kind]++;
     if (cpu.lines && cpu.linesData) {
       const len = Math.min(this.reqEnd, Math.floor(va / 4096) * 4096 + 4095) - va + 1;
-      dataLines(cpu.lines, c, t.hpa + (va - t.vpn * 2 ** PAGE_SHIFT[t.size]), len, kind, t.tier, this.tierOf);
+      dataLines(cpu.lines, c, t.hpa + (va - t.vpn * 2 ** PAGE_SHIFT[t.size]), len, kind, t.tier, this.tierOf, v.sample);
     }
     return null;
   }
@@ -570,11 +577,18 @@ export class ReferenceCore implements MmuCore {
   // ------------------------------------------------------------------ counters
 
   counters(vcpu: number): Counters {
-    return copyCounters(this.vcpuOf(vcpu).counters);
+    const v = this.vcpuOf(vcpu);
+    const c = copyCounters(v.counters);
+    if (v.sample) estimateLines(c, v.sample, v.sample.k);
+    return c;
   }
 
   resetCounters(): void {
-    for (const v of this.vcpus) if (v) v.counters = newCounters();
+    for (const v of this.vcpus) {
+      if (!v) continue;
+      v.counters = newCounters();
+      v.sample = this.newSample();
+    }
   }
 }
 

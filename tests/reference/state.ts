@@ -3,6 +3,7 @@
  * checks of docs/core.md section 4 step 4 (shared by TLB hits and walks, so both give
  * the same error code).
  */
+import type { LineSample } from "./lines.js";
 import type { LineCache } from "./lines.js";
 import type { AccessKind, Counters, VcpuControl } from "../../src/core/types.js";
 import { FETCH, PF_ID, PF_P, PF_PK, PF_U, PF_W, WRITE } from "../../src/core/types.js";
@@ -18,6 +19,8 @@ export interface VcpuState {
   pkrs: number;
   ctl: VcpuControl;
   counters: Counters;
+  /** The line cache's set-sampling counters (null: every set modelled). */
+  sample: LineSample | null;
 }
 
 /** The structures of one physical CPU; null = absent. */

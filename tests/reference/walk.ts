@@ -71,7 +71,7 @@ function countRef(env: WalkEnv, entry: number, guest: boolean): void {
   else c.walkRefsEpt++;
   const tier = env.tierOf(entry - (entry % 4096));
   c.refsByTier[tier]!++;
-  if (env.cpu.lines) refLine(env.cpu.lines, c, entry, tier, env.tierOf);
+  if (env.cpu.lines) refLine(env.cpu.lines, c, entry, tier, env.tierOf, env.v.sample);
 }
 
 /** EPT walk of `gpa` (docs/core.md section 5, "EPT walk"). */
