@@ -186,9 +186,9 @@ export class WasmCore implements MmuCore {
     this.u64 = new BigUint64Array(this.buffer);
   }
 
-  /** Typed views are re-made when the core has grown its memory. */
+  /** Typed views are re-made when the core has grown its memory (growth detaches the old buffer: its views read length 0). */
   private fresh(): void {
-    if (this.x.memory.buffer !== this.buffer) this.views();
+    if (this.u32.length === 0) this.views();
   }
 
   /** Bytes of Wasm memory the core uses (its heap top). */
@@ -631,8 +631,9 @@ export class WasmCore implements MmuCore {
     const u = this.u32;
     const index = this.pendingAt + u[EV_ADDR.INDEX / 4];
     const vcpu = u[EV_ADDR.VCPU / 4];
-    const va = Number(this.u64[EV_ADDR.VA / 8]);
-    const gpa = Number(this.u64[EV_ADDR.GPA / 8]);
+    // u32 halves: a BigInt per field cost more than the rest of the event (addresses are below 2^53)
+    const va = u[EV_ADDR.VA / 4] + u[EV_ADDR.VA / 4 + 1] * 4294967296;
+    const gpa = u[EV_ADDR.GPA / 4] + u[EV_ADDR.GPA / 4 + 1] * 4294967296;
     const err = u[EV_ADDR.ERROR / 4];
     switch (code) {
       case EV.PAGE_FAULT:

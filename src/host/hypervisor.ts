@@ -26,6 +26,9 @@ import { PAGE_BYTES } from "../core/types.js";
 import type { HostMemory } from "./memory.js";
 import { ORDER_1G, ORDER_2M, ORDER_4K } from "./buddy.js";
 
+/** The keys of `frames` by page size code. */
+const FRAME_KEYS = ["4k", "2m", "1g"] as const;
+
 export type BackendPolicy = "osv" | "ucat";
 
 export interface HypervisorOptions {
@@ -253,7 +256,7 @@ export class Hypervisor {
     if (st !== "ok") throw new Error(`vm ${vm.id}: eptMap of gPA 0x${base.toString(16)} failed: ${st}`);
     const page: BackedPage = { hpa: got.hpa, order: got.order, tier: got.tier };
     vm.stats.bytesByTier[got.tier] += bytes;
-    vm.stats.frames[(["4k", "2m", "1g"] as const)[size]]++;
+    vm.stats.frames[FRAME_KEYS[size as PageSizeCode]]++;
     return page;
   }
 

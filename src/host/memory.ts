@@ -258,7 +258,7 @@ export class HostMemory {
         `tierOrder: ${JSON.stringify(tierOrder)} is not allowed; expected a non-empty array of tier names (known tiers: ${this.tierNames().join(", ")})`,
       );
     }
-    const tierIdx = tierOrder.map((name) => this.tierIndex(name));
+    for (let i = 0; i < tierOrder.length; i++) this.tierIndex(tierOrder[i]!); // every name must be known
     if (typeof allowSmaller !== "boolean") {
       throw new RangeError(`allowSmaller: ${String(allowSmaller)} is not allowed; expected true or false`);
     }
@@ -266,6 +266,21 @@ export class HostMemory {
     if (prefer !== "tier" && prefer !== "size") {
       throw new RangeError(`prefer: ${JSON.stringify(prefer)} is not allowed; expected "tier" or "size"`);
     }
+    if (!allowSmaller) {
+      // one order: the tiers in turn (a hypervisor's every fault; no arrays made)
+      const first = this.tierIndex(tierOrder[0]!);
+      for (let i = 0; i < tierOrder.length; i++) {
+        const t = this.tierIndex(tierOrder[i]!);
+        const hpa = this.buddies[t]!.alloc(order);
+        if (hpa === null) continue;
+        this.allocs++;
+        if (t !== first) this.tierFallbacks++;
+        return { hpa, tier: this.tiers[t]!.name, order };
+      }
+      this.failures++;
+      return null;
+    }
+    const tierIdx = tierOrder.map((name) => this.tierIndex(name));
     const orders = [order, ...(allowSmaller ? PAGE_ORDERS.filter((o) => o < order) : [])];
     const tryOne = (t: number, o: number): AllocResult | null => {
       const hpa = this.buddies[t]!.alloc(o);

@@ -71,7 +71,9 @@ describe("differential at the Skylake geometry: full model", () => {
         fc.boolean(),
         // the line cache: off, on walks, or on walks and data (16 ways, the presets' and
         // the inline run's straight-line case, or 4); few sets, so that lines evict
-        // (and with set sampling: 1 set in 4 of 16, or 1 in 2 of 8, the counters then estimates)
+        // (and with set sampling: 1 set in 4 of 16, or 1 in 2 of 8, the counters then
+        // estimates); 512 sets of 16 ways take the core's compact layout under LRU (the
+        // presets' case: 32-bit tags), and the crowded pages below share their sets too
         fc.constantFrom(
           null,
           { entries: 64, ways: 16, data: false },
@@ -79,6 +81,8 @@ describe("differential at the Skylake geometry: full model", () => {
           { entries: 32, ways: 4, data: true },
           { entries: 256, ways: 16, data: true, sampling: 4 },
           { entries: 32, ways: 4, data: false, sampling: 2 },
+          { entries: 8192, ways: 16, data: true },
+          { entries: 8192, ways: 16, data: true, sampling: 2 },
         ),
         fc.array(fullRequestArb, { minLength: 100, maxLength: 1500, size: "max" }),
         (replacement, psc, nvm, dataEpt, globals, lines, rs) => {
