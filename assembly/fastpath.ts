@@ -590,7 +590,34 @@ function runQueuedLines(q: u32): void {
     if (kind - 1 <= 1) {
       const set = <u32>vpn & load<u32>(HOT_GEOM + 32);
       const m = matchMask(<usize>load<u32>(HOT_GEOM + 32, 8) + (<usize>(set * DW) << 3), DW, key);
-      if (m == 0) break;
+      if (m == 0) {
+        // a hit in the 2 MiB DTLB (the next structure the miss path probes, and every
+        // access of a VM on 2 MiB pages) stays in the loop: the same use and counts
+        const v2 = va >> 21;
+        const f2 = (<u32>v2 & load<u32>(HOT_BIG + 8)) * 4;
+        const m2 = matchMask(<usize>load<u32>(HOT_BIG + 8, 4) + (<usize>f2 << 3), 4, (v2 << 28) | bits | (<u64>SZ_2M << 1));
+        if (m2 == 0) break;
+        const p = <usize>load<u32>(HOT_LINES_P);
+        const d = sd(S_DTLB2M);
+        const slot2 = f2 + ctz(m2);
+        const fl2 = load<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot2 << 2));
+        if (!rightsAllow(fl2, kind)) break; // the miss path finds the same hit and leaves it to the generic path
+        if (lru) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot2 << 2), <u32>r + delta);
+        bump(<usize>load<u32>(HOT_VCPU, 16), C_HIT_D2M);
+        countOtherTier(fl2, kind);
+        dataKinds += kind;
+        if (lines) {
+          const hpa = load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot2 << 3)) + (va & 0x1FFFFF);
+          if (lru) {
+            queueLines(q, r, hpa, kind, fl2);
+            if (++q == LINES_Q_CAP) {
+              runQueuedLines(q);
+              q = 0;
+            }
+          } else runLines(r, hpa, kind, fl2);
+        }
+        continue;
+      }
       const slot = set * DW + ctz(m);
       const fl = load<u32>(<usize>load<u32>(HOT_GEOM + 32, 20) + (<usize>slot << 2));
       if (!rightsAllow(fl, kind)) {
