@@ -46,7 +46,7 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
   const text = formatTable(header, rows.map((row) => row.map((v) => (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(5)) : String(v)))), ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"]);
   const html = htmlReport({
     title: `unimmu: ${r.scenario}`,
-    subtitle: `seed ${r.seed}, cpu ${r.cpu}`,
+    subtitle: `seed ${r.seed}, cpu ${r.cpu}, line cache ${r.lineCache}${r.lineSampling ? ` (1 set in ${r.lineSampling} sampled: line counts estimated)` : ""}`,
     sections: [
       {
         title: "TLB miss rate",

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { runJob, type Job, type JobResult } from "../../src/sim/jobs.js";
 import { Simulator } from "../../src/sim/simulator.js";
-import { parseScenario, scenarioJobs } from "../../src/sim/scenario.js";
+import { parseScenario, runScenario, scenarioJobs } from "../../src/sim/scenario.js";
 import type { WorkloadRunResult } from "../../src/workloads/drivers.js";
 
 const GiB = 2 ** 30;
@@ -75,6 +75,19 @@ describe("line sampling", () => {
     expect(() => parseScenario({ ...base, lineSampling: 12 })).toThrow(/lineSampling.*power of two/);
     expect(() => parseScenario({ ...base, lineSampling: 4096 })).toThrow(/lineSampling.*at most the line cache's 2048 sets \(cpu skylake\)/);
     expect(() => parseScenario({ ...base, lineCache: "off", lineSampling: 4 })).toThrow(/lineSampling.*sampling needs a line cache/);
+  });
+
+  it("a scenario's report says it sampled, and an exact one's says nothing new", async () => {
+    const base = {
+      tiers: TIERS,
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: 256 * MiB }] } },
+      workloads: { "ycsb-a": { type: "ycsb", workload: "a", options: { recordCount: 500, operationCount: 1000 } } },
+    };
+    const sampled = await runScenario(parseScenario({ ...base, lineSampling: 16 }), { threads: 1 });
+    expect(sampled.lineSampling).toBe(16);
+    const exact = await runScenario(parseScenario(base), { threads: 1 });
+    expect("lineSampling" in exact).toBe(false);
+    expect(sampled.results["ycsb-a"]!.osv!.requests).toBe(exact.results["ycsb-a"]!.osv!.requests);
   });
 
   it("the simulator rejects a bad value by name", async () => {
