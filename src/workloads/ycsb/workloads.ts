@@ -285,7 +285,10 @@ class Operation implements YcsbOperation {
     public scanLength: number,
     private readonly zeroPadding: number,
     private readonly ordered: boolean,
-  ) {}
+    key?: string,
+  ) {
+    this.#key = key;
+  }
 
   get key(): string {
     return (this.#key ??= buildKeyName(this.keyNum, this.zeroPadding, this.ordered));
@@ -353,8 +356,9 @@ export function* ycsbLoadPhase(spec: YcsbWorkloadSpec): Generator<YcsbOperation,
   const keySequence = new CounterGenerator(spec.insertStart);
   for (let i = 0; i < count; i++) {
     const keyNum = keySequence.nextValue();
-    const keyLength = keyNameLength(keyNum, spec.zeroPadding, ordered);
-    yield new Operation("insert", keyNum, keyLength, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered);
+    // every insert's key is used (the store's ordered index): made once, its length read off it
+    const key = buildKeyName(keyNum, spec.zeroPadding, ordered);
+    yield new Operation("insert", keyNum, key.length, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered, key);
   }
 }
 
