@@ -61,46 +61,47 @@ function median(xs: number[]): number {
  * for comparison, with 1 set in 16 sampled ("memslap/osv/sampled16": estimated line
  * counts) and with page-table lines only ("memslap/osv/walks", ...). Each also says
  * how the time split between the core's runs (with their fault handling) and the
- * workload models, and how many data lines the line cache counted.
+ * workload models, and how many data lines the line cache counted. The runs go in
+ * rounds, every row once a round, so that a shared machine's changing load weighs on
+ * every row alike (rows of one invocation compare fairly).
  */
 export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
-  const out: Record<string, E2eResult> = {};
-  for (const mode of LINE_MODES) {
-    for (const w of E2E_WORKLOADS) {
-      for (const policy of ["osv", "ucat"] as const) {
-        const key = `${w.name}/${policy}${mode.suffix}`;
-        const rates: number[] = [];
-        const shares: number[] = [];
-        const lineRates: number[] = [];
-        let accesses = 0;
-        let lines = 0;
-        let throughput = 0;
-        for (let r = 0; r < runs; r++) {
-          onProgress?.(`end to end ${key} ${r + 1}/${runs}`);
-          const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
-          const t0 = performance.now();
-          const res = await runJob(job(policy, w, 1, mode.lineCache, mode.sampling), profile);
-          const s = (performance.now() - t0) / 1000;
-          accesses = (res.result as WorkloadRunResult).accesses;
-          lines = profile.dataLines;
-          throughput = res.throughputOpsPerSecond;
-          rates.push(accesses / s);
-          shares.push(profile.runSeconds / s);
-          lineRates.push(lines / s);
-        }
-        out[key] = {
-          accessesPerSecond: Math.round(median(rates)),
-          accesses,
-          runs: rates.map(Math.round),
-          runShare: Math.round(median(shares) * 1000) / 1000,
-          dataLines: lines,
-          dataLinesPerSecond: Math.round(median(lineRates)),
-          throughputOpsPerSecond: Math.round(throughput),
-        };
-        const exact = out[`${w.name}/${policy}`];
-        if (mode.sampling > 1 && exact) out[key].estimateError = Math.round((throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
-      }
+  const rows = LINE_MODES.flatMap((mode) =>
+    E2E_WORKLOADS.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${mode.suffix}`, mode, w, policy }))),
+  );
+  const seen = new Map<string, { rates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number }>();
+  for (let r = 0; r < runs; r++) {
+    for (const row of rows) {
+      onProgress?.(`end to end ${row.key} ${r + 1}/${runs}`);
+      const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
+      const t0 = performance.now();
+      const res = await runJob(job(row.policy, row.w, 1, row.mode.lineCache, row.mode.sampling), profile);
+      const s = (performance.now() - t0) / 1000;
+      const acc = (res.result as WorkloadRunResult).accesses;
+      let m = seen.get(row.key);
+      if (!m) seen.set(row.key, (m = { rates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0 }));
+      m.accesses = acc;
+      m.lines = profile.dataLines;
+      m.throughput = res.throughputOpsPerSecond;
+      m.rates.push(acc / s);
+      m.shares.push(profile.runSeconds / s);
+      m.lineRates.push(profile.dataLines / s);
     }
+  }
+  const out: Record<string, E2eResult> = {};
+  for (const row of rows) {
+    const m = seen.get(row.key)!;
+    out[row.key] = {
+      accessesPerSecond: Math.round(median(m.rates)),
+      accesses: m.accesses,
+      runs: m.rates.map(Math.round),
+      runShare: Math.round(median(m.shares) * 1000) / 1000,
+      dataLines: m.lines,
+      dataLinesPerSecond: Math.round(median(m.lineRates)),
+      throughputOpsPerSecond: Math.round(m.throughput),
+    };
+    const exact = out[`${row.w.name}/${row.policy}`];
+    if (row.mode.sampling > 1 && exact) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
   }
   return out;
 }

@@ -34,7 +34,7 @@ interface Exports {
   requestBuffer(): number;
   countersBase(): number;
   heapTop(): number;
-  setLineSampling(k: number): void;
+  setLineSampling(k: number): number;
   tableSlots(): number;
   outOfMemory(): number;
   submit(n: number): void;
@@ -150,7 +150,9 @@ export class WasmCore implements MmuCore {
     );
     if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
     this.sampling = config.lineCache && !conf && (config.lineSampling ?? 1) > 1 ? config.lineSampling! : 1;
-    if (this.sampling > 1) this.x.setLineSampling(this.sampling);
+    if (this.sampling > 1 && !this.x.setLineSampling(this.sampling)) {
+      throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+    }
     this.io = {
       raw: this.x.layoutConstant(0),
       level: this.x.layoutConstant(1),
