@@ -516,6 +516,24 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   store<u32>(e, kind | (((fl >> F_TIER_SHIFT) & 7) << 8), 12);
 }
 
+/**
+ * The data lines of a hit of the hit loop, whose queue holds `q`: queued under LRU (a
+ * full queue runs), else run at once. Returns the queue's new length.
+ */
+// @ts-ignore: decorator
+@inline function hitLines(q: u32, lru: bool, r: usize, hpa: u64, kind: u32, fl: u32): u32 {
+  if (!lru) {
+    runLines(r, hpa, kind, fl);
+    return q;
+  }
+  queueLines(q, r, hpa, kind, fl);
+  if (++q == LINES_Q_CAP) {
+    runQueuedLines(q);
+    q = 0;
+  }
+  return q;
+}
+
 /** Queues one request's data lines outside the hit loop (the count in memory); a full queue runs. */
 // @ts-ignore: decorator
 @inline function queueLinesAt(r: usize, hpa: u64, kind: u32, fl: u32): void {
@@ -606,16 +624,7 @@ function runQueuedLines(q: u32): void {
         bump(<usize>load<u32>(HOT_VCPU, 16), C_HIT_D2M);
         countOtherTier(fl2, kind);
         dataKinds += kind;
-        if (lines) {
-          const hpa = load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot2 << 3)) + (va & 0x1FFFFF);
-          if (lru) {
-            queueLines(q, r, hpa, kind, fl2);
-            if (++q == LINES_Q_CAP) {
-              runQueuedLines(q);
-              q = 0;
-            }
-          } else runLines(r, hpa, kind, fl2);
-        }
+        if (lines) q = hitLines(q, lru, r, load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot2 << 3)) + (va & 0x1FFFFF), kind, fl2);
         continue;
       }
       const slot = set * DW + ctz(m);
@@ -627,16 +636,7 @@ function runQueuedLines(q: u32): void {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM + 32, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, kind);
       dataKinds += kind;
-      if (lines) {
-        const hpa = load<u64>(<usize>load<u32>(HOT_GEOM + 32, 24) + (<usize>slot << 3)) + (va & 0xFFF);
-        if (lru) {
-          queueLines(q, r, hpa, kind, fl);
-          if (++q == LINES_Q_CAP) {
-            runQueuedLines(q);
-            q = 0;
-          }
-        } else runLines(r, hpa, kind, fl);
-      }
+      if (lines) q = hitLines(q, lru, r, load<u64>(<usize>load<u32>(HOT_GEOM + 32, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
     } else {
       if (kind != KIND_FETCH) break;
       const set = <u32>vpn & load<u32>(HOT_GEOM);
@@ -651,16 +651,7 @@ function runQueuedLines(q: u32): void {
       if (lru) store<u32>(<usize>load<u32>(HOT_GEOM, 12) + (<usize>slot << 2), <u32>r + delta);
       countOtherTier(fl, KIND_FETCH);
       fetches++;
-      if (lines) {
-        const hpa = load<u64>(<usize>load<u32>(HOT_GEOM, 24) + (<usize>slot << 3)) + (va & 0xFFF);
-        if (lru) {
-          queueLines(q, r, hpa, KIND_FETCH, fl);
-          if (++q == LINES_Q_CAP) {
-            runQueuedLines(q);
-            q = 0;
-          }
-        } else runLines(r, hpa, KIND_FETCH, fl);
-      }
+      if (lines) q = hitLines(q, lru, r, load<u64>(<usize>load<u32>(HOT_GEOM, 24) + (<usize>slot << 3)) + (va & 0xFFF), KIND_FETCH, fl);
     }
   }
   if (lines && lru) store<u32>(HOT_LINES_N, q);

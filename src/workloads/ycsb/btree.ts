@@ -99,14 +99,14 @@ export class BPlusTree {
     let node = this.root;
     while (this.isLeaf[node] === 0) {
       this.readNode(node);
-      const i = this.upperBound(node, a, b, key);
+      const i = this.search(node, a, b, key, true);
       if (depth === this.path.length) this.growPath();
       this.path[depth] = node;
       this.pathAt[depth++] = i;
       node = this.kid[node * (this.span + 1) + i]!;
     }
     this.readNode(node);
-    let at = this.lowerBound(node, a, b, key);
+    let at = this.search(node, a, b, key, false);
     this.putSlot(node, at, a, b, value);
     let cur = node;
     const spn = this.slotsPerNode;
@@ -179,10 +179,10 @@ export class BPlusTree {
     let node = this.root;
     while (this.isLeaf[node] === 0) {
       this.readNode(node);
-      node = this.kid[node * (this.span + 1) + this.upperBound(node, a, b, startKey)]!;
+      node = this.kid[node * (this.span + 1) + this.search(node, a, b, startKey, true)]!;
     }
     this.readNode(node);
-    let pos = this.lowerBound(node, a, b, startKey);
+    let pos = this.search(node, a, b, startKey, false);
     let done = 0;
     while (done < count && node >= 0) {
       if (pos >= this.count[node]!) {
@@ -240,27 +240,15 @@ export class BPlusTree {
     return k < key ? -1 : k > key ? 1 : 0;
   }
 
-  /** First slot of `node` whose key is >= the key. */
-  private lowerBound(node: number, a: number, b: number, key: string): number {
+  /** First slot of `node` whose key is >= the key, or with `after` > the key (the child of an inner node that holds it). */
+  private search(node: number, a: number, b: number, key: string, after: boolean): number {
     const s = node * this.span;
     let lo = 0;
     let hi = this.count[node]!;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compare(s + mid, a, b, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** First slot of `node` whose key is > the key (the child of an inner node that holds it). */
-  private upperBound(node: number, a: number, b: number, key: string): number {
-    const s = node * this.span;
-    let lo = 0;
-    let hi = this.count[node]!;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compare(s + mid, a, b, key) <= 0) lo = mid + 1;
+      const c = this.compare(s + mid, a, b, key);
+      if (c < 0 || (after && c === 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
