@@ -51,6 +51,15 @@ export function sizeOption(zero: boolean): (value: string) => number {
   };
 }
 
+/** A commander argument parser for a power of two from 1 to 2^16 (the sets are checked by the simulator, which knows them). */
+function powerOfTwoOption(value: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 1 && n <= 65536 && (n & (n - 1)) === 0)) {
+    throw new InvalidArgumentError("Expected a power of two: 1, 2, 4, ... 65536.");
+  }
+  return n;
+}
+
 /** Shows a progress bar on a terminal once a replay has run for a second. */
 class TraceProgress {
   private bar: SingleBar | null = null;
@@ -116,7 +125,7 @@ export function traceJson(r: ReplayResult, skipBadLines: boolean): Record<string
       ...(skipBadLines ? { skippedRecords: t.skipped, skippedAccesses: t.outOfRange } : {}),
     };
   }
-  return { ...head, ...trace, ...(r.memory ?? {}) };
+  return { ...head, ...(r.lineSampling ? { lineSampling: r.lineSampling } : {}), ...trace, ...(r.memory ?? {}) };
 }
 
 const POLICY_TEXT: Record<TracePolicy, string> = {
@@ -174,7 +183,11 @@ export function traceText(file: string, r: ReplayResult, skipBadLines: boolean):
       `${groupDigits(t.branches)} branches` +
       (skipBadLines ? `, ${groupDigits(t.skipped)} bad records and ${groupDigits(t.outOfRange)} accesses past 2^48 skipped` : "");
   }
-  const lines = [first, `model ${r.model}${r.model === "skylake-lru" ? " (REFERENCE.md section 9)" : ""}, policy ${r.policy} (${POLICY_TEXT[r.policy]})`];
+  const lines = [
+    first,
+    `model ${r.model}${r.model === "skylake-lru" ? " (REFERENCE.md section 9)" : ""}, policy ${r.policy} (${POLICY_TEXT[r.policy]})` +
+      (r.lineSampling ? `; 1 line-cache set in ${r.lineSampling} sampled: line counts are estimates` : ""),
+  ];
   const m = r.memory;
   if (m) {
     const sizes = (o: Record<string, number>): string => Object.entries(o).map(([t, b]) => `${t} ${sizeName(b)}`).join(", ");
@@ -222,6 +235,11 @@ export function registerTrace(program: Command, io: CliIo): void {
     )
     .option("--dram <size>", `osv, ucat: guest memory on the DRAM node (default ${sizeName(TRACE_VM_DEFAULTS.dram)})`, sizeOption(false))
     .option("--nvm <size>", `osv, ucat: guest memory on the NVM node, 0 for none (default ${sizeName(TRACE_VM_DEFAULTS.nvm)})`, sizeOption(true))
+    .option(
+      "--line-sampling <k>",
+      "osv, ucat: model 1 line-cache set in k (a power of two up to the preset's sets) and estimate the line counts: faster on long traces (default 1, exact)",
+      powerOfTwoOption,
+    )
     .option("--json", "print one JSON object instead of tables")
     .option(
       "--skip-bad-lines",
@@ -231,7 +249,7 @@ export function registerTrace(program: Command, io: CliIo): void {
     .action(
       async (
         file: string,
-        o: { format: TraceFormatOption; model: ModelName; policy: TracePolicy; dram?: number; nvm?: number; json?: boolean; skipBadLines?: boolean },
+        o: { format: TraceFormatOption; model: ModelName; policy: TracePolicy; dram?: number; nvm?: number; lineSampling?: number; json?: boolean; skipBadLines?: boolean },
         cmd: Command,
       ) => {
         // usage errors go through commander: one line, exit status 2
@@ -242,6 +260,9 @@ export function registerTrace(program: Command, io: CliIo): void {
         if (!vm && (o.dram !== undefined || o.nvm !== undefined)) {
           cmd.error(`error: options '--dram' and '--nvm' size an OSv or UCat VM's memory; they apply to --policy osv and ucat, not ${o.policy}`);
         }
+        if (!vm && o.lineSampling !== undefined && o.lineSampling !== 1) {
+          cmd.error(`error: option '--line-sampling' samples an OSv or UCat VM's line cache; it applies to --policy osv and ucat, not ${o.policy}`);
+        }
         const skip = o.skipBadLines === true;
         const progress = new TraceProgress(io.errIsTty);
         let r: ReplayResult;
@@ -250,7 +271,7 @@ export function registerTrace(program: Command, io: CliIo): void {
             format: o.format,
             model: o.model,
             policy: o.policy,
-            ...(vm ? { dram: o.dram, nvm: o.nvm } : {}),
+            ...(vm ? { dram: o.dram, nvm: o.nvm, lineSampling: o.lineSampling } : {}),
             skipBadLines: skip,
             onProgress: (p) => progress.update(p),
           });

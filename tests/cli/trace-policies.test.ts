@@ -195,6 +195,21 @@ describe("--policy osv and ucat: the trace as the application of a VM", () => {
     expect(one).toMatchObject({ droppedAccesses: 0, requests: 40 });
   });
 
+  it("--line-sampling: the same run, its line counts estimated from 1 set in k, and said so", () => {
+    const sampled = cliJson(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "16", "--json"]);
+    expect(sampled.lineSampling).toBe(16);
+    expect("lineSampling" in osv).toBe(false);
+    for (const k of ["requests", "walks", "walkRefs", "pageFaults", "eptViolations", "memoryBytes"]) expect(n(sampled, k)).toBe(n(osv, k));
+    // the totals stay exact: every data line counted, hits and misses together
+    const lines = (o: Record<string, unknown>): number =>
+      (o.dataLineHits as number[]).reduce((a, b) => a + b, 0) + (o.dataLineMisses as number[][]).flat().reduce((a, b) => a + b, 0);
+    expect(lines(sampled)).toBe(lines(osv));
+    expect(n(sampled, "walkRefsCached") + (sampled.refMissesByTier as number[]).reduce((a, b) => a + b, 0)).toBe(n(sampled, "walkRefs"));
+    const text = cli(["trace", FIXTURE, "--policy", "ucat", "--line-sampling", "4"]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/1 line-cache set in 4 sampled: line counts are estimates/);
+  });
+
   it("print the statistics and the memory figures as tables", () => {
     const r = cli(["trace", FIXTURE, "--policy", "ucat"]);
     expect(r.status).toBe(0);
@@ -226,5 +241,8 @@ describe("errors: one line each", () => {
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "2m", "--dram", "1GiB"]), 2, /'--dram' and '--nvm' .* apply to --policy osv and ucat, not 2m/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--dram", "3MiB"]), 2, /--dram.*'3MiB'.*multiple of 2 MiB/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "ucat", "--nvm", "lots"]), 2, /--nvm.*'lots'.*a size such as 1GiB/);
+    expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "12"]), 2, /--line-sampling.*'12'.*a power of two/);
+    expectOneLineError(cli(["trace", FIXTURE, "--policy", "4k", "--line-sampling", "16"]), 2, /'--line-sampling' .* applies to --policy osv and ucat, not 4k/);
+    expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "4096"]), 1, /lineSampling: 4096 is not allowed; expected a power of two from 1 to the line cache's sets \(2048\)/);
   });
 });

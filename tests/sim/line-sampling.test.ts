@@ -9,6 +9,8 @@ import { runJob, type Job, type JobResult } from "../../src/sim/jobs.js";
 import { Simulator } from "../../src/sim/simulator.js";
 import { parseScenario, runScenario, scenarioJobs } from "../../src/sim/scenario.js";
 import type { WorkloadRunResult } from "../../src/workloads/drivers.js";
+import { replayTrace } from "../../src/workloads/trace/replay.js";
+import { FIXTURE } from "../cli/helpers.js";
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -88,6 +90,13 @@ describe("line sampling", () => {
     const exact = await runScenario(parseScenario(base), { threads: 1 });
     expect("lineSampling" in exact).toBe(false);
     expect(sampled.results["ycsb-a"]!.osv!.requests).toBe(exact.results["ycsb-a"]!.osv!.requests);
+  });
+
+  it("trace replay samples the OSv and UCat VMs' line cache, and says the flat VMs have none", async () => {
+    const r = await replayTrace(FIXTURE, { policy: "ucat", lineSampling: 8 });
+    expect(r.lineSampling).toBe(8);
+    expect("lineSampling" in (await replayTrace(FIXTURE, { policy: "ucat" }))).toBe(false);
+    await expect(replayTrace(FIXTURE, { policy: "4k", lineSampling: 8 })).rejects.toThrow(/lineSampling: 8 is not allowed with policy "4k"; only the OSv and UCat VMs/);
   });
 
   it("the simulator rejects a bad value by name", async () => {

@@ -64,6 +64,8 @@ export interface TraceVmOptions {
   dram?: number;
   /** Guest memory on the NVM node, bytes (0, or a multiple of 2 MiB; default 3 GiB). */
   nvm?: number;
+  /** Model 1 line-cache set in this many and estimate the line counts (`SimulatorOptions.lineSampling`; default 1, exact). */
+  lineSampling?: number;
 }
 
 /** The memory figures of a trace VM (docs/accounting.md defines those of `VmStats`). */
@@ -188,7 +190,7 @@ export class TraceVm {
     const eptRoom = Math.max(2 * MiB, Math.ceil((dram + nvm) / 256 / (2 * MiB)) * 2 * MiB);
     const tiers: TierConfig[] = [{ name: "dram", preset: "dram", capacity: dram + eptRoom }];
     if (nvm > 0) tiers.push({ name: "nvm", preset: "optane", capacity: nvm });
-    const sim = await Simulator.create({ tiers, maxVms: 1, maxVcpus: 4 });
+    const sim = await Simulator.create({ tiers, maxVms: 1, maxVcpus: 4, ...(opts.lineSampling !== undefined ? { lineSampling: opts.lineSampling } : {}) });
     const nodes = [{ tier: "dram", bytes: dram }, ...(nvm > 0 ? [{ tier: "nvm", bytes: nvm }] : [])];
     const vm = sim.createVm({ policy, nodes });
     const app = new TraceProcess(vm, policy === "ucat" ? 1 : "policy");

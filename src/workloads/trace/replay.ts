@@ -95,6 +95,8 @@ interface ReplayResultBase {
   stats: BasicStats | FullStats;
   /** `osv`, `ucat`: the VM's memory figures. */
   memory?: TraceVmMemory;
+  /** `osv`, `ucat` with `lineSampling` > 1: line-cache sets per modelled set (line counts are estimates). */
+  lineSampling?: number;
 }
 
 /** What a replay found: the statistics and the reader's totals, by format. */
@@ -162,6 +164,10 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
     throw new RangeError(`format: ${JSON.stringify(formatOption)} is not allowed; expected one of ${TRACE_FORMATS.join(", ")}`);
   }
   const flat = policy === "4k" || policy === "2m";
+  const sampling = opts.lineSampling ?? 1;
+  if (flat && sampling !== 1) {
+    throw new RangeError(`lineSampling: ${sampling} is not allowed with policy ${JSON.stringify(policy)}; only the OSv and UCat VMs (policies osv, ucat) have a line cache to sample`);
+  }
   if (!flat && model !== "default") {
     throw new RangeError(`policy: ${JSON.stringify(policy)} is not allowed with model ${JSON.stringify(model)}; the conformance model has policies 4k and 2m only (use model default)`);
   }
@@ -176,7 +182,7 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
   if (formatOption === "lackey") await checkLackeyFile(file);
 
   let target: Target;
-  let finish: () => { stats: BasicStats | FullStats; memory?: TraceVmMemory };
+  let finish: () => { stats: BasicStats | FullStats; memory?: TraceVmMemory; lineSampling?: number };
   if (flat) {
     const core = await WasmCore.create(modelConfig(model, { policy }));
     const vm = model === "default" ? new FlatVm(core, { pageSize: policy === "2m" ? 1 : 0 }) : null;
@@ -187,9 +193,9 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
       return { stats: vm ? fullStats(c, { demandMaps: vm.demandMaps }) : basicStats(c) };
     };
   } else {
-    const tvm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm });
+    const tvm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm, lineSampling: sampling });
     target = tvm;
-    finish = () => tvm.finish();
+    finish = () => ({ ...tvm.finish(), ...(sampling > 1 ? { lineSampling: sampling } : {}) });
   }
 
   const fileBytes = onProgress ? await traceBytes(file) : null;
