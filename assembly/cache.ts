@@ -278,9 +278,8 @@ export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
       else bump(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind));
       continue;
     }
-    let hits: u64 = 0;
-    for (; line <= last; line++) if (useLine16(c, sets, mask, line, write)) hits++;
-    const n = last - (hpa >> 6) + 1;
+    const hits = lruRun16(c, sets, line, last, write);
+    const n = last - line + 1;
     if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
     if (hits != n) add(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind), n - hits);
   }
@@ -320,8 +319,13 @@ const STRIDE16: usize = 88;
  */
 // @ts-ignore: decorator
 @inline function useLine16(c: usize, sets: usize, mask: u32, line: u64, write: bool): bool {
-  const set = sets + <usize>(<u32>line & mask) * STRIDE16;
-  const k = i32x4.splat(<i32>(((line >> tagShift) << 1) | 1));
+  return useSet16(c, sets + <usize>(<u32>line & mask) * STRIDE16, <i32>(((line >> tagShift) << 1) | 1), line, mask, write);
+}
+
+/** `useLine16` with the line's set block and key (its tag << 1 | 1) given: what a run of lines shares, worked out once. */
+// @ts-ignore: decorator
+@inline function useSet16(c: usize, set: usize, key: i32, line: u64, mask: u32, write: bool): bool {
+  const k = i32x4.splat(key);
   const lo = i16x8.narrow_i32x4_s(i32x4.eq(v128.load(set), k), i32x4.eq(v128.load(set, 16), k));
   const hi = i16x8.narrow_i32x4_s(i32x4.eq(v128.load(set, 32), k), i32x4.eq(v128.load(set, 48), k));
   const m = i8x16.bitmask(i8x16.narrow_i16x8_s(lo, hi));
@@ -340,7 +344,7 @@ const STRIDE16: usize = 88;
         bump(c, C_WRITEBACK + <i32>tierOf(victim << 6));
       }
     }
-    store<u32>(set + (<usize>w << 2), <u32>(((line >> tagShift) << 1) | 1));
+    store<u32>(set + (<usize>w << 2), <u32>key);
     dirty &= ~(<u64>1 << <u64>w);
   }
   const r = load<u8>(set + 64 + <usize>w);
@@ -354,6 +358,12 @@ const STRIDE16: usize = 88;
 function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64 {
   let hits: u64 = 0;
   const mask = setMask;
-  for (; line <= last; line++) if (useLine16(c, sets, mask, line, write)) hits++;
+  while (line <= last) {
+    // up to the last set, the lines share their tag and their set blocks follow each other
+    const end = min(last, line | <u64>mask);
+    const key = <i32>(((line >> tagShift) << 1) | 1);
+    let set = sets + <usize>(<u32>line & mask) * STRIDE16;
+    for (; line <= end; line++, set += STRIDE16) if (useSet16(c, set, key, line, mask, write)) hits++;
+  }
   return hits;
 }
