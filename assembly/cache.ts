@@ -220,14 +220,53 @@ export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   const first = hpa >> 6;
   const last = (hpa + len - 1) >> 6;
-  const write = kind == 2;
+  if (sampling) sampledLines(c, p, first, last, kind == 2, kind, tier);
+  else if (lru16) exactLines(c, p, first, last, kind, tier, true);
+  else exactLines(c, p, first, last, kind, tier, false);
+}
+
+/**
+ * `dataLines` of the queued data accesses from `q` to `end` (16-byte entries: u64 host
+ * address, u32 bytes (0: 1), u32 kind | tier << 8; fastpath.ts), in order: a loop per
+ * case, the case chosen once (no call per access).
+ */
+export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
   if (sampling) {
-    sampledLines(c, p, first, last, write, kind, tier);
-    return;
+    for (; q < end; q += 16) {
+      const info = load<u32>(q, 12);
+      sampledLines(c, p, load<u64>(q) >> 6, queuedLast(q), (info & 0xFF) == 2, info & 0xFF, info >> 8);
+    }
+  } else if (lru16) {
+    for (; q < end; q += 16) {
+      const info = load<u32>(q, 12);
+      exactLines(c, p, load<u64>(q) >> 6, queuedLast(q), info & 0xFF, info >> 8, true);
+    }
+  } else {
+    for (; q < end; q += 16) {
+      const info = load<u32>(q, 12);
+      exactLines(c, p, load<u64>(q) >> 6, queuedLast(q), info & 0xFF, info >> 8, false);
+    }
   }
+}
+
+/** The last line of queued entry `q`. */
+// @ts-ignore: decorator
+@inline function queuedLast(q: usize): u64 {
+  const size = load<u32>(q, 8);
+  return (load<u64>(q) + (size == 0 ? 0 : <u64>size - 1)) >> 6;
+}
+
+/**
+ * The lines `first`..`last` of one access of `kind` to a page of `tier`, every one
+ * modelled; `lru16` (constant at each call) takes the presets' 16-way LRU path.
+ */
+// @ts-ignore: decorator
+@inline function exactLines(c: usize, p: usize, first: u64, last: u64, kind: u32, tier: u32, lru16: bool): void {
+  const write = kind == 2;
   if (last == first) {
     // one line, the commonest case: no loop
-    if (useLine(c, p, last, write)) bump(c, C_DLINE_HIT + <i32>kind);
+    const hit = lru16 ? useLine16(c, p + keysOff, setMask, first, write) : useLine(c, p, first, write);
+    if (hit) bump(c, C_DLINE_HIT + <i32>kind);
     else bump(c, C_DLINE_MISS + <i32>(tier * 3 + kind));
     return;
   }
@@ -238,51 +277,6 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
   const n = last - first + 1;
   if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
   if (hits != n) add(c, C_DLINE_MISS + <i32>(tier * 3 + kind), n - hits);
-}
-
-/**
- * `dataLines` of the queued data accesses from `q` to `end` (16-byte entries: u64 host
- * address, u32 bytes, u32 kind | tier << 8; fastpath.ts), in order, with the sampled
- * and the 16-way LRU cases in loops of their own (no call per access).
- */
-export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
-  if (sampling) {
-    for (; q < end; q += 16) {
-      const hpa = load<u64>(q);
-      const size = load<u32>(q, 8);
-      const info = load<u32>(q, 12);
-      sampledLines(c, p, hpa >> 6, (hpa + (size == 0 ? 0 : <u64>size - 1)) >> 6, (info & 0xFF) == 2, info & 0xFF, info >> 8);
-    }
-    return;
-  }
-  if (!lru16) {
-    for (; q < end; q += 16) {
-      const size = load<u32>(q, 8);
-      const info = load<u32>(q, 12);
-      dataLines(c, p, load<u64>(q), size == 0 ? 1 : <u64>size, info & 0xFF, info >> 8);
-    }
-    return;
-  }
-  const sets = p + keysOff;
-  const mask = setMask;
-  for (; q < end; q += 16) {
-    const hpa = load<u64>(q);
-    const size = load<u32>(q, 8);
-    const info = load<u32>(q, 12);
-    const kind = info & 0xFF;
-    const write = kind == 2;
-    let line = hpa >> 6;
-    const last = (hpa + (size == 0 ? 0 : <u64>size - 1)) >> 6;
-    if (line == last) {
-      if (useLine16(c, sets, mask, line, write)) bump(c, C_DLINE_HIT + <i32>kind);
-      else bump(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind));
-      continue;
-    }
-    const hits = lruRun16(c, sets, line, last, write);
-    const n = last - line + 1;
-    if (hits != 0) add(c, C_DLINE_HIT + <i32>kind, hits);
-    if (hits != n) add(c, C_DLINE_MISS + <i32>((info >> 8) * 3 + kind), n - hits);
-  }
 }
 
 /** `dataLines` under set sampling: every line counted, only those of sampled sets modelled. */

@@ -534,16 +534,10 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   return q;
 }
 
-/** Queues one request's data lines outside the hit loop (the count in memory); a full queue runs. */
+/** `hitLines` for the miss path, the queue's length in memory (`repl`: the policy, LRU 0). */
 // @ts-ignore: decorator
-@inline function queueLinesAt(r: usize, hpa: u64, kind: u32, fl: u32): void {
-  let q = load<u32>(HOT_LINES_N);
-  queueLines(q, r, hpa, kind, fl);
-  if (++q == LINES_Q_CAP) {
-    runQueuedLines(q);
-    q = 0;
-  }
-  store<u32>(HOT_LINES_N, q);
+@inline function missLines(repl: u32, r: usize, hpa: u64, kind: u32, fl: u32): void {
+  store<u32>(HOT_LINES_N, hitLines(load<u32>(HOT_LINES_N), repl == 0, r, hpa, kind, fl));
 }
 
 /** Runs the first `q` queued data accesses through the line cache, in order. */
@@ -615,16 +609,11 @@ function runQueuedLines(q: u32): void {
         const f2 = (<u32>v2 & load<u32>(HOT_BIG + 8)) * 4;
         const m2 = matchMask(<usize>load<u32>(HOT_BIG + 8, 4) + (<usize>f2 << 3), 4, (v2 << 28) | bits | (<u64>SZ_2M << 1));
         if (m2 == 0) break;
-        const p = <usize>load<u32>(HOT_LINES_P);
-        const d = sd(S_DTLB2M);
         const slot2 = f2 + ctz(m2);
-        const fl2 = load<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot2 << 2));
-        if (!rightsAllow(fl2, kind)) break; // the miss path finds the same hit and leaves it to the generic path
-        if (lru) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot2 << 2), <u32>r + delta);
-        bump(<usize>load<u32>(HOT_VCPU, 16), C_HIT_D2M);
-        countOtherTier(fl2, kind);
+        const fl2 = bigHit(r, S_DTLB2M, slot2, kind, C_HIT_D2M, delta, lru);
+        if (fl2 == DENIED) break; // the miss path finds the same hit and leaves it to the generic path
         dataKinds += kind;
-        if (lines) q = hitLines(q, lru, r, load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot2 << 3)) + (va & 0x1FFFFF), kind, fl2);
+        if (lines) q = hitLines(q, lru, r, bigHpa(S_DTLB2M, slot2, va & 0x1FFFFF), kind, fl2);
         continue;
       }
       const slot = set * DW + ctz(m);
@@ -719,34 +708,47 @@ function runQueuedLines(q: u32): void {
   bump(c, C_STLB4K);
   countOtherTier(fl, kind);
   countOne(kind);
-  if (lines) {
-    const hpa = load<u64>(<usize>load<u32>(g, 24) + (<usize>slot << 3)) + (va & 0xFFF);
-    if (repl == 0) queueLinesAt(r, hpa, kind, fl);
-    else runLines(r, hpa, kind, fl);
-  }
+  if (lines) missLines(repl, r, load<u64>(<usize>load<u32>(g, 24) + (<usize>slot << 3)) + (va & 0xFFF), kind, fl);
   return MISS_DONE;
+}
+
+/** What `bigHit` returns when the entry's rights deny the access (flags fit in 16 bits). */
+const DENIED: u32 = 0xFFFFFFFF;
+
+/**
+ * The use of a hit of the request at `r` in the L1 of large pages `s` at `slot`: when
+ * the rights allow it, its stamp (under LRU) and its counts but its kind's; returns
+ * the entry's flags, or DENIED (nothing changed: the generic path runs it).
+ */
+// @ts-ignore: decorator
+@inline function bigHit(r: usize, s: i32, slot: u32, kind: u32, counter: i32, delta: u32, lru: bool): u32 {
+  const p = <usize>load<u32>(HOT_LINES_P);
+  const d = sd(s);
+  const fl = load<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot << 2));
+  if (!rightsAllow(fl, kind)) return DENIED;
+  if (lru) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), <u32>r + delta);
+  bump(<usize>load<u32>(HOT_VCPU, 16), counter);
+  countOtherTier(fl, kind);
+  return fl;
+}
+
+/** The host address of byte `off` of the page of the L1 of large pages `s` at `slot`. */
+// @ts-ignore: decorator
+@inline function bigHpa(s: i32, slot: u32, off: u64): u64 {
+  return load<u64>(<usize>load<u32>(HOT_LINES_P) + <usize>load<u32>(sd(s) + SD_D0) + (<usize>slot << 3)) + off;
 }
 
 /**
  * A hit of the request at `r` in the L1 of large pages `s` at `slot` (`off`: the
- * offset in the page): when the rights allow it, the use, the counts and the data
- * lines; else nothing changes and the generic path runs it.
+ * offset in the page), from the miss path: `bigHit`, the request's kind counted and its
+ * data lines.
  */
 // @ts-ignore: decorator
 @inline function bigL1Hit(r: usize, s: i32, slot: u32, kind: u32, off: u64, counter: i32, delta: u32, repl: u32, lines: bool): u32 {
-  const p = <usize>load<u32>(HOT_LINES_P);
-  const d = sd(s);
-  const fl = load<u32>(p + <usize>load<u32>(d + SD_FLAGS) + (<usize>slot << 2));
-  if (!rightsAllow(fl, kind)) return MISS_SLOW;
-  if (repl == 0) store<u32>(p + <usize>load<u32>(d + SD_STAMP) + (<usize>slot << 2), <u32>r + delta);
-  bump(<usize>load<u32>(HOT_VCPU, 16), counter);
-  countOtherTier(fl, kind);
+  const fl = bigHit(r, s, slot, kind, counter, delta, repl == 0);
+  if (fl == DENIED) return MISS_SLOW;
   countOne(kind);
-  if (lines) {
-    const hpa = load<u64>(p + <usize>load<u32>(d + SD_D0) + (<usize>slot << 3)) + off;
-    if (repl == 0) queueLinesAt(r, hpa, kind, fl);
-    else runLines(r, hpa, kind, fl);
-  }
+  if (lines) missLines(repl, r, bigHpa(s, slot, off), kind, fl);
   return MISS_DONE;
 }
 

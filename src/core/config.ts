@@ -4,6 +4,7 @@
  */
 import type { CoreConfig, Geometry, PscGeometry, TlbGeometry } from "./types.js";
 import { TLB_NAMES } from "./types.js";
+import { isLineSampling } from "./sampling.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -62,11 +63,10 @@ export function checkConfig(config: CoreConfig): CoreConfig {
   }
   if (config.ntlb !== null) checkGeometry("ntlb", config.ntlb);
   if (config.lineCache) checkGeometry("lineCache", config.lineCache);
-  if (config.lineSampling !== undefined && config.lineSampling !== 1) {
-    const k = config.lineSampling;
+  if (config.lineSampling !== undefined) {
     const sets = config.lineCache ? config.lineCache.entries / config.lineCache.ways : 0;
-    if (!(Number.isInteger(k) && k >= 1 && (k & (k - 1)) === 0 && k <= sets)) {
-      throw new ConfigError("lineSampling", k, `a power of two from 1 to the line cache's sets (${sets})`);
+    if (!isLineSampling(config.lineSampling, sets)) {
+      throw new ConfigError("lineSampling", config.lineSampling, `a power of two from 1 to the line cache's sets (${sets})`);
     }
   }
   int("pcpus", config.pcpus, 1, MAX_PCPUS);

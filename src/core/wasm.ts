@@ -148,9 +148,8 @@ export class WasmCore implements MmuCore {
       config.slabHeaps ?? config.vms,
       config.lineCache && !conf ? (config.lineCacheData ? 2 : 1) : 0,
     );
-    if (failed) throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
-    this.sampling = config.lineCache && !conf && (config.lineSampling ?? 1) > 1 ? config.lineSampling! : 1;
-    if (this.sampling > 1 && !this.x.setLineSampling(this.sampling)) {
+    this.sampling = config.lineCache && !conf ? (config.lineSampling ?? 1) : 1;
+    if (failed || (this.sampling > 1 && !this.x.setLineSampling(this.sampling))) {
       throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
     }
     this.io = {
@@ -840,7 +839,7 @@ export class WasmCore implements MmuCore {
       writebacks: Array.from({ length: 8 }, (_, t) => v(C.WRITEBACK + t)),
     };
     if (this.sampling > 1) {
-      estimateLines(counters, { dataLines: Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DLINE_ALL + t * 3 + k))) }, this.sampling);
+      estimateLines(counters, Array.from({ length: 8 }, (_, t) => [0, 1, 2].map((k) => v(C.DLINE_ALL + t * 3 + k))), this.sampling);
     }
     return counters;
   }

@@ -29,7 +29,7 @@
  */
 
 import type { TierRange } from "../core/types.js";
-import { BuddyAllocator, checkOrder, GIB, hex, HPA_LIMIT, MIB, ORDER_1G, ORDER_2M, ORDER_4K, sizeName } from "./buddy.js";
+import { BuddyAllocator, checkOrder, GIB, hex, HPA_LIMIT, MAX_ORDER, MIB, ORDER_1G, ORDER_2M, ORDER_4K, sizeName } from "./buddy.js";
 
 /** Host-physical base of the first tier: 4 GiB, leaving room for a real machine's low memory hole. */
 export const HOST_PHYS_BASE = 4 * GIB;
@@ -40,6 +40,9 @@ export const CAPACITY_UNIT = 2 * MIB;
 
 /** The orders of x86-64 page sizes, largest first: where `allocWithFallback` may fall back to. */
 const PAGE_ORDERS = [ORDER_1G, ORDER_2M, ORDER_4K] as const;
+/** For each order, the page-size orders below it, largest first. */
+const SMALLER_PAGE_ORDERS: readonly (readonly number[])[] = Array.from({ length: MAX_ORDER + 1 }, (_, k) => PAGE_ORDERS.filter((o) => o < k));
+const NONE: readonly number[] = [];
 
 /** Estimated fixed bytes of a `HostMemory` besides its allocators. */
 const FIXED_BYTES = 256;
@@ -266,37 +269,26 @@ export class HostMemory {
     if (prefer !== "tier" && prefer !== "size") {
       throw new RangeError(`prefer: ${JSON.stringify(prefer)} is not allowed; expected "tier" or "size"`);
     }
-    if (!allowSmaller) {
-      // one order: the tiers in turn (a hypervisor's every fault; no arrays made)
-      const first = this.tierIndex(tierOrder[0]!);
-      for (let i = 0; i < tierOrder.length; i++) {
-        const t = this.tierIndex(tierOrder[i]!);
-        const hpa = this.buddies[t]!.alloc(order);
+    // The candidates in preference order: (tier, order) pairs, tier-major or order-major;
+    // indices rather than arrays (a hypervisor calls this on every fault).
+    const smaller = allowSmaller ? SMALLER_PAGE_ORDERS[order]! : NONE;
+    const orders = 1 + smaller.length;
+    const first = this.tierIndex(tierOrder[0]!);
+    const tierMajor = prefer === "tier";
+    const outer = tierMajor ? tierOrder.length : orders;
+    const inner = tierMajor ? orders : tierOrder.length;
+    for (let a = 0; a < outer; a++) {
+      for (let b = 0; b < inner; b++) {
+        const i = tierMajor ? a : b;
+        const j = tierMajor ? b : a;
+        const t = i === 0 ? first : this.tierIndex(tierOrder[i]!);
+        const o = j === 0 ? order : smaller[j - 1]!;
+        const hpa = this.buddies[t]!.alloc(o);
         if (hpa === null) continue;
         this.allocs++;
         if (t !== first) this.tierFallbacks++;
-        return { hpa, tier: this.tiers[t]!.name, order };
-      }
-      this.failures++;
-      return null;
-    }
-    const tierIdx = tierOrder.map((name) => this.tierIndex(name));
-    const orders = [order, ...(allowSmaller ? PAGE_ORDERS.filter((o) => o < order) : [])];
-    const tryOne = (t: number, o: number): AllocResult | null => {
-      const hpa = this.buddies[t]!.alloc(o);
-      if (hpa === null) return null;
-      this.allocs++;
-      if (t !== tierIdx[0]) this.tierFallbacks++;
-      if (o < order) this.smallerFallbacks++;
-      return { hpa, tier: this.tiers[t]!.name, order: o };
-    };
-    // The candidates in preference order: (tier, order) pairs, tier-major or order-major.
-    const outer = prefer === "tier" ? tierIdx : orders;
-    const inner = prefer === "tier" ? orders : tierIdx;
-    for (const a of outer) {
-      for (const b of inner) {
-        const r = prefer === "tier" ? tryOne(a, b) : tryOne(b, a);
-        if (r !== null) return r;
+        if (o < order) this.smallerFallbacks++;
+        return { hpa, tier: this.tiers[t]!.name, order: o };
       }
     }
     this.failures++;

@@ -15,6 +15,7 @@ import { TIER_NAMES } from "../cost/tiers.js";
 import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
 import { LINE_CACHE_MODES, type LineCacheMode } from "./simulator.js";
+import { isLineSampling } from "../core/sampling.js";
 
 export const REPORT_SCHEMA = "unimmu/report@1";
 export const SCENARIO_SCHEMA = "unimmu/scenario@1";
@@ -117,10 +118,10 @@ export const ScenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if (s.lineSampling === 1) return;
     const g = cpuPreset(s.cpu).lineCache;
     const sets = s.lineCache === "off" ? 0 : g.entries / g.ways;
-    if (s.lineSampling > sets) {
+    // (a value that is no power of two has its own message above)
+    if (!isLineSampling(s.lineSampling, sets) && (s.lineSampling & (s.lineSampling - 1)) === 0) {
       ctx.addIssue({
         code: "custom",
         path: ["lineSampling"],

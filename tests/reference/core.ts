@@ -579,7 +579,7 @@ export class ReferenceCore implements MmuCore {
   counters(vcpu: number): Counters {
     const v = this.vcpuOf(vcpu);
     const c = copyCounters(v.counters);
-    if (v.sample) estimateLines(c, v.sample, v.sample.k);
+    if (v.sample) estimateLines(c, v.sample.dataLines, v.sample.k);
     return c;
   }
 

@@ -3,7 +3,6 @@
  * address, with a dirty bit, replaced like every other structure.
  */
 import type { Counters } from "../../src/core/types.js";
-import type { SampledLines } from "../../src/core/sampling.js";
 import type { SetAssoc } from "./tlb.js";
 
 export interface Line {
@@ -13,9 +12,10 @@ export interface Line {
 
 export type LineCache = SetAssoc<Line>;
 
-/** Set sampling (1 set in `k` modelled) and one vCPU's sampling counters. */
-export interface LineSample extends SampledLines {
+/** Set sampling (1 set in `k` modelled) and one vCPU's sampling counter: dataLines[tier][kind], every data line. */
+export interface LineSample {
   k: number;
+  dataLines: number[][];
 }
 
 export function newLineSample(k: number): LineSample {
