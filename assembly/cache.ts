@@ -19,8 +19,8 @@
 // (every CPU preset's) keeps 32-bit keys instead, the line's tag (line >> log2(sets),
 // below 2^31 as host addresses are below 2^46) << 1 | 1: 88 bytes a set (64 of keys,
 // 16 of ranks, 8 of the dirty mask), compared in four SIMD steps instead of eight.
-import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS } from "./layout";
-import { bump, add, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK, C_DLINE_ALL } from "./counters";
+import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS, CFG_VCPUS } from "./layout";
+import { bump, add, cnt, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK, C_DLINE_ALL, COUNTERS } from "./counters";
 import { sd, matchMask, probeSet, drawRandom, pcpuBase } from "./tlb";
 import { tierOf } from "./state";
 import { alloc } from "./heap";
@@ -210,6 +210,10 @@ export function setLineSampling(k: u32): bool {
 
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
+  if (emitting) {
+    emitUse(c, p, hpa, 8, KIND_REF | (tier << 8));
+    return;
+  }
   const line = hpa >> 6;
   if (sampling && !sampledSet(line)) return;
   if (useLine(c, p, line, false)) bump(c, C_REFS_CACHED);
@@ -218,6 +222,10 @@ export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
 
 /** The lines of a successful page access of `len` bytes at host address `hpa` (one page, one tier). */
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
+  if (emitting) {
+    emitUse(c, p, hpa, <u32>len, kind | (tier << 8));
+    return;
+  }
   const first = hpa >> 6;
   const last = (hpa + len - 1) >> 6;
   if (sampling) sampledLines(c, p, first, last, kind == 2, kind, tier);
@@ -231,7 +239,8 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
  * case, the case chosen once (no call per access).
  */
 export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
-  if (sampling) {
+  if (emitting) emitQueued(c, p, q, end);
+  else if (sampling) {
     for (; q < end; q += 16) {
       const info = load<u32>(q, 12);
       sampledLines(c, p, load<u64>(q) >> 6, queuedLast(q), (info & 0xFF) == 2, info & 0xFF, info >> 8);
@@ -360,4 +369,130 @@ function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64
     for (; line <= end; line++, set += STRIDE16) if (useSet16(c, set, key, line, mask, write)) hits++;
   }
   return hits;
+}
+
+// ---- the line cache on another thread -------------------------------------------------
+//
+// The line cache only counts: nothing else in the core reads what it holds. So its work
+// can run on a second instance of the core (same configuration, so the same layout) on
+// another thread, in parallel with the translation and the host's models. With emit on
+// (setLineEmit), this instance records the line cache's uses in order instead of running
+// them, as 16-byte records in the format of LINES_Q (u64 host address; u32 bytes, 0 for
+// 1; u32 kind | tier << 8), with kinds beyond the access kinds: KIND_REF a walk reference
+// (8 bytes at the entry's address, the table's tier), KIND_CTX "the next uses are of
+// counter block `address`, pCPU block `bytes`", KIND_RESET "zero the line counters",
+// KIND_MARK and above "stop here" (consumeLines returns, so that its caller can read the
+// counters at that point of the stream, or act on a control of its own). A full buffer goes to the host (import `linesOut`), which
+// hands it to the other instance's consumeLines. Docs: docs/core.md section 5c.
+
+/** The host takes the `bytes` of records at `at` (the emit buffer is then reused). */
+@external("env", "linesOut") declare function linesOut(at: usize, bytes: u32): void;
+
+const KIND_REF: u32 = 3;
+const KIND_CTX: u32 = 4;
+const KIND_RESET: u32 = 5;
+const KIND_MARK: u32 = 6;
+
+let emitting = false;
+let emitBuf: usize = 0;
+let emitAt: usize = 0;
+let emitEnd: usize = 0;
+let emitC: usize = 0; // the context of the last records
+let emitP: usize = 0;
+
+/**
+ * Allocates a buffer of `records` 16-byte records (after init; a line cache must be
+ * on) and, with `on`, records the line cache's uses there instead of running them;
+ * without, the buffer is for records to consume. Returns its address, 0 when out of
+ * memory or without a line cache.
+ */
+export function setLineEmit(records: u32, on: bool): usize {
+  if (!linesOn || records < 2) return 0;
+  const buf = alloc(<usize>records << 4, 64);
+  if (buf == 0 || !on) return buf;
+  emitBuf = emitAt = buf;
+  emitEnd = buf + (<usize>records << 4);
+  emitC = 0;
+  emitP = 0;
+  emitting = true;
+  return buf;
+}
+
+/** Hands the recorded uses to the host, if any. */
+export function lineEmitFlush(): void {
+  if (emitAt != emitBuf) {
+    linesOut(emitBuf, <u32>(emitAt - emitBuf));
+    emitAt = emitBuf;
+  }
+}
+
+/** Records a control record (`kind` KIND_RESET or KIND_MARK) after the uses so far. */
+export function lineEmitMark(kind: u32): void {
+  emitRecord(0, 0, kind);
+}
+
+// @ts-ignore: decorator
+@inline function emitRecord(a: u64, bytes: u32, info: u32): void {
+  if (emitAt == emitEnd) lineEmitFlush();
+  store<u64>(emitAt, a);
+  store<u32>(emitAt, bytes, 8);
+  store<u32>(emitAt, info, 12);
+  emitAt += 16;
+}
+
+// @ts-ignore: decorator
+@inline function emitContext(c: usize, p: usize): void {
+  if (c != emitC || p != emitP) {
+    emitRecord(<u64>c, <u32>p, KIND_CTX);
+    emitC = c;
+    emitP = p;
+  }
+}
+
+function emitUse(c: usize, p: usize, hpa: u64, bytes: u32, info: u32): void {
+  emitContext(c, p);
+  emitRecord(hpa, bytes, info);
+}
+
+/** The queued data accesses from `q` to `end` (already records) copied as they are. */
+function emitQueued(c: usize, p: usize, q: usize, end: usize): void {
+  emitContext(c, p);
+  while (q < end) {
+    if (emitAt == emitEnd) lineEmitFlush();
+    const n = min(end - q, emitEnd - emitAt);
+    memory.copy(emitAt, q, n);
+    emitAt += n;
+    q += n;
+  }
+}
+
+let useC: usize = 0; // the context of consumeLines, kept across calls
+let useP: usize = 0;
+
+/**
+ * Runs `n` records from `at` through this instance's line cache, in order; returns the
+ * records done: `n`, or fewer when it stopped after a KIND_MARK (or a higher kind).
+ */
+export function consumeLines(at: usize, n: u32): u32 {
+  const end = at + (<usize>n << 4);
+  for (let e = at; e < end; e += 16) {
+    const info = load<u32>(e, 12);
+    const kind = info & 0xFF;
+    if (kind <= 2) {
+      const bytes = load<u32>(e, 8);
+      dataLines(useC, useP, load<u64>(e), bytes == 0 ? 1 : <u64>bytes, kind, info >> 8);
+    } else if (kind == KIND_REF) refLine(useC, useP, load<u64>(e), info >> 8);
+    else if (kind == KIND_CTX) {
+      useC = <usize>load<u64>(e);
+      useP = <usize>load<u32>(e, 8);
+    } else if (kind == KIND_RESET) resetLineCounters();
+    else return <u32>((e + 16 - at) >> 4); // KIND_MARK and above
+  }
+  return n;
+}
+
+/** Zeroes every vCPU's line-cache counters (slots C_REFS_CACHED up to COUNTERS). */
+function resetLineCounters(): void {
+  const n = load<u32>(CFG_VCPUS);
+  for (let v: u32 = 0; v < n; v++) memory.fill(cnt(v) + (<usize>C_REFS_CACHED << 3), 0, <usize>(COUNTERS - C_REFS_CACHED) << 3);
 }

@@ -16,6 +16,7 @@ const bundles = [
   ["src/cli/main.ts", "build/node/cli.js", "node"],
   ["src/bench/main.ts", "build/node/bench.js", "node"],
   ["src/sim/worker.ts", "build/node/worker.js", "node"],
+  ["src/core/line-worker.ts", "build/node/line-worker.js", "node"],
   ["src/index.ts", "build/browser/unimmu.js", "browser"],
 ].filter(([entry]) => existsSync(join(root, entry)));
 

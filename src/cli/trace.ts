@@ -241,6 +241,7 @@ export function registerTrace(program: Command, io: CliIo): void {
       "osv, ucat: model 1 line-cache set in k (a power of two up to the preset's sets) and estimate the line counts: faster on long traces (default 1, exact)",
       powerOfTwoOption,
     )
+    .option("--line-thread", "osv, ucat: run the line cache on a second thread (the same counts, sooner on a multi-core host)")
     .option("--json", "print one JSON object instead of tables")
     .option(
       "--skip-bad-lines",
@@ -250,7 +251,7 @@ export function registerTrace(program: Command, io: CliIo): void {
     .action(
       async (
         file: string,
-        o: { format: TraceFormatOption; model: ModelName; policy: TracePolicy; dram?: number; nvm?: number; lineSampling?: number; json?: boolean; skipBadLines?: boolean },
+        o: { format: TraceFormatOption; model: ModelName; policy: TracePolicy; dram?: number; nvm?: number; lineSampling?: number; lineThread?: boolean; json?: boolean; skipBadLines?: boolean },
         cmd: Command,
       ) => {
         // usage errors go through commander: one line, exit status 2
@@ -264,6 +265,9 @@ export function registerTrace(program: Command, io: CliIo): void {
         if (!vm && o.lineSampling !== undefined && o.lineSampling !== 1) {
           cmd.error(`error: option '--line-sampling' samples an OSv or UCat VM's line cache; it applies to --policy osv and ucat, not ${o.policy}`);
         }
+        if (!vm && o.lineThread) {
+          cmd.error(`error: option '--line-thread' runs an OSv or UCat VM's line cache on a thread; it applies to --policy osv and ucat, not ${o.policy}`);
+        }
         const skip = o.skipBadLines === true;
         const progress = new TraceProgress(io.errIsTty);
         let r: ReplayResult;
@@ -272,7 +276,7 @@ export function registerTrace(program: Command, io: CliIo): void {
             format: o.format,
             model: o.model,
             policy: o.policy,
-            ...(vm ? { dram: o.dram, nvm: o.nvm, lineSampling: o.lineSampling } : {}),
+            ...(vm ? { dram: o.dram, nvm: o.nvm, lineSampling: o.lineSampling, ...(o.lineThread ? { lineThread: true } : {}) } : {}),
             skipBadLines: skip,
             onProgress: (p) => progress.update(p),
           });

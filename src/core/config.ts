@@ -69,6 +69,12 @@ export function checkConfig(config: CoreConfig): CoreConfig {
       throw new ConfigError("lineSampling", config.lineSampling, `a power of two from 1 to the line cache's sets (${sets})`);
     }
   }
+  if (config.lineThread !== undefined && config.lineThread !== false) {
+    if (config.lineThread !== true) throw new ConfigError("lineThread", config.lineThread, "true or false");
+    if (!config.lineCache || config.model !== "full") throw new ConfigError("lineThread", true, "only with a line cache (lineCache) in the full model");
+    // random replacement draws the TLBs' and the line cache's victims from one stream: split over two threads, both would change
+    if (config.replacement === "random") throw new ConfigError("lineThread", true, `only with "lru" or "fifo" replacement (random draws one stream for the TLBs and the line cache)`);
+  }
   int("pcpus", config.pcpus, 1, MAX_PCPUS);
   int("vcpus", config.vcpus, 1, MAX_VCPUS);
   int("vms", config.vms, 1, MAX_VMS);

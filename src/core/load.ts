@@ -38,12 +38,21 @@ export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.M
   return p;
 }
 
-/** The core imports nothing but `env.abort` (debug assertions). */
-export function coreImports(): WebAssembly.Imports {
+/** Where a core's calls to its host go: `linesOut` takes its recorded line-cache uses (src/core/line-thread.ts). */
+export interface CoreSink {
+  linesOut?: (at: number, bytes: number) => void;
+}
+
+/** The core imports `env.abort` (debug assertions) and `env.linesOut` (a line thread's records, to `sink`). */
+export function coreImports(sink: CoreSink = {}): WebAssembly.Imports {
   return {
     env: {
       abort(_msg: number, _file: number, line: number, col: number) {
         throw new Error(`unimmu core assertion failed at ${line}:${col}`);
+      },
+      linesOut(at: number, bytes: number) {
+        if (!sink.linesOut) throw new Error("the core recorded line-cache uses but has no line thread to take them");
+        sink.linesOut(at >>> 0, bytes >>> 0);
       },
     },
   };

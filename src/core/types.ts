@@ -84,6 +84,13 @@ export interface CoreConfig {
    * (src/core/sampling.ts). Faster; its counts are estimates.
    */
   lineSampling?: number;
+  /**
+   * Run the line cache on a worker thread (Node only; docs/core.md section 5c): the
+   * same counts, computed in parallel with the translation and the host's models.
+   * Needs a line cache and LRU or FIFO replacement. Only `WasmCore.create` starts the
+   * thread; call `close()` when done with the core.
+   */
+  lineThread?: boolean;
 }
 
 /** Control bits of a vCPU (docs/core.md section 1). */

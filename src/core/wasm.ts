@@ -17,7 +17,8 @@ import { DEFAULT_CONTROL, MAX_TIERS, TLB_NAMES } from "./types.js";
 import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, STATUS, STRUCT } from "./layout.js";
 import { estimateLines } from "./sampling.js";
 import { checkConfig } from "./config.js";
-import { coreImports, instantiateCore, type LoadOptions } from "./load.js";
+import { coreImports, loadCoreModule, type CoreSink, type LoadOptions } from "./load.js";
+import { CHUNK_RECORDS, LINE_MARK, LINE_RESET, LineThread, type LineConsumer } from "./line-thread.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -35,6 +36,10 @@ interface Exports {
   countersBase(): number;
   heapTop(): number;
   setLineSampling(k: number): number;
+  setLineEmit(records: number, on: number): number;
+  lineEmitFlush(): void;
+  lineEmitMark(kind: number): void;
+  consumeLines(at: number, n: number): number;
   tableSlots(): number;
   outOfMemory(): number;
   submit(n: number): void;
@@ -100,7 +105,10 @@ function checkSize(size: number): void {
   if (size !== 0 && size !== 1 && size !== 2) throw new RangeError(`size: ${size} is not allowed; expected 0 (4 KiB), 1 (2 MiB) or 2 (1 GiB)`);
 }
 
-export class WasmCore implements MmuCore {
+/** A core dropped without close() gives its line thread back when it is collected. */
+const unclosed = new FinalizationRegistry<LineThread>((t) => t.release());
+
+export class WasmCore implements MmuCore, LineConsumer {
   private x: Exports;
   private buffer: ArrayBuffer | SharedArrayBuffer;
   private u32!: Uint32Array;
@@ -115,10 +123,18 @@ export class WasmCore implements MmuCore {
   private lastEvent: CoreEvent | SlabEvent | null = null;
   /** Sets per sampled set of the line cache (1: every set modelled). */
   private readonly sampling: number;
+  /** The line cache's thread (config.lineThread), its counter table at the last mark, and whether runs came after it. */
+  private lines: LineThread | null = null;
+  private lineCounts: BigUint64Array | null = null;
+  private linesStale = false;
+  private linesClosed = false;
+  /** The buffer `consumeLineRecords` copies records into. */
+  private lineScratch = 0;
 
   private constructor(
     readonly config: CoreConfig,
     instance: WebAssembly.Instance,
+    private readonly sink: CoreSink = {},
   ) {
     this.x = instance.exports as unknown as Exports;
     this.buffer = this.x.memory.buffer;
@@ -169,16 +185,86 @@ export class WasmCore implements MmuCore {
     }
   }
 
-  /** Creates a core; `options` choose the Wasm build (release by default). */
+  /**
+   * Creates a core; `options` choose the Wasm build (release by default). With
+   * `config.lineThread` it starts the line cache's thread (call `close()` when done).
+   */
   static async create(config: CoreConfig, options: LoadOptions = {}): Promise<WasmCore> {
     checkConfig(config);
-    return new WasmCore(config, await instantiateCore(options));
+    const module = await loadCoreModule(options);
+    const sink: CoreSink = {};
+    const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
+    if (config.lineThread) {
+      const thread = await LineThread.acquire(config, module, core.cntBase, config.vcpus * C.COUNT * 8);
+      if (!core.x.setLineEmit(CHUNK_RECORDS, 1)) {
+        thread.release();
+        throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+      }
+      core.lines = thread;
+      unclosed.register(core, thread, core);
+      sink.linesOut = (at, bytes) => thread.push(new Uint8Array(core.x.memory.buffer), at, bytes);
+    }
+    return core;
   }
 
-  /** Creates a core from a module already compiled (see `loadCoreModule`), synchronously. */
+  /** Creates a core from a module already compiled (see `loadCoreModule`), synchronously (no line thread: see `create`). */
   static fromModule(config: CoreConfig, module: WebAssembly.Module): WasmCore {
     checkConfig(config);
+    if (config.lineThread) throw new RangeError("lineThread: true is not allowed with WasmCore.fromModule; expected WasmCore.create, which starts the thread");
     return new WasmCore(config, new WebAssembly.Instance(module, coreImports()));
+  }
+
+  /**
+   * Gives the line cache's thread back, if any (its counts stay readable; the core can
+   * run no more accesses). Idempotent.
+   */
+  close(): void {
+    if (!this.lines || this.linesClosed) return;
+    this.lineTotals();
+    this.linesClosed = true;
+    unclosed.unregister(this);
+    this.sink.linesOut = () => {
+      throw new Error("lineThread: the core was closed; it cannot run accesses any more");
+    };
+    this.lines.release();
+  }
+
+  /** The line counters at this point of the runs: the thread's, when it runs the line cache (waits for it). */
+  private lineTotals(): BigUint64Array | null {
+    if (!this.lines) return null;
+    if (this.linesClosed) {
+      if (this.linesStale) throw new Error("lineThread: the core was closed; its counts are those at close()");
+      return this.lineCounts;
+    }
+    if (this.linesStale || !this.lineCounts) {
+      this.x.lineEmitMark(LINE_MARK);
+      this.x.lineEmitFlush();
+      // a copy: the shared table is the thread's, and another core may use it after close()
+      this.lineCounts = this.lines.counters().slice();
+      this.linesStale = false;
+    }
+    return this.lineCounts;
+  }
+
+  /** @internal The counter table's address (LineConsumer). */
+  get countersAddress(): number {
+    return this.cntBase;
+  }
+
+  /** @internal Runs line-cache records up to a control record (the line thread's side, LineConsumer); returns the records done. */
+  consumeLineRecords(records: Uint8Array): number {
+    if (!this.lineScratch) {
+      this.lineScratch = this.x.setLineEmit(CHUNK_RECORDS, 0) >>> 0;
+      if (!this.lineScratch) throw new Error("the line cache's thread: the core has no line cache, or no memory for its buffer");
+    }
+    const n = Math.min(records.length >>> 4, CHUNK_RECORDS);
+    new Uint8Array(this.x.memory.buffer).set(records.subarray(0, n * 16), this.lineScratch);
+    return this.x.consumeLines(this.lineScratch, n);
+  }
+
+  /** @internal The whole counter table (LineConsumer). */
+  counterBytes(): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer, this.cntBase, this.config.vcpus * C.COUNT * 8);
   }
 
   private views(): void {
@@ -611,6 +697,8 @@ export class WasmCore implements MmuCore {
 
   /** Runs the queued batch (accesses and slab operations) until done or an event. */
   runAll(): CoreEvent | SlabEvent | null {
+    if (this.linesClosed) throw new Error("lineThread: the core was closed; it cannot run accesses any more");
+    this.linesStale = true;
     for (;;) {
       const code = this.x.run();
       if (code === EV.DONE) {
@@ -782,7 +870,10 @@ export class WasmCore implements MmuCore {
     this.vcpu(vcpu);
     this.fresh();
     const b = this.cntBase / 8 + vcpu * C.COUNT;
-    const v = (i: number): number => Number(this.u64[b + i]);
+    // the line cache's slots come from its thread's copy when it runs there
+    const lines = this.lineTotals();
+    const l = vcpu * C.COUNT;
+    const v = (i: number): number => Number(lines && i >= C.REFS_CACHED ? lines[l + i] : this.u64[b + i]);
     const conf = this.config.model === "conformance";
     const twoM = conf && this.config.policy === "2m";
     const req: [number, number, number] = [v(C.REQ), v(C.REQ + 1), v(C.REQ + 2)];
@@ -846,6 +937,10 @@ export class WasmCore implements MmuCore {
 
   resetCounters(): void {
     this.x.resetCounters();
+    if (this.lines) {
+      this.x.lineEmitMark(LINE_RESET);
+      this.linesStale = true;
+    }
   }
 }
 

@@ -49,6 +49,8 @@ export interface Job {
   lineCache?: LineCacheMode;
   /** Line-cache sets per modelled set (default 1; `SimulatorOptions.lineSampling`). */
   lineSampling?: number;
+  /** Run the line cache on a worker thread (default false; `SimulatorOptions.lineThread`). */
+  lineThread?: boolean;
 }
 
 /**
@@ -129,7 +131,18 @@ export interface JobResult {
 }
 
 export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
-  const sim = await Simulator.create({ tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling });
+  const sim = await Simulator.create({
+    tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
+    ...(job.lineThread ? { lineThread: true } : {}),
+  });
+  try {
+    return measureJob(job, sim, profile);
+  } finally {
+    sim.close();
+  }
+}
+
+function measureJob(job: Job, sim: Simulator, profile?: JobProfile): JobResult {
   const vm = sim.createVm({ ...job.config.vm, nodes: job.config.nodes });
   const tier = job.config.tier;
   const w = job.workload;

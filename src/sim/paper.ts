@@ -66,6 +66,7 @@ export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario 
     },
     lineCache: "all",
     lineSampling: 1,
+    lineThread: false,
   };
 }
 

@@ -115,6 +115,8 @@ export const ScenarioSchema = z
       .min(1)
       .refine((k) => (k & (k - 1)) === 0, "a power of two (1, 2, 4, ... up to the line cache's sets)")
       .default(1),
+    /** Run each job's line cache on a worker thread of its own (the same results; docs/performance.md says when it pays). */
+    lineThread: z.boolean().default(false),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -127,6 +129,9 @@ export const ScenarioSchema = z
         path: ["lineSampling"],
         message: s.lineCache === "off" ? "sampling needs a line cache (lineCache is off)" : `at most the line cache's ${sets} sets (cpu ${s.cpu})`,
       });
+    }
+    if (s.lineThread && s.lineCache === "off") {
+      ctx.addIssue({ code: "custom", path: ["lineThread"], message: "a line thread needs a line cache (lineCache is off)" });
     }
   });
 
@@ -199,6 +204,7 @@ export function scenarioJobs(s: Scenario): Job[] {
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
         lineCache: s.lineCache,
         ...(s.lineSampling > 1 ? { lineSampling: s.lineSampling } : {}),
+        ...(s.lineThread ? { lineThread: true } : {}),
       });
     }
   }

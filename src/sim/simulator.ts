@@ -58,6 +58,12 @@ export interface SimulatorOptions {
    * (docs/model.md). With 16, data lines cost about a tenth; line counts are estimates.
    */
   lineSampling?: number;
+  /**
+   * Run the line cache on a worker thread (Node only; docs/core.md section 5c): the same
+   * counts, computed in parallel with the rest. Needs the line cache ("all" or "walks").
+   * Call `close()` when done. Default false.
+   */
+  lineThread?: boolean;
   load?: LoadOptions;
 }
 
@@ -129,8 +135,17 @@ export class Simulator {
       lineSampling: options.lineSampling,
     });
     // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts small
-    const core = await WasmCore.create({ ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: 1 << 18 }, options.load);
+    const core = await WasmCore.create(
+      { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 18, ...(options.lineThread ? { lineThread: true } : {}) },
+      options.load,
+    );
     return new Simulator(core, host, options);
+  }
+
+  /** Ends the line cache's thread, if any (results stay readable; no more accesses can run). Idempotent. */
+  close(): void {
+    this.flush();
+    this.core.close();
   }
 
   /** The tier of `tiers` with the lowest random load latency. */

@@ -210,6 +210,10 @@ describe("--policy osv and ucat: the trace as the application of a VM", () => {
     expect(text.stdout).toMatch(/1 line-cache set in 4 sampled: line counts are estimates/);
   });
 
+  it("--line-thread: the same output, the line cache run on a second thread", () => {
+    expect(cliJson(["trace", FIXTURE, "--policy", "osv", "--line-thread", "--json"])).toEqual(osv);
+  });
+
   it("print the statistics and the memory figures as tables", () => {
     const r = cli(["trace", FIXTURE, "--policy", "ucat"]);
     expect(r.status).toBe(0);
@@ -243,6 +247,7 @@ describe("errors: one line each", () => {
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "ucat", "--nvm", "lots"]), 2, /--nvm.*'lots'.*a size such as 1GiB/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "12"]), 2, /--line-sampling.*'12'.*a power of two/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "4k", "--line-sampling", "16"]), 2, /'--line-sampling' .* applies to --policy osv and ucat, not 4k/);
+    expectOneLineError(cli(["trace", FIXTURE, "--policy", "2m", "--line-thread"]), 2, /'--line-thread' .* applies to --policy osv and ucat, not 2m/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "4096"]), 1, /lineSampling: 4096 is not allowed; expected a power of two from 1 to the line cache's sets \(2048\)/);
   });
 });

@@ -168,6 +168,9 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
   if (flat && sampling !== 1) {
     throw new RangeError(`lineSampling: ${sampling} is not allowed with policy ${JSON.stringify(policy)}; only the OSv and UCat VMs (policies osv, ucat) have a line cache to sample`);
   }
+  if (flat && opts.lineThread) {
+    throw new RangeError(`lineThread: true is not allowed with policy ${JSON.stringify(policy)}; only the OSv and UCat VMs (policies osv, ucat) have a line cache to run on a thread`);
+  }
   if (!flat && model !== "default") {
     throw new RangeError(`policy: ${JSON.stringify(policy)} is not allowed with model ${JSON.stringify(model)}; the conformance model has policies 4k and 2m only (use model default)`);
   }
@@ -193,9 +196,14 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
       return { stats: vm ? fullStats(c, { demandMaps: vm.demandMaps }) : basicStats(c) };
     };
   } else {
-    const tvm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm, lineSampling: sampling });
+    const tvm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm, lineSampling: sampling, ...(opts.lineThread ? { lineThread: true } : {}) });
     target = tvm;
-    finish = () => ({ ...tvm.finish(), ...(sampling > 1 ? { lineSampling: sampling } : {}) });
+    // (a replay that stops on an error leaves its core to the garbage collector, which gives its line thread back)
+    finish = () => {
+      const r = { ...tvm.finish(), ...(sampling > 1 ? { lineSampling: sampling } : {}) };
+      tvm.close();
+      return r;
+    };
   }
 
   const fileBytes = onProgress ? await traceBytes(file) : null;

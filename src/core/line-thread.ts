@@ -1,0 +1,270 @@
+/**
+ * The line cache on its own thread (docs/core.md section 5c). The line cache only
+ * counts, so a core can record its uses in order (16-byte records) and a second core of
+ * the same configuration, on a worker thread, can run them through its own line cache
+ * while the first goes on translating and the host's models go on issuing accesses. The
+ * records cross in a ring in shared memory; the counts come back at marks: the main core
+ * records a mark, the worker copies its counter table to shared memory when it reaches
+ * it, and the main thread waits for that. Node only (it needs `worker_threads` and a
+ * main thread that may block in `Atomics.wait`).
+ *
+ * Threads are kept for reuse: a closed core's thread waits, idle, for the next core
+ * (starting one costs tens of milliseconds); idle threads never keep a process alive.
+ *
+ * Both sides of the ring are here: `LineThread` (the main thread's) and
+ * `consumeLineRing` (the worker's, src/core/line-worker.ts).
+ *
+ * @example
+ * const core = await WasmCore.create({ ...modelConfig("default", { lineCache: "all" }), lineThread: true });
+ * // ... submit and run requests ...
+ * core.counters(0).dataLineHits; // as without the thread
+ * core.close();                   // the thread goes back to the pool
+ */
+import type { MessagePort } from "node:worker_threads";
+import type { CoreConfig } from "./types.js";
+import { workerThreads } from "#worker-threads";
+
+/**
+ * Records in the ring (16 bytes each: 4 MiB). It must absorb a batch's burst of records
+ * while the worker catches up; a much larger ring only evicts the models' data from the
+ * shared last-level cache.
+ */
+export const RING_RECORDS = 1 << 18;
+/** Records the main core gathers before handing them over, and the worker runs at a time. */
+export const CHUNK_RECORDS = 1 << 13;
+
+/** Control records of the stream (assembly/cache.ts): reset the line counters, publish them, take a new core. */
+export const LINE_RESET = 5;
+export const LINE_MARK = 6;
+export const LINE_CONFIG = 7;
+
+// Int32 slots of the control block.
+const HEAD = 0; // next record the producer writes (mod RING_RECORDS)
+const TAIL = 1; // next record the consumer reads
+const PUBLISHED = 2; // marks the consumer has reached (it copied the counters at each)
+const FAILED = 3; // 1: the worker stopped on an error (its message is on the port)
+const CLOSE = 4; // 1: the worker should end
+const CTL_SLOTS = 8;
+
+/** Longest wait before checking that the worker is still alive (ms). */
+const WAIT_MS = 1000;
+/** Idle threads kept for reuse. */
+const MAX_IDLE = 2;
+
+/** A core for the worker: its configuration (without the thread), and where the counters go. */
+export interface LineCoreSpec {
+  config: CoreConfig;
+  /** The main core's counter table address: both cores must lay their memory out alike. */
+  countersBase: number;
+  counters: SharedArrayBuffer;
+}
+
+/** What the worker starts with (structured-cloned; the module and the shared buffers are shared). */
+export interface LineWorkerData extends LineCoreSpec {
+  module: WebAssembly.Module;
+  ctl: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** The worker's core, as the ring's consumer sees it (WasmCore implements it). */
+export interface LineConsumer {
+  /** The counter table's address in its memory. */
+  readonly countersAddress: number;
+  /** Runs records through the line cache, stopping after a control record (a mark or a new core); returns the records done. */
+  consumeLineRecords(records: Uint8Array): number;
+  /** The whole counter table. */
+  counterBytes(): Uint8Array;
+}
+
+const idle: LineThread[] = [];
+
+/** The main thread's side: a worker running a copy of a core's line cache. */
+export class LineThread {
+  private readonly ctl: Int32Array;
+  private readonly ring: Uint8Array;
+  private shared: BigUint64Array;
+  private head = 0;
+  private marks = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly worker: { terminate(): Promise<number> },
+    private readonly port: MessagePort,
+    private readonly receive: (port: MessagePort) => { message: unknown } | undefined,
+    ctl: SharedArrayBuffer,
+    ring: SharedArrayBuffer,
+    counters: SharedArrayBuffer,
+  ) {
+    this.ctl = new Int32Array(ctl);
+    this.ring = new Uint8Array(ring);
+    this.shared = new BigUint64Array(counters);
+  }
+
+  /**
+   * A thread whose worker runs a core of `config` (without the thread) from `module`:
+   * an idle one given the new core, or a new one. `countersBase` is the main core's
+   * counter table address and `counterBytes` its size.
+   */
+  static async acquire(config: CoreConfig, module: WebAssembly.Module, countersBase: number, counterBytes: number): Promise<LineThread> {
+    const i = idle.findIndex((t) => t.module === module);
+    const spec = (counters: SharedArrayBuffer): LineCoreSpec => ({ config: { ...config, lineThread: false }, countersBase, counters });
+    if (i >= 0) {
+      const t = idle.splice(i, 1)[0];
+      const counters = t.shared.buffer.byteLength >= counterBytes ? (t.shared.buffer as SharedArrayBuffer) : new SharedArrayBuffer(counterBytes);
+      t.shared = new BigUint64Array(counters);
+      // the message is on the port before the record that tells the worker to read it
+      t.port.postMessage(spec(counters));
+      t.record(LINE_CONFIG);
+      return t;
+    }
+    const wt = await workerThreads();
+    const ctl = new SharedArrayBuffer(CTL_SLOTS * 4);
+    const ring = new SharedArrayBuffer(RING_RECORDS * 16);
+    const counters = new SharedArrayBuffer(counterBytes);
+    const { port1, port2 } = new wt.MessageChannel();
+    const data: LineWorkerData = { ...spec(counters), module, ctl, ring, port: port2 };
+    const worker = new wt.Worker(workerUrl(), { workerData: data, transferList: [port2] });
+    // the thread never keeps the process alive
+    worker.unref();
+    port1.unref();
+    worker.on("error", () => undefined); // reported through the port and FAILED
+    return new LineThread(module, worker, port1, wt.receiveMessageOnPort, ctl, ring, counters);
+  }
+
+  /** Appends `bytes` of records from `src` at `at` to the ring, waiting while it is full. */
+  push(src: Uint8Array, at: number, bytes: number): void {
+    if (this.closed) throw new Error("lineThread: the core was closed; it cannot run accesses any more");
+    let n = bytes >>> 4;
+    let from = at;
+    while (n > 0) {
+      const tail = Atomics.load(this.ctl, TAIL);
+      const free = (tail - this.head - 1 + RING_RECORDS) % RING_RECORDS;
+      if (free === 0) {
+        this.wait(TAIL, tail);
+        continue;
+      }
+      const k = Math.min(n, free, RING_RECORDS - this.head);
+      this.ring.set(src.subarray(from, from + k * 16), this.head * 16);
+      this.head = (this.head + k) % RING_RECORDS;
+      Atomics.store(this.ctl, HEAD, this.head);
+      Atomics.notify(this.ctl, HEAD);
+      n -= k;
+      from += k * 16;
+    }
+  }
+
+  /**
+   * Waits until the worker has reached the mark just pushed (the core recorded it) and
+   * returns the counter table it copied there (u64 slots, as the core's).
+   */
+  counters(): BigUint64Array {
+    const want = ++this.marks;
+    for (;;) {
+      const got = Atomics.load(this.ctl, PUBLISHED);
+      if (got >= want) return this.shared;
+      this.wait(PUBLISHED, got);
+    }
+  }
+
+  /** The core is done with the thread: it waits, idle, for the next core (or ends when enough wait). */
+  release(): void {
+    if (this.closed || idle.includes(this)) return;
+    if (idle.length < MAX_IDLE) idle.push(this);
+    else this.close();
+  }
+
+  /** Ends the worker (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const i = idle.indexOf(this);
+    if (i >= 0) idle.splice(i, 1);
+    Atomics.store(this.ctl, CLOSE, 1);
+    Atomics.notify(this.ctl, HEAD);
+    void this.worker.terminate();
+  }
+
+  /** Appends one control record. */
+  private record(kind: number): void {
+    const r = new Uint8Array(16);
+    r[12] = kind;
+    this.push(r, 0, 16);
+  }
+
+  /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
+  private wait(slot: number, value: number): void {
+    if (this.closed) throw new Error("lineThread: the core was closed");
+    Atomics.wait(this.ctl, slot, value, WAIT_MS);
+    if (Atomics.load(this.ctl, FAILED) !== 0) {
+      const m = this.receive(this.port)?.message;
+      this.close();
+      throw new Error(`lineThread: the line cache's thread failed: ${m === undefined ? "no message" : String(m)}`);
+    }
+  }
+}
+
+/** The worker bundle: resolves the same from src/core/ and from build/node/. */
+function workerUrl(): URL {
+  return new URL("../../build/node/line-worker.js", import.meta.url);
+}
+
+/**
+ * The worker's side: runs the ring's records through a core made by `makeCore` until
+ * told to close, publishing the counter table at every mark and making a new core at
+ * every LINE_CONFIG record (its spec read from the port with `receive`). Any error stops
+ * it with FAILED set and its message on the port.
+ */
+export function consumeLineRing(
+  data: LineWorkerData,
+  makeCore: (config: CoreConfig) => LineConsumer,
+  receive: (port: MessagePort) => { message: unknown } | undefined,
+): void {
+  const ctl = new Int32Array(data.ctl);
+  const ring = new Uint8Array(data.ring);
+  try {
+    let shared!: Uint8Array;
+    let core!: LineConsumer;
+    const take = (spec: LineCoreSpec): void => {
+      core = makeCore(spec.config);
+      if (core.countersAddress !== spec.countersBase) {
+        throw new Error(`the worker's core laid out its counters at ${core.countersAddress}, the main core at ${spec.countersBase}`);
+      }
+      shared = new Uint8Array(spec.counters);
+    };
+    take(data);
+    let tail = 0;
+    for (;;) {
+      let head = Atomics.load(ctl, HEAD);
+      while (head === tail) {
+        if (Atomics.load(ctl, CLOSE) !== 0) return;
+        Atomics.wait(ctl, HEAD, head);
+        head = Atomics.load(ctl, HEAD);
+      }
+      const end = Math.min(head > tail ? head : RING_RECORDS, tail + CHUNK_RECORDS);
+      while (tail < end) {
+        tail += core.consumeLineRecords(ring.subarray(tail * 16, end * 16));
+        const kind = ring[tail * 16 - 4];
+        if (kind === LINE_MARK) {
+          const t = core.counterBytes();
+          shared.set(t.length <= shared.length ? t : t.subarray(0, shared.length));
+          Atomics.add(ctl, PUBLISHED, 1);
+          Atomics.notify(ctl, PUBLISHED);
+        } else if (kind === LINE_CONFIG) {
+          const m = receive(data.port);
+          if (!m) throw new Error("a new core was announced but its configuration is not on the port");
+          take(m.message as LineCoreSpec);
+        }
+      }
+      tail %= RING_RECORDS;
+      Atomics.store(ctl, TAIL, tail);
+      Atomics.notify(ctl, TAIL);
+    }
+  } catch (e) {
+    data.port.postMessage(e instanceof Error ? e.message : String(e));
+    Atomics.store(ctl, FAILED, 1);
+    Atomics.notify(ctl, PUBLISHED);
+    Atomics.notify(ctl, TAIL);
+  }
+}

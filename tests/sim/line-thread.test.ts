@@ -1,0 +1,91 @@
+/**
+ * The line cache on its own thread (`lineThread`) through the simulator, the run job,
+ * scenario files and trace replay: byte-identical results to the line cache run in
+ * place, on the paper's workloads (small runs) and with sampling, and bad settings
+ * rejected by name.
+ */
+import { describe, expect, it } from "vitest";
+import { runJob, type Job } from "../../src/sim/jobs.js";
+import { Simulator } from "../../src/sim/simulator.js";
+import { parseScenario, runScenario, scenarioJobs } from "../../src/sim/scenario.js";
+import { replayTrace } from "../../src/workloads/trace/replay.js";
+import { FIXTURE } from "../cli/helpers.js";
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+const TIERS: Job["tiers"] = [
+  { name: "dram", preset: "dram", capacity: 4 * GiB },
+  { name: "nvm", preset: "optane", capacity: 16 * GiB },
+];
+
+function job(policy: "osv" | "ucat", workload: Job["workload"], extra: Partial<Job> = {}): Job {
+  return {
+    seed: 1,
+    tiers: TIERS,
+    config: { name: policy, vm: { policy }, nodes: [{ tier: "dram", bytes: 256 * MiB }, { tier: "nvm", bytes: 768 * MiB }] },
+    workload,
+    ...extra,
+  };
+}
+
+const MEMSLAP: Job["workload"] = { name: "memslap", type: "memslap", options: { operations: 40_000, server: { memoryLimit: 32 * MiB } } };
+const YCSB_A: Job["workload"] = { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 5_000, operationCount: 20_000 } };
+
+describe("the line cache on a thread", () => {
+  it.each([
+    { policy: "osv", w: MEMSLAP, extra: {} },
+    { policy: "ucat", w: YCSB_A, extra: {} },
+    { policy: "ucat", w: MEMSLAP, extra: { lineSampling: 16 } },
+    { policy: "osv", w: YCSB_A, extra: { lineCache: "walks" } },
+  ] as const)("$w.name on $policy $extra: byte-identical JSON to the line cache in place", async ({ policy, w, extra }) => {
+    const inPlace = await runJob(job(policy, w, extra));
+    const threaded = await runJob(job(policy, w, { ...extra, lineThread: true }));
+    expect(JSON.stringify(threaded)).toBe(JSON.stringify(inPlace));
+  });
+
+  it("gives the simulator's counters mid-run, and after close()", async () => {
+    const make = (lineThread: boolean) => Simulator.create({ tiers: TIERS, lineThread });
+    const [a, b] = await Promise.all([make(true), make(false)]);
+    const counts = [a, b].map((sim) => {
+      const vm = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 256 * MiB }] });
+      const p = vm.process.malloc(8 << 20);
+      const seen = [];
+      for (let round = 0; round < 3; round++) {
+        for (let off = 0; off < 8 << 20; off += 4096) vm.process.write(p + off + round * 64, 1024);
+        sim.flush();
+        seen.push(vm.counters());
+      }
+      sim.close();
+      seen.push(vm.counters());
+      return seen;
+    });
+    expect(counts[0]).toEqual(counts[1]);
+    expect(counts[0][2].dataLineHits[2] + counts[0][2].dataLineMisses.flat().reduce((s, x) => s + x, 0)).toBeGreaterThan(3 * 2048 * 16 - 1);
+  });
+
+  it("scenario files take lineThread (not in the report), and refuse it without a line cache", async () => {
+    const base = {
+      tiers: TIERS,
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: 256 * MiB }] } },
+      workloads: { "ycsb-a": { type: "ycsb", workload: "a", options: { recordCount: 500, operationCount: 1000 } } },
+    };
+    expect(parseScenario(base).lineThread).toBe(false);
+    expect(scenarioJobs(parseScenario(base))[0]!.lineThread).toBeUndefined();
+    expect(scenarioJobs(parseScenario({ ...base, lineThread: true }))[0]!.lineThread).toBe(true);
+    expect(() => parseScenario({ ...base, lineThread: "yes" })).toThrow(/lineThread/);
+    expect(() => parseScenario({ ...base, lineCache: "off", lineThread: true })).toThrow(/lineThread.*a line thread needs a line cache \(lineCache is off\)/);
+    const threaded = await runScenario(parseScenario({ ...base, lineThread: true }), { threads: 1 });
+    const inPlace = await runScenario(parseScenario(base), { threads: 1 });
+    expect(JSON.stringify(threaded)).toBe(JSON.stringify(inPlace));
+  });
+
+  it("trace replay runs the OSv and UCat VMs' line cache on a thread, and says the flat VMs have none", async () => {
+    const threaded = await replayTrace(FIXTURE, { policy: "ucat", lineThread: true });
+    expect(threaded).toEqual(await replayTrace(FIXTURE, { policy: "ucat" }));
+    await expect(replayTrace(FIXTURE, { policy: "2m", lineThread: true })).rejects.toThrow(/lineThread: true is not allowed with policy "2m"; only the OSv and UCat VMs/);
+  });
+
+  it("the simulator rejects it without a line cache, by name", async () => {
+    await expect(Simulator.create({ tiers: TIERS, lineCache: "off", lineThread: true })).rejects.toThrow(/lineThread: true is not allowed; expected only with a line cache/);
+  });
+});
