@@ -1,7 +1,8 @@
 /**
  * The browser build: the page loads build/browser/unimmu.js (no Node built-ins) over
  * HTTP, the core streams from build/unimmu.wasm through the same loader as in Node,
- * and the counts equal the Node build's for the same requests.
+ * and the counts equal the Node build's for the same requests; a line thread is
+ * refused with a clear error (it needs Node's worker_threads).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
@@ -33,7 +34,9 @@ try {
   const full = await WasmCore.create(modelConfig("default"));
   const vm = new FlatVm(full, { pageSize: 1 });
   vm.runRequests(reqs);
-  window.result = { conformance: conf.counters(0), full: full.counters(0) };
+  let lineThread = "created";
+  try { await WasmCore.create({ ...modelConfig("default", { lineCache: "all" }), lineThread: true }); } catch (e) { lineThread = String(e.message); }
+  window.result = { conformance: conf.counters(0), full: full.counters(0), lineThread };
 } catch (e) { window.result = { error: String(e && e.stack || e) }; }
 </script>`;
 
@@ -96,6 +99,8 @@ describe("the browser build", () => {
       expect(errors).toEqual([]);
       expect(result.conformance).toEqual(conf.counters(0));
       expect(result.full).toEqual(full.counters(0));
+      // no worker_threads in a browser: a clear error, not a hang
+      expect(result.lineThread).toMatch(/lineThread: the line cache's thread needs Node's worker_threads; use lineThread: false in a browser/);
     } finally {
       await context.close();
     }

@@ -24,4 +24,17 @@ describe("the README's examples", () => {
     expect(s.memoryBytesByTier.nvm).toBe(0);
     expect(s.translation.requests).toBe(1);
   });
+
+  it("a simulator with its line cache on a thread counts the same, and closes", async () => {
+    const GiB = 2 ** 30;
+    const run = async (lineThread: boolean) => {
+      const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 64 * GiB }], lineThread });
+      const vm = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 1 * GiB }] });
+      const p = vm.process.malloc(1 << 20, { tier: "dram" });
+      for (let off = 0; off < 1 << 20; off += 1024) vm.process.write(p + off, 1024);
+      sim.close();
+      return vmStats(vm);
+    };
+    expect(await run(true)).toEqual(await run(false));
+  });
 });
