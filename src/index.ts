@@ -25,4 +25,11 @@ export type { Vm, VmOptions } from "./sim/vm.js";
 export type { Process } from "./sim/process.js";
 export { vmStats, simStats, type VmStats, type SimStats } from "./sim/stats.js";
 export { runJob, type Job, type JobResult, type JobProfile } from "./sim/jobs.js";
+export {
+  runMemaslap, runYcsb, type WorkloadProcess, type WorkloadRunResult, type MemaslapRunOptions, type YcsbRunOptions, type ProgressCallback,
+} from "./workloads/drivers.js";
+export { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./workloads/memcached/server.js";
+export { KvStore, type KvStoreOptions, type KvStoreStats } from "./workloads/ycsb/store.js";
+export { ycsbWorkload, YcsbRunStream, type YcsbWorkloadName, type YcsbWorkloadSpec, type YcsbOperation } from "./workloads/ycsb/workloads.js";
+export { runKv, type KvOptions, type KvResult } from "./workloads/kv/kv.js";
 export { translationCycles, throughput, type CycleBreakdown } from "./cost/model.js";

@@ -1,6 +1,6 @@
 // The README's embedding examples, through the public entry point.
 import { describe, expect, it } from "vitest";
-import { FlatVm, READ, Simulator, WasmCore, modelConfig, vmStats } from "../../src/index.js";
+import { FlatVm, READ, Simulator, WasmCore, modelConfig, runMemaslap, runYcsb, vmStats } from "../../src/index.js";
 
 describe("the README's examples", () => {
   it("a core and a flat VM", async () => {
@@ -23,6 +23,21 @@ describe("the README's examples", () => {
     expect(s.memoryBytesByTier.dram).toBeGreaterThan(0);
     expect(s.memoryBytesByTier.nvm).toBe(0);
     expect(s.translation.requests).toBe(1);
+  });
+
+  it("the workloads in a VM's process", async () => {
+    const GiB = 2 ** 30;
+    const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 64 * GiB }] });
+    const vm = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 1 * GiB }] });
+    const m = runMemaslap(vm.process, { operations: 20_000 });
+    const y = runYcsb(vm.process, "a", { recordCount: 1_000, operationCount: 5_000 });
+    sim.flush();
+    expect(m.memcached!.slabs[0].chunkSize).toBe(1184);
+    expect(y.operations).toBe(5_000);
+    // every access went through the core (one request per 4 KiB page a range touches)
+    const requests = vmStats(vm).translation.requests;
+    expect(requests).toBeGreaterThanOrEqual(m.accesses + y.accesses);
+    expect(requests).toBeLessThan(1.1 * (m.accesses + y.accesses));
   });
 
   it("a simulator with its line cache on a thread counts the same, and closes", async () => {
