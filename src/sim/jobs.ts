@@ -135,11 +135,20 @@ export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult>
     tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
     ...(job.lineThread ? { lineThread: true } : {}),
   });
+  let result: JobResult;
   try {
-    return measureJob(job, sim, profile);
-  } finally {
-    sim.close();
+    result = measureJob(job, sim, profile);
+  } catch (e) {
+    // the job's error is the one to report, not one from closing after it
+    try {
+      sim.close();
+    } catch {
+      /* ignored */
+    }
+    throw e;
   }
+  sim.close();
+  return result;
 }
 
 function measureJob(job: Job, sim: Simulator, profile?: JobProfile): JobResult {
