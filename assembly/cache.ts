@@ -19,8 +19,8 @@
 // (every CPU preset's) keeps 32-bit keys instead, the line's tag (line >> log2(sets),
 // below 2^31 as host addresses are below 2^46) << 1 | 1: 88 bytes a set (64 of keys,
 // 16 of ranks, 8 of the dirty mask), compared in four SIMD steps instead of eight.
-import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS, CFG_VCPUS } from "./layout";
-import { bump, add, cnt, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK, C_DLINE_ALL, COUNTERS } from "./counters";
+import { S_LINES, SD_SETS, SD_WAYS, SD_WPAD, SD_KEYS, CFG_REPL, CFG_PCPUS, CFG_VCPUS, CFG_CNT_TAB, CFG_PCPU_TAB, CFG_PCPU_BYTES } from "./layout";
+import { bump, add, cnt, C_REFS_CACHED, C_REF_MISS_TIER, C_DLINE_HIT, C_DLINE_MISS, C_WRITEBACK, C_DLINE_ALL, COUNTERS, COUNTER_BYTES } from "./counters";
 import { sd, matchMask, probeSet, drawRandom, pcpuBase } from "./tlb";
 import { tierOf } from "./state";
 import { alloc } from "./heap";
@@ -211,7 +211,7 @@ export function setLineSampling(k: u32): bool {
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
   if (emitting) {
-    emitUse(c, p, hpa, 8, KIND_REF | (tier << 8));
+    emitRef(c, p, hpa, tier);
     return;
   }
   const line = hpa >> 6;
@@ -223,7 +223,7 @@ export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
 /** The lines of a successful page access of `len` bytes at host address `hpa` (one page, one tier). */
 export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   if (emitting) {
-    emitUse(c, p, hpa, <u32>len, kind | (tier << 8));
+    emitUse(c, p, hpa, len, kind, tier);
     return;
   }
   const first = hpa >> 6;
@@ -374,24 +374,27 @@ function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64
 // ---- the line cache on another thread -------------------------------------------------
 //
 // The line cache only counts: nothing else in the core reads what it holds. So its work
-// can run on a second instance of the core (same configuration, so the same layout) on
-// another thread, in parallel with the translation and the host's models. With emit on
-// (setLineEmit), this instance records the line cache's uses in order instead of running
-// them, as 16-byte records in the format of LINES_Q (u64 host address; u32 bytes, 0 for
-// 1; u32 kind | tier << 8), with kinds beyond the access kinds: KIND_REF a walk reference
-// (8 bytes at the entry's address, the table's tier), KIND_CTX "the next uses are of
-// counter block `address`, pCPU block `bytes`", KIND_RESET "zero the line counters",
-// KIND_MARK and above "stop here" (consumeLines returns, so that its caller can read the
-// counters at that point of the stream, or act on a control of its own). A full buffer goes to the host (import `linesOut`), which
-// hands it to the other instance's consumeLines. Docs: docs/core.md section 5c.
+// can run on a second instance of the core (same configuration, so the same geometry)
+// on another thread, in parallel with the translation and the host's models. With emit
+// on (setLineEmit), this instance records the line cache's uses in order instead of
+// running them, one u64 word each (docs/core.md section 5c):
+//   bits 0-2 kind: 0-2 a data access of that kind, KIND_REF a walk reference, KIND_CTX,
+//     KIND_RESET, KIND_MARK, and 7 (the host's: a new core);
+//   data and references: bits 3-5 the tier, bits 6-17 bytes - 1 (a reference: 8 bytes;
+//     a data access is at most 4096 bytes: the engine cuts requests at 4 KiB page
+//     boundaries, slowRequest), bits 18-63 the host address (below 2^46);
+//   KIND_CTX: the following uses are vCPU bits 8-23's (its counters) on pCPU bits 24-39's.
+// KIND_MARK and above stop consumeLines, so that its caller can read the counters at
+// that point of the stream or act on a control of its own. A full buffer goes to the
+// host (import `linesOut`), which hands it to the other instance's consumeLines.
 
 /** The host takes the `bytes` of records at `at` (the emit buffer is then reused). */
 @external("env", "linesOut") declare function linesOut(at: usize, bytes: u32): void;
 
-const KIND_REF: u32 = 3;
-const KIND_CTX: u32 = 4;
-const KIND_RESET: u32 = 5;
-const KIND_MARK: u32 = 6;
+const KIND_REF: u64 = 3;
+const KIND_CTX: u64 = 4;
+const KIND_RESET: u64 = 5;
+const ADDR_SHIFT: u64 = 18;
 
 let emitting = false;
 let emitBuf: usize = 0;
@@ -401,17 +404,17 @@ let emitC: usize = 0; // the context of the last records
 let emitP: usize = 0;
 
 /**
- * Allocates a buffer of `records` 16-byte records (after init; a line cache must be
- * on) and, with `on`, records the line cache's uses there instead of running them;
- * without, the buffer is for records to consume. Returns its address, 0 when out of
- * memory or without a line cache.
+ * Allocates a buffer of `records` 8-byte records (after init; a line cache must be on)
+ * and, with `on`, records the line cache's uses there instead of running them; without,
+ * the buffer is for records to consume. Returns its address, 0 when out of memory or
+ * without a line cache.
  */
 export function setLineEmit(records: u32, on: bool): usize {
   if (!linesOn || records < 2) return 0;
-  const buf = alloc(<usize>records << 4, 64);
+  const buf = alloc(<usize>records << 3, 64);
   if (buf == 0 || !on) return buf;
   emitBuf = emitAt = buf;
-  emitEnd = buf + (<usize>records << 4);
+  emitEnd = buf + (<usize>records << 3);
   emitC = 0;
   emitP = 0;
   emitting = true;
@@ -428,41 +431,51 @@ export function lineEmitFlush(): void {
 
 /** Records a control record (`kind` KIND_RESET or KIND_MARK) after the uses so far. */
 export function lineEmitMark(kind: u32): void {
-  emitRecord(0, 0, kind);
+  emitWord(<u64>kind);
 }
 
 // @ts-ignore: decorator
-@inline function emitRecord(a: u64, bytes: u32, info: u32): void {
+@inline function emitWord(w: u64): void {
   if (emitAt == emitEnd) lineEmitFlush();
-  store<u64>(emitAt, a);
-  store<u32>(emitAt, bytes, 8);
-  store<u32>(emitAt, info, 12);
-  emitAt += 16;
+  store<u64>(emitAt, w);
+  emitAt += 8;
 }
 
 // @ts-ignore: decorator
 @inline function emitContext(c: usize, p: usize): void {
   if (c != emitC || p != emitP) {
-    emitRecord(<u64>c, <u32>p, KIND_CTX);
+    const vcpu = <u64>((c - <usize>load<u32>(CFG_CNT_TAB)) / COUNTER_BYTES);
+    const pcpu = <u64>((p - <usize>load<u32>(CFG_PCPU_TAB)) / <usize>load<u32>(CFG_PCPU_BYTES));
+    emitWord(KIND_CTX | (vcpu << 8) | (pcpu << 24));
     emitC = c;
     emitP = p;
   }
 }
 
-function emitUse(c: usize, p: usize, hpa: u64, bytes: u32, info: u32): void {
-  emitContext(c, p);
-  emitRecord(hpa, bytes, info);
+/** The record of a use of `bytes` (1..4096) at `hpa` of `kind` and `tier`. */
+// @ts-ignore: decorator
+@inline function useWord(hpa: u64, bytes: u64, kind: u64, tier: u64): u64 {
+  assert(bytes >= 1 && bytes <= 4096);
+  return (hpa << ADDR_SHIFT) | ((bytes - 1) << 6) | (tier << 3) | kind;
 }
 
-/** The queued data accesses from `q` to `end` (already records) copied as they are. */
+function emitRef(c: usize, p: usize, hpa: u64, tier: u32): void {
+  emitContext(c, p);
+  emitWord(useWord(hpa, 8, KIND_REF, <u64>tier));
+}
+
+function emitUse(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
+  emitContext(c, p);
+  emitWord(useWord(hpa, len, <u64>kind, <u64>tier));
+}
+
+/** The queued data accesses from `q` to `end` (LINES_Q's 16-byte entries) as records. */
 function emitQueued(c: usize, p: usize, q: usize, end: usize): void {
   emitContext(c, p);
-  while (q < end) {
-    if (emitAt == emitEnd) lineEmitFlush();
-    const n = min(end - q, emitEnd - emitAt);
-    memory.copy(emitAt, q, n);
-    emitAt += n;
-    q += n;
+  for (; q < end; q += 16) {
+    const info = load<u32>(q, 12);
+    const size = load<u32>(q, 8);
+    emitWord(useWord(load<u64>(q), size == 0 ? 1 : <u64>size, <u64>(info & 0xFF), <u64>(info >> 8)));
   }
 }
 
@@ -474,19 +487,17 @@ let useP: usize = 0;
  * records done: `n`, or fewer when it stopped after a KIND_MARK (or a higher kind).
  */
 export function consumeLines(at: usize, n: u32): u32 {
-  const end = at + (<usize>n << 4);
-  for (let e = at; e < end; e += 16) {
-    const info = load<u32>(e, 12);
-    const kind = info & 0xFF;
-    if (kind <= 2) {
-      const bytes = load<u32>(e, 8);
-      dataLines(useC, useP, load<u64>(e), bytes == 0 ? 1 : <u64>bytes, kind, info >> 8);
-    } else if (kind == KIND_REF) refLine(useC, useP, load<u64>(e), info >> 8);
+  const end = at + (<usize>n << 3);
+  for (let e = at; e < end; e += 8) {
+    const w = load<u64>(e);
+    const kind = w & 7;
+    if (kind <= 2) dataLines(useC, useP, w >> ADDR_SHIFT, ((w >> 6) & 0xFFF) + 1, <u32>kind, <u32>(w >> 3) & 7);
+    else if (kind == KIND_REF) refLine(useC, useP, w >> ADDR_SHIFT, <u32>(w >> 3) & 7);
     else if (kind == KIND_CTX) {
-      useC = <usize>load<u64>(e);
-      useP = <usize>load<u32>(e, 8);
+      useC = cnt(<u32>(w >> 8) & 0xFFFF);
+      useP = pcpuBase(<u32>(w >> 24) & 0xFFFF);
     } else if (kind == KIND_RESET) resetLineCounters();
-    else return <u32>((e + 16 - at) >> 4); // KIND_MARK and above
+    else return <u32>((e + 8 - at) >> 3); // KIND_MARK and above
   }
   return n;
 }

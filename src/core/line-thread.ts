@@ -1,9 +1,10 @@
 /**
  * The line cache on its own thread (docs/core.md section 5c). The line cache only
- * counts, so a core can record its uses in order (16-byte records) and a second core of
- * the same configuration, on a worker thread, can run them through its own line cache
- * while the first goes on translating and the host's models go on issuing accesses. The
- * records cross in a ring in shared memory; the counts come back at marks: the main core
+ * counts, so a core can record its uses in order (a u64 word each: assembly/cache.ts)
+ * and a second core of the same configuration, on a worker thread, can run them through
+ * its own line cache while the first goes on translating and the host's models go on
+ * issuing accesses. The records cross in a ring in shared memory; the counts come back
+ * at marks: the main core
  * records a mark, the worker copies its counter table to shared memory when it reaches
  * it, and the main thread waits for that. Node only (it needs `worker_threads` and a
  * main thread that may block in `Atomics.wait`).
@@ -24,14 +25,16 @@ import type { MessagePort } from "node:worker_threads";
 import type { CoreConfig } from "./types.js";
 import { workerThreads } from "#worker-threads";
 
+/** Bytes of a record. */
+const RECORD = 8;
 /**
- * Records in the ring (16 bytes each: 4 MiB). It must absorb a batch's burst of records
- * while the worker catches up; a much larger ring only evicts the models' data from the
- * shared last-level cache.
+ * Records in the ring (4 MiB). It must absorb a batch's burst of records while the
+ * worker catches up; a much larger ring only evicts the models' data from the shared
+ * last-level cache.
  */
-export const RING_RECORDS = 1 << 18;
+export const RING_RECORDS = 1 << 19;
 /** Records the main core gathers before handing them over, and the worker runs at a time. */
-export const CHUNK_RECORDS = 1 << 13;
+export const CHUNK_RECORDS = 1 << 14;
 
 /** Control records of the stream (assembly/cache.ts): reset the line counters, publish them, take a new core. */
 export const LINE_RESET = 5;
@@ -51,11 +54,9 @@ const WAIT_MS = 1000;
 /** Idle threads kept for reuse. */
 const MAX_IDLE = 2;
 
-/** A core for the worker: its configuration (without the thread), and where the counters go. */
+/** A core for the worker: its configuration (without the thread), and where its counter table goes. */
 export interface LineCoreSpec {
   config: CoreConfig;
-  /** The main core's counter table address: both cores must lay their memory out alike. */
-  countersBase: number;
   counters: SharedArrayBuffer;
 }
 
@@ -69,8 +70,6 @@ export interface LineWorkerData extends LineCoreSpec {
 
 /** The worker's core, as the ring's consumer sees it (WasmCore implements it). */
 export interface LineConsumer {
-  /** The counter table's address in its memory. */
-  readonly countersAddress: number;
   /** Runs records through the line cache, stopping after a control record (a mark or a new core); returns the records done. */
   consumeLineRecords(records: Uint8Array): number;
   /** The whole counter table. */
@@ -104,12 +103,12 @@ export class LineThread {
 
   /**
    * A thread whose worker runs a core of `config` (without the thread) from `module`:
-   * an idle one given the new core, or a new one. `countersBase` is the main core's
-   * counter table address and `counterBytes` its size.
+   * an idle one given the new core, or a new one. `counterBytes` is the size of the
+   * core's counter table.
    */
-  static async acquire(config: CoreConfig, module: WebAssembly.Module, countersBase: number, counterBytes: number): Promise<LineThread> {
+  static async acquire(config: CoreConfig, module: WebAssembly.Module, counterBytes: number): Promise<LineThread> {
     const i = idle.findIndex((t) => t.module === module);
-    const spec = (counters: SharedArrayBuffer): LineCoreSpec => ({ config: { ...config, lineThread: false }, countersBase, counters });
+    const spec = (counters: SharedArrayBuffer): LineCoreSpec => ({ config: { ...config, lineThread: false }, counters });
     if (i >= 0) {
       const t = idle.splice(i, 1)[0];
       const counters = t.shared.buffer.byteLength >= counterBytes ? (t.shared.buffer as SharedArrayBuffer) : new SharedArrayBuffer(counterBytes);
@@ -121,7 +120,7 @@ export class LineThread {
     }
     const wt = await workerThreads();
     const ctl = new SharedArrayBuffer(CTL_SLOTS * 4);
-    const ring = new SharedArrayBuffer(RING_RECORDS * 16);
+    const ring = new SharedArrayBuffer(RING_RECORDS * RECORD);
     const counters = new SharedArrayBuffer(counterBytes);
     const { port1, port2 } = new wt.MessageChannel();
     const data: LineWorkerData = { ...spec(counters), module, ctl, ring, port: port2 };
@@ -136,7 +135,7 @@ export class LineThread {
   /** Appends `bytes` of records from `src` at `at` to the ring, waiting while it is full. */
   push(src: Uint8Array, at: number, bytes: number): void {
     if (this.closed) throw new Error("lineThread: the core was closed; it cannot run accesses any more");
-    let n = bytes >>> 4;
+    let n = bytes / RECORD;
     let from = at;
     while (n > 0) {
       const tail = Atomics.load(this.ctl, TAIL);
@@ -146,12 +145,12 @@ export class LineThread {
         continue;
       }
       const k = Math.min(n, free, RING_RECORDS - this.head);
-      this.ring.set(src.subarray(from, from + k * 16), this.head * 16);
+      this.ring.set(src.subarray(from, from + k * RECORD), this.head * RECORD);
       this.head = (this.head + k) % RING_RECORDS;
       Atomics.store(this.ctl, HEAD, this.head);
       Atomics.notify(this.ctl, HEAD);
       n -= k;
-      from += k * 16;
+      from += k * RECORD;
     }
   }
 
@@ -188,9 +187,9 @@ export class LineThread {
 
   /** Appends one control record. */
   private record(kind: number): void {
-    const r = new Uint8Array(16);
-    r[12] = kind;
-    this.push(r, 0, 16);
+    const r = new Uint8Array(RECORD);
+    r[0] = kind;
+    this.push(r, 0, RECORD);
   }
 
   /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
@@ -228,9 +227,6 @@ export function consumeLineRing(
     let core!: LineConsumer;
     const take = (spec: LineCoreSpec): void => {
       core = makeCore(spec.config);
-      if (core.countersAddress !== spec.countersBase) {
-        throw new Error(`the worker's core laid out its counters at ${core.countersAddress}, the main core at ${spec.countersBase}`);
-      }
       shared = new Uint8Array(spec.counters);
     };
     take(data);
@@ -244,8 +240,8 @@ export function consumeLineRing(
       }
       const end = Math.min(head > tail ? head : RING_RECORDS, tail + CHUNK_RECORDS);
       while (tail < end) {
-        tail += core.consumeLineRecords(ring.subarray(tail * 16, end * 16));
-        const kind = ring[tail * 16 - 4];
+        tail += core.consumeLineRecords(ring.subarray(tail * RECORD, end * RECORD));
+        const kind = ring[(tail - 1) * RECORD]! & 7;
         if (kind === LINE_MARK) {
           const t = core.counterBytes();
           shared.set(t.length <= shared.length ? t : t.subarray(0, shared.length));

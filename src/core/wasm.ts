@@ -195,7 +195,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     const sink: CoreSink = {};
     const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
     if (config.lineThread) {
-      const thread = await LineThread.acquire(config, module, core.cntBase, config.vcpus * C.COUNT * 8);
+      const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
       if (!core.x.setLineEmit(CHUNK_RECORDS, 1)) {
         thread.release();
         throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
@@ -246,19 +246,14 @@ export class WasmCore implements MmuCore, LineConsumer {
     return this.lineCounts;
   }
 
-  /** @internal The counter table's address (LineConsumer). */
-  get countersAddress(): number {
-    return this.cntBase;
-  }
-
   /** @internal Runs line-cache records up to a control record (the line thread's side, LineConsumer); returns the records done. */
   consumeLineRecords(records: Uint8Array): number {
     if (!this.lineScratch) {
       this.lineScratch = this.x.setLineEmit(CHUNK_RECORDS, 0) >>> 0;
-      if (!this.lineScratch) throw new Error("the line cache's thread: the core has no line cache, or no memory for its buffer");
+      if (!this.lineScratch) throw new Error("the core has no line cache, or no memory for its record buffer");
     }
-    const n = Math.min(records.length >>> 4, CHUNK_RECORDS);
-    new Uint8Array(this.x.memory.buffer).set(records.subarray(0, n * 16), this.lineScratch);
+    const n = Math.min(records.length >>> 3, CHUNK_RECORDS);
+    new Uint8Array(this.x.memory.buffer).set(records.subarray(0, n * 8), this.lineScratch);
     return this.x.consumeLines(this.lineScratch, n);
   }
 

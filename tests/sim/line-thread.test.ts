@@ -55,6 +55,11 @@ describe("the line cache on a thread", () => {
         sim.flush();
         seen.push(vm.counters());
       }
+      // long ranges in 2 MiB pages, unaligned: the core may hand the line cache more than 4 KiB at once
+      vm.process.write(p + 100, 1 << 20);
+      vm.process.read(p + (3 << 20) + 4000, 70_000);
+      sim.flush();
+      seen.push(vm.counters());
       sim.close();
       seen.push(vm.counters());
       return seen;
