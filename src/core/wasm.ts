@@ -239,8 +239,8 @@ export class WasmCore implements MmuCore, LineConsumer {
     if (this.linesStale || !this.lineCounts) {
       this.x.lineEmitMark(LINE_MARK);
       this.x.lineEmitFlush();
-      // a copy: the shared table is the thread's, and another core may use it after close()
-      this.lineCounts = this.lines.counters().slice();
+      // a copy of this core's part: the shared table is the thread's, and the next core's after close()
+      this.lineCounts = this.lines.counters().slice(0, this.config.vcpus * C.COUNT);
       this.linesStale = false;
     }
     return this.lineCounts;
