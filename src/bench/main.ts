@@ -47,9 +47,11 @@ if (only.has("slab")) {
 if (only.has("memory")) {
   result.memory = await benchMemory({ scale: o.scale, onProgress: progress });
 }
+// Whole runs move by up to 20 % on a shared machine: a median of 5 (of --runs) steadies them.
+const e2eRuns = Math.min(o.runs, 5);
 if (only.has("e2e")) {
-  result.endToEnd = await benchEndToEnd(Math.min(o.runs, 3), progress);
-  result.modelsOnly = await benchModelsOnly(Math.min(o.runs, 3), progress);
+  result.endToEnd = await benchEndToEnd(e2eRuns, progress);
+  result.modelsOnly = await benchModelsOnly(e2eRuns, progress);
 }
 if (only.has("sweep")) {
   result.sweep = await benchSweepSpeedup(2, progress);
@@ -103,7 +105,7 @@ if (o.json) {
   }
   const e2e = result.endToEnd as Record<string, E2eResult> | undefined;
   if (e2e) {
-    console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${Math.min(o.runs, 3)} runs)`);
+    console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${e2eRuns} runs)`);
     const rows2 = Object.entries(e2e).map(([k, r]) => [
       k,
       (r.accessesPerSecond / 1e6).toFixed(2),
@@ -120,7 +122,7 @@ if (o.json) {
   }
   const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
   if (mo) {
-    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core; median of ${Math.min(o.runs, 3)} runs)`);
+    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core; median of ${e2eRuns} runs)`);
     const rows3 = Object.entries(mo).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
     console.log(formatTable(["workload", "M accesses/s", "accesses", "runs"], rows3, ["l", "r", "r", "l"]));
   }
