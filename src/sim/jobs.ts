@@ -49,7 +49,10 @@ export interface Job {
   lineCache?: LineCacheMode;
   /** Line-cache sets per modelled set (default 1; `SimulatorOptions.lineSampling`). */
   lineSampling?: number;
-  /** Run the line cache on a worker thread (default false; `SimulatorOptions.lineThread`). */
+  /**
+   * Run the line cache on a worker thread (`SimulatorOptions.lineThread`). Unset: off in
+   * `runJob`; `runJobs` turns it on when the machine has a core to spare for it.
+   */
   lineThread?: boolean;
 }
 

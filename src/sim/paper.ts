@@ -66,7 +66,6 @@ export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario 
     },
     lineCache: "all",
     lineSampling: 1,
-    lineThread: false,
   };
 }
 

@@ -2,7 +2,9 @@
  * Runs independent simulation jobs on worker threads (piscina), one Wasm core per job,
  * and returns their results in job order whatever order they finish in, so a sweep's
  * output does not depend on the thread count. With one thread the jobs run in this
- * thread (no workers), which is also what browsers do.
+ * thread (no workers), which is also what browsers do. When the machine has a core to
+ * spare for each job thread, jobs that leave `lineThread` unset run their line cache
+ * on a thread of its own too (the same results, sooner: docs/performance.md).
  *
  * @example
  * const results = await runJobs(jobs, { threads: 2, onProgress: (d, t) => bar.update(d) });
@@ -13,6 +15,8 @@ import { runJob } from "./jobs.js";
 export interface PoolOptions {
   /** Worker threads (default: the machine's cores, at most the job count). 1 runs in this thread. */
   threads?: number;
+  /** Cores to plan for (default: the machine's); tests set it. */
+  cores?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -26,8 +30,27 @@ async function cores(): Promise<number> {
   return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 }
 
-export async function runJobs(jobs: Job[], o: PoolOptions = {}): Promise<JobResult[]> {
-  const threads = Math.max(1, Math.min(o.threads ?? (await cores()), jobs.length));
+/**
+ * Whether jobs run `threads` at a time on `cores` cores should run their line cache on
+ * threads of their own: when every job thread has a core to spare for it.
+ *
+ * @example
+ * lineThreadsFit(1, 2); // true: one job at a time on 2 cores
+ * lineThreadsFit(2, 2); // false: both cores run jobs
+ */
+export function lineThreadsFit(threads: number, cores: number): boolean {
+  return cores >= 2 * threads;
+}
+
+/** `jobs` with `lineThread` decided where they leave it unset: on when the threads fit and the job has a line cache. */
+export function withLineThreads(jobs: Job[], fit: boolean): Job[] {
+  return jobs.map((j) => (j.lineThread === undefined && fit && j.lineCache !== "off" ? { ...j, lineThread: true } : j));
+}
+
+export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResult[]> {
+  const machine = o.cores ?? (await cores());
+  const threads = Math.max(1, Math.min(o.threads ?? machine, all.length));
+  const jobs = withLineThreads(all, lineThreadsFit(threads, machine));
   let done = 0;
   if (threads === 1) {
     const out: JobResult[] = [];

@@ -115,8 +115,12 @@ export const ScenarioSchema = z
       .min(1)
       .refine((k) => (k & (k - 1)) === 0, "a power of two (1, 2, 4, ... up to the line cache's sets)")
       .default(1),
-    /** Run each job's line cache on a worker thread of its own (the same results; docs/performance.md says when it pays). */
-    lineThread: z.boolean().default(false),
+    /**
+     * Run each job's line cache on a worker thread of its own (the same results;
+     * docs/performance.md says when it pays). Absent: when the machine has a core to
+     * spare for each job thread (runJobs).
+     */
+    lineThread: z.boolean().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -204,7 +208,7 @@ export function scenarioJobs(s: Scenario): Job[] {
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
         lineCache: s.lineCache,
         ...(s.lineSampling > 1 ? { lineSampling: s.lineSampling } : {}),
-        ...(s.lineThread ? { lineThread: true } : {}),
+        ...(s.lineThread !== undefined ? { lineThread: s.lineThread } : {}),
       });
     }
   }

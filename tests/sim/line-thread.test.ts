@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { runJob, type Job } from "../../src/sim/jobs.js";
 import { Simulator } from "../../src/sim/simulator.js";
 import { parseScenario, runScenario, scenarioJobs } from "../../src/sim/scenario.js";
+import { lineThreadsFit, runJobs, withLineThreads } from "../../src/sim/pool.js";
 import { replayTrace } from "../../src/workloads/trace/replay.js";
 import { FIXTURE } from "../cli/helpers.js";
 
@@ -74,13 +75,15 @@ describe("the line cache on a thread", () => {
       configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: 256 * MiB }] } },
       workloads: { "ycsb-a": { type: "ycsb", workload: "a", options: { recordCount: 500, operationCount: 1000 } } },
     };
-    expect(parseScenario(base).lineThread).toBe(false);
+    // absent: the pool decides (a core to spare for each job's thread)
+    expect(parseScenario(base).lineThread).toBeUndefined();
     expect(scenarioJobs(parseScenario(base))[0]!.lineThread).toBeUndefined();
     expect(scenarioJobs(parseScenario({ ...base, lineThread: true }))[0]!.lineThread).toBe(true);
+    expect(scenarioJobs(parseScenario({ ...base, lineThread: false }))[0]!.lineThread).toBe(false);
     expect(() => parseScenario({ ...base, lineThread: "yes" })).toThrow(/lineThread/);
     expect(() => parseScenario({ ...base, lineCache: "off", lineThread: true })).toThrow(/lineThread.*a line thread needs a line cache \(lineCache is off\)/);
     const threaded = await runScenario(parseScenario({ ...base, lineThread: true }), { threads: 1 });
-    const inPlace = await runScenario(parseScenario(base), { threads: 1 });
+    const inPlace = await runScenario(parseScenario({ ...base, lineThread: false }), { threads: 1 });
     expect(JSON.stringify(threaded)).toBe(JSON.stringify(inPlace));
   });
 
@@ -88,6 +91,23 @@ describe("the line cache on a thread", () => {
     const threaded = await replayTrace(FIXTURE, { policy: "ucat", lineThread: true });
     expect(threaded).toEqual(await replayTrace(FIXTURE, { policy: "ucat" }));
     await expect(replayTrace(FIXTURE, { policy: "2m", lineThread: true })).rejects.toThrow(/lineThread: true is not allowed with policy "2m"; only the OSv and UCat VMs/);
+  });
+
+  it("runJobs gives jobs that leave it unset a line thread when each job thread has a core to spare", () => {
+    expect(lineThreadsFit(1, 2)).toBe(true);
+    expect(lineThreadsFit(2, 2)).toBe(false);
+    expect(lineThreadsFit(3, 8)).toBe(true);
+    expect(lineThreadsFit(5, 8)).toBe(false);
+    const jobs = [job("osv", YCSB_A), job("osv", YCSB_A, { lineThread: false }), job("osv", YCSB_A, { lineCache: "off" }), job("osv", YCSB_A, { lineThread: true })];
+    expect(withLineThreads(jobs, true).map((j) => j.lineThread)).toEqual([true, false, undefined, true]);
+    expect(withLineThreads(jobs, false).map((j) => j.lineThread)).toEqual([undefined, false, undefined, true]);
+  });
+
+  it("runJobs gives the same results whether or not its jobs get line threads", async () => {
+    const jobs = [job("ucat", MEMSLAP), job("osv", YCSB_A)];
+    const spare = await runJobs(jobs, { threads: 1, cores: 2 });
+    const none = await runJobs(jobs, { threads: 1, cores: 1 });
+    expect(JSON.stringify(spare)).toBe(JSON.stringify(none));
   });
 
   it("the simulator rejects it without a line cache, by name", async () => {
