@@ -137,7 +137,8 @@ export async function benchSweepSpeedup(threads: number, onProgress?: (s: string
   const jobs: Job[] = [];
   for (const policy of ["osv", "ucat"] as const) {
     for (const w of ["a", "b", "c", "f"] as const) {
-      jobs.push(job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }));
+      // no line threads: what the worker threads alone give (with one job at a time, runJobs would add them)
+      jobs.push({ ...job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }), lineThread: false });
     }
   }
   onProgress?.("sweep on 1 thread");
