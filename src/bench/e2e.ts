@@ -55,8 +55,9 @@ export interface E2eResult {
   /** The simulated throughput (operations per second at the preset's clock), and with line sampling its difference from the exact row's (a fraction). */
   throughputOpsPerSecond: number;
   estimateError?: number;
-  /** With the line thread: whether its results are byte-identical to the exact row's (the bench stops if not). */
+  /** With the line thread: whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
   sameAsExact?: boolean;
+  speedup?: number;
 }
 
 function median(xs: number[]): number {
@@ -115,6 +116,7 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
       // the thread changes where the line cache runs, never what it counts
       out[row.key].sameAsExact = m.json === seen.get(`${row.w.name}/${row.policy}`)?.json;
       if (!out[row.key].sameAsExact) throw new Error(`bench: ${row.key} gave results that differ from the exact row's`);
+      if (exact) out[row.key].speedup = Math.round((out[row.key].accessesPerSecond / exact.accessesPerSecond) * 1000) / 1000;
     }
   }
   return out;
