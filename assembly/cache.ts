@@ -233,36 +233,57 @@ export function dataLines(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tie
   else exactLines(c, p, first, last, kind, tier, false);
 }
 
+// ---- line records ---------------------------------------------------------------------
+//
+// A use of the line cache as one u64 word: what the inline runs queue (LINES_Q) and
+// what a core with a line thread records for it (below):
+//   bits 0-2 the kind: 0-2 a data access of that kind, KIND_REF a walk reference (8
+//     bytes at the entry), KIND_CTX and up the line thread's controls;
+//   bits 3-5 the tier; bits 6-17 bytes - 1 (at most 4096: the engine cuts requests at
+//     4 KiB page boundaries, slowRequest); bits 18-63 the host address (below 2^46).
+
+const ADDR_SHIFT: u64 = 18;
+
+/** The record of a use of `bytes` (1..4096) at `hpa` of `kind` and `tier`. */
+// @ts-ignore: decorator
+@inline export function lineRecord(hpa: u64, bytes: u64, kind: u64, tier: u64): u64 {
+  assert(bytes >= 1 && bytes <= 4096);
+  return (hpa << ADDR_SHIFT) | ((bytes - 1) << 6) | (tier << 3) | kind;
+}
+
+// @ts-ignore: decorator
+@inline function recordFirst(w: u64): u64 {
+  return w >> (ADDR_SHIFT + 6);
+}
+
+// @ts-ignore: decorator
+@inline function recordLast(w: u64): u64 {
+  return ((w >> ADDR_SHIFT) + ((w >> 6) & 0xFFF)) >> 6;
+}
+
 /**
- * `dataLines` of the queued data accesses from `q` to `end` (16-byte entries: u64 host
- * address, u32 bytes (0: 1), u32 kind | tier << 8; fastpath.ts), in order: a loop per
- * case, the case chosen once (no call per access).
+ * `dataLines` of the queued data records from `q` to `end` (fastpath.ts), in order: a
+ * loop per case, the case chosen once (no call per access).
  */
 export function queuedLines(c: usize, p: usize, q: usize, end: usize): void {
   if (emitting) emitQueued(c, p, q, end);
   else if (sampling) {
-    for (; q < end; q += 16) {
-      const info = load<u32>(q, 12);
-      sampledLines(c, p, load<u64>(q) >> 6, queuedLast(q), (info & 0xFF) == 2, info & 0xFF, info >> 8);
+    for (; q < end; q += 8) {
+      const w = load<u64>(q);
+      const kind = <u32>w & 7;
+      sampledLines(c, p, recordFirst(w), recordLast(w), kind == 2, kind, <u32>(w >> 3) & 7);
     }
   } else if (lru16) {
-    for (; q < end; q += 16) {
-      const info = load<u32>(q, 12);
-      exactLines(c, p, load<u64>(q) >> 6, queuedLast(q), info & 0xFF, info >> 8, true);
+    for (; q < end; q += 8) {
+      const w = load<u64>(q);
+      exactLines(c, p, recordFirst(w), recordLast(w), <u32>w & 7, <u32>(w >> 3) & 7, true);
     }
   } else {
-    for (; q < end; q += 16) {
-      const info = load<u32>(q, 12);
-      exactLines(c, p, load<u64>(q) >> 6, queuedLast(q), info & 0xFF, info >> 8, false);
+    for (; q < end; q += 8) {
+      const w = load<u64>(q);
+      exactLines(c, p, recordFirst(w), recordLast(w), <u32>w & 7, <u32>(w >> 3) & 7, false);
     }
   }
-}
-
-/** The last line of queued entry `q`. */
-// @ts-ignore: decorator
-@inline function queuedLast(q: usize): u64 {
-  const size = load<u32>(q, 8);
-  return (load<u64>(q) + (size == 0 ? 0 : <u64>size - 1)) >> 6;
 }
 
 /**
@@ -376,17 +397,13 @@ function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64
 // The line cache only counts: nothing else in the core reads what it holds. So its work
 // can run on a second instance of the core (same configuration, so the same geometry)
 // on another thread, in parallel with the translation and the host's models. With emit
-// on (setLineEmit), this instance records the line cache's uses in order instead of
-// running them, one u64 word each (docs/core.md section 5c):
-//   bits 0-2 kind: 0-2 a data access of that kind, KIND_REF a walk reference, KIND_CTX,
-//     KIND_RESET, KIND_MARK, and 7 (the host's: a new core);
-//   data and references: bits 3-5 the tier, bits 6-17 bytes - 1 (a reference: 8 bytes;
-//     a data access is at most 4096 bytes: the engine cuts requests at 4 KiB page
-//     boundaries, slowRequest), bits 18-63 the host address (below 2^46);
-//   KIND_CTX: the following uses are vCPU bits 8-23's (its counters) on pCPU bits 24-39's.
-// KIND_MARK and above stop consumeLines, so that its caller can read the counters at
-// that point of the stream or act on a control of its own. A full buffer goes to the
-// host (import `linesOut`), which hands it to the other instance's consumeLines.
+// on (lineBuffer), this instance records the line cache's uses in order instead of
+// running them, as line records (above; docs/core.md section 5c), with controls:
+// KIND_CTX "the following uses are vCPU bits 8-23's (its counters) on pCPU bits 24-39's",
+// KIND_RESET, KIND_MARK, and 7 (the host's: a new core). KIND_MARK and above stop
+// consumeLines, so that its caller can read the counters at that point of the stream or
+// act on a control of its own. A full buffer goes to the host (import `linesOut`), which
+// hands it to the other instance's consumeLines.
 
 /** The host takes the `bytes` of records at `at` (the emit buffer is then reused). */
 @external("env", "linesOut") declare function linesOut(at: usize, bytes: u32): void;
@@ -394,7 +411,6 @@ function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64
 const KIND_REF: u64 = 3;
 const KIND_CTX: u64 = 4;
 const KIND_RESET: u64 = 5;
-const ADDR_SHIFT: u64 = 18;
 
 let emitting = false;
 let emitBuf: usize = 0;
@@ -404,15 +420,15 @@ let emitC: usize = 0; // the context of the last records
 let emitP: usize = 0;
 
 /**
- * Allocates a buffer of `records` 8-byte records (after init; a line cache must be on)
- * and, with `on`, records the line cache's uses there instead of running them; without,
- * the buffer is for records to consume. Returns its address, 0 when out of memory or
- * without a line cache.
+ * Allocates a buffer of `records` line records (after init; a line cache must be on)
+ * and, with `emit`, records the line cache's uses there instead of running them;
+ * without, the buffer is for records to consume. Returns its address, 0 when out of
+ * memory or without a line cache.
  */
-export function setLineEmit(records: u32, on: bool): usize {
+export function lineBuffer(records: u32, emit: bool): usize {
   if (!linesOn || records < 2) return 0;
   const buf = alloc(<usize>records << 3, 64);
-  if (buf == 0 || !on) return buf;
+  if (buf == 0 || !emit) return buf;
   emitBuf = emitAt = buf;
   emitEnd = buf + (<usize>records << 3);
   emitC = 0;
@@ -452,30 +468,25 @@ export function lineEmitMark(kind: u32): void {
   }
 }
 
-/** The record of a use of `bytes` (1..4096) at `hpa` of `kind` and `tier`. */
-// @ts-ignore: decorator
-@inline function useWord(hpa: u64, bytes: u64, kind: u64, tier: u64): u64 {
-  assert(bytes >= 1 && bytes <= 4096);
-  return (hpa << ADDR_SHIFT) | ((bytes - 1) << 6) | (tier << 3) | kind;
-}
-
 function emitRef(c: usize, p: usize, hpa: u64, tier: u32): void {
   emitContext(c, p);
-  emitWord(useWord(hpa, 8, KIND_REF, <u64>tier));
+  emitWord(lineRecord(hpa, 8, KIND_REF, <u64>tier));
 }
 
 function emitUse(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   emitContext(c, p);
-  emitWord(useWord(hpa, len, <u64>kind, <u64>tier));
+  emitWord(lineRecord(hpa, len, <u64>kind, <u64>tier));
 }
 
-/** The queued data accesses from `q` to `end` (LINES_Q's 16-byte entries) as records. */
+/** The queued records from `q` to `end`, copied as they are. */
 function emitQueued(c: usize, p: usize, q: usize, end: usize): void {
   emitContext(c, p);
-  for (; q < end; q += 16) {
-    const info = load<u32>(q, 12);
-    const size = load<u32>(q, 8);
-    emitWord(useWord(load<u64>(q), size == 0 ? 1 : <u64>size, <u64>(info & 0xFF), <u64>(info >> 8)));
+  while (q < end) {
+    if (emitAt == emitEnd) lineEmitFlush();
+    const n = min(end - q, emitEnd - emitAt);
+    memory.copy(emitAt, q, n);
+    emitAt += n;
+    q += n;
   }
 }
 

@@ -34,7 +34,7 @@ import { vcRec } from "./state";
 import { walk, touchAt, touchEnd } from "./walk";
 import { ctxBits } from "./flush";
 import { confLeaf, CONF_LEAF_BITS } from "./conform";
-import { linesData, dataLines, queuedLines } from "./cache";
+import { linesData, dataLines, queuedLines, lineRecord } from "./cache";
 
 // ---- shared ------------------------------------------------------------------------
 
@@ -507,13 +507,11 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
   dataLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), hpa, size == 0 ? 1 : <u64>size, kind, (fl >> F_TIER_SHIFT) & 7);
 }
 
-/** Queues the data lines of the successful request at `r` (as `runLines` would run them) as entry `q` of LINES_Q. */
+/** Queues the data lines of the successful request at `r` (as `runLines` would run them) as record `q` of LINES_Q. */
 // @ts-ignore: decorator
 @inline function queueLines(q: u32, r: usize, hpa: u64, kind: u32, fl: u32): void {
-  const e = LINES_Q + (<usize>q << 4);
-  store<u64>(e, hpa);
-  store<u32>(e, load<u32>(r, 12), 8);
-  store<u32>(e, kind | (((fl >> F_TIER_SHIFT) & 7) << 8), 12);
+  const size = load<u32>(r, 12);
+  store<u64>(LINES_Q + (<usize>q << 3), lineRecord(hpa, size == 0 ? 1 : <u64>size, <u64>kind, <u64>((fl >> F_TIER_SHIFT) & 7)));
 }
 
 /**
@@ -542,7 +540,7 @@ function runLines(r: usize, hpa: u64, kind: u32, fl: u32): void {
 
 /** Runs the first `q` queued data accesses through the line cache, in order. */
 function runQueuedLines(q: u32): void {
-  queuedLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), LINES_Q, LINES_Q + (<usize>q << 4));
+  queuedLines(<usize>load<u32>(HOT_VCPU, 16), <usize>load<u32>(HOT_LINES_P), LINES_Q, LINES_Q + (<usize>q << 3));
 }
 
 /** Runs the queued data accesses, if any: before a walk uses the line cache, and at the end of a run. */

@@ -16,7 +16,7 @@ import { COUNTER_BYTES, cnt } from "./counters";
 import { heapInit, alloc } from "./heap";
 import { hashInit } from "./hash";
 import { setLines, linesLayout, linesBytes } from "./cache";
-export { setLineSampling, setLineEmit, lineEmitFlush, lineEmitMark, consumeLines } from "./cache";
+export { setLineSampling, lineBuffer, lineEmitFlush, lineEmitMark, consumeLines } from "./cache";
 import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";

@@ -163,11 +163,11 @@ export const SCRATCH: usize = 0x1000;
  * see (fastpath.ts): its TLB hits queue them rather than call the line cache, which
  * would make V8 spill the hit loop's values at every hit, and the queue is run before
  * anything else uses the line cache (a walk) and at the end of the run, so the order
- * of its uses is unchanged. 16 bytes an access: u64 host address; u32 bytes; u32
- * kind | tier << 8.
+ * of its uses is unchanged. An access is a line record (u64: cache.ts), as a line
+ * thread's stream has them.
  */
 export const LINES_Q: usize = 0x2000;
-export const LINES_Q_CAP: u32 = 1024; // 16 KiB
+export const LINES_Q_CAP: u32 = 1024; // 8 KiB
 
 /**
  * Prefetch hints of the walker (walk.ts): where the last-level tables of recent walks

@@ -36,7 +36,7 @@ interface Exports {
   countersBase(): number;
   heapTop(): number;
   setLineSampling(k: number): number;
-  setLineEmit(records: number, on: number): number;
+  lineBuffer(records: number, emit: number): number;
   lineEmitFlush(): void;
   lineEmitMark(kind: number): void;
   consumeLines(at: number, n: number): number;
@@ -196,7 +196,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
     if (config.lineThread) {
       const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
-      if (!core.x.setLineEmit(CHUNK_RECORDS, 1)) {
+      if (!core.x.lineBuffer(CHUNK_RECORDS, 1)) {
         thread.release();
         throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
       }
@@ -249,7 +249,7 @@ export class WasmCore implements MmuCore, LineConsumer {
   /** @internal Runs line-cache records up to a control record (the line thread's side, LineConsumer); returns the records done. */
   consumeLineRecords(records: Uint8Array): number {
     if (!this.lineScratch) {
-      this.lineScratch = this.x.setLineEmit(CHUNK_RECORDS, 0) >>> 0;
+      this.lineScratch = this.x.lineBuffer(CHUNK_RECORDS, 0) >>> 0;
       if (!this.lineScratch) throw new Error("the core has no line cache, or no memory for its record buffer");
     }
     const n = Math.min(records.length >>> 3, CHUNK_RECORDS);
