@@ -20,23 +20,23 @@ const NODES = [
   { tier: "nvm", bytes: 3 * GiB },
 ];
 
-function job(policy: "osv" | "ucat", workload: Job["workload"], seed = 1, lineCache: Job["lineCache"] = "all", lineSampling = 1, lineThread = false): Job {
-  return {
-    seed, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload, lineCache,
-    ...(lineSampling > 1 ? { lineSampling } : {}), ...(lineThread ? { lineThread } : {}),
-  };
+/** How a job runs its line cache (the exact line cache in place when empty). */
+type LineMode = Pick<Job, "lineCache" | "lineSampling" | "lineThread">;
+
+function job(policy: "osv" | "ucat", workload: Job["workload"], mode: LineMode = {}): Job {
+  return { seed: 1, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload, lineCache: "all", ...mode };
 }
 
 /**
  * The line-cache settings the bench compares: exact (the default), exact with the line
  * cache on its own thread, 1 set in 16 sampled, page-table lines only.
  */
-const LINE_MODES = [
-  { suffix: "", lineCache: "all", sampling: 1, thread: false },
-  { suffix: "/thread", lineCache: "all", sampling: 1, thread: true },
-  { suffix: "/sampled16", lineCache: "all", sampling: 16, thread: false },
-  { suffix: "/walks", lineCache: "walks", sampling: 1, thread: false },
-] as const;
+const LINE_MODES: { suffix: string; mode: LineMode }[] = [
+  { suffix: "", mode: { lineThread: false } },
+  { suffix: "/thread", mode: { lineThread: true } },
+  { suffix: "/sampled16", mode: { lineSampling: 16, lineThread: false } },
+  { suffix: "/walks", mode: { lineCache: "walks", lineThread: false } },
+];
 
 export const E2E_WORKLOADS: Job["workload"][] = [
   { name: "memslap", type: "memslap", options: { operations: 500_000, server: { memoryLimit: 256 * MiB } } },
@@ -76,8 +76,8 @@ function median(xs: number[]): number {
  * every row alike (rows of one invocation compare fairly).
  */
 export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
-  const rows = LINE_MODES.flatMap((mode) =>
-    E2E_WORKLOADS.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${mode.suffix}`, mode, w, policy }))),
+  const rows = LINE_MODES.flatMap(({ suffix, mode }) =>
+    E2E_WORKLOADS.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, w, policy }))),
   );
   const seen = new Map<string, { rates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
   for (let r = 0; r < runs; r++) {
@@ -85,7 +85,7 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
       onProgress?.(`end to end ${row.key} ${r + 1}/${runs}`);
       const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
       const t0 = performance.now();
-      const res = await runJob(job(row.policy, row.w, 1, row.mode.lineCache, row.mode.sampling, row.mode.thread), profile);
+      const res = await runJob(job(row.policy, row.w, row.mode), profile);
       const s = (performance.now() - t0) / 1000;
       const acc = (res.result as WorkloadRunResult).accesses;
       let m = seen.get(row.key);
@@ -111,8 +111,8 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
       throughputOpsPerSecond: Math.round(m.throughput),
     };
     const exact = out[`${row.w.name}/${row.policy}`];
-    if (row.mode.sampling > 1 && exact) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
-    if (row.mode.thread) {
+    if ((row.mode.lineSampling ?? 1) > 1 && exact) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
+    if (row.mode.lineThread) {
       // the thread changes where the line cache runs, never what it counts
       out[row.key].sameAsExact = m.json === seen.get(`${row.w.name}/${row.policy}`)?.json;
       if (!out[row.key].sameAsExact) throw new Error(`bench: ${row.key} gave results that differ from the exact row's`);
@@ -140,7 +140,7 @@ export async function benchSweepSpeedup(threads: number, onProgress?: (s: string
   for (const policy of ["osv", "ucat"] as const) {
     for (const w of ["a", "b", "c", "f"] as const) {
       // no line threads: what the worker threads alone give (with one job at a time, runJobs would add them)
-      jobs.push({ ...job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }), lineThread: false });
+      jobs.push(job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }, { lineThread: false }));
     }
   }
   onProgress?.("sweep on 1 thread");

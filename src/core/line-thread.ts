@@ -51,7 +51,7 @@ const CTL_SLOTS = 8;
 
 /** Longest wait before checking that the worker is still alive (ms). */
 const WAIT_MS = 1000;
-/** Idle threads kept for reuse. */
+/** Idle threads kept for reuse (a guess: a process rarely runs more cores with line threads at once). */
 const MAX_IDLE = 2;
 
 /** A core for the worker: its configuration (without the thread), and where its counter table goes. */

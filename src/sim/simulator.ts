@@ -134,7 +134,9 @@ export class Simulator {
       lineCache,
       lineSampling: options.lineSampling,
     });
-    // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts small
+    // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts
+    // small. With a line thread 2^15: a batch's burst of line records then fits its ring
+    // while the worker catches up (docs/performance.md, the line thread)
     const core = await WasmCore.create(
       { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 18, ...(options.lineThread ? { lineThread: true } : {}) },
       options.load,
@@ -142,7 +144,10 @@ export class Simulator {
     return new Simulator(core, host, options);
   }
 
-  /** Ends the line cache's thread, if any (results stay readable; no more accesses can run). Idempotent. */
+  /**
+   * Runs what is queued and gives the line cache's thread back, if any, for the next
+   * simulator (results stay readable; no more accesses can run). Idempotent.
+   */
   close(): void {
     this.flush();
     this.core.close();
