@@ -134,7 +134,6 @@ export class WasmCore implements MmuCore, LineConsumer {
   private constructor(
     readonly config: CoreConfig,
     instance: WebAssembly.Instance,
-    private readonly sink: CoreSink = {},
   ) {
     this.x = instance.exports as unknown as Exports;
     this.buffer = this.x.memory.buffer;
@@ -193,7 +192,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     checkConfig(config);
     const module = await loadCoreModule(options);
     const sink: CoreSink = {};
-    const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
+    const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)));
     if (config.lineThread) {
       const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
       if (!core.x.lineBuffer(CHUNK_RECORDS, 1)) {
@@ -223,10 +222,12 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.lineTotals();
     this.linesClosed = true;
     unclosed.unregister(this);
-    this.sink.linesOut = () => {
-      throw new Error("lineThread: the core was closed; it cannot run accesses any more");
-    };
     this.lines.release();
+  }
+
+  /** After close() nothing may reach the thread: it serves another core now. */
+  private checkOpen(): void {
+    if (this.linesClosed) throw new Error("lineThread: the core was closed; it cannot run accesses or reset its counters any more");
   }
 
   /** The line counters at this point of the runs: the thread's, when it runs the line cache (waits for it). */
@@ -692,7 +693,7 @@ export class WasmCore implements MmuCore, LineConsumer {
 
   /** Runs the queued batch (accesses and slab operations) until done or an event. */
   runAll(): CoreEvent | SlabEvent | null {
-    if (this.linesClosed) throw new Error("lineThread: the core was closed; it cannot run accesses any more");
+    this.checkOpen();
     this.linesStale = true;
     for (;;) {
       const code = this.x.run();
@@ -931,6 +932,7 @@ export class WasmCore implements MmuCore, LineConsumer {
   }
 
   resetCounters(): void {
+    this.checkOpen();
     this.x.resetCounters();
     if (this.lines) {
       this.x.lineEmitMark(LINE_RESET);

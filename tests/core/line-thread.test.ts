@@ -126,7 +126,9 @@ describe("a core with its line cache on a thread", () => {
     core.close();
     core.close(); // idempotent
     expect(core.counters(0)).toEqual(before);
-    expect(() => runAll(core, toRequests(rs))).toThrow(/lineThread: the core was closed/);
+    expect(() => runAll(core, toRequests(rs))).toThrow(/lineThread: the core was closed; it cannot run accesses or reset its counters any more/);
+    expect(() => core.resetCounters()).toThrow(/lineThread: the core was closed/);
+    expect(core.counters(0)).toEqual(before);
   });
 });
 
