@@ -54,11 +54,15 @@ export class Rng {
   int(n: number): number {
     const m = n >>> 0;
     if (m === n && m !== 0) {
-      // Lemire's rejection keeps small ranges unbiased. (2^32 - m) mod m is 2^32 mod m;
-      // on uint32 operands the JIT divides in integers, not by a slow double modulo.
-      const limit = 0x100000000 - (((0x100000000 - m) >>> 0) % m);
+      // Rejection keeps small ranges unbiased: draws at or above limit = 2^32 - (2^32 mod m)
+      // are redrawn. (2^32 - m) mod m is 2^32 mod m; on uint32 operands the JIT divides in
+      // integers, not by a slow double modulo. limit > 2^32 - m, so a draw below that
+      // needs no limit: the division is skipped on all but a fraction m / 2^32 of draws.
       let x = this.u32();
-      while (x >= limit) x = this.u32();
+      if (x >= 0x100000000 - m) {
+        const limit = 0x100000000 - (((0x100000000 - m) >>> 0) % m);
+        while (x >= limit) x = this.u32();
+      }
       return (x >>> 0) % m;
     }
     if (n <= 0x100000000) {

@@ -148,7 +148,7 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   let bytes = 0;
   let done = 0;
   let next = every;
-  for (let r = ms.next(); r; r = ms.next()) {
+  for (let r = ms.nextShared(); r; r = ms.nextShared()) {
     if (r.op === "get") {
       gets++;
       const v = server.get(r.keyId, r.keySize, r.conn);

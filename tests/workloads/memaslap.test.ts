@@ -164,6 +164,31 @@ describe("memaslap's task schedule (ms_task.c)", () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });
+
+  it("nextShared draws what next draws, in one reused object (retired keys and warmups included)", () => {
+    const opts = [
+      { concurrency: 2, windowSize: 1024, operations: 24_000 },
+      { concurrency: 3, windowSize: 1024, operations: 3_000, ratio: { get: 1, set: 0 } }, // warmup sets
+      { concurrency: 2, windowSize: 1024, operations: 8_000, overwrite: 0.5, schedule: "random" as const },
+    ];
+    for (const o of opts) {
+      const a = new Memaslap(5, o);
+      const b = new Memaslap(5, o);
+      const first = b.nextShared();
+      let n = 0;
+      for (let r = a.next(), s = first; r || s; r = a.next(), s = b.nextShared(), n++) {
+        expect(s).toBe(first);
+        // The shared object carries retiredKeyId and warmup always; next() only when set.
+        expect({ ...r, retiredKeyId: r?.retiredKeyId, warmup: r?.warmup ?? false }).toEqual({ ...s });
+      }
+      expect(n).toBe(o.operations - (o.operations % o.concurrency) + (o.ratio?.set === 0 ? o.concurrency * o.windowSize : 0));
+      expect(a.gets + a.sets).toBe(b.gets + b.sets);
+    }
+    const warm = new Memaslap(5, opts[1]).next()!;
+    expect(warm.warmup).toBe(true);
+    const plain = new Memaslap(5, opts[0]).next()!;
+    expect("warmup" in plain || "retiredKeyId" in plain).toBe(false);
+  });
 });
 
 describe("memaslap key bytes (ms_conn.c ms_get_key_prefix)", () => {
