@@ -46,7 +46,7 @@ export class Process {
 
   /** Queues an access; large ranges go as one request per 4 KiB page run (the core splits pages). */
   access(va: number, bytes: number, kind: 0 | 1 | 2): void {
-    if (!(bytes >= 1)) throw new RangeError(`bytes: ${bytes} is not allowed; expected >= 1`);
+    if (!(bytes >= 1)) throw badBytes(bytes);
     this.vm.sim.enqueue(this.vcpu, va, kind, bytes);
   }
 
@@ -58,4 +58,14 @@ export class Process {
   protectionFault(_va: number, _error: number): boolean {
     return false;
   }
+}
+
+/**
+ * The error for an access of no bytes, made out of line: the message's template would
+ * make `access` too big for V8 to inline into the workload models' operations, and a
+ * call left out of line boxes the guest address (a double above 2^31) into a new heap
+ * number.
+ */
+function badBytes(bytes: number): RangeError {
+  return new RangeError(`bytes: ${bytes} is not allowed; expected >= 1`);
 }

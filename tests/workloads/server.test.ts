@@ -81,6 +81,22 @@ describe("memcached model: stats slabs against a hand computation", () => {
     expect(p.accesses - a - (quiet.meter.accesses - qa)).toBe(3);
   });
 
+  it("gives each connection its own buffers on its first request, any of 0..65535, and refuses others by name", () => {
+    const p = new FakeProcess();
+    const s = new MemcachedServer(p);
+    const conns = [0, 15, 16, 1000, 65535, 16];
+    for (const c of conns) s.set(c + 1, 64, 100, c);
+    expect(s.stats().connectionBytes).toBe(5 * 32768); // 16 came back: its buffers were kept
+    for (const c of conns) expect(s.get(c + 1, 64, c)).toBe(100);
+    expect(s.stats().connectionBytes).toBe(5 * 32768);
+    const before = JSON.stringify([s.stats(), s.statsSlabs()]);
+    for (const bad of [-1, 65536, 1.5, Number.NaN]) {
+      expect(() => s.get(1, 64, bad)).toThrow(new RegExp(`conn: ${bad} is not allowed`));
+      expect(() => s.set(1, 64, 10, bad)).toThrow(/conn: .* expected an integer in 0\.\.65535/);
+    }
+    expect(JSON.stringify([s.stats(), s.statsSlabs()])).toBe(before); // nothing counted, nothing issued
+  });
+
   it("follows add, replace and set semantics", () => {
     const s = new MemcachedServer(new FakeProcess());
     expect(s.store("replace", 5, 20, 100)).toBe("not-stored");

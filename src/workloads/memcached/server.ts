@@ -307,8 +307,10 @@ export class MemcachedServer {
   private hashExpansions = 0;
 
   // Connections.
-  private rbuf: number[] = [];
-  private wbuf: number[] = [];
+  // Guest addresses of each connection's buffers, -1 until its first request (typed arrays:
+  // a plain array of doubles holey at unused connections reads back boxed numbers).
+  private rbuf = new Float64Array(16).fill(-1);
+  private wbuf = new Float64Array(16).fill(-1);
   private connectionBytes = 0;
 
   // Code.
@@ -409,12 +411,14 @@ export class MemcachedServer {
    */
   get(keyId: number, keyLen: number, conn = 0): number {
     this.checkKey(keyLen);
+    if (this.network && !(this.rbuf[conn]! >= 0)) checkConn(conn); // before anything changes
     this.cmdGet++;
     if (this.codeFetches) this.code(0);
     const reqLen = 4 + keyLen + 2; // "get <key>\r\n"
     let wb = 0;
     if (this.network) {
-      const rb = this.conn(conn);
+      let rb = this.rbuf[conn]!;
+      if (!(rb >= 0)) rb = this.openConn(conn);
       wb = this.wbuf[conn]!;
       this.write(rb, reqLen); // the network stack delivers the request
       this.read(rb, reqLen); // the parser reads it
@@ -466,6 +470,7 @@ export class MemcachedServer {
         `an item of ${ntotal} B is larger than slab_chunk_max (${this.settings.slabChunkSizeMax} B): memcached stores it chunked, which is not modelled`,
       );
     }
+    if (this.network && !(this.rbuf[conn]! >= 0)) checkConn(conn); // before anything changes
     const c = classFor(ntotal, this.classes, this.settings.itemSizeMax)!.id;
     this.cmdSet++;
     if (this.codeFetches) this.code(1);
@@ -473,7 +478,8 @@ export class MemcachedServer {
     let rb = 0;
     let wb = 0;
     if (this.network) {
-      rb = this.conn(conn);
+      rb = this.rbuf[conn]!;
+      if (!(rb >= 0)) rb = this.openConn(conn);
       wb = this.wbuf[conn]!;
       this.write(rb, Math.min(lineLen + nb, MEMCACHED_READ_BUFFER_SIZE)); // the request arrives
       this.read(rb, lineLen); // parsed
@@ -492,7 +498,7 @@ export class MemcachedServer {
     this.chunks.u8[it * 40 + C_KEYLEN] = keyLen;
     this.chunks.i32[it * 10 + C_NBYTES] = nb;
     const hv = mix32(keyId);
-    this.chunks.u32[it * 10 + C_HV] = hv;
+    this.chunks.i32[it * 10 + C_HV] = hv;
     this.chunks.u8[it * 40 + C_FLAGS] = 0;
     this.chunks.u8[it * 40 + C_LRU] = HOT;
     this.write(base, ITEM_HEADER_BYTES);
@@ -756,7 +762,7 @@ export class MemcachedServer {
     this.write(base + IT_TIME, 4); // it->time = current_time (it_flags written with the header)
     if (this.useCas) this.write(base + ITEM_HEADER_BYTES, CAS_BYTES); // ITEM_set_cas
     // assoc_insert: it->h_next = bucket; bucket = it.
-    const b = this.chunks.u32[it * 10 + C_HV]! & (this.buckets.length - 1);
+    const b = this.chunks.i32[it * 10 + C_HV]! & (this.buckets.length - 1);
     this.chunks.i32[it * 10 + C_HNEXT] = this.buckets[b]!;
     this.write(base + IT_HNEXT, 8);
     this.buckets[b] = it;
@@ -786,7 +792,7 @@ export class MemcachedServer {
 
   /** assoc_delete via _hashitem_before: walk to the item, then rewrite the link that points at it. */
   private hashDelete(target: number): void {
-    const b = this.chunks.u32[target * 10 + C_HV]! & (this.buckets.length - 1);
+    const b = this.chunks.i32[target * 10 + C_HV]! & (this.buckets.length - 1);
     this.read(this.tableVa + b * 8, 8);
     let before = -1;
     let it = this.buckets[b]!;
@@ -992,7 +998,7 @@ export class MemcachedServer {
         const nx = this.chunks.i32[it * 10 + C_HNEXT]!;
         this.read(base, ITEM_HEADER_BYTES); // next = it->h_next
         this.read(base + this.keyOffset, this.chunks.u8[it * 40 + C_KEYLEN]!); // hash(ITEM_key(it), it->nkey)
-        const to = this.chunks.u32[it * 10 + C_HV]! & mask;
+        const to = this.chunks.i32[it * 10 + C_HV]! & mask;
         this.chunks.i32[it * 10 + C_HNEXT] = nb[to]!;
         this.write(base + IT_HNEXT, 8);
         nb[to] = it;
@@ -1023,12 +1029,18 @@ export class MemcachedServer {
 
   // ---- connections and code -----------------------------------------------------------
 
-  /** The read buffer of connection `conn`, allocating its buffers on first use. */
-  private conn(conn: number): number {
-    const rb = this.rbuf[conn];
-    if (rb !== undefined) return rb;
-    if (!(Number.isInteger(conn) && conn >= 0 && conn < 65536)) {
-      throw new RangeError(`conn: ${conn} is not allowed; expected an integer in 0..65535`);
+  /** Allocates the buffers of connection `conn` on its first request; returns its read buffer. */
+  private openConn(conn: number): number {
+    checkConn(conn);
+    if (conn >= this.rbuf.length) {
+      let n = this.rbuf.length * 2;
+      while (n <= conn) n *= 2;
+      const r = new Float64Array(n).fill(-1);
+      const w = new Float64Array(n).fill(-1);
+      r.set(this.rbuf);
+      w.set(this.wbuf);
+      this.rbuf = r;
+      this.wbuf = w;
     }
     const r = this.meter.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
     const w = this.meter.malloc(MEMCACHED_READ_BUFFER_SIZE, this.metaOpts);
@@ -1061,9 +1073,18 @@ export class MemcachedServer {
   }
 }
 
+function checkConn(conn: number): void {
+  if (!(Number.isInteger(conn) && conn >= 0 && conn < 65536)) {
+    throw new RangeError(`conn: ${conn} is not allowed; expected an integer in 0..65535`);
+  }
+}
+
 /**
  * A 32-bit mix of a key id below 2^53 (murmur3's fmix32 over both halves): the models'
- * stand-in for hashing the key bytes; the low bits pick the bucket.
+ * stand-in for hashing the key bytes; the low bits pick the bucket. Signed (int32):
+ * an int32 stays a small integer in V8, while a uint32 at or above 2^31 is a heap
+ * number wherever it leaves a function that was not inlined (a model operation made
+ * two or three of them).
  *
  * @example
  * mix32(1) & 0xffff; // the bucket of key id 1 in a 2^16-bucket table
@@ -1072,8 +1093,7 @@ export function mix32(keyId: number): number {
   const lo = keyId >>> 0;
   const hi = Math.floor(keyId / 4294967296) >>> 0;
   let h = Math.imul(lo ^ fmix32(hi + 0x9e3779b9), 0x85ebca6b);
-  h = fmix32(h ^ (h >>> 15));
-  return h >>> 0;
+  return fmix32(h ^ (h >>> 15));
 }
 
 function fmix32(x: number): number {
@@ -1083,7 +1103,7 @@ function fmix32(x: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h;
 }
 
 /**

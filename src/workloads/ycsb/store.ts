@@ -254,7 +254,7 @@ export class KvStore {
     this.meta.f64[r * 4 + R_VA] = rec;
     this.meta.f64[r * 4 + R_KEYNUM] = keyNum;
     this.meta.u8[r * 32 + R_KEYLEN] = keyLen;
-    this.meta.u32[r * 8 + R_HV] = hv;
+    this.meta.i32[r * 8 + R_HV] = hv;
     if (this.layout === "record") {
       this.meter.write(rec, size); // header, key and fields, copied from the request
     } else {
@@ -405,7 +405,7 @@ export class KvStore {
     while (r >= 0) {
       const rec = this.meta.f64[r * 4 + R_VA]!;
       this.meter.read(rec, KV_RECORD_HEADER_BYTES);
-      if (this.meta.u32[r * 8 + R_HV] === hv && this.meta.u8[r * 32 + R_KEYLEN] === keyLen) {
+      if (this.meta.i32[r * 8 + R_HV] === hv && this.meta.u8[r * 32 + R_KEYLEN] === keyLen) {
         this.meter.read(rec + KV_RECORD_HEADER_BYTES, keyLen);
         if (this.meta.f64[r * 4 + R_KEYNUM] === keyNum) return r;
       }
@@ -477,7 +477,7 @@ export class KvStore {
         const nx = this.meta.i32[r * 8 + R_HNEXT]!;
         const rec = this.meta.f64[r * 4 + R_VA]!;
         this.meter.read(rec, KV_RECORD_HEADER_BYTES); // hnext and the stored hash
-        const to = this.meta.u32[r * 8 + R_HV]! & mask;
+        const to = this.meta.i32[r * 8 + R_HV]! & mask;
         this.meta.i32[r * 8 + R_HNEXT] = nb[to]!;
         this.meter.write(rec, 8); // rec->hnext
         nb[to] = r;
