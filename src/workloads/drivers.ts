@@ -239,9 +239,6 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   if (backend !== "kv-store" && backend !== "memcached") {
     throw new RangeError(`backend: ${JSON.stringify(backend)} is not allowed; expected "kv-store" or "memcached"`);
   }
-  const fieldIndex = new Map<string, number>();
-  for (let i = 0; i < spec.fieldCount; i++) fieldIndex.set(spec.fieldNamePrefix + i, i);
-  const fieldOf = (names: readonly string[]): number => (names.length === spec.fieldCount ? -1 : fieldIndex.get(names[0]!)!);
   const fieldBytes = (f: number): number => (f < 0 ? spec.fieldCount * spec.fieldLength : spec.fieldLength);
 
   const counts = { read: 0, update: 0, insert: 0, scan: 0, readmodifywrite: 0 };
@@ -274,7 +271,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
       const keyLen = op.keyLength;
       switch (op.op) {
         case "read": {
-          const f = fieldOf(op.readFields);
+          const f = op.readField;
           if (store.read(op.keyNum, keyLen, f)) {
             hits++;
             bytes += fieldBytes(f);
@@ -282,7 +279,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
           break;
         }
         case "update": {
-          const f = fieldOf(op.writeFields);
+          const f = op.writeField;
           store.update(op.keyNum, keyLen, f);
           bytes += fieldBytes(f);
           break;
@@ -292,19 +289,19 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
           bytes += spec.fieldCount * spec.fieldLength;
           break;
         case "scan": {
-          const f = fieldOf(op.readFields);
+          const f = op.readField;
           const n = store.scan(op.key, op.scanLength, f);
           scanned += n;
           bytes += n * fieldBytes(f);
           break;
         }
         case "readmodifywrite": {
-          const rf = fieldOf(op.readFields);
+          const rf = op.readField;
           if (store.read(op.keyNum, keyLen, rf)) {
             hits++;
             bytes += fieldBytes(rf);
           } else misses++;
-          const wf = fieldOf(op.writeFields);
+          const wf = op.writeField;
           store.update(op.keyNum, keyLen, wf);
           bytes += fieldBytes(wf);
           break;

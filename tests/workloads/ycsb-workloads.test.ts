@@ -249,6 +249,26 @@ describe("run phase", () => {
     }
   });
 
+  it("readField and writeField name the one field read or written, -1 for every field or none", () => {
+    const check = (names: readonly string[], index: number, all: number): void => {
+      if (index >= 0) expect(names).toEqual([`field${index}`]);
+      else expect([0, all]).toContain(names.length);
+    };
+    for (const w of ["a", "b", "d", "e", "f"] as const) {
+      for (const [readAllFields, writeAllFields] of [[true, false], [false, true], [false, false]]) {
+        for (const fieldCount of [1, 10]) {
+          const s = new YcsbRunStream(ycsbWorkload(w, { readAllFields, writeAllFields, fieldCount }), 3);
+          for (let i = 0; i < 300; i++) {
+            const o = i % 2 ? s.next() : s.nextShared();
+            check(o.readFields, o.readField, fieldCount);
+            check(o.writeFields, o.writeField, fieldCount);
+            if (fieldCount > 1 && !readAllFields && o.readFields.length === 1) expect(o.readField).toBeGreaterThanOrEqual(0);
+          }
+        }
+      }
+    }
+  });
+
   it("uniform and ordered variants", () => {
     const ops = [...ycsbRunPhase(ycsbWorkload("a", { requestDistribution: "uniform", insertOrder: "ordered" }), 1)];
     for (const o of ops) expect(o.key).toBe("user" + o.keyNum);

@@ -274,6 +274,8 @@ class KeyLengths {
  */
 class Operation implements YcsbOperation {
   #key: string | undefined;
+  readField = -1;
+  writeField = -1;
 
   constructor(
     public op: YcsbOp,
@@ -305,6 +307,13 @@ class Operation implements YcsbOperation {
     return this;
   }
 
+  /** Sets the field indices: `readFields` and `writeFields` each one field (its index) or not (-1). */
+  fields(readField: number, writeField: number): this {
+    this.readField = readField;
+    this.writeField = writeField;
+    return this;
+  }
+
   toJSON(): object {
     const { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength } = this;
     return { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength };
@@ -330,6 +339,10 @@ export interface YcsbOperation {
    * update and read-modify-write (every field if `writeAllFields`). Empty for read and scan.
    */
   writeFields: readonly string[];
+  /** The index of the one field in `readFields` (`readFields[0]` is `field<readField>`), or -1 when it holds every field or none. */
+  readonly readField: number;
+  /** The index of the one field in `writeFields`, or -1 when it holds every field or none. */
+  readonly writeField: number;
   /** Bytes of each written field (`fieldlength`). */
   fieldLength: number;
   /** Records scanned, starting at `key` (scan only; 0 otherwise). */
@@ -475,31 +488,31 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     switch (op) {
       case "read": {
         const keyNum = this.nextKeyNum();
-        const readFields = spec.readAllFields ? this.fields : this.randomField();
-        return this.make(into, op, keyNum, readFields, NO_FIELDS, 0);
+        const rf = this.pickField(spec.readAllFields);
+        return this.make(into, op, keyNum, this.fieldsOf(rf), NO_FIELDS, 0).fields(rf, -1);
       }
       case "update": {
         const keyNum = this.nextKeyNum();
-        const writeFields = spec.writeAllFields ? this.fields : this.randomField();
-        return this.make(into, op, keyNum, NO_FIELDS, writeFields, 0);
+        const wf = this.pickField(spec.writeAllFields);
+        return this.make(into, op, keyNum, NO_FIELDS, this.fieldsOf(wf), 0).fields(-1, wf);
       }
       case "insert": {
         const keyNum = this.insertSequence.nextValue();
-        const result = this.make(into, op, keyNum, NO_FIELDS, this.fields, 0);
+        const result = this.make(into, op, keyNum, NO_FIELDS, this.fields, 0).fields(-1, -1);
         this.insertSequence.acknowledge(keyNum);
         return result;
       }
       case "scan": {
         const keyNum = this.nextKeyNum();
         const len = this.scanLength.nextValue();
-        const readFields = spec.readAllFields ? this.fields : this.randomField();
-        return this.make(into, op, keyNum, readFields, NO_FIELDS, len);
+        const rf = this.pickField(spec.readAllFields);
+        return this.make(into, op, keyNum, this.fieldsOf(rf), NO_FIELDS, len).fields(rf, -1);
       }
       default: {
         const keyNum = this.nextKeyNum();
-        const readFields = spec.readAllFields ? this.fields : this.randomField();
-        const writeFields = spec.writeAllFields ? this.fields : this.randomField();
-        return this.make(into, "readmodifywrite", keyNum, readFields, writeFields, 0);
+        const rf = this.pickField(spec.readAllFields);
+        const wf = this.pickField(spec.writeAllFields);
+        return this.make(into, "readmodifywrite", keyNum, this.fieldsOf(rf), this.fieldsOf(wf), 0).fields(rf, wf);
       }
     }
   }
@@ -518,8 +531,16 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     return keyNum;
   }
 
-  private randomField(): readonly string[] {
-    return this.singleFields[this.fieldChooser.nextValue()]!;
+  /** -1 (every field) when `all`, else a random field's index (-1 too when there is one field: it is every field). */
+  private pickField(all: boolean): number {
+    if (all) return -1;
+    const f = this.fieldChooser.nextValue();
+    return this.fields.length === 1 ? -1 : f;
+  }
+
+  /** Every field (-1) or the one field `f`. */
+  private fieldsOf(f: number): readonly string[] {
+    return f < 0 ? this.fields : this.singleFields[f]!;
   }
 
   private make(
@@ -529,7 +550,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     readFields: readonly string[],
     writeFields: readonly string[],
     scanLength: number,
-  ): YcsbOperation {
+  ): Operation {
     const keyLength = this.keyLengths.of(keyNum);
     if (into) return into.reset(op, keyNum, keyLength, readFields, writeFields, scanLength);
     return new Operation(op, keyNum, keyLength, readFields, writeFields, this.spec.fieldLength, scanLength, this.spec.zeroPadding, this.ordered);
