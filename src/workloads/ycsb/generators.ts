@@ -117,20 +117,21 @@ const fnvOut = new Float64Array(2);
 
 /**
  * `fnvHash64(val) % n` as Java's `%` on the long computes it, for `val` and `n` below 2^53
- * and n below 2^37, without BigInt. Equal to `Number(fnvHash64(val) % BigInt(n))`.
+ * and n up to 2^36, without BigInt (larger n take BigInt). Equal to `Number(fnvHash64(val) % BigInt(n))`.
  *
  * @example
  * fnvHash64Mod(0, 1000); // 211
  */
 export function fnvHash64Mod(val: number, n: number): number {
-  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER && Number.isInteger(n) && n >= 1 && n <= 2 ** 37)) {
+  if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER && Number.isInteger(n) && n >= 1 && n <= 2 ** 36)) {
     return Number(fnvHash64(val) % BigInt(n));
   }
   fnvHalves(val, fnvOut);
   const hi = fnvOut[0]!;
   const lo = fnvOut[1]!;
   if (hi === 0x80000000 && lo === 0) return Number(fnvHash64(val) % BigInt(n)); // Long.MIN_VALUE: negative
-  // (hi * 2^32 + lo) mod n in steps that stay below 2^53: hi * 2^16 < 2^47, (x mod n) * 2^16 < 2^53.
+  // (hi * 2^32 + lo) mod n in steps that stay below 2^53: hi * 2^16 < 2^47, (x mod n) * 2^16 + lo
+  // < 2^52 + 2^32 (n <= 2^36; with n up to 2^37 the sum could pass 2^53 and round).
   return mod53(mod53(hi * 65536, n) * 65536 + lo, n);
 }
 
