@@ -45,6 +45,12 @@ export const E2E_WORKLOADS: Job["workload"][] = [
 
 export interface E2eResult {
   accessesPerSecond: number;
+  /**
+   * Accesses per second of the process's CPU time (user and system, every thread: the
+   * line thread's, V8's collector and compiler threads'), median: what a run costs in
+   * CPU, where wall time says how long it takes.
+   */
+  cpuAccessesPerSecond: number;
   accesses: number;
   runs: number[];
   /** Share of the wall time in the core's runs and their fault handling (median); the rest is the workload models' and allocators'. */
@@ -58,6 +64,12 @@ export interface E2eResult {
   /** With the line thread: whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
   sameAsExact?: boolean;
   speedup?: number;
+}
+
+/** CPU seconds of this process (user and system, all its threads) since `from`. */
+function cpuSeconds(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
 }
 
 function median(xs: number[]): number {
@@ -79,21 +91,24 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
   const rows = LINE_MODES.flatMap(({ suffix, mode }) =>
     E2E_WORKLOADS.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, w, policy }))),
   );
-  const seen = new Map<string, { rates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
+  const seen = new Map<string, { rates: number[]; cpuRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
   for (let r = 0; r < runs; r++) {
     for (const row of rows) {
       onProgress?.(`end to end ${row.key} ${r + 1}/${runs}`);
       const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const res = await runJob(job(row.policy, row.w, row.mode), profile);
       const s = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(c0);
       const acc = (res.result as WorkloadRunResult).accesses;
       let m = seen.get(row.key);
-      if (!m) seen.set(row.key, (m = { rates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0, json: JSON.stringify(res) }));
+      if (!m) seen.set(row.key, (m = { rates: [], cpuRates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0, json: JSON.stringify(res) }));
       m.accesses = acc;
       m.lines = profile.dataLines;
       m.throughput = res.throughputOpsPerSecond;
       m.rates.push(acc / s);
+      m.cpuRates.push(acc / cpu);
       m.shares.push(profile.runSeconds / s);
       m.lineRates.push(profile.dataLines / s);
     }
@@ -103,6 +118,7 @@ export async function benchEndToEnd(runs: number, onProgress?: (s: string) => vo
     const m = seen.get(row.key)!;
     out[row.key] = {
       accessesPerSecond: Math.round(median(m.rates)),
+      cpuAccessesPerSecond: Math.round(median(m.cpuRates)),
       accesses: m.accesses,
       runs: m.rates.map(Math.round),
       runShare: Math.round(median(m.shares) * 1000) / 1000,
@@ -180,9 +196,11 @@ export async function benchModelsOnly(runs: number, onProgress?: (s: string) => 
   const out: Record<string, E2eModelsResult> = {};
   for (const w of E2E_WORKLOADS) {
     const rates: number[] = [];
+    const cpuRates: number[] = [];
     let accesses = 0;
     for (let r = 0; r < runs; r++) {
       onProgress?.(`models only ${w.name} ${r + 1}/${runs}`);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       let res: WorkloadRunResult;
       if (w.type === "memslap") res = runMemaslap(new NullProcess(), { seed: 1, ...w.options, server: w.options?.server as MemaslapRunOptions["server"] });
@@ -190,14 +208,17 @@ export async function benchModelsOnly(runs: number, onProgress?: (s: string) => 
       else throw new Error(`models only: workload type ${w.type} is not benchmarked`);
       accesses = res.accesses;
       rates.push(accesses / ((performance.now() - t0) / 1000));
+      cpuRates.push(accesses / cpuSeconds(c0));
     }
-    out[w.name] = { accessesPerSecond: Math.round(median(rates)), accesses, runs: rates.map(Math.round) };
+    out[w.name] = { accessesPerSecond: Math.round(median(rates)), cpuAccessesPerSecond: Math.round(median(cpuRates)), accesses, runs: rates.map(Math.round) };
   }
   return out;
 }
 
 export interface E2eModelsResult {
   accessesPerSecond: number;
+  /** Per second of the process's CPU time (median), as {@link E2eResult.cpuAccessesPerSecond}. */
+  cpuAccessesPerSecond: number;
   accesses: number;
   runs: number[];
 }
