@@ -315,8 +315,8 @@ class Operation implements YcsbOperation {
   }
 
   toJSON(): object {
-    const { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength } = this;
-    return { op, keyNum, key, keyLength, readFields, writeFields, fieldLength, scanLength };
+    const { op, keyNum, key, keyLength, readFields, writeFields, readField, writeField, fieldLength, scanLength } = this;
+    return { op, keyNum, key, keyLength, readFields, writeFields, readField, writeField, fieldLength, scanLength };
   }
 }
 
