@@ -85,11 +85,20 @@ function median(xs: number[]): number {
  * how the time split between the core's runs (with their fault handling) and the
  * workload models, and how many data lines the line cache counted. The runs go in
  * rounds, every row once a round, so that a shared machine's changing load weighs on
- * every row alike (rows of one invocation compare fairly).
+ * every row alike (rows of one invocation compare fairly). `workloads` defaults to the
+ * bench's memslap and YCSB-A (smaller ones check the bench itself).
+ *
+ * @example
+ * const rows = await benchEndToEnd(5);
+ * rows["memslap/ucat/thread"].speedup; // its rate over the exact row's
  */
-export async function benchEndToEnd(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eResult>> {
+export async function benchEndToEnd(
+  runs: number,
+  onProgress?: (s: string) => void,
+  workloads: readonly Job["workload"][] = E2E_WORKLOADS,
+): Promise<Record<string, E2eResult>> {
   const rows = LINE_MODES.flatMap(({ suffix, mode }) =>
-    E2E_WORKLOADS.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, w, policy }))),
+    workloads.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, w, policy }))),
   );
   const seen = new Map<string, { rates: number[]; cpuRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
   for (let r = 0; r < runs; r++) {
@@ -192,9 +201,13 @@ class NullProcess implements WorkloadProcess {
  * {@link NullProcess}: no allocator, no core), median of `runs`: what the workload
  * models alone allow.
  */
-export async function benchModelsOnly(runs: number, onProgress?: (s: string) => void): Promise<Record<string, E2eModelsResult>> {
+export async function benchModelsOnly(
+  runs: number,
+  onProgress?: (s: string) => void,
+  workloads: readonly Job["workload"][] = E2E_WORKLOADS,
+): Promise<Record<string, E2eModelsResult>> {
   const out: Record<string, E2eModelsResult> = {};
-  for (const w of E2E_WORKLOADS) {
+  for (const w of workloads) {
     const rates: number[] = [];
     const cpuRates: number[] = [];
     let accesses = 0;
