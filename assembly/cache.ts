@@ -211,7 +211,7 @@ export function setLineSampling(k: u32): bool {
 /** A walk reference to the entry at host address `hpa` in a table page of `tier`. */
 export function refLine(c: usize, p: usize, hpa: u64, tier: u32): void {
   if (emitting) {
-    emitRef(c, p, hpa, tier);
+    emitUse(c, p, hpa, 8, <u32>KIND_REF, tier);
     return;
   }
   const line = hpa >> 6;
@@ -468,11 +468,7 @@ export function lineEmitMark(kind: u32): void {
   }
 }
 
-function emitRef(c: usize, p: usize, hpa: u64, tier: u32): void {
-  emitContext(c, p);
-  emitWord(lineRecord(hpa, 8, KIND_REF, <u64>tier));
-}
-
+/** Records a use: a data access of `kind` (0-2) and `len` bytes, or a walk reference (KIND_REF, 8 bytes). */
 function emitUse(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   emitContext(c, p);
   emitWord(lineRecord(hpa, len, <u64>kind, <u64>tier));

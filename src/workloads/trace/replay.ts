@@ -186,6 +186,7 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
 
   let target: Target;
   let finish: () => { stats: BasicStats | FullStats; memory?: TraceVmMemory; lineSampling?: number };
+  let tvm: TraceVm | null = null;
   if (flat) {
     const core = await WasmCore.create(modelConfig(model, { policy }));
     const vm = model === "default" ? new FlatVm(core, { pageSize: policy === "2m" ? 1 : 0 }) : null;
@@ -196,16 +197,36 @@ export async function replayTrace(file: string, opts: ReplayOptions = {}): Promi
       return { stats: vm ? fullStats(c, { demandMaps: vm.demandMaps }) : basicStats(c) };
     };
   } else {
-    const tvm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm, lineSampling: sampling, ...(opts.lineThread ? { lineThread: true } : {}) });
-    target = tvm;
-    // (a replay that stops on an error leaves its core to the garbage collector, which gives its line thread back)
-    finish = () => {
-      const r = { ...tvm.finish(), ...(sampling > 1 ? { lineSampling: sampling } : {}) };
-      tvm.close();
-      return r;
-    };
+    const vm = await TraceVm.create(policy, { dram: opts.dram, nvm: opts.nvm, lineSampling: sampling, ...(opts.lineThread ? { lineThread: true } : {}) });
+    tvm = vm;
+    target = vm;
+    finish = () => ({ ...vm.finish(), ...(sampling > 1 ? { lineSampling: sampling } : {}) });
   }
+  let failed = true;
+  try {
+    const r = await replayRecords(file, format, target, finish, { model, policy, skipBadLines, onProgress });
+    failed = false;
+    return r;
+  } finally {
+    // the line thread goes back now, on an error too (not when the core is collected);
+    // an error in closing must not hide the replay's own
+    try {
+      tvm?.close();
+    } catch (e) {
+      if (!failed) throw e;
+    }
+  }
+}
 
+/** Runs the records of `file` into `target`; `finish` reads the statistics at the end. */
+async function replayRecords(
+  file: string,
+  format: TraceFormat,
+  target: Target,
+  finish: () => { stats: BasicStats | FullStats; memory?: TraceVmMemory; lineSampling?: number },
+  o: { model: ModelName; policy: TracePolicy; skipBadLines: boolean; onProgress?: (p: ReplayProgress) => void },
+): Promise<ReplayResult> {
+  const { model, policy, skipBadLines, onProgress } = o;
   const fileBytes = onProgress ? await traceBytes(file) : null;
   let outOfRange = 0;
   let requests = 0;
