@@ -457,3 +457,6 @@ export function slabAddPage(heap: u32, cache: u32, base: f64): u32 {
 export function slabHeapAddress(heap: u32): u32 {
   return <u32>heapRec(heap);
 }
+
+// ---- YCSB's run phase in the core (ycsb.ts) ---------------------------------------------
+export { ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbResponseOffset, ycsbQueued, ycsbFailed, ycsbRun } from "./ycsb";

@@ -77,6 +77,28 @@ interface Exports {
   layoutConstant(i: number): number;
 }
 
+/**
+ * The core's YCSB run-phase generator (assembly/ycsb.ts): its exports and the core's
+ * memory, for src/workloads/ycsb/core-run.ts, which documents the protocol.
+ */
+export interface YcsbGenerator {
+  memory: WebAssembly.Memory;
+  ycsbRegion(bytes: number): number;
+  ycsbConfigure(
+    vcpu: number, buckets: number, records: number, fieldCount: number, fieldLength: number, flags: number, zeroPadding: number,
+    tableVa: number, requestBuffer: number, responseBuffer: number, responseOffset: number,
+    lb: number, interval: number, items: number, zetan: number, eta: number, alpha: number, secondBound: number, min: number, count: number, limit: number,
+  ): number;
+  ycsbSeed(a: number, b: number, c: number, d: number): void;
+  ycsbRngWord(i: number): number;
+  ycsbShare(i: number, share: number, op: number): void;
+  ycsbCounter(i: number): number;
+  ycsbResponseOffset(): number;
+  ycsbQueued(): number;
+  ycsbFailed(): number;
+  ycsbRun(at: number, ops: number, capacity: number): number;
+}
+
 const VA_LIMIT = 2 ** 48;
 const PA_LIMIT = 2 ** 46;
 const SIZE_BYTES = [4096, 2 ** 21, 2 ** 30];
@@ -781,6 +803,14 @@ export class WasmCore implements MmuCore, LineConsumer {
   /** A writer over the core's request buffer (it follows the core's memory when it grows). */
   writer(): RequestWriter {
     return new RequestWriter(this.x.memory, this.reqBase);
+  }
+
+  /**
+   * The YCSB run-phase generator in this core: requests it writes go into the buffer
+   * `writer()` writes (src/workloads/ycsb/core-run.ts drives it).
+   */
+  ycsbGenerator(): YcsbGenerator {
+    return this.x as unknown as YcsbGenerator;
   }
 
   /** Requests the core's buffer holds. */

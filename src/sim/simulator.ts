@@ -216,6 +216,23 @@ export class Simulator {
     if (this.queued === this.batch) this.flush();
   }
 
+  /**
+   * Lets a generator in the core write accesses into the queue: `fill(at, capacity)`
+   * writes requests from index `at` of the core's buffer and returns the queue's new
+   * length (at most `capacity`). A full queue runs at once.
+   *
+   * @example
+   * sim.fillQueue((at, cap) => { g.ycsbRun(at, 1000, cap); return g.ycsbQueued(); });
+   */
+  fillQueue(fill: (at: number, capacity: number) => number): void {
+    const n = fill(this.queued, this.batch);
+    if (!(Number.isInteger(n) && n >= this.queued && n <= this.batch)) {
+      throw new RangeError(`fillQueue: the generator left ${n} requests queued; expected ${this.queued}..${this.batch}`);
+    }
+    this.queued = n;
+    if (n === this.batch) this.flush();
+  }
+
   /** Runs every queued access, letting the guests and hypervisors handle events. */
   flush(): void {
     if (this.queued === 0) return;

@@ -74,6 +74,30 @@ export class Rng {
     return Math.floor(this.float() * n);
   }
 
+  /**
+   * The generator's four state words, to continue the stream elsewhere (the core's YCSB
+   * generator) and take it back with {@link setState}.
+   *
+   * @example
+   * const s = rng.getState();
+   * rng.u32();
+   * rng.setState(s); // the same u32() again
+   */
+  getState(): [number, number, number, number] {
+    return [this.a >>> 0, this.b >>> 0, this.c >>> 0, this.d >>> 0];
+  }
+
+  /** Restores state words from {@link getState} (each a 32-bit integer, signed or not). */
+  setState(s: readonly number[]): void {
+    if (s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= -0x80000000 && w <= 0xffffffff)) {
+      throw new RangeError(`state: ${JSON.stringify(s)} is not allowed; expected four 32-bit integers`);
+    }
+    this.a = s[0]! >>> 0;
+    this.b = s[1]! >>> 0;
+    this.c = s[2]! >>> 0;
+    this.d = s[3]! >>> 0;
+  }
+
   /** A new independent stream derived from this one. */
   fork(): Rng {
     return new Rng(this.u32());

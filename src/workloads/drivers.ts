@@ -31,6 +31,7 @@ import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabC
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
+import { CoreYcsbRun } from "./ycsb/core-run.js";
 import {
   YcsbRunStream,
   memcachedRequests,
@@ -209,6 +210,13 @@ export interface YcsbRunOptions {
   memcached?: MemcachedServer | MemcachedOptions;
   /** Run the load phase (recordCount inserts) first (default true). */
   load?: boolean;
+  /**
+   * Run the run phase in the core when it can (default true): reads, updates and
+   * read-modify-writes against the kv-store in layout "record", uniform or zipfian keys
+   * (src/workloads/ycsb/core-run.ts). The same results either way; false keeps it on
+   * the host (the reference).
+   */
+  inCore?: boolean;
   onProgress?: ProgressCallback;
   /** Operations between progress callbacks (default 16384). */
   progressEvery?: number;
@@ -250,6 +258,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
 
   let apply: (op: YcsbOperation) => void;
   let model: MeteredProcess;
+  let kvStore: KvStore | null = null;
   let given: boolean;
   let finish: () => Pick<WorkloadRunResult, "memcached" | "store">;
   if (backend === "kv-store") {
@@ -266,6 +275,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
       store = new KvStore(process, { ...opts.store, fieldCount: spec.fieldCount, fieldLength: spec.fieldLength });
     }
     model = store.meter;
+    kvStore = store;
     finish = () => ({ store: store.stats() });
     apply = (op) => {
       const keyLen = op.keyLength;
@@ -361,7 +371,26 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   }
   const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
-  for (let i = 0; i < spec.operationCount; i++) {
+  const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream) : null;
+  if (inCore) {
+    for (let left = spec.operationCount; left > 0; ) {
+      const n = Math.min(left, next - done);
+      inCore.run(n);
+      left -= n;
+      if ((done += n) === next) {
+        next += every;
+        opts.onProgress?.(done, total, "run");
+      }
+    }
+    const c = inCore.finish();
+    counts.read += c.read;
+    counts.update += c.update;
+    counts.readmodifywrite += c.readmodifywrite;
+    hits += c.hits;
+    misses += c.misses;
+    bytes += c.bytes;
+  }
+  for (let i = 0; i < (inCore ? 0 : spec.operationCount); i++) {
     const op = stream.nextShared(); // used up before the next draw
     // (a switch: a store keyed by the operation's name is a slow megamorphic access)
     switch (op.op) {

@@ -53,4 +53,19 @@ describe("Rng", () => {
     expect(() => new Rng(-1)).toThrow(/seed: -1/);
     expect(() => new Rng(1.5)).toThrow(/seed/);
   });
+
+  it("getState/setState: a stream saved and restored draws the same again, in a copy too", () => {
+    const a = new Rng(99);
+    for (let i = 0; i < 7; i++) a.u32();
+    const s = a.getState();
+    expect(s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)).toBe(true);
+    const first = [a.u32(), a.float(), a.int(1000)];
+    a.setState(s);
+    expect([a.u32(), a.float(), a.int(1000)]).toEqual(first);
+    const b = new Rng(1);
+    b.setState(s.map((w) => w | 0)); // signed words are the same words
+    expect([b.u32(), b.float(), b.int(1000)]).toEqual(first);
+    expect(() => b.setState([1, 2, 3])).toThrow(/state: \[1,2,3\] is not allowed; expected four 32-bit integers/);
+    expect(() => b.setState([1, 2, 3, 2 ** 32])).toThrow(/state/);
+  });
 });

@@ -301,6 +301,16 @@ describe("DiscreteGenerator", () => {
     expect(["READ", "UPDATE", "SCAN"]).toContain(d.lastValue());
   });
 
+  it("weights(): the values in order with the shares a draw compares against", () => {
+    const d = new DiscreteGenerator<string>(new Rng(1));
+    d.addValue(3, "READ");
+    d.addValue(1, "UPDATE");
+    expect(d.weights()).toEqual([
+      { value: "READ", share: 0.75 },
+      { value: "UPDATE", share: 0.25 },
+    ]);
+  });
+
   it("normalises weights that do not sum to one", () => {
     const d = new DiscreteGenerator<number>(new Rng(1));
     d.addValue(3, 0);

@@ -262,7 +262,7 @@ export class ZipfianGenerator implements NumberGenerator {
   readonly alpha: number;
   readonly zeta2theta: number;
   /** 1 + 0.5^theta: the bound below which a draw is item 1 (computed once; YCSB computes it per draw). */
-  private readonly secondBound: number;
+  readonly secondBound: number;
   /** Like YCSB's `allowitemcountdecrease`: recompute zetan from scratch when the count falls. */
   allowItemCountDecrease = false;
   private zetanValue: number;
@@ -405,7 +405,8 @@ export class ScrambledZipfianGenerator implements NumberGenerator {
   readonly min: number;
   readonly max: number;
   readonly itemCount: number;
-  private readonly gen: ZipfianGenerator;
+  /** The zipfian over 0..10^10 whose draws are scrambled. */
+  readonly gen: ZipfianGenerator;
   /** fnvhash64(z) % itemCount for z < SCRAMBLE_MEMO, -1 until first drawn. */
   private readonly memo = new Float64Array(SCRAMBLE_MEMO).fill(-1);
   private last = Number.NaN;
@@ -649,6 +650,19 @@ export class DiscreteGenerator<T> {
 
   lastValue(): T | undefined {
     return this.last;
+  }
+
+  /**
+   * The values in the order added with each one's weight / sum of weights: what a draw
+   * compares u against (the core's YCSB generator takes these).
+   *
+   * @example
+   * ops.weights(); // [{ value: "READ", share: 0.95 }, { value: "UPDATE", share: 0.05 }]
+   */
+  weights(): { value: T; share: number }[] {
+    let sum = 0;
+    for (const p of this.values) sum += p.weight;
+    return this.values.map((p) => ({ value: p.value, share: p.weight / sum }));
   }
 }
 

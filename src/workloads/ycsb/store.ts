@@ -108,6 +108,18 @@ export interface KvStoreOptions {
   metadataTier?: string;
 }
 
+/** A {@link KvStore}'s index as {@link KvStore.coreIndex} lends it. */
+export interface KvCoreIndex {
+  buckets: Int32Array;
+  records: Uint8Array;
+  count: number;
+  tableVa: number;
+  network: boolean;
+  requestBuffer: number;
+  responseBuffer: number;
+  responseOffset: number;
+}
+
 /** Memory and activity of a {@link KvStore}. */
 export interface KvStoreStats {
   records: number;
@@ -226,6 +238,37 @@ export class KvStore {
   recordSize(keyLen: number): number {
     const head = KV_RECORD_HEADER_BYTES + align8(keyLen);
     return this.layout === "record" ? head + this.fieldCount * this.fieldLength : head + this.fieldCount * 8;
+  }
+
+  /**
+   * The store's index for a run phase in the core (src/workloads/ycsb/core-run.ts), or
+   * null in layout "fields" (the core models layout "record"). Views, not copies: the
+   * buckets (record id of each chain's head, -1 empty) and the records' metadata,
+   * 32 B each (f64 address @0, f64 key number @8, i32 next in chain @16, i32 hash @20,
+   * u8 key length @24), with the addresses and state the operations use.
+   */
+  coreIndex(): KvCoreIndex | null {
+    if (this.layout !== "record") return null;
+    return {
+      buckets: this.buckets,
+      records: this.meta.u8.subarray(0, this.n * 32),
+      count: this.n,
+      tableVa: this.tableVa,
+      network: this.network,
+      requestBuffer: this.rbuf,
+      responseBuffer: this.wbuf,
+      responseOffset: this.wOff,
+    };
+  }
+
+  /** Takes back what a run phase in the core did: its operations' counts, accesses, and where the response buffer's cursor ended. */
+  addCoreRun(r: { reads: number; updates: number; notFound: number; accesses: number; accessBytes: number; responseOffset: number }): void {
+    this.reads += r.reads;
+    this.updates += r.updates;
+    this.notFound += r.notFound;
+    this.meter.accesses += r.accesses;
+    this.meter.accessBytes += r.accessBytes;
+    this.wOff = r.responseOffset;
   }
 
   // ---- operations -------------------------------------------------------------------

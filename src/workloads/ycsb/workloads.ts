@@ -464,6 +464,39 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     return this.insertSequence.lastValue();
   }
 
+  /**
+   * What the core's generator needs to continue this stream exactly (src/workloads/ycsb/
+   * core-run.ts), or null when the stream has what it lacks: inserts or scans (they
+   * change or walk the store's indexes), the latest distribution (it follows inserts), or
+   * key names over 255 bytes (the store refuses them; the host path says so).
+   *
+   * @example
+   * stream.coreParams()?.keys.kind; // "scrambled" for workload A
+   */
+  coreParams(): YcsbCoreParams | null {
+    const shares = this.operationChooser.weights();
+    if (shares.some((s) => s.value === "insert" || s.value === "scan")) return null;
+    if (4 + Math.max(this.spec.zeroPadding, 20) > 255) return null;
+    const kc = this.keyChooser;
+    let keys: YcsbCoreParams["keys"];
+    if (kc instanceof UniformLongGenerator) keys = { kind: "uniform", lb: kc.lb, interval: kc.interval };
+    else if (kc instanceof ScrambledZipfianGenerator) {
+      const z = kc.gen;
+      keys = { kind: "scrambled", items: z.items, zetan: z.zetan, eta: z.eta, alpha: z.alpha, secondBound: z.secondBound, min: kc.min, count: kc.itemCount };
+    } else return null;
+    return {
+      rng: this.rng,
+      shares: shares.map((s) => ({ op: s.value as "read" | "update" | "readmodifywrite", share: s.share })),
+      keys,
+      limit: this.insertSequence.lastValue(),
+      fieldCount: this.fields.length,
+      readAll: this.spec.readAllFields,
+      writeAll: this.spec.writeAllFields,
+      ordered: this.ordered,
+      zeroPadding: this.spec.zeroPadding,
+    };
+  }
+
   /** The next operation (a new object each call). */
   next(): YcsbOperation {
     return this.draw(null);
@@ -555,6 +588,26 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     if (into) return into.reset(op, keyNum, keyLength, readFields, writeFields, scanLength);
     return new Operation(op, keyNum, keyLength, readFields, writeFields, this.spec.fieldLength, scanLength, this.spec.zeroPadding, this.ordered);
   }
+}
+
+/**
+ * A run stream's state and parameters for the core's generator ({@link YcsbRunStream.coreParams}):
+ * its random source (the core continues it), the operation chooser's shares in YCSB's
+ * order, the key chooser, the highest key a read may choose, the field chooser and the
+ * key names' form.
+ */
+export interface YcsbCoreParams {
+  rng: Rng;
+  shares: { op: "read" | "update" | "readmodifywrite"; share: number }[];
+  keys:
+    | { kind: "uniform"; lb: number; interval: number }
+    | { kind: "scrambled"; items: number; zetan: number; eta: number; alpha: number; secondBound: number; min: number; count: number };
+  limit: number;
+  fieldCount: number;
+  readAll: boolean;
+  writeAll: boolean;
+  ordered: boolean;
+  zeroPadding: number;
 }
 
 /**

@@ -1,0 +1,182 @@
+// YCSB's run phase in the core against the host's (the reference): the same results,
+// the same store statistics, the same simulator counters and the same requests, in the
+// same order, for every workload and option the core takes; and the host's path for
+// what it does not take.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Simulator } from "../../src/sim/simulator.js";
+import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
+import { KvStore } from "../../src/workloads/ycsb/store.js";
+import { CoreYcsbRun } from "../../src/workloads/ycsb/core-run.js";
+import { YcsbRunStream, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
+import { FakeProcess } from "./drivers-fake.js";
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+async function vmOf(policy: "osv" | "ucat") {
+  const sim = await Simulator.create({
+    tiers: [
+      { name: "dram", preset: "dram", capacity: 4 * GiB },
+      { name: "nvm", preset: "optane", capacity: 8 * GiB },
+    ],
+    maxVms: 1,
+  });
+  const vm = sim.createVm({ policy, nodes: [{ tier: "dram", bytes: 256 * MiB }, { tier: "nvm", bytes: 512 * MiB }] });
+  return { sim, vm };
+}
+
+/** FNV-1a over every request the core runs, in order (whatever the batches). */
+function hashRequests(sim: Simulator): () => string {
+  const core = sim.core;
+  const x = core.ycsbGenerator() as unknown as { memory: WebAssembly.Memory; requestBuffer(): number };
+  let h = 0x811c9dc5;
+  let n = 0;
+  const runBuffer = core.runBuffer.bind(core);
+  core.runBuffer = (count: number) => {
+    const u = new Uint32Array(x.memory.buffer, x.requestBuffer(), count * 4);
+    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193);
+    n += count;
+    return runBuffer(count);
+  };
+  return () => `${n}:${(h >>> 0).toString(16)}`;
+}
+
+/** A run on a fresh simulator: the result, the store's stats, the counters, the requests and the progress calls. */
+async function fingerprint(policy: "osv" | "ucat", workload: YcsbWorkloadName, opts: YcsbRunOptions, inCore: boolean): Promise<string> {
+  const { sim, vm } = await vmOf(policy);
+  const requests = hashRequests(sim);
+  const progress: Parameters<ProgressCallback>[] = [];
+  const r = runYcsb(vm.process, workload, { ...opts, inCore, progressEvery: 1000, onProgress: (...a) => progress.push(a) });
+  const out = JSON.stringify({ r, counters: sim.counters(vm.vcpu), requests: requests(), progress, faults: sim.faultCount }, (_k, v) =>
+    typeof v === "bigint" ? v.toString() : v,
+  );
+  sim.close();
+  return out;
+}
+
+const SMALL = { recordCount: 1000, operationCount: 4000, seed: 5 };
+
+describe("YCSB's run phase in the core", () => {
+  it.each([
+    ["a", {}],
+    ["b", {}],
+    ["c", {}],
+    ["f", {}],
+    ["a", { spec: { requestDistribution: "uniform" } }],
+    ["f", { spec: { readAllFields: false, writeAllFields: true } }],
+    ["b", { spec: { insertOrder: "ordered", zeroPadding: 12 } }],
+    ["a", { spec: { fieldCount: 1, fieldLength: 3000 } }],
+    ["a", { store: { network: false } }],
+    // long chains (8 records a bucket) and keys drawn beyond the records (misses)
+    ["a", { store: { initialBuckets: 64, maxLoadFactor: 8 }, spec: { insertCount: 600 } }],
+  ] as [YcsbWorkloadName, YcsbRunOptions][])("workload %s %j: the same as on the host, on both policies", async (w, o) => {
+    for (const policy of ["osv", "ucat"] as const) {
+      const host = await fingerprint(policy, w, { ...SMALL, ...o }, false);
+      const core = await fingerprint(policy, w, { ...SMALL, ...o }, true);
+      expect(core).toBe(host);
+    }
+  });
+
+  it("a run phase that misses: keys beyond the loaded records count as misses the same way", async () => {
+    const o = { ...SMALL, spec: { insertCount: 500 } };
+    const host = await fingerprint("ucat", "c", o, false);
+    expect(JSON.parse(host).r.misses).toBeGreaterThan(0);
+    expect(await fingerprint("ucat", "c", o, true)).toBe(host);
+  });
+
+  it("property: random mixes, fields, distributions and seeds give the host's results", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          read: fc.integer({ min: 0, max: 4 }),
+          update: fc.integer({ min: 0, max: 4 }),
+          rmw: fc.integer({ min: 0, max: 4 }),
+          fieldCount: fc.integer({ min: 1, max: 12 }),
+          fieldLength: fc.integer({ min: 1, max: 400 }),
+          uniform: fc.boolean(),
+          readAll: fc.boolean(),
+          writeAll: fc.boolean(),
+          records: fc.integer({ min: 1, max: 1500 }),
+          seed: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          buckets: fc.constantFrom(1, 16, 65536),
+        }),
+        async (p) => {
+          const total = p.read + p.update + p.rmw;
+          const opts: YcsbRunOptions = {
+            seed: p.seed,
+            recordCount: p.records,
+            operationCount: 1500,
+            store: { initialBuckets: p.buckets, maxLoadFactor: 4 },
+            spec: {
+              readProportion: total === 0 ? 1 : p.read / Math.max(1, total),
+              updateProportion: p.update / Math.max(1, total),
+              readModifyWriteProportion: p.rmw / Math.max(1, total),
+              fieldCount: p.fieldCount,
+              fieldLength: p.fieldLength,
+              requestDistribution: p.uniform ? "uniform" : "zipfian",
+              readAllFields: p.readAll,
+              writeAllFields: p.writeAll,
+            },
+          };
+          expect(await fingerprint("ucat", "a", opts, true)).toBe(await fingerprint("ucat", "a", opts, false));
+        },
+      ),
+      { numRuns: 12, seed: 20261129 },
+    );
+  });
+
+  it("a store passed in: its statistics after the run are the host path's, and a second run phase reuses the core's region", async () => {
+    const stats = [];
+    for (const inCore of [false, true]) {
+      const { sim, vm } = await vmOf("ucat");
+      const store = new KvStore(vm.process);
+      runYcsb(vm.process, "a", { ...SMALL, store, inCore });
+      // a larger second phase: more records than the first region holds
+      const r = runYcsb(vm.process, "b", { ...SMALL, recordCount: 3000, store, inCore, load: false, seed: 6 });
+      runYcsb(vm.process, "a", { ...SMALL, recordCount: 3000, store, inCore, load: false, seed: 7 });
+      stats.push(JSON.stringify({ s: store.stats(), r, c: sim.counters(vm.vcpu) }, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      sim.close();
+    }
+    expect(stats[1]).toBe(stats[0]);
+  });
+
+  it("the stream goes on from where the core left it", async () => {
+    const { sim, vm } = await vmOf("ucat");
+    const spec = ycsbWorkload("f", { recordCount: 500, operationCount: 0 });
+    const store = new KvStore(vm.process);
+    runYcsb(vm.process, "f", { recordCount: 500, operationCount: 0, store });
+    const stream = new YcsbRunStream(spec, 11);
+    const run = CoreYcsbRun.open(vm.process, store, stream)!;
+    expect(run).not.toBeNull();
+    run.run(777);
+    const c = run.finish();
+    expect(c.read + c.update + c.readmodifywrite).toBe(777);
+    const reference = new YcsbRunStream(spec, 11);
+    for (let i = 0; i < 777; i++) reference.next();
+    for (let i = 0; i < 50; i++) expect(stream.next()).toEqual(reference.next());
+    expect(() => run.finish()).toThrow(/finished already/);
+    expect(() => run.run(1)).toThrow(/finished/);
+    sim.close();
+  });
+
+  it("what the core does not take stays on the host: inserts, scans, the latest distribution, layout fields, other processes", async () => {
+    const { sim, vm } = await vmOf("ucat");
+    const store = new KvStore(vm.process);
+    for (const w of ["d", "e"] as const) expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(ycsbWorkload(w), 1))).toBeNull();
+    const latest = ycsbWorkload("c", { requestDistribution: "latest" });
+    expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(latest, 1))).toBeNull();
+    const fields = new KvStore(vm.process, { layout: "fields" });
+    expect(CoreYcsbRun.open(vm.process, fields, new YcsbRunStream(ycsbWorkload("a"), 1))).toBeNull();
+    const fake = new FakeProcess();
+    expect(CoreYcsbRun.open(fake, new KvStore(fake), new YcsbRunStream(ycsbWorkload("a"), 1))).toBeNull();
+    expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(ycsbWorkload("a"), 1))).not.toBeNull();
+    sim.close();
+  });
+
+  it("workloads D and E and layout fields give the same results with inCore on or off (the host runs them both times)", async () => {
+    for (const [w, o] of [["d", {}], ["e", {}], ["a", { store: { layout: "fields" } }]] as [YcsbWorkloadName, YcsbRunOptions][]) {
+      expect(await fingerprint("ucat", w, { ...SMALL, operationCount: 1500, ...o }, true)).toBe(await fingerprint("ucat", w, { ...SMALL, operationCount: 1500, ...o }, false));
+    }
+  });
+});
