@@ -33,9 +33,10 @@ import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
 import { CoreYcsbRun } from "./ycsb/core-run.js";
 import {
+  YcsbLoadStream,
   YcsbRunStream,
   memcachedRequests,
-  ycsbLoadPhase,
+  ycsbKeyNaming,
   ycsbWorkload,
   type YcsbOperation,
   type YcsbWorkloadName,
@@ -276,6 +277,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     }
     model = store.meter;
     kvStore = store;
+    const naming = ycsbKeyNaming(spec);
     finish = () => ({ store: store.stats() });
     apply = (op) => {
       const keyLen = op.keyLength;
@@ -295,7 +297,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
           break;
         }
         case "insert":
-          store.insert(op.keyNum, op.key);
+          store.insertKey(op.keyNum, naming);
           bytes += spec.fieldCount * spec.fieldLength;
           break;
         case "scan": {
@@ -356,7 +358,8 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let done = 0;
   let next = every;
   if (load) {
-    for (const op of ycsbLoadPhase(spec)) {
+    const loadStream = new YcsbLoadStream(spec);
+    for (let op = loadStream.nextShared(); op; op = loadStream.nextShared()) {
       apply(op);
       loadOps++;
       if (++done === next) {

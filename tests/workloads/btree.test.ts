@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { BPlusTree } from "../../src/workloads/ycsb/btree.js";
+import { BPlusTree, packKey } from "../../src/workloads/ycsb/btree.js";
 import { MeteredProcess } from "../../src/workloads/metered.js";
 import { FakeProcess } from "./drivers-fake.js";
 
@@ -46,6 +46,37 @@ describe("BPlusTree", () => {
     const got: number[] = [];
     expect(t.scan("k07", 3, (v) => got.push(v))).toBe(3);
     expect(got).toEqual([7, 8, 9]);
+  });
+
+  it("insertPacked with nameOf: the same tree, accesses and order as insert with the strings, names asked only on ties", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { maxLength: 300 }), fc.constantFrom(112, 512), (keys, nodeBytes) => {
+        const pa = new FakeProcess(true, true);
+        const a = new BPlusTree(new MeteredProcess(pa), { nodeBytes, keySlotBytes: 24 });
+        keys.forEach((k, i) => a.insert(k, i));
+        const pb = new FakeProcess(true, true);
+        let asked = 0;
+        const b = new BPlusTree(new MeteredProcess(pb), { nodeBytes, keySlotBytes: 24, nameOf: (v) => (asked++, keys[v]!) });
+        const head = new Float64Array(2);
+        keys.forEach((k, i) => {
+          packKey(k, head);
+          b.insertPacked(head[0]!, head[1]!, i);
+        });
+        expect(pb.log.length).toBeGreaterThanOrEqual(keys.length * 2);
+        expect(pb.log).toEqual(pa.log);
+        const order = (t: BPlusTree): number[] => {
+          const got: number[] = [];
+          t.scan("", 1e9, (v) => got.push(v));
+          return got;
+        };
+        expect(order(b)).toEqual(order(a));
+        // names are made only where two packed heads are equal
+        const heads = new Set(keys.map((k) => (packKey(k, head), `${head[0]},${head[1]}`)));
+        if (heads.size === keys.length) expect(asked).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
+    expect(() => tree().tree.insertPacked(1, 2, 0)).toThrow(/insertPacked: the tree has no nameOf option/);
   });
 
   it("rejects a node too small for three slots, naming the field", () => {

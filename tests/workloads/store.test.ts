@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ycsbKeyNaming } from "../../src/workloads/ycsb/workloads.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
 import { buildKeyName } from "../../src/workloads/ycsb/workloads.js";
 import { runYcsb } from "../../src/workloads/drivers.js";
@@ -31,6 +32,27 @@ describe("KV store: memory and accesses counted by hand", () => {
     expect(p.mallocs.length).toBe(1 + 10 + 1);
     expect(s.insert(3, ks[3]!)).toBe(false); // an existing key: nothing allocated
     expect(p.mallocs.length).toBe(12);
+  });
+
+  it("insertKey: the same accesses, allocations, scans and names as insert with the key strings", () => {
+    for (const over of [{}, { insertOrder: "ordered" as const, zeroPadding: 3 }]) {
+      const naming = ycsbKeyNaming({ zeroPadding: over.zeroPadding ?? 1, insertOrder: over.insertOrder ?? "hashed" });
+      // ordered keys 1000..1999: many share their first 8 characters, so names decide
+      const nums = Array.from({ length: 600 }, (_, i) => (over.insertOrder ? 1000 + ((i * 7) % 1000) : i * 13));
+      const pa = new FakeProcess(true, true);
+      const pb = new FakeProcess(true, true);
+      const a = new KvStore(pa, { initialBuckets: 64 });
+      const b = new KvStore(pb, { initialBuckets: 64 });
+      for (const k of nums) {
+        expect(b.insertKey(k, naming)).toBe(a.insert(k, naming.name(k)));
+      }
+      expect(b.insertKey(nums[5]!, naming)).toBe(false);
+      expect(a.insert(nums[5]!, naming.name(nums[5]!))).toBe(false);
+      for (const k of [nums[0]!, nums[99]!]) expect(b.scan(naming.name(k), 20)).toBe(a.scan(naming.name(k), 20));
+      expect(pb.log.length).toBeGreaterThan(600 * 5);
+      expect(pb.log).toEqual(pa.log);
+      expect(b.stats()).toEqual(a.stats());
+    }
   });
 
   it("reads, updates and scans", () => {

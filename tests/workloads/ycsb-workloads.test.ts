@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Rng } from "../../src/util/rng.js";
+import { packKey } from "../../src/workloads/ycsb/btree.js";
+import { fnvDecimalParts } from "../../src/workloads/ycsb/generators.js";
 import {
   CORE_WORKLOAD_DEFAULTS,
   YCSB_WORKLOADS,
@@ -12,6 +14,8 @@ import {
   memcachedRequests,
   randomFieldValue,
   randomValueBytes,
+  YcsbLoadStream,
+  ycsbKeyNaming,
   ycsbLoadPhase,
   ycsbRunPhase,
   ycsbWorkload,
@@ -90,6 +94,52 @@ describe("buildKeyName (CoreWorkload.buildKeyName)", () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it("ycsbKeyNaming: names, lengths and packed heads of the names, without making them", () => {
+    const head = new Float64Array(2);
+    const want = new Float64Array(2);
+    const check = (k: number, pad: number, ordered: boolean): void => {
+      const naming = ycsbKeyNaming({ zeroPadding: pad, insertOrder: ordered ? "ordered" : "hashed" });
+      const name = buildKeyName(k, pad, ordered);
+      expect(naming.name(k)).toBe(name);
+      expect(naming.length(k)).toBe(name.length);
+      naming.pack(k, head);
+      packKey(name, want);
+      expect([...head]).toEqual([...want]);
+    };
+    for (const k of [0, 1, 7, 9, 10, 99, 12345678, 123456789, 999_999_999, 1e9, 1e15, 2 ** 53 - 1]) {
+      for (const pad of [1, 4, 8, 12, 19, 20, 25]) for (const ordered of [false, true]) check(k, pad, ordered);
+    }
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.integer({ min: 1, max: 30 }), fc.boolean(), (k, pad, ordered) => check(k, pad, ordered)),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("fnvDecimalParts: the same parts for a number asked twice in a row or after another", () => {
+    const a = new Float64Array(3);
+    const b = new Float64Array(3);
+    for (const k of [5, 5, 6, 5, 2 ** 53 - 1, 2 ** 53 - 1]) {
+      expect(fnvDecimalParts(k, a)).toBe(true);
+      const v = BigInt(a[0]!) * 10n ** 18n + BigInt(a[1]!) * 10n ** 9n + BigInt(a[2]!);
+      expect(String(v)).toBe(buildKeyName(k).slice(4));
+    }
+    expect(fnvDecimalParts(-1, b)).toBe(false);
+    expect(fnvDecimalParts(0.5, b)).toBe(false);
+  });
+
+  it("YcsbLoadStream: the load phase's inserts, shared or new, the keys made only when read", () => {
+    for (const over of [{}, { insertOrder: "ordered" as const, zeroPadding: 8 }, { insertStart: 40, insertCount: 25 }]) {
+      const spec = ycsbWorkload("a", { recordCount: 300, ...over });
+      const want = [...ycsbLoadPhase(spec)].map((o) => JSON.stringify(o));
+      const s = new YcsbLoadStream(spec);
+      const got: string[] = [];
+      for (let op = s.nextShared(); op; op = s.nextShared()) got.push(JSON.stringify(op));
+      expect(got).toEqual(want);
+      expect(s.count).toBe(want.length);
+      expect(s.nextShared()).toBeNull();
+    }
   });
 
   it("operations carry their key's length and make the key when read", () => {

@@ -9,7 +9,8 @@
  * slot holds its key's first 12 code units packed into two numbers (a monotone map:
  * when the packed pairs differ they order the keys, when they are equal the strings
  * decide; YCSB's keys, "user" and digits, rarely tie) and the id of the value it maps
- * to, through which the key string is found.
+ * to, through which the key string is found: remembered from `insert`, or asked of the
+ * owner's `nameOf` (then `insertPacked` takes keys never made into strings).
  * Values are the caller's record ids: non-negative integers, one per key.
  *
  * @example
@@ -31,6 +32,12 @@ export interface BPlusTreeOptions {
   keySlotBytes: number;
   /** Tier for the nodes (passed to malloc; default: the allocator's choice). */
   tier?: string;
+  /**
+   * The key of a value, for the rare comparisons the packed heads leave equal. Without
+   * it the tree remembers each key string `insert` is given; with it, `insertPacked` can
+   * insert keys that were never made into strings (the owner makes them on demand).
+   */
+  nameOf?: (value: number) => string;
 }
 
 export class BPlusTree {
@@ -58,8 +65,12 @@ export class BPlusTree {
   private keyB = new Float64Array(0);
   private rid = new Int32Array(0);
   private kid = new Int32Array(0);
-  /** The key string of each value (record id), for comparisons the packed pairs leave equal. */
+  /** The key string of each value (record id), for comparisons the packed pairs leave equal (without `nameOf`). */
   private readonly keyOf: string[] = [];
+  private readonly nameOf: ((value: number) => string) | null;
+  // The key being inserted or sought: its string when known, else its value (named on a tie).
+  private probeKey: string | null = null;
+  private probeValue = -1;
   // A descent's inner nodes and the child taken at each.
   private path = new Int32Array(16);
   private pathAt = new Int32Array(16);
@@ -76,6 +87,7 @@ export class BPlusTree {
     }
     this.span = this.slotsPerNode + 1;
     this.opts = options.tier === undefined ? undefined : { tier: options.tier };
+    this.nameOf = options.nameOf ?? null;
   }
 
   /**
@@ -87,10 +99,29 @@ export class BPlusTree {
    * same way, up to a new root.
    */
   insert(key: string, value: number): void {
-    pack(key);
-    const a = packed[0]!;
-    const b = packed[1]!;
-    this.keyOf[value] = key;
+    packKey(key, packed);
+    if (!this.nameOf) this.keyOf[value] = key;
+    this.probeKey = key;
+    this.insertAt(packed[0]!, packed[1]!, value);
+  }
+
+  /**
+   * Inserts the key whose packed head ({@link packKey}) is (a, b) for `value`, the same
+   * as `insert` with its string: the string is asked of `nameOf` only if a comparison
+   * needs it. Requires the `nameOf` option.
+   *
+   * @example
+   * packKey("user42", head);
+   * tree.insertPacked(head[0], head[1], 0); // nameOf(0) must give "user42"
+   */
+  insertPacked(a: number, b: number, value: number): void {
+    if (!this.nameOf) throw new Error("insertPacked: the tree has no nameOf option to name its keys with");
+    this.probeKey = null;
+    this.insertAt(a, b, value);
+  }
+
+  private insertAt(a: number, b: number, value: number): void {
+    this.probeValue = value;
     if (this.root < 0) {
       this.root = this.newNode(true);
       this.height = 1;
@@ -99,14 +130,14 @@ export class BPlusTree {
     let node = this.root;
     while (this.isLeaf[node] === 0) {
       this.readNode(node);
-      const i = this.search(node, a, b, key, true);
+      const i = this.search(node, a, b, true);
       if (depth === this.path.length) this.growPath();
       this.path[depth] = node;
       this.pathAt[depth++] = i;
       node = this.kid[node * (this.span + 1) + i]!;
     }
     this.readNode(node);
-    let at = this.search(node, a, b, key, false);
+    let at = this.search(node, a, b, false);
     this.putSlot(node, at, a, b, value);
     let cur = node;
     const spn = this.slotsPerNode;
@@ -173,16 +204,17 @@ export class BPlusTree {
    */
   scan(startKey: string, count: number, visit: (value: number) => void): number {
     if (this.root < 0) return 0;
-    pack(startKey);
+    packKey(startKey, packed);
     const a = packed[0]!;
     const b = packed[1]!;
+    this.probeKey = startKey;
     let node = this.root;
     while (this.isLeaf[node] === 0) {
       this.readNode(node);
-      node = this.kid[node * (this.span + 1) + this.search(node, a, b, startKey, true)]!;
+      node = this.kid[node * (this.span + 1) + this.search(node, a, b, true)]!;
     }
     this.readNode(node);
-    let pos = this.search(node, a, b, startKey, false);
+    let pos = this.search(node, a, b, false);
     let done = 0;
     while (done < count && node >= 0) {
       if (pos >= this.count[node]!) {
@@ -224,30 +256,54 @@ export class BPlusTree {
     this.count[node]++;
   }
 
+  /** Moves `n` slots from `from` to `to` (overlapping ranges as memmove): a loop, as a node holds a few slots (three copyWithin calls cost more). */
   private moveSlots(from: number, to: number, n: number): void {
-    this.keyA.copyWithin(to, from, from + n);
-    this.keyB.copyWithin(to, from, from + n);
-    this.rid.copyWithin(to, from, from + n);
+    const ka = this.keyA;
+    const kb = this.keyB;
+    const rid = this.rid;
+    if (to > from) {
+      for (let i = n - 1; i >= 0; i--) {
+        ka[to + i] = ka[from + i]!;
+        kb[to + i] = kb[from + i]!;
+        rid[to + i] = rid[from + i]!;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        ka[to + i] = ka[from + i]!;
+        kb[to + i] = kb[from + i]!;
+        rid[to + i] = rid[from + i]!;
+      }
+    }
   }
 
-  /** Slot `s`'s key against the key (a, b, key): negative, 0 or positive. */
-  private compare(s: number, a: number, b: number, key: string): number {
+  /** Slot `s`'s key against the probe's (packed head a, b): negative, 0 or positive. */
+  private compare(s: number, a: number, b: number): number {
     const x = this.keyA[s]!;
     if (x !== a) return x < a ? -1 : 1;
     const y = this.keyB[s]!;
     if (y !== b) return y < b ? -1 : 1;
-    const k = this.keyOf[this.rid[s]!]!;
+    return this.compareNames(this.rid[s]!);
+  }
+
+  /** The strings decide what the packed heads leave equal (rare for YCSB's keys). */
+  private compareNames(value: number): number {
+    const k = this.name(value);
+    const key = (this.probeKey ??= this.name(this.probeValue));
     return k < key ? -1 : k > key ? 1 : 0;
   }
 
-  /** First slot of `node` whose key is >= the key, or with `after` > the key (the child of an inner node that holds it). */
-  private search(node: number, a: number, b: number, key: string, after: boolean): number {
+  private name(value: number): string {
+    return this.nameOf ? this.nameOf(value) : this.keyOf[value]!;
+  }
+
+  /** First slot of `node` whose key is >= the probe, or with `after` > the probe (the child of an inner node that holds it). */
+  private search(node: number, a: number, b: number, after: boolean): number {
     const s = node * this.span;
     let lo = 0;
     let hi = this.count[node]!;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = this.compare(s + mid, a, b, key);
+      const c = this.compare(s + mid, a, b);
       if (c < 0 || (after && c === 0)) lo = mid + 1;
       else hi = mid;
     }
@@ -280,13 +336,17 @@ function grown<T extends Int32Array | Uint8Array | Float64Array>(old: T, to: T):
 }
 
 /**
- * The first 12 code units of `key` packed base 256 into `packed` (6 a number): c as
+ * The first 12 code units of `key` packed base 256 into `out` (6 a number): c as
  * c + 1 for c < 254, a position past the end as 0. A code unit >= 254 packs as 255 and
  * so does every position after it (two keys clamped at the same place must tie, not be
  * ordered by what follows). The map is monotone in the string order: unequal packs
  * order their keys; equal ones need the strings.
+ *
+ * @example
+ * const head = new Float64Array(2);
+ * packKey("user42", head); // head[0] < the head of "user5"'s
  */
-function pack(key: string): void {
+export function packKey(key: string, out: Float64Array): void {
   let v = 0;
   let head = 0;
   let saturated = false;
@@ -309,8 +369,8 @@ function pack(key: string): void {
       v = 0;
     }
   }
-  packed[0] = head;
-  packed[1] = v;
+  out[0] = head;
+  out[1] = v;
 }
 
 const packed = new Float64Array(2);

@@ -139,8 +139,18 @@ export function fnvHash64Mod(val: number, n: number): number {
  * The decimal parts of `fnvHash64(val)` for `val` below 2^53: value = q1 * 10^18 +
  * q2 * 10^9 + r with each part below 10^9, in `out` ([q1, q2, r]). False (and `out`
  * untouched) where the fast arithmetic does not apply (then use the BigInt path).
+ *
+ * @example
+ * fnvDecimalParts(0, out); // out: [6, 284781860, 667377211]
  */
-function fnvDecimalParts(val: number, out: Float64Array): boolean {
+export function fnvDecimalParts(val: number, out: Float64Array): boolean {
+  if (val === partsOf) {
+    // a key's length, then its packed name: the same number twice in a row
+    out[0] = partsQ1;
+    out[1] = partsQ2;
+    out[2] = partsR;
+    return true;
+  }
   if (!(Number.isInteger(val) && val >= 0 && val <= Number.MAX_SAFE_INTEGER)) return false;
   fnvHalves(val, fnvOut);
   const hi = fnvOut[0]!;
@@ -152,11 +162,18 @@ function fnvDecimalParts(val: number, out: Float64Array): boolean {
   const r = mod53(mod53(hi * 65536, 1e9) * 65536 + lo, 1e9);
   const q = Math.round((hi * 4294967296 - r + lo) / 1e9);
   const q2 = mod53(q, 1e9);
-  out[0] = (q - q2) / 1e9;
-  out[1] = q2;
-  out[2] = r;
+  partsOf = val;
+  out[0] = partsQ1 = (q - q2) / 1e9;
+  out[1] = partsQ2 = q2;
+  out[2] = partsR = r;
   return true;
 }
+
+// The last number fnvDecimalParts split, and its parts.
+let partsOf = Number.NaN;
+let partsQ1 = 0;
+let partsQ2 = 0;
+let partsR = 0;
 
 const fnvParts = new Float64Array(3);
 

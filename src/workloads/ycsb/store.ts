@@ -56,6 +56,21 @@ import { mix32 } from "../memcached/server.js";
 import { RecordTable } from "../records.js";
 import { BPlusTree } from "./btree.js";
 
+/**
+ * Keys given by their numbers (YCSB's key names): a key's length, the packed head the
+ * ordered index sorts by (btree.ts `packKey` of its name), and the name itself, which
+ * is made only when something needs it (a tie of packed heads, a reader). Lets a load
+ * phase insert records without making a string per key.
+ */
+export interface KeyNaming {
+  /** The name of key number `keyNum`. */
+  name(keyNum: number): string;
+  /** `name(keyNum).length`. */
+  length(keyNum: number): number;
+  /** `packKey(name(keyNum), out)`. */
+  pack(keyNum: number, out: Float64Array): void;
+}
+
 // A record's metadata in the store's RecordTable: guest address and key number (f64
 // words 0, 1 of 4), hash-chain successor and hash (32-bit words 4, 5 of 8), key length
 // (byte 24 of 32).
@@ -184,6 +199,8 @@ export class KvStore {
 
   /** The ordered index (B+-tree), or null without one. */
   private readonly tree: BPlusTree | null;
+  /** Each record's key: its name, or how to name it from its key number. */
+  private names: (string | KeyNaming)[] = [];
 
   // Buffers.
   private rbuf = 0;
@@ -219,7 +236,10 @@ export class KvStore {
     this.metaOpts = options.metadataTier === undefined ? undefined : { tier: options.metadataTier };
     const nodeBytes = posInt(options.nodeBytes ?? KV_DEFAULT_NODE_BYTES, "nodeBytes");
     const keySlotBytes = posInt(options.keySlotBytes ?? KV_DEFAULT_KEY_SLOT_BYTES, "keySlotBytes");
-    this.tree = options.orderedIndex ?? true ? new BPlusTree(this.meter, { nodeBytes, keySlotBytes, tier: options.metadataTier }) : null;
+    this.tree =
+      options.orderedIndex ?? true
+        ? new BPlusTree(this.meter, { nodeBytes, keySlotBytes, tier: options.metadataTier, nameOf: (r) => this.keyName(r) })
+        : null;
 
     this.buckets = new Int32Array(nb).fill(-1);
     this.tableVa = this.meter.calloc(nb * 8, this.metaOpts);
@@ -280,7 +300,27 @@ export class KvStore {
    * store.insert(7, "user7"); // true
    */
   insert(keyNum: number, key: string): boolean {
-    const keyLen = key.length;
+    return this.insertRecord(keyNum, key.length, key);
+  }
+
+  /**
+   * `insert` of the key number's name under `naming`, without making the name unless a
+   * comparison of the ordered index needs it.
+   *
+   * @example
+   * store.insertKey(7, ycsbKeyNaming(spec)); // as store.insert(7, buildKeyName(7))
+   */
+  insertKey(keyNum: number, naming: KeyNaming): boolean {
+    return this.insertRecord(keyNum, naming.length(keyNum), naming);
+  }
+
+  /** The key of record `r`. */
+  private keyName(r: number): string {
+    const n = this.names[r]!;
+    return typeof n === "string" ? n : n.name(this.meta.f64[r * 4 + R_KEYNUM]!);
+  }
+
+  private insertRecord(keyNum: number, keyLen: number, key: string | KeyNaming): boolean {
     checkKey(keyLen);
     const fieldBytes = this.fieldCount * this.fieldLength;
     this.request(keyLen + fieldBytes);
@@ -316,7 +356,14 @@ export class KvStore {
     this.buckets[b] = r;
     this.meter.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
-    this.tree?.insert(key, r);
+    this.names[r] = key;
+    if (this.tree) {
+      if (typeof key === "string") this.tree.insert(key, r);
+      else {
+        key.pack(keyNum, head);
+        this.tree.insertPacked(head[0]!, head[1]!, r);
+      }
+    }
     this.inserts++;
     this.respond(8);
     if (this.n > this.buckets.length * this.maxLoad && this.buckets.length < 2 ** 28) this.expand();
@@ -545,6 +592,8 @@ export class KvStore {
     }
   }
 }
+
+const head = new Float64Array(2);
 
 function align8(n: number): number {
   return (n + 7) & ~7;

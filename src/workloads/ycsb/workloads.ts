@@ -31,9 +31,12 @@ import {
   UniformLongGenerator,
   ZipfianGenerator,
   createScanLengthGenerator,
+  fnvDecimalParts,
   fnvHash64Digits,
   fnvHash64String,
 } from "./generators.js";
+import { packKey } from "./btree.js";
+import type { KeyNaming } from "./store.js";
 
 /** The five operations of CoreWorkload. */
 export type YcsbOp = "read" | "update" | "insert" | "scan" | "readmodifywrite";
@@ -230,6 +233,71 @@ export function keyNameLength(keyNum: number, zeroPadding = 1, orderedInserts = 
   return 4 + Math.max(zeroPadding, digits);
 }
 
+/**
+ * The key names of a workload as a store's {@link KeyNaming}: lengths remembered by key
+ * number, the ordered index's packed head computed from the number's decimal digits
+ * (no string made), the name made only when asked for.
+ *
+ * @example
+ * const naming = ycsbKeyNaming(ycsbWorkload("a"));
+ * naming.length(0); // 23
+ * naming.name(0);   // "user6284781860667377211"
+ */
+export function ycsbKeyNaming(spec: Pick<YcsbWorkloadSpec, "zeroPadding" | "insertOrder">): KeyNaming {
+  const zeroPadding = spec.zeroPadding;
+  const ordered = spec.insertOrder !== "hashed";
+  const lengths = new KeyLengths(zeroPadding, ordered);
+  return {
+    name: (keyNum) => buildKeyName(keyNum, zeroPadding, ordered),
+    length: (keyNum) => lengths.of(keyNum),
+    pack: (keyNum, out) => packKeyName(keyNum, lengths.of(keyNum) - 4, ordered, zeroPadding, out),
+  };
+}
+
+/** "user" as `packKey` packs it (each code unit + 1), the head's first four places. */
+const USER_HEAD = ((("u".charCodeAt(0) + 1) * 256 + "s".charCodeAt(0) + 1) * 256 + "e".charCodeAt(0) + 1) * 256 + "r".charCodeAt(0) + 1;
+const DIGIT_0 = "0".charCodeAt(0) + 1;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+const nameParts = new Float64Array(3);
+
+/**
+ * `packKey(buildKeyName(keyNum, zeroPadding, ordered), out)` from the digits: the name is
+ * "user" and `digits` decimal digits, the number's (zero-padded), of which the head
+ * holds the first 8. The number's 19-digit zero-padded form is the parts q1 (1 digit),
+ * q2 and r (9 each); digit i of the name is digit 19 - digits + i of that form (a
+ * padding zero before it).
+ */
+function packKeyName(keyNum: number, digits: number, ordered: boolean, zeroPadding: number, out: Float64Array): void {
+  let q1: number;
+  let q2: number;
+  let r: number;
+  if (ordered) {
+    if (!(Number.isSafeInteger(keyNum) && keyNum >= 0)) return packKey(buildKeyName(keyNum, zeroPadding, ordered), out);
+    q1 = 0;
+    q2 = Math.floor(keyNum / 1e9);
+    r = keyNum - q2 * 1e9;
+  } else {
+    if (!fnvDecimalParts(keyNum, nameParts)) return packKey(buildKeyName(keyNum, zeroPadding, ordered), out);
+    q1 = nameParts[0]!;
+    q2 = nameParts[1]!;
+    r = nameParts[2]!;
+  }
+  const at = 19 - digits;
+  let head = USER_HEAD;
+  let v = 0;
+  for (let i = 0; i < 8; i++) {
+    let d = 0; // past the end
+    if (i < digits) {
+      const j = at + i;
+      d = DIGIT_0 + (j < 0 ? 0 : j === 0 ? q1 : j <= 9 ? Math.floor(q2 / POW10[9 - j]!) % 10 : Math.floor(r / POW10[18 - j]!) % 10);
+    }
+    if (i < 2) head = head * 256 + d;
+    else v = v * 256 + d;
+  }
+  out[0] = head;
+  out[1] = v;
+}
+
 /** Key numbers below this have their name's length remembered (one byte each). */
 const KEY_LENGTHS_CACHED = 1 << 24;
 
@@ -363,15 +431,53 @@ const NO_FIELDS: readonly string[] = Object.freeze([]);
  * const keys = [...ycsbLoadPhase(ycsbWorkload("c"))].map((op) => op.key); // 1000 keys
  */
 export function* ycsbLoadPhase(spec: YcsbWorkloadSpec): Generator<YcsbOperation, void, undefined> {
-  const all = fieldNames(spec);
-  const ordered = spec.insertOrder !== "hashed";
-  const count = spec.insertCount ?? spec.recordCount - spec.insertStart;
-  const keySequence = new CounterGenerator(spec.insertStart);
-  for (let i = 0; i < count; i++) {
-    const keyNum = keySequence.nextValue();
-    // every insert's key is used (the store's ordered index): made once, its length read off it
-    const key = buildKeyName(keyNum, spec.zeroPadding, ordered);
-    yield new Operation("insert", keyNum, key.length, NO_FIELDS, all, spec.fieldLength, 0, spec.zeroPadding, ordered, key);
+  const stream = new YcsbLoadStream(spec);
+  for (let op = stream.next(); op; op = stream.next()) yield op;
+}
+
+/**
+ * The load phase as a stream: {@link ycsbLoadPhase}'s inserts, one at a time. Keys are
+ * made only when read (a store can take the key number and a {@link ycsbKeyNaming}).
+ *
+ * @example
+ * const s = new YcsbLoadStream(spec);
+ * for (let op = s.nextShared(); op; op = s.nextShared()) store.insertKey(op.keyNum, naming);
+ */
+export class YcsbLoadStream {
+  /** Inserts in all. */
+  readonly count: number;
+  private done = 0;
+  private readonly all: readonly string[];
+  private readonly ordered: boolean;
+  private readonly keySequence: CounterGenerator;
+  private readonly keyLengths: KeyLengths;
+  private shared: Operation | null = null;
+
+  constructor(readonly spec: YcsbWorkloadSpec) {
+    this.all = fieldNames(spec);
+    this.ordered = spec.insertOrder !== "hashed";
+    this.count = spec.insertCount ?? spec.recordCount - spec.insertStart;
+    this.keySequence = new CounterGenerator(spec.insertStart);
+    this.keyLengths = new KeyLengths(spec.zeroPadding, this.ordered);
+  }
+
+  /** The next insert (a new object), or null after the last. */
+  next(): YcsbOperation | null {
+    return this.draw(null);
+  }
+
+  /** The next insert in one object the stream reuses (overwritten by the following call), or null after the last. */
+  nextShared(): YcsbOperation | null {
+    return this.draw((this.shared ??= new Operation("insert", 0, 0, NO_FIELDS, this.all, this.spec.fieldLength, 0, this.spec.zeroPadding, this.ordered)));
+  }
+
+  private draw(into: Operation | null): YcsbOperation | null {
+    if (this.done >= this.count) return null;
+    this.done++;
+    const keyNum = this.keySequence.nextValue();
+    const len = this.keyLengths.of(keyNum);
+    if (into) return into.reset("insert", keyNum, len, NO_FIELDS, this.all, 0);
+    return new Operation("insert", keyNum, len, NO_FIELDS, this.all, this.spec.fieldLength, 0, this.spec.zeroPadding, this.ordered);
   }
 }
 
