@@ -12,6 +12,7 @@
 //   +MEMO_BYTES      buckets: i32 record id of each chain's head, -1 empty
 //   +BUCKETS + 4 nb  records (8-aligned), 32 B each as store.ts's RecordTable:
 //                    f64 va @0, f64 keyNum @8, i32 hnext @16, i32 hash @20, u8 key length @24
+//   +RECORDS + 32 n  key name lengths by key number (u8, 0: not yet; the first lengthSlots numbers)
 // The generator's state lives in globals: the region is reused by the next run phase.
 import { alloc } from "./heap";
 import { CFG_HEAP_TOP, CFG_REQ_BUF, REQ_BYTES } from "./layout";
@@ -78,6 +79,11 @@ let zeroPadding: i32 = 0;
 let vcpuBits: u32 = 0;
 let maxPerOp: u32 = 0;
 let failed: u32 = 0;
+let lengths: usize = 0;
+let lengthSlots: f64 = 0;
+// the two counters every access bumps, out of memory
+let nAccesses: f64 = 0;
+let nAccessBytes: f64 = 0;
 
 // The random stream (xoshiro128**, src/util/rng.ts).
 let ra: u32 = 0;
@@ -131,9 +137,15 @@ export function ycsbConfigure(
   vcpu: u32, nBuckets: u32, nRecords: u32, fCount: u32, fLength: u32, flagBits: u32, padding: u32,
   table: f64, requestBuf: f64, responseBuf: f64, responseOff: u32,
   lb: f64, interval: f64, items: f64, zetan: f64, eta: f64, alpha: f64, second: f64, min: f64, count: f64, limit: f64,
+  lengthCount: u32,
 ): u32 {
   buckets = region + MEMO_BYTES;
   records = (buckets + (<usize>nBuckets << 2) + 7) & ~<usize>7;
+  lengths = records + (<usize>nRecords << 5);
+  lengthSlots = <f64>lengthCount;
+  memory.fill(lengths, 0, lengthCount);
+  nAccesses = 0;
+  nAccessBytes = 0;
   bucketMask = nBuckets - 1;
   vcpuBits = vcpu << 8;
   fieldCount = fCount;
@@ -199,6 +211,8 @@ export function ycsbShare(i: u32, share: f64, op: u32): void {
 
 /** Counter `i` of the run phase so far (see C_*). */
 export function ycsbCounter(i: u32): f64 {
+  if (i == <u32>C_ACCESSES) return nAccesses;
+  if (i == <u32>C_ACCESS_BYTES) return nAccessBytes;
   return i < <u32>NCOUNTERS ? load<f64>(counters + (<usize>i << 3)) : 0;
 }
 
@@ -361,8 +375,8 @@ function respond(bytes: u32): void {
   store<u32>(p, kind | vcpuBits, 8);
   store<u32>(p, bytes, 12);
   reqAt = p + REQ_BYTES;
-  count(C_ACCESSES, 1);
-  count(C_ACCESS_BYTES, <f64>bytes);
+  nAccesses += 1;
+  nAccessBytes += <f64>bytes;
 }
 
 // ---- the generators (generators.ts, workloads.ts) ------------------------------------------
@@ -424,11 +438,26 @@ function scrambledZipfian(): f64 {
     const p = region + (<usize>(<u32>z) << 3);
     h = load<i64>(p);
     if (h == i64.MIN_VALUE) {
-      h = fnvHash64(<u64>z) % sCount;
+      h = modCount(fnvHash64(<u64>z));
       store<i64>(p, h);
     }
-  } else h = fnvHash64(<u64>z) % sCount;
+  } else h = modCount(fnvHash64(<u64>z));
   return sMin + <f64>h;
+}
+
+/**
+ * h % sCount as Java's `%` on the long. For h >= 0 and a count of at least 2^12, the
+ * quotient from doubles (h and the division each within 2^-53) is within 2 of the
+ * true one, and the remainder is set right by adding or subtracting the count: a
+ * double division instead of a 64-bit one, the costliest step of a scrambled draw.
+ */
+function modCount(h: i64): i64 {
+  const n = sCount;
+  if (h < 0 || n < 4096) return h % n;
+  let r = h - <i64>Math.floor(<f64>h / <f64>n) * n;
+  while (r < 0) r += n;
+  while (r >= n) r -= n;
+  return r;
 }
 
 /** ZipfianGenerator.nextLong(items) for its own item count (base 0). */
@@ -474,6 +503,19 @@ function pickField(all: u32): i32 {
 
 /** keyNameLength: "user" and the key's decimal digits (of its FNV hash unless ordered), zero-padded. */
 function keyLength(keyNum: f64): u32 {
+  if (keyNum < lengthSlots) {
+    const p = lengths + <usize>keyNum;
+    let l = <u32>load<u8>(p);
+    if (l == 0) {
+      l = nameLength(keyNum);
+      store<u8>(p, <u8>l);
+    }
+    return l;
+  }
+  return nameLength(keyNum);
+}
+
+function nameLength(keyNum: f64): u32 {
   const digits = (flags & F_ORDERED) != 0 ? decimalLength(<i64>keyNum) : decimalLength(fnvHash64(<u64>keyNum));
   return <u32>(4 + max(zeroPadding, digits));
 }

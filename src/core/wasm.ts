@@ -88,6 +88,7 @@ export interface YcsbGenerator {
     vcpu: number, buckets: number, records: number, fieldCount: number, fieldLength: number, flags: number, zeroPadding: number,
     tableVa: number, requestBuffer: number, responseBuffer: number, responseOffset: number,
     lb: number, interval: number, items: number, zetan: number, eta: number, alpha: number, secondBound: number, min: number, count: number, limit: number,
+    lengthSlots: number,
   ): number;
   ycsbSeed(a: number, b: number, c: number, d: number): void;
   ycsbRngWord(i: number): number;

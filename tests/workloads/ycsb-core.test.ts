@@ -68,6 +68,9 @@ describe("YCSB's run phase in the core", () => {
     ["b", { spec: { insertOrder: "ordered", zeroPadding: 12 } }],
     ["a", { spec: { fieldCount: 1, fieldLength: 3000 } }],
     ["a", { store: { network: false } }],
+    // a count of keys from 2^12 up: the scrambled draw's remainder from a double division
+    ["a", { recordCount: 6000, operationCount: 3000 }],
+    ["c", { recordCount: 70_000, operationCount: 3000, load: false }],
     // long chains (8 records a bucket) and keys drawn beyond the records (misses)
     ["a", { store: { initialBuckets: 64, maxLoadFactor: 8 }, spec: { insertCount: 600 } }],
   ] as [YcsbWorkloadName, YcsbRunOptions][])("workload %s %j: the same as on the host, on both policies", async (w, o) => {

@@ -40,6 +40,7 @@ const F_WRITE_ALL = 2;
 const F_NETWORK = 4;
 const F_ORDERED = 8;
 const F_UNIFORM = 16;
+const KEY_LENGTH_SLOTS = 1 << 24;
 const OP_CODES = { read: 0, update: 1, readmodifywrite: 2 } as const;
 const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5, accesses: 6, accessBytes: 7, storeReads: 8, storeUpdates: 9, notFound: 10 } as const;
 
@@ -78,7 +79,9 @@ export class CoreYcsbRun {
     const g = sim.core.ycsbGenerator();
     const nb = index.buckets.length;
     const recordsAt = (nb * 4 + 7) & ~7;
-    const at = g.ycsbRegion(recordsAt + index.records.length);
+    // key name lengths, remembered for the key numbers a read may choose (up to 16 MiB)
+    const lengthSlots = Math.max(0, Math.min(params.limit + 1, KEY_LENGTH_SLOTS));
+    const at = g.ycsbRegion(recordsAt + index.records.length + lengthSlots);
     if (at === 0) throw new Error("the core could not allocate its structures: the YCSB run phase needs more than 4 GiB of Wasm memory");
     // the region may have grown the memory: views after it
     new Int32Array(g.memory.buffer, at, nb).set(index.buckets);
@@ -96,6 +99,7 @@ export class CoreYcsbRun {
       process.vcpu, nb, index.count, store.fieldCount, store.fieldLength, flags, params.zeroPadding,
       index.tableVa, index.requestBuffer, index.responseBuffer, index.responseOffset,
       u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit,
+      lengthSlots,
     );
     // an operation must fit in an empty buffer (chains of ~500 000 records do not)
     if (perOp > sim.core.capacity) return null;
