@@ -16,6 +16,14 @@ export function heapInit(): void {
 
 /** Allocates `bytes` (zeroed, aligned to `align`), growing memory; 0 when out of memory. */
 export function alloc(bytes: usize, align: usize): usize {
+  const start = allocRaw(bytes, align);
+  // memory from grow is zero; memory reused after reset is not
+  if (start != 0) memory.fill(start, 0, bytes);
+  return start;
+}
+
+/** `alloc` without zeroing: for a region its user overwrites (ycsb.ts). */
+export function allocRaw(bytes: usize, align: usize): usize {
   const top = <usize>load<u32>(CFG_HEAP_TOP);
   const start = (top + align - 1) & ~(align - 1);
   const end = <u64>start + <u64>bytes;
@@ -32,8 +40,6 @@ export function alloc(bytes: usize, align: usize): usize {
     }
   }
   store<u32>(CFG_HEAP_TOP, <u32>end);
-  // memory from grow is zero; memory reused after reset is not
-  memory.fill(start, 0, bytes);
   return start;
 }
 

@@ -459,4 +459,10 @@ export function slabHeapAddress(heap: u32): u32 {
 }
 
 // ---- YCSB's run phase in the core (ycsb.ts) ---------------------------------------------
-export { ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbResponseOffset, ycsbQueued, ycsbFailed, ycsbRun } from "./ycsb";
+export {
+  ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbQueued, ycsbRequeue, ycsbFailed, ycsbRun,
+  ycsbLoad, ycsbStatus, ycsbNamesCheck,
+} from "./ycsb";
+export { kvConfigure, kvCounter } from "./kvstore";
+export { treeConfigure, treeState } from "./btree";
+export { keysCompare, keysPack } from "./keys";

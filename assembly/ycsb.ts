@@ -1,21 +1,24 @@
-// YCSB's run phase against the in-place key-value store, in the core: the operation
-// stream (YCSB's generators, draw for draw as src/workloads/ycsb/generators.ts and
-// workloads.ts, which stay the reference) and the store's lookups and field accesses
-// (src/workloads/ycsb/store.ts, layout "record"), written straight into the request
-// buffer. In JavaScript each access crossed five calls and boxed its address; here an
-// operation is about 80 ns. Reads, updates and read-modify-writes never change the
-// store's index, so the host copies it in once per run phase and takes back only
-// counters.
+// YCSB's load and run phases against the in-place key-value store, in the core: the
+// operation stream (YCSB's generators, draw for draw as src/workloads/ycsb/generators.ts
+// and workloads.ts, which stay the reference) and the store's operations (kvstore.ts,
+// btree.ts), written straight into the request buffer. In JavaScript each access
+// crossed five calls and boxed its address; here an operation is about 80 ns. The host
+// copies the store's index in and takes it back (src/workloads/ycsb/core-run.ts).
 //
-// Region (ycsbRegion; host-written, then ycsbConfigure):
-//   +0               memo: fnvhash64(z) % itemcount for zipfian z < MEMO (i64; I64.MIN: not yet)
-//   +MEMO_BYTES      buckets: i32 record id of each chain's head, -1 empty
-//   +BUCKETS + 4 nb  records (8-aligned), 32 B each as store.ts's RecordTable:
-//                    f64 va @0, f64 keyNum @8, i32 hnext @16, i32 hash @20, u8 key length @24
-//   +RECORDS + 32 n  key name lengths by key number (u8, 0: not yet; the first lengthSlots numbers)
-// The generator's state lives in globals: the region is reused by the next run phase.
-import { alloc } from "./heap";
-import { CFG_HEAP_TOP, CFG_REQ_BUF, REQ_BYTES } from "./layout";
+// Region (ycsbRegion): a memo of scrambled draws (fnvhash64(z) % itemcount for zipfian
+// z < MEMO, i64; I64.MIN: not yet), then the host's part: buckets, records, key-name
+// lengths and the B+-tree's arrays, at addresses the host chooses (kvConfigure,
+// treeConfigure). The generator's state lives in globals: the region is reused by the
+// next phase.
+import { allocRaw } from "./heap";
+import { CFG_HEAP_TOP } from "./layout";
+import { fnvHash64 } from "./keys";
+import { packHead, packTail } from "./keys";
+import {
+  queueAt, queued, kvRead, kvUpdate, kvInsertLookup, kvInsertRecord, kvInsertDone, recordSize,
+  keyLength, mix32, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount,
+} from "./kvstore";
+import { treeInsert, treeRoom, treeAccessBound, treePresent, hostMalloc } from "./btree";
 
 // JavaScript's Math.pow, for the rare draws the squaring shortcut cannot decide: the
 // reference's results depend on V8's pow to the last bit, so the core asks the same one.
@@ -24,10 +27,6 @@ import { CFG_HEAP_TOP, CFG_REQ_BUF, REQ_BYTES } from "./layout";
 
 const MEMO: u32 = 16384; // generators.ts SCRAMBLE_MEMO
 const MEMO_BYTES: usize = <usize>MEMO << 3;
-const BUFFER_BYTES: u32 = 16384; // store.ts KV_BUFFER_BYTES
-const HEADER_BYTES: u32 = 32; // store.ts KV_RECORD_HEADER_BYTES
-const KIND_READ: u32 = 1; // src/core/types.ts READ
-const KIND_WRITE: u32 = 2; // WRITE
 
 // Operation codes (the host's order of YCSB operation names).
 const OP_READ: u32 = 0;
@@ -37,8 +36,6 @@ const OP_RMW: u32 = 2;
 // Flags of ycsbConfigure.
 const F_READ_ALL: u32 = 1;
 const F_WRITE_ALL: u32 = 2;
-const F_NETWORK: u32 = 4;
-const F_ORDERED: u32 = 8;
 const F_UNIFORM: u32 = 16;
 
 // Counters (ycsbCounter indices).
@@ -48,12 +45,14 @@ const C_RMW = 2;
 const C_HITS = 3;
 const C_MISSES = 4;
 const C_BYTES = 5;
-const C_ACCESSES = 6;
-const C_ACCESS_BYTES = 7;
-const C_STORE_READS = 8;
-const C_STORE_UPDATES = 9;
-const C_NOT_FOUND = 10;
-const NCOUNTERS = 11;
+const NCOUNTERS = 6;
+
+// ycsbLoad's reasons to stop (ycsbStatus).
+const S_DONE = 0; // the operations asked for
+const S_FULL = 1; // no room in the request buffer for another insert: run it
+const S_TREE = 2; // the B+-tree's arrays may not hold another insert: the host grows them
+const S_EXPAND = 3; // the hash index is over its load factor: the host doubles it
+const S_RECORDS = 4; // no room for another record
 // f64 each, in static data (the core allocates nothing at start-up: its heap is its own)
 const counters: usize = memory.data(NCOUNTERS * 8, 8);
 
@@ -62,28 +61,13 @@ const counters: usize = memory.data(NCOUNTERS * 8, 8);
   store<f64>(counters + (<usize>i << 3), load<f64>(counters + (<usize>i << 3)) + by);
 }
 
-// Region and store.
+// Region and state.
 let region: usize = 0;
 let regionBytes: usize = 0;
-let buckets: usize = 0;
-let records: usize = 0;
-let bucketMask: u32 = 0;
-let tableVa: u64 = 0;
-let rbuf: u64 = 0;
-let wbuf: u64 = 0;
-let wOff: u32 = 0;
-let fieldCount: u32 = 0;
-let fieldLength: u32 = 0;
 let flags: u32 = 0;
-let zeroPadding: i32 = 0;
-let vcpuBits: u32 = 0;
 let maxPerOp: u32 = 0;
 let failed: u32 = 0;
-let lengths: usize = 0;
-let lengthSlots: f64 = 0;
-// the two counters every access bumps, out of memory
-let nAccesses: f64 = 0;
-let nAccessBytes: f64 = 0;
+let status: u32 = 0;
 
 // The random stream (xoshiro128**, src/util/rng.ts).
 let ra: u32 = 0;
@@ -112,9 +96,6 @@ let sMin: f64 = 0;
 let sCount: i64 = 1;
 let keyLimit: f64 = 0;
 
-// Request writing.
-let reqAt: usize = 0;
-
 /**
  * A region of at least `bytes` for the memo, buckets and records (the last one reused
  * when large enough; a larger one replaces it, in place when it is the heap's last
@@ -124,38 +105,19 @@ export function ycsbRegion(bytes: u32): u32 {
   const need = <usize>bytes + MEMO_BYTES;
   if (region != 0 && need <= regionBytes) return <u32>(region + MEMO_BYTES);
   if (region != 0 && region + regionBytes == <usize>load<u32>(CFG_HEAP_TOP)) store<u32>(CFG_HEAP_TOP, <u32>region);
-  region = alloc(need, 8);
+  region = allocRaw(need, 8); // the host writes what it uses; the memo is set by ycsbConfigure
   regionBytes = region == 0 ? 0 : need;
   return region == 0 ? 0 : <u32>(region + MEMO_BYTES);
 }
 
 /**
- * Takes a run phase's parameters, the buckets and records already in the region.
- * Returns the most accesses one operation can make (from the longest hash chain).
+ * Takes a run phase's generator parameters (kvConfigure took the store's). Returns the
+ * most accesses one operation can make (from the longest hash chain).
  */
 export function ycsbConfigure(
-  vcpu: u32, nBuckets: u32, nRecords: u32, fCount: u32, fLength: u32, flagBits: u32, padding: u32,
-  table: f64, requestBuf: f64, responseBuf: f64, responseOff: u32,
-  lb: f64, interval: f64, items: f64, zetan: f64, eta: f64, alpha: f64, second: f64, min: f64, count: f64, limit: f64,
-  lengthCount: u32,
+  flagBits: u32, lb: f64, interval: f64, items: f64, zetan: f64, eta: f64, alpha: f64, second: f64, min: f64, count: f64, limit: f64,
 ): u32 {
-  buckets = region + MEMO_BYTES;
-  records = (buckets + (<usize>nBuckets << 2) + 7) & ~<usize>7;
-  lengths = records + (<usize>nRecords << 5);
-  lengthSlots = <f64>lengthCount;
-  memory.fill(lengths, 0, lengthCount);
-  nAccesses = 0;
-  nAccessBytes = 0;
-  bucketMask = nBuckets - 1;
-  vcpuBits = vcpu << 8;
-  fieldCount = fCount;
-  fieldLength = fLength;
   flags = flagBits;
-  zeroPadding = <i32>padding;
-  tableVa = <u64>table;
-  rbuf = <u64>requestBuf;
-  wbuf = <u64>responseBuf;
-  wOff = responseOff;
   uLb = lb;
   uInterval = interval;
   zItems = items;
@@ -169,15 +131,8 @@ export function ycsbConfigure(
   failed = 0;
   memory.fill(counters, 0, NCOUNTERS * 8);
   for (let z: u32 = 0; z < MEMO; z++) store<i64>(region + (<usize>z << 3), i64.MIN_VALUE);
-  // the longest chain bounds an operation's header and key reads
-  let longest: u32 = 0;
-  for (let b: u32 = 0; b < nBuckets; b++) {
-    let n: u32 = 0;
-    for (let r = load<i32>(buckets + (<usize>b << 2)); r >= 0 && n <= nRecords; r = load<i32>(records + (<usize>r << 5) + 16)) n++;
-    if (n > longest) longest = n;
-  }
   // a read-modify-write is two lookups: request 2, bucket 1, 2 a record, fields 1, response 1 each
-  maxPerOp = 2 * (5 + 2 * longest);
+  maxPerOp = 2 * (5 + 2 * longestChain());
   return maxPerOp;
 }
 
@@ -211,19 +166,75 @@ export function ycsbShare(i: u32, share: f64, op: u32): void {
 
 /** Counter `i` of the run phase so far (see C_*). */
 export function ycsbCounter(i: u32): f64 {
-  if (i == <u32>C_ACCESSES) return nAccesses;
-  if (i == <u32>C_ACCESS_BYTES) return nAccessBytes;
   return i < <u32>NCOUNTERS ? load<f64>(counters + (<usize>i << 3)) : 0;
 }
 
-/** The response buffer's write offset, for the host's store. */
-export function ycsbResponseOffset(): u32 {
-  return wOff;
+/** The request count after the last ycsbRun or ycsbLoad. */
+export function ycsbQueued(): u32 {
+  return queued();
 }
 
-/** The request count after the last ycsbRun. */
-export function ycsbQueued(): u32 {
-  return <u32>((reqAt - <usize>load<u32>(CFG_REQ_BUF)) / REQ_BYTES);
+/** The queue's length after the host ran or added to it (inside an allocation). */
+export function ycsbRequeue(at: u32): void {
+  queueAt(at);
+}
+
+/** Why the last ycsbLoad stopped (S_*). */
+export function ycsbStatus(): u32 {
+  return status;
+}
+
+/** 1 when a key in [start, start + count) has a name the core cannot order (a negative FNV hash: "-..."), else 0. */
+export function ycsbNamesCheck(start: f64, count: f64): u32 {
+  for (let k = start; k < start + count; k++) if (nameValue(k) < 0) return 1;
+  return 0;
+}
+
+/**
+ * The load phase: inserts of the key numbers from `keyStart`, up to `ops` of them,
+ * writing their accesses from request `at`, the records and B+-tree nodes allocated
+ * by the host's allocator (hostMalloc). Returns the inserts done; ycsbStatus says why
+ * it stopped.
+ */
+export function ycsbLoad(at: u32, keyStart: f64, ops: u32, capacity: u32, maxLoad: f64): u32 {
+  queueAt(at);
+  const tree = treePresent();
+  let done: u32 = 0;
+  status = S_DONE;
+  while (done < ops) {
+    if (recordRoom() == 0) {
+      status = S_RECORDS;
+      break;
+    }
+    if (tree && !treeRoom()) {
+      status = S_TREE;
+      break;
+    }
+    // request 2, lookup 1 + 2 a record, record 1, bucket 1, response 1; the tree's
+    const bound = 8 + 2 * longestChain() + (tree ? treeAccessBound() : 0);
+    if (queued() + bound > capacity) {
+      status = S_FULL;
+      break;
+    }
+    const keyNum = keyStart + <f64>done;
+    const keyLen = keyLength(keyNum);
+    const hv = mix32(keyNum);
+    done++;
+    if (!kvInsertLookup(keyNum, keyLen, hv)) continue;
+    const va = hostMalloc(recordSize(keyLen), 0, queued(), bound);
+    const r = kvInsertRecord(keyNum, keyLen, hv, va);
+    if (tree) {
+      const v = nameValue(keyNum);
+      treeInsert(packHead(v, <i32>keyLen - 4), packTail(v, <i32>keyLen - 4), r, bound);
+    }
+    kvInsertDone();
+    const nb = bucketCount();
+    if (<f64>recordCount() > <f64>nb * maxLoad && nb < (1 << 28)) {
+      status = S_EXPAND;
+      break;
+    }
+  }
+  return done;
 }
 
 /** 1 when the operation chooser chose nothing (weights that do not sum to 1), else 0. */
@@ -237,11 +248,11 @@ export function ycsbFailed(): u32 {
  * operations done (fewer when the buffer is full: run it, then call again).
  */
 export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
-  reqAt = <usize>load<u32>(CFG_REQ_BUF) + <usize>at * REQ_BYTES;
+  queueAt(at);
   if (capacity < maxPerOp) return 0;
-  const end = <usize>load<u32>(CFG_REQ_BUF) + (<usize>capacity - <usize>maxPerOp) * REQ_BYTES;
+  const end = capacity - maxPerOp;
   let done: u32 = 0;
-  while (done < ops && reqAt <= end) {
+  while (done < ops && queued() <= end) {
     // CoreWorkload.doTransaction: the operation, then its key and fields
     let val = nextFloat();
     let op: u32 = 0;
@@ -279,104 +290,19 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
   return done;
 }
 
-// ---- the store (store.ts KvStore.read / update) ---------------------------------------
+// ---- the driver's counts (drivers.ts runYcsb) around the store's operations ----------------
 
 function doRead(keyNum: f64, keyLen: u32, hv: i32, field: i32): void {
-  count(C_STORE_READS, 1);
-  request(keyLen);
-  const r = lookup(keyNum, keyLen, hv);
-  if (r < 0) {
-    count(C_NOT_FOUND, 1);
-    count(C_MISSES, 1);
-    respond(8);
-    return;
-  }
-  const rec = recordVa(r);
-  const fieldsOff = <u64>(HEADER_BYTES + ((<u32>load<u8>(records + (<usize>r << 5) + 24) + 7) & ~7));
-  let bytes: u32;
-  if (field < 0) {
-    bytes = fieldCount * fieldLength;
-    access(rec + fieldsOff, bytes, KIND_READ);
-  } else {
-    bytes = fieldLength;
-    access(rec + fieldsOff + <u64>(<u32>field * fieldLength), bytes, KIND_READ);
-  }
-  count(C_HITS, 1);
-  count(C_BYTES, <f64>bytes);
-  respond(bytes);
+  if (kvRead(keyNum, keyLen, hv, field)) {
+    count(C_HITS, 1);
+    count(C_BYTES, <f64>fieldBytes(field));
+  } else count(C_MISSES, 1);
 }
 
 function doUpdate(keyNum: f64, keyLen: u32, hv: i32, field: i32): void {
-  count(C_STORE_UPDATES, 1);
-  const bytes = field < 0 ? fieldCount * fieldLength : fieldLength;
   // the driver counts an update's payload whether or not the key was found
-  count(C_BYTES, <f64>bytes);
-  request(keyLen + bytes);
-  const r = lookup(keyNum, keyLen, hv);
-  if (r < 0) {
-    count(C_NOT_FOUND, 1);
-    respond(8);
-    return;
-  }
-  const rec = recordVa(r);
-  const fieldsOff = <u64>(HEADER_BYTES + ((<u32>load<u8>(records + (<usize>r << 5) + 24) + 7) & ~7));
-  if (field < 0) access(rec + fieldsOff, bytes, KIND_WRITE);
-  else access(rec + fieldsOff + <u64>(<u32>field * fieldLength), bytes, KIND_WRITE);
-  respond(8);
-}
-
-/** Bucket read, then per chained record a header read and, on an equal hash and length, a key read. */
-function lookup(keyNum: f64, keyLen: u32, hv: i32): i32 {
-  const b = <u32>hv & bucketMask;
-  access(tableVa + (<u64>b << 3), 8, KIND_READ);
-  let r = load<i32>(buckets + (<usize>b << 2));
-  while (r >= 0) {
-    const p = records + (<usize>r << 5);
-    const rec = <u64>load<f64>(p);
-    access(rec, HEADER_BYTES, KIND_READ);
-    if (load<i32>(p + 20) == hv && <u32>load<u8>(p + 24) == keyLen) {
-      access(rec + HEADER_BYTES, keyLen, KIND_READ);
-      if (load<f64>(p + 8) == keyNum) return r;
-    }
-    r = load<i32>(p + 16);
-  }
-  return -1;
-}
-
-// @ts-ignore: decorator
-@inline function recordVa(r: i32): u64 {
-  return <u64>load<f64>(records + (<usize>r << 5));
-}
-
-/** A request of `bytes` arrives in the request buffer and is parsed. */
-function request(bytes: u32): void {
-  if ((flags & F_NETWORK) == 0) return;
-  const n = min(8 + bytes, BUFFER_BYTES);
-  access(rbuf, n, KIND_WRITE);
-  access(rbuf, n, KIND_READ);
-}
-
-/** `bytes` of response go into the response buffer, cycling through it. */
-function respond(bytes: u32): void {
-  if ((flags & F_NETWORK) == 0) return;
-  const n = min(bytes, BUFFER_BYTES);
-  if (wOff + n > BUFFER_BYTES) wOff = 0;
-  access(wbuf + <u64>wOff, n, KIND_WRITE);
-  wOff += n;
-  if (wOff >= BUFFER_BYTES) wOff = 0;
-}
-
-/** One request in the buffer (the layout of src/core/wasm.ts RequestWriter.put). */
-// @ts-ignore: decorator
-@inline function access(va: u64, bytes: u32, kind: u32): void {
-  const p = reqAt;
-  store<u32>(p, <u32>va);
-  store<u32>(p, <u32>(va >> 32), 4);
-  store<u32>(p, kind | vcpuBits, 8);
-  store<u32>(p, bytes, 12);
-  reqAt = p + REQ_BYTES;
-  nAccesses += 1;
-  nAccessBytes += <f64>bytes;
+  count(C_BYTES, <f64>fieldBytes(field));
+  kvUpdate(keyNum, keyLen, hv, field);
 }
 
 // ---- the generators (generators.ts, workloads.ts) ------------------------------------------
@@ -483,70 +409,11 @@ function truncTimesPow(n: f64, x: f64, alpha: f64): f64 {
   return t == Math.trunc(y + e) ? t : Math.trunc(n * hostPow(x, alpha));
 }
 
-/** YCSB Utils.fnvhash64: FNV-1a over the 8 little-endian bytes, then Java's Math.abs. */
-function fnvHash64(v: u64): i64 {
-  let h: u64 = 0xCBF29CE484222325;
-  for (let i: u64 = 0; i < 64; i += 8) {
-    h ^= (v >> i) & 0xff;
-    h *= 1099511628211;
-  }
-  const s = <i64>h;
-  return s < 0 ? -s : s;
-}
-
 /** -1 (every field) when the flag is set, else a uniform field (-1 too when there is one field). */
 function pickField(all: u32): i32 {
   if ((flags & all) != 0) return -1;
-  const f = <i32>nextInt(<f64>fieldCount);
-  return fieldCount == 1 ? -1 : f;
+  const n = kvFieldCount();
+  const f = <i32>nextInt(<f64>n);
+  return n == 1 ? -1 : f;
 }
 
-/** keyNameLength: "user" and the key's decimal digits (of its FNV hash unless ordered), zero-padded. */
-function keyLength(keyNum: f64): u32 {
-  if (keyNum < lengthSlots) {
-    const p = lengths + <usize>keyNum;
-    let l = <u32>load<u8>(p);
-    if (l == 0) {
-      l = nameLength(keyNum);
-      store<u8>(p, <u8>l);
-    }
-    return l;
-  }
-  return nameLength(keyNum);
-}
-
-function nameLength(keyNum: f64): u32 {
-  const digits = (flags & F_ORDERED) != 0 ? decimalLength(<i64>keyNum) : decimalLength(fnvHash64(<u64>keyNum));
-  return <u32>(4 + max(zeroPadding, digits));
-}
-
-/** Length of the decimal string of `v` (a '-' included). */
-function decimalLength(v: i64): i32 {
-  if (v < 0) return v == i64.MIN_VALUE ? 20 : 1 + decimalLength(-v);
-  let n = 1;
-  let p: i64 = 10;
-  while (n < 19 && v >= p) {
-    n++;
-    p *= 10;
-  }
-  return n;
-}
-
-/** memcached/server.ts mix32: the store's stand-in for a key string's hash. */
-function mix32(keyNum: f64): i32 {
-  const lo = <u32>(<u64>keyNum);
-  const hi = <u32>(<u64>keyNum >> 32);
-  const h = (lo ^ fmix32(hi + 0x9e3779b9)) * 0x85ebca6b;
-  return <i32>fmix32(h ^ (h >>> 15));
-}
-
-// @ts-ignore: decorator
-@inline function fmix32(x: u32): u32 {
-  let h = x;
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  return h;
-}

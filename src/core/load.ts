@@ -41,9 +41,15 @@ export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.M
 /** Where a core's calls to its host go: `linesOut` takes its recorded line-cache uses (src/core/line-thread.ts). */
 export interface CoreSink {
   linesOut?: (at: number, bytes: number) => void;
+  /** The guest allocator for the core's YCSB load phase (src/workloads/ycsb/core-run.ts). */
+  kvMalloc?: (bytes: number, meta: number, queued: number, room: number) => number;
 }
 
-/** The core imports `env.abort` (debug assertions), `env.pow` (Math.pow) and `env.linesOut` (a line thread's records, to `sink`). */
+/**
+ * The core imports `env.abort` (debug assertions), `env.pow` (Math.pow), `env.linesOut`
+ * (a line thread's records, to `sink`) and `env.kvMalloc` (an allocation of the core's
+ * YCSB load phase, to `sink`).
+ */
 export function coreImports(sink: CoreSink = {}): WebAssembly.Imports {
   return {
     env: {
@@ -52,6 +58,10 @@ export function coreImports(sink: CoreSink = {}): WebAssembly.Imports {
       },
       // the YCSB generator's rare exact powers: V8's own, as the TypeScript reference's
       pow: Math.pow,
+      kvMalloc(bytes: number, meta: number, queued: number, room: number): number {
+        if (!sink.kvMalloc) throw new Error("the core asked for a guest allocation but no YCSB load phase is running");
+        return sink.kvMalloc(bytes >>> 0, meta, queued >>> 0, room >>> 0);
+      },
       linesOut(at: number, bytes: number) {
         if (!sink.linesOut) throw new Error("the core recorded line-cache uses but has no line thread to take them");
         sink.linesOut(at >>> 0, bytes >>> 0);

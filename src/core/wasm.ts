@@ -84,20 +84,33 @@ interface Exports {
 export interface YcsbGenerator {
   memory: WebAssembly.Memory;
   ycsbRegion(bytes: number): number;
+  kvConfigure(
+    vcpu: number, bucketsAt: number, buckets: number, recordsAt: number, records: number, recordCapacity: number,
+    fieldCount: number, fieldLength: number, network: number, tableVa: number, requestBuffer: number, responseBuffer: number, responseOffset: number,
+    lengthsAt: number, lengthSlots: number, zeroPadding: number, ordered: number,
+  ): void;
+  kvCounter(i: number): number;
+  treeConfigure(
+    present: number, count: number, leaf: number, next: number, va: number, keyA: number, keyB: number, rid: number, kid: number,
+    capacity: number, slotsPerNode: number, slotBytes: number, nodeBytes: number, root: number, nodes: number, height: number,
+  ): void;
+  treeState(i: number): number;
   ycsbConfigure(
-    vcpu: number, buckets: number, records: number, fieldCount: number, fieldLength: number, flags: number, zeroPadding: number,
-    tableVa: number, requestBuffer: number, responseBuffer: number, responseOffset: number,
-    lb: number, interval: number, items: number, zetan: number, eta: number, alpha: number, secondBound: number, min: number, count: number, limit: number,
-    lengthSlots: number,
+    flags: number, lb: number, interval: number, items: number, zetan: number, eta: number, alpha: number, secondBound: number, min: number, count: number, limit: number,
   ): number;
   ycsbSeed(a: number, b: number, c: number, d: number): void;
   ycsbRngWord(i: number): number;
   ycsbShare(i: number, share: number, op: number): void;
   ycsbCounter(i: number): number;
-  ycsbResponseOffset(): number;
   ycsbQueued(): number;
+  ycsbRequeue(at: number): void;
   ycsbFailed(): number;
   ycsbRun(at: number, ops: number, capacity: number): number;
+  ycsbLoad(at: number, keyStart: number, ops: number, capacity: number, maxLoad: number): number;
+  ycsbStatus(): number;
+  ycsbNamesCheck(start: number, count: number): number;
+  keysCompare(hi1: number, lo1: number, l1: number, hi2: number, lo2: number, l2: number): number;
+  keysPack(hi: number, lo: number, len: number, part: number): number;
 }
 
 const VA_LIMIT = 2 ** 48;
@@ -157,6 +170,7 @@ export class WasmCore implements MmuCore, LineConsumer {
   private constructor(
     readonly config: CoreConfig,
     instance: WebAssembly.Instance,
+    private readonly sink: CoreSink = {},
   ) {
     this.x = instance.exports as unknown as Exports;
     this.buffer = this.x.memory.buffer;
@@ -215,7 +229,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     checkConfig(config);
     const module = await loadCoreModule(options);
     const sink: CoreSink = {};
-    const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)));
+    const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
     if (config.lineThread) {
       const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
       if (!core.x.lineBuffer(CHUNK_RECORDS, 1)) {
@@ -233,7 +247,8 @@ export class WasmCore implements MmuCore, LineConsumer {
   static fromModule(config: CoreConfig, module: WebAssembly.Module): WasmCore {
     checkConfig(config);
     if (config.lineThread) throw new RangeError("lineThread: true is not allowed with WasmCore.fromModule; expected WasmCore.create, which starts the thread");
-    return new WasmCore(config, new WebAssembly.Instance(module, coreImports()));
+    const sink: CoreSink = {};
+    return new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
   }
 
   /**
@@ -812,6 +827,12 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   ycsbGenerator(): YcsbGenerator {
     return this.x as unknown as YcsbGenerator;
+  }
+
+  /** Where the core's YCSB load phase allocates guest memory (null: nowhere; the core then refuses to allocate). */
+  setKvMalloc(malloc: CoreSink["kvMalloc"] | null): void {
+    if (malloc) this.sink.kvMalloc = malloc;
+    else delete this.sink.kvMalloc;
   }
 
   /** Requests the core's buffer holds. */

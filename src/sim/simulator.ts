@@ -225,9 +225,24 @@ export class Simulator {
    * sim.fillQueue((at, cap) => { g.ycsbRun(at, 1000, cap); return g.ycsbQueued(); });
    */
   fillQueue(fill: (at: number, capacity: number) => number): void {
-    const n = fill(this.queued, this.batch);
-    if (!(Number.isInteger(n) && n >= this.queued && n <= this.batch)) {
-      throw new RangeError(`fillQueue: the generator left ${n} requests queued; expected ${this.queued}..${this.batch}`);
+    this.setQueued(fill(this.queued, this.batch));
+  }
+
+  /** Requests queued in the core's buffer, and the buffer's capacity. */
+  get queuedRequests(): number {
+    return this.queued;
+  }
+  get queueCapacity(): number {
+    return this.batch;
+  }
+
+  /**
+   * The queue's length after a generator in the core wrote requests up to `n` (from
+   * `queuedRequests` on, or from 0 after a flush). A full queue runs at once.
+   */
+  setQueued(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.batch)) {
+      throw new RangeError(`setQueued: ${n} requests is not allowed; expected 0..${this.batch}`);
     }
     this.queued = n;
     if (n === this.batch) this.flush();

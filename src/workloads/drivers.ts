@@ -28,10 +28,10 @@
  */
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
-import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
+import { KvStore, type KeyNaming, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
-import { CoreYcsbRun } from "./ycsb/core-run.js";
+import { CoreYcsbLoad, CoreYcsbRun } from "./ycsb/core-run.js";
 import {
   YcsbLoadStream,
   YcsbRunStream,
@@ -212,10 +212,10 @@ export interface YcsbRunOptions {
   /** Run the load phase (recordCount inserts) first (default true). */
   load?: boolean;
   /**
-   * Run the run phase in the core when it can (default true): reads, updates and
-   * read-modify-writes against the kv-store in layout "record", uniform or zipfian keys
-   * (src/workloads/ycsb/core-run.ts). The same results either way; false keeps it on
-   * the host (the reference).
+   * Run the phases in the core when they can (default true): against the kv-store in
+   * layout "record", the load phase and a run phase of reads, updates and
+   * read-modify-writes with uniform or zipfian keys (src/workloads/ycsb/core-run.ts).
+   * The same results either way; false keeps them on the host (the reference).
    */
   inCore?: boolean;
   onProgress?: ProgressCallback;
@@ -260,6 +260,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let apply: (op: YcsbOperation) => void;
   let model: MeteredProcess;
   let kvStore: KvStore | null = null;
+  let naming: KeyNaming | null = null;
   let given: boolean;
   let finish: () => Pick<WorkloadRunResult, "memcached" | "store">;
   if (backend === "kv-store") {
@@ -277,7 +278,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     }
     model = store.meter;
     kvStore = store;
-    const naming = ycsbKeyNaming(spec);
+    const names = (naming = ycsbKeyNaming(spec));
     finish = () => ({ store: store.stats() });
     apply = (op) => {
       const keyLen = op.keyLength;
@@ -297,7 +298,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
           break;
         }
         case "insert":
-          store.insertKey(op.keyNum, naming);
+          store.insertKey(op.keyNum, names);
           bytes += spec.fieldCount * spec.fieldLength;
           break;
         case "scan": {
@@ -359,7 +360,24 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let next = every;
   if (load) {
     const loadStream = new YcsbLoadStream(spec);
-    for (let op = loadStream.nextShared(); op; op = loadStream.nextShared()) {
+    const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count) : null;
+    if (inCore) {
+      try {
+        for (let left = loadStream.count; left > 0; ) {
+          const n = Math.min(left, next - done);
+          inCore.run(n);
+          left -= n;
+          loadOps += n;
+          if ((done += n) === next) {
+            next += every;
+            opts.onProgress?.(done, total, "load");
+          }
+        }
+      } finally {
+        inCore.finish();
+      }
+    }
+    for (let op = inCore ? null : loadStream.nextShared(); op; op = loadStream.nextShared()) {
       apply(op);
       loadOps++;
       if (++done === next) {

@@ -7,9 +7,10 @@ import fc from "fast-check";
 import { Simulator } from "../../src/sim/simulator.js";
 import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
-import { CoreYcsbRun } from "../../src/workloads/ycsb/core-run.js";
-import { YcsbRunStream, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
+import { CoreYcsbLoad, CoreYcsbRun } from "../../src/workloads/ycsb/core-run.js";
+import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 import { FakeProcess } from "./drivers-fake.js";
+import { packKey } from "../../src/workloads/ycsb/btree.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -57,7 +58,7 @@ async function fingerprint(policy: "osv" | "ucat", workload: YcsbWorkloadName, o
 
 const SMALL = { recordCount: 1000, operationCount: 4000, seed: 5 };
 
-describe("YCSB's run phase in the core", () => {
+describe("YCSB's load and run phases in the core", () => {
   it.each([
     ["a", {}],
     ["b", {}],
@@ -68,6 +69,11 @@ describe("YCSB's run phase in the core", () => {
     ["b", { spec: { insertOrder: "ordered", zeroPadding: 12 } }],
     ["a", { spec: { fieldCount: 1, fieldLength: 3000 } }],
     ["a", { store: { network: false } }],
+    // a tree of 3-slot nodes: the core's node arrays fill, the host grows them mid-load
+    ["a", { store: { nodeBytes: 112 } }],
+    // names longer than a value's 19 digits: padding zeros before the hash
+    ["c", { spec: { zeroPadding: 25 } }],
+    ["a", { spec: { insertStart: 300, insertCount: 500 } }],
     // a count of keys from 2^12 up: the scrambled draw's remainder from a double division
     ["a", { recordCount: 6000, operationCount: 3000 }],
     ["c", { recordCount: 70_000, operationCount: 3000, load: false }],
@@ -78,6 +84,19 @@ describe("YCSB's run phase in the core", () => {
       const host = await fingerprint(policy, w, { ...SMALL, ...o }, false);
       const core = await fingerprint(policy, w, { ...SMALL, ...o }, true);
       expect(core).toBe(host);
+    }
+  });
+
+  it("a load whose tree outgrows the nodes reserved for it: the host grows the arrays between copies, the same results", async () => {
+    const reserve = CoreYcsbLoad.nodeReserve;
+    try {
+      CoreYcsbLoad.nodeReserve = 0;
+      for (const nodeBytes of [112, 512]) {
+        const o = { ...SMALL, recordCount: 3000, store: { nodeBytes } };
+        expect(await fingerprint("ucat", "e", o, true)).toBe(await fingerprint("ucat", "e", o, false));
+      }
+    } finally {
+      CoreYcsbLoad.nodeReserve = reserve;
     }
   });
 
@@ -144,6 +163,71 @@ describe("YCSB's run phase in the core", () => {
     expect(stats[1]).toBe(stats[0]);
   });
 
+  it("a load that runs out of guest memory: the same error, and the store and counters as the host path leaves them", async () => {
+    const outs = [];
+    for (const inCore of [false, true]) {
+      const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 1 * GiB }], maxVms: 1 });
+      const vm = sim.createVm({ policy: "osv", nodes: [{ tier: "dram", bytes: 24 * MiB }] });
+      const store = new KvStore(vm.process);
+      let error = "";
+      try {
+        runYcsb(vm.process, "a", { recordCount: 40_000, operationCount: 10, store, inCore });
+      } catch (e) {
+        error = String(e);
+      }
+      sim.flush();
+      outs.push(JSON.stringify({ error, s: store.stats(), c: sim.counters(vm.vcpu) }, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      sim.close();
+    }
+    expect(JSON.parse(outs[0]!).error).toMatch(/memory/i);
+    expect(outs[1]).toBe(outs[0]);
+  });
+
+  it("a store holding keys of other names loads on the host (the core orders YCSB's names only)", async () => {
+    const outs = [];
+    for (const inCore of [false, true]) {
+      const { sim, vm } = await vmOf("ucat");
+      const store = new KvStore(vm.process);
+      store.insert(123_456_789, "zebra");
+      const r = runYcsb(vm.process, "e", { ...SMALL, operationCount: 500, store, inCore });
+      outs.push(JSON.stringify({ r, s: store.stats(), c: sim.counters(vm.vcpu) }, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      sim.close();
+    }
+    expect(outs[1]).toBe(outs[0]);
+  });
+
+  it("the core orders and packs YCSB's key names as the host's strings do (differential, property)", async () => {
+    const { sim } = await vmOf("ucat");
+    const g = sim.core.ycsbGenerator();
+    const head = new Float64Array(2);
+    const name = (v: bigint, len: number): string => "user" + v.toString().padStart(len, "0");
+    // values near powers of ten and with shared prefixes, lengths from their digits up to 25
+    const value = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }),
+      fc.tuple(fc.bigInt({ min: 1n, max: 99_999_999n }), fc.integer({ min: 0, max: 11 }), fc.integer({ min: 0, max: 9 })).map(([p, e, d]) => {
+        const v = p * 10n ** BigInt(e) + BigInt(d);
+        return v < 2n ** 63n ? v : p;
+      }),
+    );
+    const named = value.chain((v) => fc.tuple(fc.constant(v), fc.integer({ min: v.toString().length, max: 25 })));
+    const split = (v: bigint): [number, number] => [Number(v >> 32n), Number(v & 0xffffffffn)];
+    fc.assert(
+      fc.property(named, named, ([v1, l1], [v2, l2]) => {
+        const a = name(v1, l1);
+        const b = name(v2, l2);
+        const want = a < b ? -1 : a > b ? 1 : 0;
+        expect(Math.sign(g.keysCompare(...split(v1), l1, ...split(v2), l2))).toBe(want);
+        packKey(a, head);
+        expect([g.keysPack(...split(v1), l1, 0), g.keysPack(...split(v1), l1, 1)]).toEqual([head[0], head[1]]);
+      }),
+      { numRuns: 3000, seed: 29 },
+    );
+    // a name that is a prefix of another comes first
+    expect(g.keysCompare(0, 12345678, 8, 0, 123456789, 9)).toBeLessThan(0);
+    expect(g.keysCompare(0, 123456789, 9, 0, 12345678, 8)).toBeGreaterThan(0);
+    sim.close();
+  });
+
   it("the stream goes on from where the core left it", async () => {
     const { sim, vm } = await vmOf("ucat");
     const spec = ycsbWorkload("f", { recordCount: 500, operationCount: 0 });
@@ -161,6 +245,32 @@ describe("YCSB's run phase in the core", () => {
     expect(() => run.finish()).toThrow(/finished already/);
     expect(() => run.run(1)).toThrow(/finished/);
     sim.close();
+  });
+
+  it("CoreYcsbLoad: not for layout fields, other processes or stores with other names; finish gives the index back once", async () => {
+    const { sim, vm } = await vmOf("ucat");
+    const spec = ycsbWorkload("a", { recordCount: 100 });
+    const naming = ycsbKeyNaming(spec);
+    expect(CoreYcsbLoad.open(vm.process, new KvStore(vm.process, { layout: "fields" }), spec, naming, 0, 100)).toBeNull();
+    const fake = new FakeProcess();
+    expect(CoreYcsbLoad.open(fake, new KvStore(fake), spec, naming, 0, 100)).toBeNull();
+    const other = new KvStore(vm.process);
+    other.insert(5, "user5");
+    expect(CoreYcsbLoad.open(vm.process, other, spec, naming, 0, 100)).toBeNull();
+    const store = new KvStore(vm.process);
+    const load = CoreYcsbLoad.open(vm.process, store, spec, naming, 0, 100)!;
+    load.run(60);
+    load.run(1000); // only the 40 left
+    load.finish();
+    load.finish();
+    expect(store.size).toBe(100);
+    expect(() => load.run(1)).toThrow(/finished/);
+    // the store works on the host afterwards: every key is found, in order
+    expect(store.read(7, naming.length(7))).toBe(true);
+    const keys: number[] = [];
+    expect(store.scan("user", 100)).toBe(100);
+    sim.close();
+    void keys;
   });
 
   it("what the core does not take stays on the host: inserts, scans, the latest distribution, layout fields, other processes", async () => {

@@ -40,6 +40,22 @@ export interface BPlusTreeOptions {
   nameOf?: (value: number) => string;
 }
 
+/** A {@link BPlusTree}'s arrays (node n's header at [n], its slots from n * (slotsPerNode + 1), its children from n * (slotsPerNode + 2)). */
+export interface BPlusTreeArrays {
+  count: Int32Array;
+  isLeaf: Uint8Array;
+  next: Int32Array;
+  va: Float64Array;
+  keyA: Float64Array;
+  keyB: Float64Array;
+  rid: Int32Array;
+  kid: Int32Array;
+  capacity: number;
+  root: number;
+  nodes: number;
+  height: number;
+}
+
 export class BPlusTree {
   /** Slots of a node: as many as fit after its header. */
   readonly slotsPerNode: number;
@@ -227,6 +243,30 @@ export class BPlusTree {
       done++;
     }
     return done;
+  }
+
+  /**
+   * The tree's arrays and shape, for a copy in the core (src/workloads/ycsb/core-run.ts;
+   * assembly/btree.ts has the same layout): views, valid until the tree grows.
+   */
+  coreArrays(): BPlusTreeArrays {
+    return {
+      count: this.count, isLeaf: this.isLeaf, next: this.next, va: this.va, keyA: this.keyA, keyB: this.keyB, rid: this.rid, kid: this.kid,
+      capacity: this.cap, root: this.root, nodes: this.nodes, height: this.height,
+    };
+  }
+
+  /** Makes room for `n` nodes (the arrays grow; views from `coreArrays` go stale). */
+  reserveNodes(n: number): void {
+    while (this.cap < n) this.grow();
+  }
+
+  /** Takes the shape the core left after it inserted into copies of the arrays, now copied back. */
+  setShape(root: number, nodes: number, height: number): void {
+    if (!(nodes >= this.nodes && nodes <= this.cap)) throw new RangeError(`nodes: ${nodes} is not allowed; expected ${this.nodes}..${this.cap}`);
+    this.root = root;
+    this.nodes = nodes;
+    this.height = height;
   }
 
   /** A descent's read of a node: its header and used slots. */

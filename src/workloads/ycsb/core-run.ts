@@ -1,23 +1,22 @@
 /**
- * YCSB's run phase in the core (assembly/ycsb.ts): the same operations, draws, lookups
- * and accesses as the host's stream (workloads.ts) against the in-place store
- * (store.ts), byte for byte, without JavaScript per access. In JavaScript an access
- * crossed five calls (store, meter, process, simulator, request writer) and the run
- * phase's models cost more than the simulation of their accesses.
+ * YCSB's load and run phases in the core (assembly/ycsb.ts, kvstore.ts, btree.ts): the
+ * same operations, draws, lookups and accesses as the host's stream (workloads.ts)
+ * against the in-place store (store.ts), byte for byte, without JavaScript per access.
+ * In JavaScript an access crossed five calls (store, meter, process, simulator, request
+ * writer) and the models cost more than the simulation of their accesses.
  *
- * It applies to a run phase of reads, updates and read-modify-writes (workloads A, B, C
- * and F) with the uniform or (scrambled) zipfian distribution, against a store in layout
- * "record" in a plain guest process of a {@link Simulator}; `open` returns null
- * otherwise and the driver runs the host's path. Those operations never change the
- * store's index, so it is copied into the core once; the core continues the stream's
- * random source, and gives it back when done (the host's stream then goes on from the
- * same point).
- *
- * The protocol with the core: `ycsbRegion` gives room for the buckets and records,
- * which the host writes; `ycsbConfigure`, `ycsbSeed` and `ycsbShare` set the run's
- * parameters; `ycsbRun` writes the accesses of up to n operations into the request
- * buffer while another operation surely fits (the simulator runs the buffer between
- * calls); `ycsbCounter` and `ycsbRngWord` give the results back.
+ * It applies to a store in layout "record" in a plain guest process of a
+ * {@link Simulator}: the load phase (inserts of consecutive key numbers named by
+ * {@link ycsbKeyNaming}; the store's records all named so), and a run phase of reads,
+ * updates and read-modify-writes (workloads A, B, C and F) with the uniform or
+ * (scrambled) zipfian distribution. `open` returns null otherwise and the driver runs
+ * the host's path. The store's index (buckets, records' metadata, the B+-tree's arrays)
+ * is copied into a region of the core's memory and back when the phase ends; the host
+ * does what the core leaves to it (doubling the hash index, growing the tree's arrays)
+ * between copies. The guest allocator stays on the host: the core calls it
+ * (`env.kvMalloc`) for each record and tree node, in the host path's order. The run
+ * phase continues the stream's random source and gives it back at the end (the host's
+ * stream then goes on from the same point).
  *
  * @example
  * const run = CoreYcsbRun.open(vm.process, store, stream);
@@ -30,19 +29,22 @@ import { Process } from "../../sim/process.js";
 import type { Simulator } from "../../sim/simulator.js";
 import type { YcsbGenerator } from "../../core/wasm.js";
 import type { WorkloadProcess } from "../drivers.js";
-import type { KvStore } from "./store.js";
-import type { YcsbRunStream } from "./workloads.js";
+import type { KeyNaming, KvStore } from "./store.js";
+import type { YcsbRunStream, YcsbWorkloadSpec } from "./workloads.js";
 import type { Rng } from "../../util/rng.js";
 
-// assembly/ycsb.ts flags, operation codes and counters
+// assembly/ycsb.ts flags, operation codes, counters and load statuses; kvstore.ts counters
 const F_READ_ALL = 1;
 const F_WRITE_ALL = 2;
-const F_NETWORK = 4;
-const F_ORDERED = 8;
 const F_UNIFORM = 16;
-const KEY_LENGTH_SLOTS = 1 << 24;
 const OP_CODES = { read: 0, update: 1, readmodifywrite: 2 } as const;
-const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5, accesses: 6, accessBytes: 7, storeReads: 8, storeUpdates: 9, notFound: 10 } as const;
+const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5 } as const;
+const K = { reads: 0, updates: 1, notFound: 2, inserts: 3, records: 4, recordBytes: 5, accesses: 6, accessBytes: 7, responseOffset: 8 } as const;
+const S = { done: 0, full: 1, tree: 2, expand: 3, records: 4 } as const;
+/** Key name lengths remembered for the first 2^24 key numbers (16 MiB at most). */
+const KEY_LENGTH_SLOTS = 1 << 24;
+/** The longest key name the store takes. */
+const MAX_KEY_LENGTH = 255;
 
 /** What a run phase in the core did, in the driver's terms. */
 export interface CoreRunCounts {
@@ -55,13 +57,141 @@ export interface CoreRunCounts {
   bytes: number;
 }
 
+/** The simulator behind a plain guest process, or null (a test double, an Iso-UniK process: their accesses go the host's way). */
+function simulatorOf(process: WorkloadProcess): Simulator | null {
+  if (!(process instanceof Process) || Object.getPrototypeOf(process) !== Process.prototype) return null;
+  return process.vm.sim;
+}
+
+/** Whether a spec's key names fit the store: "user" and at most max(zeroPadding, 20) characters. */
+function namesFit(spec: Pick<YcsbWorkloadSpec, "zeroPadding">): boolean {
+  return 4 + Math.max(spec.zeroPadding, 20) <= MAX_KEY_LENGTH;
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/**
+ * A store's index copied into the core: `copyIn` lays out the region (buckets, records
+ * with room for `moreRecords`, key-name lengths, the tree's arrays) and configures the
+ * core; `copyBack` gives the store what the core changed.
+ */
+class CoreIndex {
+  private bucketsAt = 0;
+  private recordsAt = 0;
+  private tree: { count: number; leaf: number; next: number; va: number; keyA: number; keyB: number; rid: number; kid: number; capacity: number } | null = null;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly g: YcsbGenerator,
+    readonly store: KvStore,
+    private readonly vcpu: number,
+    private readonly keys: { zeroPadding: number; ordered: boolean; lengthSlots: number },
+  ) {}
+
+  copyIn(moreRecords: number): void {
+    const idx = this.store.coreIndex()!;
+    const nb = idx.buckets.length;
+    const cap = idx.count + moreRecords;
+    const t = idx.tree?.coreArrays();
+    const span = idx.tree ? idx.tree.slotsPerNode + 1 : 0;
+    let off = 0;
+    const take = (bytes: number): number => {
+      const at = off;
+      off = align8(off + bytes);
+      return at;
+    };
+    const bucketsAt = take(nb * 4);
+    const recordsAt = take(cap * 32);
+    const lengthsAt = take(this.keys.lengthSlots);
+    const c = t ? t.capacity : 0;
+    const tl = t
+      ? {
+          va: take(c * 8), keyA: take(c * span * 8), keyB: take(c * span * 8),
+          count: take(c * 4), next: take(c * 4), rid: take(c * span * 4), kid: take(c * (span + 1) * 4), leaf: take(c), capacity: c,
+        }
+      : null;
+    const base = this.g.ycsbRegion(off);
+    if (base === 0) throw new Error("the core could not allocate its structures: the YCSB phase needs more than 4 GiB of Wasm memory");
+    // the region may have grown the memory: views after it
+    const mem = this.g.memory.buffer;
+    new Int32Array(mem, base + bucketsAt, nb).set(idx.buckets);
+    new Uint8Array(mem, base + recordsAt, idx.records.length).set(idx.records);
+    if (t && tl) {
+      // the nodes in use (the rest is written before it is read, on both sides)
+      const m = t.nodes;
+      new Float64Array(mem, base + tl.va, m).set(t.va.subarray(0, m));
+      new Float64Array(mem, base + tl.keyA, m * span).set(t.keyA.subarray(0, m * span));
+      new Float64Array(mem, base + tl.keyB, m * span).set(t.keyB.subarray(0, m * span));
+      new Int32Array(mem, base + tl.count, m).set(t.count.subarray(0, m));
+      new Int32Array(mem, base + tl.next, m).set(t.next.subarray(0, m));
+      new Int32Array(mem, base + tl.rid, m * span).set(t.rid.subarray(0, m * span));
+      new Int32Array(mem, base + tl.kid, m * (span + 1)).set(t.kid.subarray(0, m * (span + 1)));
+      new Uint8Array(mem, base + tl.leaf, m).set(t.isLeaf.subarray(0, m));
+    }
+    const s = this.store;
+    this.g.kvConfigure(
+      this.vcpu, base + bucketsAt, nb, base + recordsAt, idx.count, cap, s.fieldCount, s.fieldLength, idx.network ? 1 : 0,
+      idx.tableVa, idx.requestBuffer, idx.responseBuffer, idx.responseOffset,
+      base + lengthsAt, this.keys.lengthSlots, this.keys.zeroPadding, this.keys.ordered ? 1 : 0,
+    );
+    const tree = idx.tree;
+    if (tree && t && tl) {
+      this.g.treeConfigure(
+        1, base + tl.count, base + tl.leaf, base + tl.next, base + tl.va, base + tl.keyA, base + tl.keyB, base + tl.rid, base + tl.kid,
+        c, tree.slotsPerNode, tree.slotBytes, tree.nodeBytes, t.root, t.nodes, t.height,
+      );
+      this.tree = { ...tl, count: base + tl.count, leaf: base + tl.leaf, next: base + tl.next, va: base + tl.va, keyA: base + tl.keyA, keyB: base + tl.keyB, rid: base + tl.rid, kid: base + tl.kid };
+    } else {
+      this.g.treeConfigure(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0);
+      this.tree = null;
+    }
+    this.bucketsAt = base + bucketsAt;
+    this.recordsAt = base + recordsAt;
+  }
+
+  /** The buckets, new records, tree and counters back into the store. */
+  copyBack(naming?: KeyNaming): void {
+    const g = this.g;
+    const idx = this.store.coreIndex()!;
+    const mem = g.memory.buffer;
+    idx.buckets.set(new Int32Array(mem, this.bucketsAt, idx.buckets.length));
+    const n = g.kvCounter(K.records);
+    const tree = idx.tree;
+    if (tree && this.tree) {
+      const t = tree.coreArrays();
+      const m = g.treeState(1);
+      const span = tree.slotsPerNode + 1;
+      t.va.set(new Float64Array(mem, this.tree.va, m));
+      t.keyA.set(new Float64Array(mem, this.tree.keyA, m * span));
+      t.keyB.set(new Float64Array(mem, this.tree.keyB, m * span));
+      t.count.set(new Int32Array(mem, this.tree.count, m));
+      t.next.set(new Int32Array(mem, this.tree.next, m));
+      t.rid.set(new Int32Array(mem, this.tree.rid, m * span));
+      t.kid.set(new Int32Array(mem, this.tree.kid, m * (span + 1)));
+      t.isLeaf.set(new Uint8Array(mem, this.tree.leaf, m));
+      tree.setShape(g.treeState(0), g.treeState(1), g.treeState(2));
+    }
+    this.store.addCoreRun({
+      reads: g.kvCounter(K.reads),
+      updates: g.kvCounter(K.updates),
+      notFound: g.kvCounter(K.notFound),
+      inserts: g.kvCounter(K.inserts),
+      records: new Uint8Array(mem, this.recordsAt, n * 32),
+      recordBytes: g.kvCounter(K.recordBytes),
+      accesses: g.kvCounter(K.accesses),
+      accessBytes: g.kvCounter(K.accessBytes),
+      responseOffset: g.kvCounter(K.responseOffset),
+      naming,
+    });
+  }
+}
+
+/** YCSB's run phase in the core; see the module comment. */
 export class CoreYcsbRun {
   private finished = false;
 
   private constructor(
-    private readonly sim: Simulator,
-    private readonly g: YcsbGenerator,
-    private readonly store: KvStore,
+    private readonly index: CoreIndex,
     private readonly rng: Rng,
   ) {}
 
@@ -70,58 +200,40 @@ export class CoreYcsbRun {
    * changed) when the run phase cannot run there (see the module comment).
    */
   static open(process: WorkloadProcess, store: KvStore, stream: YcsbRunStream): CoreYcsbRun | null {
-    // a subclass (an Iso-UniK process) adds work to each access: its accesses go the host's way
-    if (!(process instanceof Process) || Object.getPrototypeOf(process) !== Process.prototype) return null;
-    const sim = process.vm.sim;
+    const sim = simulatorOf(process);
     const params = stream.coreParams();
-    const index = store.coreIndex();
-    if (!params || !index || params.fieldCount !== store.fieldCount) return null;
+    if (!sim || !params || !store.coreIndex() || params.fieldCount !== store.fieldCount || !namesFit(params)) return null;
     const g = sim.core.ycsbGenerator();
-    const nb = index.buckets.length;
-    const recordsAt = (nb * 4 + 7) & ~7;
-    // key name lengths, remembered for the key numbers a read may choose (up to 16 MiB)
     const lengthSlots = Math.max(0, Math.min(params.limit + 1, KEY_LENGTH_SLOTS));
-    const at = g.ycsbRegion(recordsAt + index.records.length + lengthSlots);
-    if (at === 0) throw new Error("the core could not allocate its structures: the YCSB run phase needs more than 4 GiB of Wasm memory");
-    // the region may have grown the memory: views after it
-    new Int32Array(g.memory.buffer, at, nb).set(index.buckets);
-    new Uint8Array(g.memory.buffer, at + recordsAt, index.records.length).set(index.records);
+    const index = new CoreIndex(sim, g, store, (process as Process).vcpu, { zeroPadding: params.zeroPadding, ordered: params.ordered, lengthSlots });
+    index.copyIn(0);
     const k = params.keys;
-    const flags =
-      (params.readAll ? F_READ_ALL : 0) |
-      (params.writeAll ? F_WRITE_ALL : 0) |
-      (index.network ? F_NETWORK : 0) |
-      (params.ordered ? F_ORDERED : 0) |
-      (k.kind === "uniform" ? F_UNIFORM : 0);
+    const flags = (params.readAll ? F_READ_ALL : 0) | (params.writeAll ? F_WRITE_ALL : 0) | (k.kind === "uniform" ? F_UNIFORM : 0);
     const z = k.kind === "scrambled" ? k : { items: 0, zetan: 0, eta: 0, alpha: 0, secondBound: 0, min: 0, count: 1 };
     const u = k.kind === "uniform" ? k : { lb: 0, interval: 0 };
-    const perOp = g.ycsbConfigure(
-      process.vcpu, nb, index.count, store.fieldCount, store.fieldLength, flags, params.zeroPadding,
-      index.tableVa, index.requestBuffer, index.responseBuffer, index.responseOffset,
-      u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit,
-      lengthSlots,
-    );
-    // an operation must fit in an empty buffer (chains of ~500 000 records do not)
-    if (perOp > sim.core.capacity) return null;
+    const perOp = g.ycsbConfigure(flags, u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit);
+    // an operation must fit in an empty buffer (chains of ~500 000 records do not): the store is untouched
+    if (perOp > sim.queueCapacity) return null;
     const [a, b, c, d] = params.rng.getState();
     g.ycsbSeed(a, b, c, d);
     params.shares.forEach((s, i) => g.ycsbShare(i, s.share, OP_CODES[s.op]));
-    return new CoreYcsbRun(sim, g, store, params.rng);
+    return new CoreYcsbRun(index, params.rng);
   }
 
   /** Runs `ops` operations: their accesses go into the simulator's queue, which runs whenever it cannot take another operation. */
   run(ops: number): void {
     if (this.finished) throw new Error("CoreYcsbRun: finished; open another");
+    const { sim, g } = this.index;
     let left = ops;
     while (left > 0) {
       let n = 0;
-      this.sim.fillQueue((at, capacity) => {
-        n = this.g.ycsbRun(at, Math.min(left, 2 ** 30), capacity);
-        return this.g.ycsbQueued();
+      sim.fillQueue((at, capacity) => {
+        n = g.ycsbRun(at, Math.min(left, 2 ** 30), capacity);
+        return g.ycsbQueued();
       });
-      if (this.g.ycsbFailed()) throw new Error("DiscreteGenerator: no value chosen (no values, or weights are not positive)");
+      if (g.ycsbFailed()) throw new Error("DiscreteGenerator: no value chosen (no values, or weights are not positive)");
       left -= n;
-      if (left > 0) this.sim.flush(); // no room for another operation
+      if (left > 0) sim.flush(); // no room for another operation
     }
   }
 
@@ -129,17 +241,103 @@ export class CoreYcsbRun {
   finish(): CoreRunCounts {
     if (this.finished) throw new Error("CoreYcsbRun: finished already");
     this.finished = true;
-    const g = this.g;
-    const n = (i: number): number => g.ycsbCounter(i);
-    this.store.addCoreRun({
-      reads: n(C.storeReads),
-      updates: n(C.storeUpdates),
-      notFound: n(C.notFound),
-      accesses: n(C.accesses),
-      accessBytes: n(C.accessBytes),
-      responseOffset: g.ycsbResponseOffset(),
-    });
+    const g = this.index.g;
+    this.index.copyBack();
     this.rng.setState([0, 1, 2, 3].map((i) => g.ycsbRngWord(i)));
+    const n = (i: number): number => g.ycsbCounter(i);
     return { read: n(C.read), update: n(C.update), readmodifywrite: n(C.readmodifywrite), hits: n(C.hits), misses: n(C.misses), bytes: n(C.bytes) };
+  }
+}
+
+/** YCSB's load phase in the core: the inserts of consecutive key numbers; see the module comment. */
+export class CoreYcsbLoad {
+  /**
+   * Tree nodes reserved before a load, per insert per slot of a node (2.5: nodes about
+   * 40 % full; YCSB's hashed keys fill them about 70 %); more are made room for when
+   * the core asks. 0 makes the core ask at once (tests of that path).
+   */
+  static nodeReserve = 2.5;
+  private finished = false;
+  private next: number;
+  private left: number;
+
+  private constructor(
+    private readonly index: CoreIndex,
+    private readonly naming: KeyNaming,
+    first: number,
+    count: number,
+  ) {
+    this.next = first;
+    this.left = count;
+  }
+
+  /**
+   * Hands the store's index to the core for `count` inserts of the key numbers from
+   * `first`, named by `naming` (ycsbKeyNaming of `spec`), or returns null (nothing
+   * changed) when they cannot run there.
+   *
+   * @example
+   * const load = CoreYcsbLoad.open(vm.process, store, spec, ycsbKeyNaming(spec), 0, 50_000);
+   * try { load?.run(50_000); } finally { load?.finish(); }
+   */
+  static open(process: WorkloadProcess, store: KvStore, spec: YcsbWorkloadSpec, naming: KeyNaming, first: number, count: number): CoreYcsbLoad | null {
+    const sim = simulatorOf(process);
+    if (!sim || !store.coreIndex() || !namesFit(spec) || !store.allNamedBy(naming)) return null;
+    if (!(Number.isSafeInteger(first) && first >= 0 && Number.isSafeInteger(first + count))) return null;
+    const g = sim.core.ycsbGenerator();
+    const ordered = spec.insertOrder !== "hashed";
+    // a name the core cannot order ("-" and digits: a hash equal to Long.MIN_VALUE) stays on the host
+    if (!ordered && g.ycsbNamesCheck(first, count) !== 0) return null;
+    const lengthSlots = Math.max(0, Math.min(first + count, KEY_LENGTH_SLOTS));
+    const index = new CoreIndex(sim, g, store, (process as Process).vcpu, { zeroPadding: spec.zeroPadding, ordered, lengthSlots });
+    // room for the nodes the inserts will likely need (a node at least half full), so that the arrays seldom grow
+    const tree = store.coreIndex()!.tree;
+    if (tree && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * count) / tree.slotsPerNode) + 16);
+    index.copyIn(count);
+    const load = new CoreYcsbLoad(index, naming, first, count);
+    sim.core.setKvMalloc((bytes, meta, queued, room) => {
+      // the host's queue is the core's until now; the allocator may run it (never here: it runs nothing on malloc)
+      sim.setQueued(queued);
+      const va = store.mallocFor(bytes, meta === 1);
+      if (sim.queuedRequests + room > sim.queueCapacity) sim.flush();
+      g.ycsbRequeue(sim.queuedRequests);
+      return va;
+    });
+    return load;
+  }
+
+  /** The next `ops` inserts (at most those left). */
+  run(ops: number): void {
+    if (this.finished) throw new Error("CoreYcsbLoad: finished; open another");
+    const { sim, g, store } = this.index;
+    let left = Math.min(ops, this.left);
+    const maxLoad = store.coreIndex()!.maxLoadFactor;
+    while (left > 0) {
+      const n = g.ycsbLoad(sim.queuedRequests, this.next, Math.min(left, 2 ** 30), sim.queueCapacity, maxLoad);
+      sim.setQueued(g.ycsbQueued());
+      this.next += n;
+      this.left -= n;
+      left -= n;
+      const status = g.ycsbStatus();
+      if (status === S.full) sim.flush();
+      else if (status !== S.done) {
+        // the host's turn: the index back, its part done, the index in again
+        this.index.copyBack(this.naming);
+        if (status === S.expand) store.expandIfFull();
+        else if (status === S.tree) {
+          const tree = store.coreIndex()!.tree!;
+          tree.reserveNodes(Math.max(64, tree.coreArrays().capacity * 2));
+        }
+        this.index.copyIn(this.left);
+      }
+    }
+  }
+
+  /** Gives the store its index back (also after an error: what the core did so far). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.index.sim.core.setKvMalloc(null);
+    this.index.copyBack(this.naming);
   }
 }

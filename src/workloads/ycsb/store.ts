@@ -133,6 +133,8 @@ export interface KvCoreIndex {
   requestBuffer: number;
   responseBuffer: number;
   responseOffset: number;
+  maxLoadFactor: number;
+  tree: BPlusTree | null;
 }
 
 /** Memory and activity of a {@link KvStore}. */
@@ -278,17 +280,52 @@ export class KvStore {
       requestBuffer: this.rbuf,
       responseBuffer: this.wbuf,
       responseOffset: this.wOff,
+      maxLoadFactor: this.maxLoad,
+      tree: this.tree,
     };
   }
 
-  /** Takes back what a run phase in the core did: its operations' counts, accesses, and where the response buffer's cursor ended. */
-  addCoreRun(r: { reads: number; updates: number; notFound: number; accesses: number; accessBytes: number; responseOffset: number }): void {
+  /**
+   * Takes back what the core did with a copy of the index: the records it added (their
+   * metadata, `records` holding every record's, keyed by `naming`), the buckets (copied
+   * back into `coreIndex().buckets` by the caller), its operations' counts and accesses,
+   * and where the response buffer's cursor ended.
+   */
+  addCoreRun(r: {
+    reads: number; updates: number; notFound: number; inserts: number; records: Uint8Array; recordBytes: number;
+    accesses: number; accessBytes: number; responseOffset: number; naming?: KeyNaming;
+  }): void {
+    const n = r.records.length / 32;
+    if (n > this.n) {
+      this.growRecords(n);
+      this.meta.u8.set(r.records.subarray(this.n * 32), this.n * 32);
+      for (let i = this.n; i < n; i++) this.names[i] = r.naming!;
+      this.n = n;
+    }
     this.reads += r.reads;
     this.updates += r.updates;
     this.notFound += r.notFound;
+    this.inserts += r.inserts;
+    this.recordBytes += r.recordBytes;
     this.meter.accesses += r.accesses;
     this.meter.accessBytes += r.accessBytes;
     this.wOff = r.responseOffset;
+  }
+
+  /** Whether every record's key is named by `naming` (so its name follows from its key number). */
+  allNamedBy(naming: KeyNaming): boolean {
+    for (let r = 0; r < this.n; r++) if (this.names[r] !== naming) return false;
+    return true;
+  }
+
+  /** A malloc of the store's records (meta false) or metadata (meta true), as its operations make them. */
+  mallocFor(bytes: number, meta: boolean): number {
+    return this.meter.malloc(bytes, meta ? this.metaOpts : this.dataOpts);
+  }
+
+  /** Doubles the hash index if it is over its load factor, as an insert does after it. */
+  expandIfFull(): void {
+    if (this.n > this.buckets.length * this.maxLoad && this.buckets.length < 2 ** 28) this.expand();
   }
 
   // ---- operations -------------------------------------------------------------------
@@ -366,7 +403,7 @@ export class KvStore {
     }
     this.inserts++;
     this.respond(8);
-    if (this.n > this.buckets.length * this.maxLoad && this.buckets.length < 2 ** 28) this.expand();
+    this.expandIfFull();
     return true;
   }
 
