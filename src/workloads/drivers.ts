@@ -358,21 +358,27 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let loadOps = 0;
   let done = 0;
   let next = every;
+  /** Runs `count` operations in the core, `run(n)` up to each progress point. */
+  const inChunks = (count: number, phase: "load" | "run", run: (n: number) => void): void => {
+    for (let left = count; left > 0; ) {
+      const n = Math.min(left, next - done);
+      run(n);
+      left -= n;
+      if ((done += n) === next) {
+        next += every;
+        opts.onProgress?.(done, total, phase);
+      }
+    }
+  };
   if (load) {
     const loadStream = new YcsbLoadStream(spec);
     const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count) : null;
     if (inCore) {
       try {
-        for (let left = loadStream.count; left > 0; ) {
-          const n = Math.min(left, next - done);
+        inChunks(loadStream.count, "load", (n) => {
           inCore.run(n);
-          left -= n;
           loadOps += n;
-          if ((done += n) === next) {
-            next += every;
-            opts.onProgress?.(done, total, "load");
-          }
-        }
+        });
       } finally {
         inCore.finish();
       }
@@ -394,15 +400,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   const stream = new YcsbRunStream(spec, seed);
   const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream) : null;
   if (inCore) {
-    for (let left = spec.operationCount; left > 0; ) {
-      const n = Math.min(left, next - done);
-      inCore.run(n);
-      left -= n;
-      if ((done += n) === next) {
-        next += every;
-        opts.onProgress?.(done, total, "run");
-      }
-    }
+    inChunks(spec.operationCount, "run", (n) => inCore.run(n));
     const c = inCore.finish();
     counts.read += c.read;
     counts.update += c.update;

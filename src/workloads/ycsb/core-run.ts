@@ -70,6 +70,27 @@ function namesFit(spec: Pick<YcsbWorkloadSpec, "zeroPadding">): boolean {
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
+type TreeArray = "va" | "keyA" | "keyB" | "count" | "next" | "rid" | "kid" | "isLeaf";
+type View = Float64Array | Int32Array | Uint8Array;
+/**
+ * The B+-tree's arrays in the order the region holds them (doubles first, for their
+ * alignment): each one's element type and elements per node (0: one; 1: a slot each;
+ * 2: a child each, one more than the slots).
+ */
+const TREE_ARRAYS: readonly { name: TreeArray; make: (b: ArrayBufferLike, at: number, n: number) => View; bytes: number; per: 0 | 1 | 2 }[] = [
+  { name: "va", make: (b, at, n) => new Float64Array(b, at, n), bytes: 8, per: 0 },
+  { name: "keyA", make: (b, at, n) => new Float64Array(b, at, n), bytes: 8, per: 1 },
+  { name: "keyB", make: (b, at, n) => new Float64Array(b, at, n), bytes: 8, per: 1 },
+  { name: "count", make: (b, at, n) => new Int32Array(b, at, n), bytes: 4, per: 0 },
+  { name: "next", make: (b, at, n) => new Int32Array(b, at, n), bytes: 4, per: 0 },
+  { name: "rid", make: (b, at, n) => new Int32Array(b, at, n), bytes: 4, per: 1 },
+  { name: "kid", make: (b, at, n) => new Int32Array(b, at, n), bytes: 4, per: 2 },
+  { name: "isLeaf", make: (b, at, n) => new Uint8Array(b, at, n), bytes: 1, per: 0 },
+];
+
+/** Elements of a tree array for `nodes` nodes of `slots` slots. */
+const treeElements = (per: 0 | 1 | 2, nodes: number, slots: number): number => nodes * (per === 0 ? 1 : per === 1 ? slots + 1 : slots + 2);
+
 /**
  * A store's index copied into the core: `copyIn` lays out the region (buckets, records
  * with room for `moreRecords`, key-name lengths, the tree's arrays) and configures the
@@ -78,7 +99,8 @@ const align8 = (n: number): number => (n + 7) & ~7;
 class CoreIndex {
   private bucketsAt = 0;
   private recordsAt = 0;
-  private tree: { count: number; leaf: number; next: number; va: number; keyA: number; keyB: number; rid: number; kid: number; capacity: number } | null = null;
+  /** Where each tree array starts in the core's memory (none without a tree). */
+  private treeAt: Record<TreeArray, number> | null = null;
 
   constructor(
     readonly sim: Simulator,
@@ -92,8 +114,8 @@ class CoreIndex {
     const idx = this.store.coreIndex()!;
     const nb = idx.buckets.length;
     const cap = idx.count + moreRecords;
-    const t = idx.tree?.coreArrays();
-    const span = idx.tree ? idx.tree.slotsPerNode + 1 : 0;
+    const tree = idx.tree;
+    const t = tree?.coreArrays();
     let off = 0;
     const take = (bytes: number): number => {
       const at = off;
@@ -103,47 +125,35 @@ class CoreIndex {
     const bucketsAt = take(nb * 4);
     const recordsAt = take(cap * 32);
     const lengthsAt = take(this.keys.lengthSlots);
-    const c = t ? t.capacity : 0;
-    const tl = t
-      ? {
-          va: take(c * 8), keyA: take(c * span * 8), keyB: take(c * span * 8),
-          count: take(c * 4), next: take(c * 4), rid: take(c * span * 4), kid: take(c * (span + 1) * 4), leaf: take(c), capacity: c,
-        }
-      : null;
+    const treeAt = {} as Record<TreeArray, number>;
+    if (tree && t) for (const a of TREE_ARRAYS) treeAt[a.name] = take(treeElements(a.per, t.capacity, tree.slotsPerNode) * a.bytes);
     const base = this.g.ycsbRegion(off);
     if (base === 0) throw new Error("the core could not allocate its structures: the YCSB phase needs more than 4 GiB of Wasm memory");
     // the region may have grown the memory: views after it
     const mem = this.g.memory.buffer;
     new Int32Array(mem, base + bucketsAt, nb).set(idx.buckets);
     new Uint8Array(mem, base + recordsAt, idx.records.length).set(idx.records);
-    if (t && tl) {
-      // the nodes in use (the rest is written before it is read, on both sides)
-      const m = t.nodes;
-      new Float64Array(mem, base + tl.va, m).set(t.va.subarray(0, m));
-      new Float64Array(mem, base + tl.keyA, m * span).set(t.keyA.subarray(0, m * span));
-      new Float64Array(mem, base + tl.keyB, m * span).set(t.keyB.subarray(0, m * span));
-      new Int32Array(mem, base + tl.count, m).set(t.count.subarray(0, m));
-      new Int32Array(mem, base + tl.next, m).set(t.next.subarray(0, m));
-      new Int32Array(mem, base + tl.rid, m * span).set(t.rid.subarray(0, m * span));
-      new Int32Array(mem, base + tl.kid, m * (span + 1)).set(t.kid.subarray(0, m * (span + 1)));
-      new Uint8Array(mem, base + tl.leaf, m).set(t.isLeaf.subarray(0, m));
-    }
     const s = this.store;
     this.g.kvConfigure(
       this.vcpu, base + bucketsAt, nb, base + recordsAt, idx.count, cap, s.fieldCount, s.fieldLength, idx.network ? 1 : 0,
       idx.tableVa, idx.requestBuffer, idx.responseBuffer, idx.responseOffset,
       base + lengthsAt, this.keys.lengthSlots, this.keys.zeroPadding, this.keys.ordered ? 1 : 0,
     );
-    const tree = idx.tree;
-    if (tree && t && tl) {
+    if (tree && t) {
+      for (const a of TREE_ARRAYS) {
+        treeAt[a.name] += base;
+        // the nodes in use (the rest is written before it is read, on both sides)
+        const n = treeElements(a.per, t.nodes, tree.slotsPerNode);
+        a.make(mem, treeAt[a.name], n).set(t[a.name].subarray(0, n) as never);
+      }
       this.g.treeConfigure(
-        1, base + tl.count, base + tl.leaf, base + tl.next, base + tl.va, base + tl.keyA, base + tl.keyB, base + tl.rid, base + tl.kid,
-        c, tree.slotsPerNode, tree.slotBytes, tree.nodeBytes, t.root, t.nodes, t.height,
+        1, treeAt.count, treeAt.isLeaf, treeAt.next, treeAt.va, treeAt.keyA, treeAt.keyB, treeAt.rid, treeAt.kid,
+        t.capacity, tree.slotsPerNode, tree.slotBytes, tree.nodeBytes, t.root, t.nodes, t.height,
       );
-      this.tree = { ...tl, count: base + tl.count, leaf: base + tl.leaf, next: base + tl.next, va: base + tl.va, keyA: base + tl.keyA, keyB: base + tl.keyB, rid: base + tl.rid, kid: base + tl.kid };
+      this.treeAt = treeAt;
     } else {
       this.g.treeConfigure(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0);
-      this.tree = null;
+      this.treeAt = null;
     }
     this.bucketsAt = base + bucketsAt;
     this.recordsAt = base + recordsAt;
@@ -157,19 +167,11 @@ class CoreIndex {
     idx.buckets.set(new Int32Array(mem, this.bucketsAt, idx.buckets.length));
     const n = g.kvCounter(K.records);
     const tree = idx.tree;
-    if (tree && this.tree) {
+    if (tree && this.treeAt) {
       const t = tree.coreArrays();
-      const m = g.treeState(1);
-      const span = tree.slotsPerNode + 1;
-      t.va.set(new Float64Array(mem, this.tree.va, m));
-      t.keyA.set(new Float64Array(mem, this.tree.keyA, m * span));
-      t.keyB.set(new Float64Array(mem, this.tree.keyB, m * span));
-      t.count.set(new Int32Array(mem, this.tree.count, m));
-      t.next.set(new Int32Array(mem, this.tree.next, m));
-      t.rid.set(new Int32Array(mem, this.tree.rid, m * span));
-      t.kid.set(new Int32Array(mem, this.tree.kid, m * (span + 1)));
-      t.isLeaf.set(new Uint8Array(mem, this.tree.leaf, m));
-      tree.setShape(g.treeState(0), g.treeState(1), g.treeState(2));
+      const nodes = g.treeState(1);
+      for (const a of TREE_ARRAYS) t[a.name].set(a.make(mem, this.treeAt[a.name], treeElements(a.per, nodes, tree.slotsPerNode)) as never);
+      tree.setShape(g.treeState(0), nodes, g.treeState(2));
     }
     this.store.addCoreRun({
       reads: g.kvCounter(K.reads),
