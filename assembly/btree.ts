@@ -5,7 +5,7 @@
 // slots per node + 1 (a node holds one extra slot until it splits); an inner node's
 // children at [n * (span + 1), ...). Values are record ids; a tie of packed heads is
 // decided by the records' key names (keys.ts compareDigits).
-import { access, queued, KIND_READ, KIND_WRITE, recordKeyNum, nameValue, keyLength } from "./kvstore";
+import { access, queued, KIND_READ, KIND_WRITE, recordKeyNum, nameValue, keyLength, kvScanVisit } from "./kvstore";
 import { compareDigits } from "./keys";
 
 const NODE_HEADER: u32 = 16; // btree.ts BTREE_NODE_HEADER_BYTES
@@ -190,6 +190,42 @@ export function treeInsert(a: f64, b: f64, value: i32, room: u32): void {
   }
   access(nodeVa(cur) + H + <u64>at * slot, <u32>(count(cur) - at) * slotBytes, KIND_WRITE); // memmove + new slot
   access(nodeVa(cur), 8, KIND_WRITE); // count
+}
+
+/** The tree's height (0: empty). */
+export function treeHeight(): i32 {
+  return height;
+}
+
+/**
+ * btree.ts scan: up to `len` values in key order from the first key >= the name (v
+ * padded to `digits`; packed head a, b), each visited as a scan's record: a read of
+ * each node on the path, then of each further leaf. Returns the values visited.
+ */
+export function treeScan(a: f64, b: f64, v: i64, digits: i32, len: u32, field: i32): u32 {
+  if (root < 0) return 0;
+  probeValue = v;
+  probeLen = digits;
+  let node = root;
+  while (!isLeaf(node)) {
+    readNode(node);
+    node = kid(node * (span + 1) + search(node, a, b, true));
+  }
+  readNode(node);
+  let pos = search(node, a, b, false);
+  let done: u32 = 0;
+  while (done < len && node >= 0) {
+    if (pos >= count(node)) {
+      node = load<i32>(nextA + (<usize>node << 2));
+      pos = 0;
+      if (node >= 0) readNode(node);
+      continue;
+    }
+    kvScanVisit(load<i32>(ridA + (<usize>(node * span + pos) << 2)), field);
+    pos++;
+    done++;
+  }
+  return done;
 }
 
 /** A descent's read of a node: its header and used slots. */

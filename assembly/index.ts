@@ -461,7 +461,7 @@ export function slabHeapAddress(heap: u32): u32 {
 // ---- YCSB's run phase in the core (ycsb.ts) ---------------------------------------------
 export {
   ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbQueued, ycsbRequeue, ycsbFailed, ycsbRun,
-  ycsbLoad, ycsbStatus, ycsbNamesCheck,
+  ycsbLoad, ycsbStatus, ycsbNamesCheck, ycsbLatest,
 } from "./ycsb";
 export { kvConfigure, kvCounter } from "./kvstore";
 export { treeConfigure, treeState } from "./btree";

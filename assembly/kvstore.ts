@@ -28,6 +28,8 @@ export const K_ACCESS_BYTES = 7;
 export const K_RESPONSE_OFFSET = 8;
 export const K_LONGEST_CHAIN = 9;
 export const K_TABLE_VA = 10;
+export const K_SCANS = 11;
+export const K_SCANNED = 12;
 
 let buckets: usize = 0;
 let bucketMask: u32 = 0;
@@ -52,6 +54,8 @@ let updates: f64 = 0;
 let notFound: f64 = 0;
 let inserts: f64 = 0;
 let recordBytes: f64 = 0;
+let scans: f64 = 0;
+let scanned: f64 = 0;
 let nAccesses: f64 = 0;
 let nAccessBytes: f64 = 0;
 let reqAt: usize = 0;
@@ -84,7 +88,7 @@ export function kvConfigure(
   memory.fill(lengths, 0, slots);
   zeroPadding = <i32>padding;
   ordered = orderedKeys != 0;
-  reads = updates = notFound = inserts = recordBytes = nAccesses = nAccessBytes = 0;
+  reads = updates = notFound = inserts = recordBytes = nAccesses = nAccessBytes = scans = scanned = 0;
   // the longest chain bounds an operation's header and key reads
   longest = 0;
   for (let b: u32 = 0; b < nBuckets; b++) {
@@ -108,6 +112,8 @@ export function kvCounter(i: u32): f64 {
     case K_RESPONSE_OFFSET: return <f64>wOff;
     case K_LONGEST_CHAIN: return <f64>longest;
     case K_TABLE_VA: return <f64>tableVa;
+    case K_SCANS: return scans;
+    case K_SCANNED: return scanned;
   }
   return 0;
 }
@@ -172,18 +178,44 @@ export function kvRead(keyNum: f64, keyLen: u32, hv: i32, field: i32): bool {
     respond(8);
     return false;
   }
-  const rec = recordVa(r);
-  const fieldsOff = <u64>(HEADER_BYTES + ((<u32>load<u8>(records + (<usize>r << 5) + 24) + 7) & ~7));
-  let bytes: u32;
-  if (field < 0) {
-    bytes = fieldCount * fieldLength;
-    access(rec + fieldsOff, bytes, KIND_READ);
-  } else {
-    bytes = fieldLength;
-    access(rec + fieldsOff + <u64>(<u32>field * fieldLength), bytes, KIND_READ);
-  }
+  const bytes = readFields(r, field);
   respond(bytes);
   return true;
+}
+
+/** Reads record `r`'s field(s); returns the bytes read. */
+function readFields(r: i32, field: i32): u32 {
+  const rec = recordVa(r);
+  const fieldsOff = <u64>(HEADER_BYTES + ((<u32>load<u8>(records + (<usize>r << 5) + 24) + 7) & ~7));
+  if (field < 0) {
+    const bytes = fieldCount * fieldLength;
+    access(rec + fieldsOff, bytes, KIND_READ);
+    return bytes;
+  }
+  access(rec + fieldsOff + <u64>(<u32>field * fieldLength), fieldLength, KIND_READ);
+  return fieldLength;
+}
+
+/** scan's start: counted, the request (the start key and a count). */
+export function kvScanRequest(keyLen: u32): void {
+  scans += 1;
+  request(keyLen + 8);
+}
+
+/** A scan's record: its header read, its field(s) read into the response. */
+export function kvScanVisit(r: i32, field: i32): void {
+  access(recordVa(r), HEADER_BYTES, KIND_READ); // the record's header (key length, field count)
+  respond(readFields(r, field));
+}
+
+/** Records a scan visited. */
+export function kvScanned(n: u32): void {
+  scanned += <f64>n;
+}
+
+/** `bytes` of response (an empty scan's). */
+export function kvRespond(bytes: u32): void {
+  respond(bytes);
 }
 
 /** Field bytes of `field` (-1: every field). */

@@ -17,8 +17,9 @@ import { packHead, packTail } from "./keys";
 import {
   queueAt, queued, kvRead, kvUpdate, kvInsertLookup, kvInsertRecord, kvInsertDone, recordSize,
   keyLength, mix32, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount, touchChain,
+  kvScanRequest, kvScanned, kvRespond,
 } from "./kvstore";
-import { treeInsert, treeRoom, treeAccessBound, treePresent, hostMalloc } from "./btree";
+import { treeInsert, treeRoom, treeAccessBound, treePresent, treeHeight, treeScan, hostMalloc } from "./btree";
 
 // JavaScript's Math.pow, for the rare draws the squaring shortcut cannot decide: the
 // reference's results depend on V8's pow to the last bit, so the core asks the same one.
@@ -32,11 +33,14 @@ const MEMO_BYTES: usize = <usize>MEMO << 3;
 const OP_READ: u32 = 0;
 const OP_UPDATE: u32 = 1;
 const OP_RMW: u32 = 2;
+const OP_INSERT: u32 = 3;
+const OP_SCAN: u32 = 4;
 
 // Flags of ycsbConfigure.
 const F_READ_ALL: u32 = 1;
 const F_WRITE_ALL: u32 = 2;
 const F_UNIFORM: u32 = 16;
+const F_LATEST: u32 = 32;
 
 // Counters (ycsbCounter indices).
 const C_READ = 0;
@@ -45,9 +49,12 @@ const C_RMW = 2;
 const C_HITS = 3;
 const C_MISSES = 4;
 const C_BYTES = 5;
-const NCOUNTERS = 6;
+const C_INSERT = 6;
+const C_SCAN = 7;
+const C_SCANNED = 8;
+const NCOUNTERS = 9;
 
-// ycsbLoad's reasons to stop (ycsbStatus).
+// ycsbLoad's and ycsbRun's reasons to stop (ycsbStatus).
 const S_DONE = 0; // the operations asked for
 const S_FULL = 1; // no room in the request buffer for another insert: run it
 const S_TREE = 2; // the B+-tree's arrays may not hold another insert: the host grows them
@@ -82,14 +89,28 @@ let rb: u32 = 0;
 let rc: u32 = 0;
 let rd: u32 = 0;
 
-// Operation chooser: up to 3 shares and their operations.
+// Operation chooser: up to 5 shares and their operations (f64 share, u32 operation each).
 let nShares: i32 = 0;
-let share0: f64 = 0;
-let share1: f64 = 0;
-let share2: f64 = 0;
-let op0: u32 = 0;
-let op1: u32 = 0;
-let op2: u32 = 0;
+const shares: usize = memory.data(5 * 16, 8);
+let hasInsert = false;
+let hasScan = false;
+
+// Inserts (an acknowledged counter, acknowledged at once: the last inserted is the limit).
+let insertNext: f64 = 0;
+
+// Scan lengths: uniform in [scanLb, scanLb + scanInterval).
+let scanLb: f64 = 0;
+let scanInterval: f64 = 0;
+
+// The latest distribution: a zipfian over the inserted keys whose zeta grows with them.
+let lItems: f64 = 0;
+let lZetan: f64 = 0;
+let lCount: f64 = 0;
+let lEta: f64 = 0;
+let lTheta: f64 = 0;
+let lZeta2: f64 = 0;
+let lAlpha: f64 = 0;
+let lSecond: f64 = 0;
 
 // Key chooser: uniform (lb + int(interval)) or scrambled zipfian.
 let uLb: f64 = 0;
@@ -102,6 +123,8 @@ let zSecond: f64 = 0;
 let sMin: f64 = 0;
 let sCount: i64 = 1;
 let keyLimit: f64 = 0;
+// the hash index's maximum records per bucket (store.ts maxLoadFactor)
+let loadFactor: f64 = 1;
 
 /**
  * A region of at least `bytes` for the memo, buckets and records (the last one reused
@@ -112,9 +135,11 @@ export function ycsbRegion(bytes: u32): u32 {
   const need = <usize>bytes + MEMO_BYTES;
   if (region != 0 && need <= regionBytes) return <u32>(region + MEMO_BYTES);
   if (region != 0 && region + regionBytes == <usize>load<u32>(CFG_HEAP_TOP)) store<u32>(CFG_HEAP_TOP, <u32>region);
-  region = allocRaw(need, 8); // the host writes what it uses; the memo is set by ycsbConfigure
+  region = allocRaw(need, 8); // the host writes what it uses
   regionBytes = region == 0 ? 0 : need;
-  return region == 0 ? 0 : <u32>(region + MEMO_BYTES);
+  if (region == 0) return 0;
+  memoClear();
+  return <u32>(region + MEMO_BYTES);
 }
 
 /**
@@ -123,8 +148,13 @@ export function ycsbRegion(bytes: u32): u32 {
  */
 export function ycsbConfigure(
   flagBits: u32, lb: f64, interval: f64, items: f64, zetan: f64, eta: f64, alpha: f64, second: f64, min: f64, count: f64, limit: f64,
+  scanMin: f64, scanCount: f64, maxLoad: f64,
 ): u32 {
   flags = flagBits;
+  loadFactor = maxLoad;
+  insertNext = limit + 1;
+  scanLb = scanMin;
+  scanInterval = scanCount;
   uLb = lb;
   uInterval = interval;
   zItems = items;
@@ -137,10 +167,38 @@ export function ycsbConfigure(
   keyLimit = limit;
   failed = 0;
   memory.fill(counters, 0, NCOUNTERS * 8);
+  memoClear();
+  return opBound();
+}
+
+/** The latest distribution's zipfian (SkewedLatestGenerator's, ZipfianGenerator.ofItems(basis.lastValue())). */
+export function ycsbLatest(items: f64, zetan: f64, countForZeta: f64, eta: f64, theta: f64, zeta2theta: f64, alpha: f64, second: f64): void {
+  lItems = items;
+  lZetan = zetan;
+  lCount = countForZeta;
+  lEta = eta;
+  lTheta = theta;
+  lZeta2 = zeta2theta;
+  lAlpha = alpha;
+  lSecond = second;
+}
+
+function memoClear(): void {
   for (let z: u32 = 0; z < MEMO; z++) store<i64>(region + (<usize>z << 3), i64.MIN_VALUE);
-  // a read-modify-write is two lookups: request 2, bucket 1, 2 a record, fields 1, response 1 each
-  maxPerOp = 2 * (5 + 2 * longestChain());
-  return maxPerOp;
+}
+
+/**
+ * The most accesses one operation can make now: a read-modify-write's two lookups
+ * (request 2, bucket 1, 2 a record, fields 1, response 1 each); an insert's (request
+ * 2, lookup, record and bucket 2, response 1, the tree's); a scan's (request 2, the
+ * descent, a leaf per record at most, header, fields and response a record).
+ */
+function opBound(): u32 {
+  const l = longestChain();
+  let b = 2 * (5 + 2 * l);
+  if (hasInsert) b = max(b, 8 + 2 * l + treeAccessBound());
+  if (hasScan) b = max(b, 4 + treeAccessBound() + 4 * <u32>(scanLb + scanInterval));
+  return b;
 }
 
 /** The random stream's state (the host's Rng after the stream was made). */
@@ -156,19 +214,15 @@ export function ycsbRngWord(i: u32): u32 {
   return i == 0 ? ra : i == 1 ? rb : i == 2 ? rc : rd;
 }
 
-/** Operation chooser entry `i` (0..2): YCSB's weight / sum of weights, and the operation (0 read, 1 update, 2 read-modify-write). */
+/** Operation chooser entry `i` (0..4): YCSB's weight / sum of weights, and the operation (0 read, 1 update, 2 read-modify-write, 3 insert, 4 scan). */
 export function ycsbShare(i: u32, share: f64, op: u32): void {
-  if (i == 0) {
-    share0 = share;
-    op0 = op;
-  } else if (i == 1) {
-    share1 = share;
-    op1 = op;
-  } else {
-    share2 = share;
-    op2 = op;
-  }
+  if (i >= 5) return;
+  store<f64>(shares + (<usize>i << 4), share);
+  store<u32>(shares + (<usize>i << 4), op, 8);
   nShares = <i32>i + 1;
+  if (i == 0) hasInsert = hasScan = false;
+  if (op == OP_INSERT) hasInsert = true;
+  if (op == OP_SCAN) hasScan = true;
 }
 
 /** Counter `i` of the run phase so far (see C_*). */
@@ -205,6 +259,7 @@ export function ycsbNamesCheck(start: f64, count: f64): u32 {
  */
 export function ycsbLoad(at: u32, keyStart: f64, ops: u32, capacity: u32, maxLoad: f64): u32 {
   queueAt(at);
+  loadFactor = maxLoad;
   const tree = treePresent();
   let done: u32 = 0;
   status = S_DONE;
@@ -224,19 +279,8 @@ export function ycsbLoad(at: u32, keyStart: f64, ops: u32, capacity: u32, maxLoa
       break;
     }
     const keyNum = keyStart + <f64>done;
-    const keyLen = keyLength(keyNum);
-    const hv = mix32(keyNum);
     done++;
-    if (!kvInsertLookup(keyNum, keyLen, hv)) continue;
-    const va = hostMalloc(recordSize(keyLen), 0, queued(), bound);
-    const r = kvInsertRecord(keyNum, keyLen, hv, va);
-    if (tree) {
-      const v = nameValue(keyNum);
-      treeInsert(packHead(v, <i32>keyLen - 4), packTail(v, <i32>keyLen - 4), r, bound);
-    }
-    kvInsertDone();
-    const nb = bucketCount();
-    if (<f64>recordCount() > <f64>nb * maxLoad && nb < (1 << 28)) {
+    if (insert(keyNum, keyLength(keyNum), mix32(keyNum), bound)) {
       status = S_EXPAND;
       break;
     }
@@ -256,44 +300,58 @@ export function ycsbFailed(): u32 {
  */
 export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
   queueAt(at);
+  status = S_DONE;
+  // inserts change the store and may need the host after them: one operation at a time
+  const batch: u32 = hasInsert ? 1 : BATCH;
+  const tree = treePresent();
   let done: u32 = 0;
   while (done < ops) {
+    if (hasInsert) {
+      if (recordRoom() == 0) {
+        status = S_RECORDS;
+        break;
+      }
+      if (tree && !treeRoom()) {
+        status = S_TREE;
+        break;
+      }
+    }
     // a batch of operations that surely fits the buffer
-    const room = (capacity - min(capacity, queued())) / maxPerOp;
-    const k = min(min(<u32>BATCH, ops - done), room);
-    if (k == 0) break;
+    const room = (capacity - min(capacity, queued())) / opBound();
+    const k = min(min(batch, ops - done), room);
+    if (k == 0) {
+      status = S_FULL;
+      break;
+    }
     // Draw the batch's operations first (CoreWorkload.doTransaction's order: the
-    // operation, its key, its fields; the store's operations draw nothing), loading
-    // each key's bucket and first record: independent cache misses the processor
-    // overlaps, where one operation after another would wait for each in turn. Then
-    // run them in order.
+    // operation, its key, a scan's length, its fields; the store's operations draw
+    // nothing), loading each key's bucket and first record: independent cache misses
+    // the processor overlaps, where one operation after another would wait for each in
+    // turn. Then run them in order.
     let n: u32 = 0;
     for (; n < k; n++) {
-      let val = nextFloat();
-      let op: u32 = 0;
-      if (val < share0) op = op0;
-      else {
-        val -= share0;
-        if (nShares > 1 && val < share1) op = op1;
-        else {
-          val -= share1;
-          if (nShares > 2 && val < share2) op = op2;
-          else {
-            failed = 1;
-            break;
-          }
-        }
+      const op = chooseOp();
+      if (op == NO_OP) {
+        failed = 1;
+        break;
       }
-      const keyNum = nextKeyNum();
+      let keyNum: f64;
+      if (op == OP_INSERT) {
+        // AcknowledgedCounterGenerator: the next number, acknowledged at once
+        keyNum = insertNext;
+        insertNext += 1;
+        keyLimit = keyNum;
+      } else keyNum = nextKeyNum();
       const hv = mix32(keyNum);
       const o = stage + (<usize>n << 5);
       store<u32>(o, op);
+      store<u32>(o, op == OP_SCAN ? <u32>(nextInt(scanInterval) + scanLb) : 0, 4);
       store<f64>(o, keyNum, 8);
       store<u32>(o, keyLength(keyNum), 16);
       store<i32>(o, hv, 20);
-      // read: its field; update: its field; read-modify-write: the read's, then the write's
-      store<i32>(o, op == OP_UPDATE ? -1 : pickField(F_READ_ALL), 24);
-      store<i32>(o, op == OP_READ ? -1 : pickField(F_WRITE_ALL), 28);
+      // read and scan: their field; update: its field; read-modify-write: the read's, then the write's
+      store<i32>(o, op == OP_UPDATE || op == OP_INSERT ? -1 : pickField(F_READ_ALL), 24);
+      store<i32>(o, op == OP_READ || op == OP_SCAN || op == OP_INSERT ? -1 : pickField(F_WRITE_ALL), 28);
       store<i32>(touched, load<i32>(touched) ^ touchChain(hv));
     }
     for (let i: u32 = 0; i < n; i++) {
@@ -308,16 +366,73 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
       } else if (op == OP_UPDATE) {
         count(C_UPDATE, 1);
         doUpdate(keyNum, keyLen, hv, load<i32>(o, 28));
-      } else {
+      } else if (op == OP_RMW) {
         count(C_RMW, 1);
         doRead(keyNum, keyLen, hv, load<i32>(o, 24));
         doUpdate(keyNum, keyLen, hv, load<i32>(o, 28));
+      } else if (op == OP_INSERT) {
+        count(C_INSERT, 1);
+        count(C_BYTES, <f64>fieldBytes(-1));
+        if (insert(keyNum, keyLen, hv, opBound())) status = S_EXPAND;
+      } else {
+        count(C_SCAN, 1);
+        const field = load<i32>(o, 24);
+        const visited = scan(keyNum, keyLen, load<u32>(o, 4), field);
+        count(C_SCANNED, <f64>visited);
+        count(C_BYTES, <f64>visited * <f64>fieldBytes(field));
       }
     }
     done += n;
-    if (failed) break;
+    if (failed || status != S_DONE) break;
   }
   return done;
+}
+
+const NO_OP: u32 = 0xFFFFFFFF;
+
+/** DiscreteGenerator.nextValue over the shares, in the order added. */
+function chooseOp(): u32 {
+  let val = nextFloat();
+  for (let i = 0; i < nShares; i++) {
+    const p = shares + (<usize>i << 4);
+    const share = load<f64>(p);
+    if (val < share) return load<u32>(p, 8);
+    val -= share;
+  }
+  return NO_OP;
+}
+
+/**
+ * store.ts insertRecord (a key of the workload's names): the request and lookup, then
+ * for a new key the record (from the host's allocator), its bucket, its slot in the
+ * tree, the response. True when the hash index is then over its load factor (the
+ * host doubles it before anything else runs).
+ */
+function insert(keyNum: f64, keyLen: u32, hv: i32, bound: u32): bool {
+  if (!kvInsertLookup(keyNum, keyLen, hv)) return false;
+  const va = hostMalloc(recordSize(keyLen), 0, queued(), bound);
+  const r = kvInsertRecord(keyNum, keyLen, hv, va);
+  if (treePresent()) {
+    const v = nameValue(keyNum);
+    treeInsert(packHead(v, <i32>keyLen - 4), packTail(v, <i32>keyLen - 4), r, bound);
+  }
+  kvInsertDone();
+  const nb = bucketCount();
+  return <f64>recordCount() > <f64>nb * loadFactor && nb < (1 << 28);
+}
+
+/** store.ts scan: the request, then up to `len` records in key order from the key's name on. */
+function scan(keyNum: f64, keyLen: u32, len: u32, field: i32): u32 {
+  kvScanRequest(keyLen);
+  if (treeHeight() == 0) {
+    kvRespond(8);
+    return 0;
+  }
+  const v = nameValue(keyNum);
+  const l = <i32>keyLen - 4;
+  const visited = treeScan(packHead(v, l), packTail(v, l), v, l, len, field);
+  kvScanned(visited);
+  return visited;
 }
 
 // ---- the driver's counts (drivers.ts runYcsb) around the store's operations ----------------
@@ -381,7 +496,7 @@ function nextInt(n: f64): f64 {
 function nextKeyNum(): f64 {
   let k: f64;
   do {
-    k = (flags & F_UNIFORM) != 0 ? nextInt(uInterval) + uLb : scrambledZipfian();
+    k = (flags & F_UNIFORM) != 0 ? nextInt(uInterval) + uLb : (flags & F_LATEST) != 0 ? latest() : scrambledZipfian();
   } while (k > keyLimit);
   return k;
 }
@@ -414,6 +529,29 @@ function modCount(h: i64): i64 {
   while (r < 0) r += n;
   while (r >= n) r -= n;
   return r;
+}
+
+/**
+ * SkewedLatestGenerator.nextValue: the last inserted key minus a zipfian over as many
+ * items, whose zeta grows with them (ZipfianGenerator.nextLong: zetan extended term by
+ * term, eta from the generator's first item count, as YCSB has it).
+ */
+function latest(): f64 {
+  const max = keyLimit;
+  if (max > lCount) {
+    let sum = lZetan;
+    for (let i = lCount; i < max; i++) sum += 1 / hostPow(i + 1, lTheta);
+    lZetan = sum;
+    lCount = max;
+    lEta = (1 - hostPow(2.0 / lItems, 1 - lTheta)) / (1 - lZeta2 / lZetan);
+  }
+  const u = nextFloat();
+  const uz = u * lZetan;
+  let z: f64;
+  if (uz < 1.0) z = 0;
+  else if (uz < lSecond) z = 1;
+  else z = truncTimesPow(max, lEta * u - lEta + 1, lAlpha);
+  return max - z;
 }
 
 /** ZipfianGenerator.nextLong(items) for its own item count (base 0). */

@@ -97,7 +97,9 @@ export interface YcsbGenerator {
   treeState(i: number): number;
   ycsbConfigure(
     flags: number, lb: number, interval: number, items: number, zetan: number, eta: number, alpha: number, secondBound: number, min: number, count: number, limit: number,
+    scanMin: number, scanInterval: number, maxLoadFactor: number,
   ): number;
+  ycsbLatest(items: number, zetan: number, countForZeta: number, eta: number, theta: number, zeta2theta: number, alpha: number, secondBound: number): void;
   ycsbSeed(a: number, b: number, c: number, d: number): void;
   ycsbRngWord(i: number): number;
   ycsbShare(i: number, share: number, op: number): void;

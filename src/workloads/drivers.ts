@@ -398,13 +398,16 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   }
   const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
-  const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream) : null;
+  const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount) : null;
   if (inCore) {
     inChunks(spec.operationCount, "run", (n) => inCore.run(n));
     const c = inCore.finish();
     counts.read += c.read;
     counts.update += c.update;
     counts.readmodifywrite += c.readmodifywrite;
+    counts.insert += c.insert;
+    counts.scan += c.scan;
+    scanned += c.scanned;
     hits += c.hits;
     misses += c.misses;
     bytes += c.bytes;

@@ -64,6 +64,13 @@ describe("YCSB's load and run phases in the core", () => {
     ["b", {}],
     ["c", {}],
     ["f", {}],
+    ["d", {}],
+    ["e", {}],
+    // inserts past the index's load factor and the tree's reserve; latest over a uniform mix
+    ["d", { store: { initialBuckets: 256 }, spec: { insertProportion: 0.3, readProportion: 0.7 } }],
+    ["e", { spec: { requestDistribution: "uniform", maxScanLength: 7, readAllFields: false } }],
+    ["e", { spec: { insertOrder: "ordered", zeroPadding: 10 } }],
+    ["c", { spec: { requestDistribution: "latest" } }],
     ["a", { spec: { requestDistribution: "uniform" } }],
     ["f", { spec: { readAllFields: false, writeAllFields: true } }],
     ["b", { spec: { insertOrder: "ordered", zeroPadding: 12 } }],
@@ -114,6 +121,9 @@ describe("YCSB's load and run phases in the core", () => {
           read: fc.integer({ min: 0, max: 4 }),
           update: fc.integer({ min: 0, max: 4 }),
           rmw: fc.integer({ min: 0, max: 4 }),
+          insert: fc.integer({ min: 0, max: 2 }),
+          scan: fc.integer({ min: 0, max: 2 }),
+          latest: fc.boolean(),
           fieldCount: fc.integer({ min: 1, max: 12 }),
           fieldLength: fc.integer({ min: 1, max: 400 }),
           uniform: fc.boolean(),
@@ -124,7 +134,7 @@ describe("YCSB's load and run phases in the core", () => {
           buckets: fc.constantFrom(1, 16, 65536),
         }),
         async (p) => {
-          const total = p.read + p.update + p.rmw;
+          const total = p.read + p.update + p.rmw + p.insert + p.scan;
           const opts: YcsbRunOptions = {
             seed: p.seed,
             recordCount: p.records,
@@ -134,9 +144,12 @@ describe("YCSB's load and run phases in the core", () => {
               readProportion: total === 0 ? 1 : p.read / Math.max(1, total),
               updateProportion: p.update / Math.max(1, total),
               readModifyWriteProportion: p.rmw / Math.max(1, total),
+              insertProportion: p.insert / Math.max(1, total),
+              scanProportion: p.scan / Math.max(1, total),
+              maxScanLength: 20,
               fieldCount: p.fieldCount,
               fieldLength: p.fieldLength,
-              requestDistribution: p.uniform ? "uniform" : "zipfian",
+              requestDistribution: p.latest ? "latest" : p.uniform ? "uniform" : "zipfian",
               readAllFields: p.readAll,
               writeAllFields: p.writeAll,
             },
@@ -144,7 +157,7 @@ describe("YCSB's load and run phases in the core", () => {
           expect(await fingerprint("ucat", "a", opts, true)).toBe(await fingerprint("ucat", "a", opts, false));
         },
       ),
-      { numRuns: 12, seed: 20261129 },
+      { numRuns: 16, seed: 20261129 },
     );
   });
 
@@ -234,7 +247,7 @@ describe("YCSB's load and run phases in the core", () => {
     const store = new KvStore(vm.process);
     runYcsb(vm.process, "f", { recordCount: 500, operationCount: 0, store });
     const stream = new YcsbRunStream(spec, 11);
-    const run = CoreYcsbRun.open(vm.process, store, stream)!;
+    const run = CoreYcsbRun.open(vm.process, store, stream, ycsbKeyNaming(spec), 777)!;
     expect(run).not.toBeNull();
     run.run(777);
     const c = run.finish();
@@ -273,22 +286,27 @@ describe("YCSB's load and run phases in the core", () => {
     void keys;
   });
 
-  it("what the core does not take stays on the host: inserts, scans, the latest distribution, layout fields, other processes", async () => {
+  it("what the core does not take stays on the host: zipfian scan lengths, layout fields, other processes, stores of other names", async () => {
     const { sim, vm } = await vmOf("ucat");
     const store = new KvStore(vm.process);
-    for (const w of ["d", "e"] as const) expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(ycsbWorkload(w), 1))).toBeNull();
-    const latest = ycsbWorkload("c", { requestDistribution: "latest" });
-    expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(latest, 1))).toBeNull();
-    const fields = new KvStore(vm.process, { layout: "fields" });
-    expect(CoreYcsbRun.open(vm.process, fields, new YcsbRunStream(ycsbWorkload("a"), 1))).toBeNull();
+    const open = (st: KvStore, spec: ReturnType<typeof ycsbWorkload>, p: Parameters<typeof CoreYcsbRun.open>[0] = vm.process) =>
+      CoreYcsbRun.open(p, st, new YcsbRunStream(spec, 1), ycsbKeyNaming(spec), 1000);
+    for (const w of ["a", "b", "c", "d", "e", "f"] as const) expect(open(store, ycsbWorkload(w))).not.toBeNull();
+    expect(open(store, ycsbWorkload("c", { requestDistribution: "latest" }))).not.toBeNull();
+    expect(open(store, ycsbWorkload("e", { scanLengthDistribution: "zipfian" }))).toBeNull();
+    expect(open(new KvStore(vm.process, { layout: "fields" }), ycsbWorkload("a"))).toBeNull();
+    expect(open(new KvStore(vm.process, { orderedIndex: false }), ycsbWorkload("e"))).toBeNull();
     const fake = new FakeProcess();
-    expect(CoreYcsbRun.open(fake, new KvStore(fake), new YcsbRunStream(ycsbWorkload("a"), 1))).toBeNull();
-    expect(CoreYcsbRun.open(vm.process, store, new YcsbRunStream(ycsbWorkload("a"), 1))).not.toBeNull();
+    expect(open(new KvStore(fake), ycsbWorkload("a"), fake)).toBeNull();
+    const other = new KvStore(vm.process);
+    other.insert(5, "zebra");
+    expect(open(other, ycsbWorkload("a"))).not.toBeNull(); // reads and updates need no names
+    expect(open(other, ycsbWorkload("d"))).toBeNull();
     sim.close();
   });
 
-  it("workloads D and E and layout fields give the same results with inCore on or off (the host runs them both times)", async () => {
-    for (const [w, o] of [["d", {}], ["e", {}], ["a", { store: { layout: "fields" } }]] as [YcsbWorkloadName, YcsbRunOptions][]) {
+  it("layout fields and zipfian scan lengths give the same results with inCore on or off (the host runs them both times)", async () => {
+    for (const [w, o] of [["e", { spec: { scanLengthDistribution: "zipfian" } }], ["a", { store: { layout: "fields" } }]] as [YcsbWorkloadName, YcsbRunOptions][]) {
       expect(await fingerprint("ucat", w, { ...SMALL, operationCount: 1500, ...o }, true)).toBe(await fingerprint("ucat", w, { ...SMALL, operationCount: 1500, ...o }, false));
     }
   });

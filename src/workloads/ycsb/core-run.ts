@@ -37,9 +37,10 @@ import type { Rng } from "../../util/rng.js";
 const F_READ_ALL = 1;
 const F_WRITE_ALL = 2;
 const F_UNIFORM = 16;
-const OP_CODES = { read: 0, update: 1, readmodifywrite: 2 } as const;
-const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5 } as const;
-const K = { reads: 0, updates: 1, notFound: 2, inserts: 3, records: 4, recordBytes: 5, accesses: 6, accessBytes: 7, responseOffset: 8 } as const;
+const F_LATEST = 32;
+const OP_CODES = { read: 0, update: 1, readmodifywrite: 2, insert: 3, scan: 4 } as const;
+const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5, insert: 6, scan: 7, scanned: 8 } as const;
+const K = { reads: 0, updates: 1, notFound: 2, inserts: 3, records: 4, recordBytes: 5, accesses: 6, accessBytes: 7, responseOffset: 8, scans: 11, scanned: 12 } as const;
 const S = { done: 0, full: 1, tree: 2, expand: 3, records: 4 } as const;
 /** Key name lengths remembered for the first 2^24 key numbers (16 MiB at most). */
 const KEY_LENGTH_SLOTS = 1 << 24;
@@ -51,6 +52,10 @@ export interface CoreRunCounts {
   read: number;
   update: number;
   readmodifywrite: number;
+  insert: number;
+  scan: number;
+  /** Records the scans visited. */
+  scanned: number;
   hits: number;
   misses: number;
   /** Payload bytes (fields read on hits, fields written). */
@@ -183,6 +188,8 @@ class CoreIndex {
       accesses: g.kvCounter(K.accesses),
       accessBytes: g.kvCounter(K.accessBytes),
       responseOffset: g.kvCounter(K.responseOffset),
+      scans: g.kvCounter(K.scans),
+      scanned: g.kvCounter(K.scanned),
       naming,
     });
   }
@@ -195,47 +202,74 @@ export class CoreYcsbRun {
   private constructor(
     private readonly index: CoreIndex,
     private readonly rng: Rng,
+    private readonly naming: KeyNaming,
+    private readonly inserts: boolean,
   ) {}
 
   /**
-   * Hands the store's index and the stream's state to the core, or returns null (nothing
-   * changed) when the run phase cannot run there (see the module comment).
+   * Hands the store's index and the stream's state to the core for up to `operations`
+   * operations, or returns null (nothing changed) when the run phase cannot run there
+   * (see the module comment). `naming` names the keys the stream inserts and scans
+   * from (ycsbKeyNaming of its spec).
    */
-  static open(process: WorkloadProcess, store: KvStore, stream: YcsbRunStream): CoreYcsbRun | null {
+  static open(process: WorkloadProcess, store: KvStore, stream: YcsbRunStream, naming: KeyNaming, operations: number): CoreYcsbRun | null {
     const sim = simulatorOf(process);
     const params = stream.coreParams();
     if (!sim || !params || !store.coreIndex() || params.fieldCount !== store.fieldCount || !namesFit(params)) return null;
+    const share = (op: string): number => params.shares.find((s) => s.op === op)?.share ?? 0;
+    const inserts = share("insert") > 0;
+    const scans = share("scan") > 0;
+    // inserts and scans order names in the tree: every record must be named as the stream names keys
+    if ((inserts || scans) && !store.allNamedBy(naming)) return null;
+    if (scans && !store.coreIndex()!.tree) return null; // the host's scan says the store has no ordered index
     const g = sim.core.ycsbGenerator();
-    const lengthSlots = Math.max(0, Math.min(params.limit + 1, KEY_LENGTH_SLOTS));
+    // a name the core cannot order ("-" and digits: a hash equal to Long.MIN_VALUE) stays on the host
+    if (inserts && !params.ordered && g.ycsbNamesCheck(params.limit + 1, operations) !== 0) return null;
+    const maxKey = params.limit + 1 + (inserts ? operations : 0);
+    const lengthSlots = Math.max(0, Math.min(maxKey, KEY_LENGTH_SLOTS));
     const index = new CoreIndex(sim, g, store, (process as Process).vcpu, { zeroPadding: params.zeroPadding, ordered: params.ordered, lengthSlots });
-    index.copyIn(0);
+    const expected = inserts ? Math.ceil(operations * share("insert") * 1.2) + 64 : 0;
+    const tree = store.coreIndex()!.tree;
+    if (tree && inserts && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * expected) / tree.slotsPerNode) + 16);
+    index.copyIn(expected);
     const k = params.keys;
-    const flags = (params.readAll ? F_READ_ALL : 0) | (params.writeAll ? F_WRITE_ALL : 0) | (k.kind === "uniform" ? F_UNIFORM : 0);
+    const flags =
+      (params.readAll ? F_READ_ALL : 0) | (params.writeAll ? F_WRITE_ALL : 0) | (k.kind === "uniform" ? F_UNIFORM : 0) | (k.kind === "latest" ? F_LATEST : 0);
     const z = k.kind === "scrambled" ? k : { items: 0, zetan: 0, eta: 0, alpha: 0, secondBound: 0, min: 0, count: 1 };
     const u = k.kind === "uniform" ? k : { lb: 0, interval: 0 };
-    const perOp = g.ycsbConfigure(flags, u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit);
+    params.shares.forEach((s, i) => g.ycsbShare(i, s.share, OP_CODES[s.op]));
+    if (k.kind === "latest") g.ycsbLatest(k.items, k.zetan, k.countForZeta, k.eta, k.theta, k.zeta2theta, k.alpha, k.secondBound);
+    const perOp = g.ycsbConfigure(
+      flags, u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit,
+      params.scan.min, params.scan.interval, store.coreIndex()!.maxLoadFactor,
+    );
     // an operation must fit in an empty buffer (chains of ~500 000 records do not): the store is untouched
     if (perOp > sim.queueCapacity) return null;
     const [a, b, c, d] = params.rng.getState();
     g.ycsbSeed(a, b, c, d);
-    params.shares.forEach((s, i) => g.ycsbShare(i, s.share, OP_CODES[s.op]));
-    return new CoreYcsbRun(index, params.rng);
+    if (inserts) setMalloc(sim, g, store);
+    return new CoreYcsbRun(index, params.rng, naming, inserts);
   }
 
   /** Runs `ops` operations: their accesses go into the simulator's queue, which runs whenever it cannot take another operation. */
   run(ops: number): void {
     if (this.finished) throw new Error("CoreYcsbRun: finished; open another");
-    const { sim, g } = this.index;
+    const { sim, g, store } = this.index;
     let left = ops;
     while (left > 0) {
       let n = 0;
+      const from = sim.queuedRequests;
       sim.fillQueue((at, capacity) => {
         n = g.ycsbRun(at, Math.min(left, 2 ** 30), capacity);
         return g.ycsbQueued();
       });
       if (g.ycsbFailed()) throw new Error("DiscreteGenerator: no value chosen (no values, or weights are not positive)");
       left -= n;
-      if (left > 0) sim.flush(); // no room for another operation
+      const status = g.ycsbStatus();
+      if (status === S.full) {
+        if (n === 0 && from === 0) throw new Error("CoreYcsbRun: an operation may make more requests than the core's buffer holds");
+        sim.flush();
+      } else if (status !== S.done) hostTurn(this.index, this.naming, status, Math.ceil(store.size / 4) + 64);
     }
   }
 
@@ -244,11 +278,42 @@ export class CoreYcsbRun {
     if (this.finished) throw new Error("CoreYcsbRun: finished already");
     this.finished = true;
     const g = this.index.g;
-    this.index.copyBack();
+    if (this.inserts) this.index.sim.core.setKvMalloc(null);
+    this.index.copyBack(this.naming);
     this.rng.setState([0, 1, 2, 3].map((i) => g.ycsbRngWord(i)));
     const n = (i: number): number => g.ycsbCounter(i);
-    return { read: n(C.read), update: n(C.update), readmodifywrite: n(C.readmodifywrite), hits: n(C.hits), misses: n(C.misses), bytes: n(C.bytes) };
+    return {
+      read: n(C.read), update: n(C.update), readmodifywrite: n(C.readmodifywrite), insert: n(C.insert), scan: n(C.scan), scanned: n(C.scanned),
+      hits: n(C.hits), misses: n(C.misses), bytes: n(C.bytes),
+    };
   }
+}
+
+/**
+ * The core's allocations go to the store's allocator: the host's queue is the core's
+ * until the call (the allocator may edit page tables; it runs nothing), and runs if
+ * the operation's remaining requests might not fit.
+ */
+function setMalloc(sim: Simulator, g: YcsbGenerator, store: KvStore): void {
+  sim.core.setKvMalloc((bytes, meta, queued, room) => {
+    sim.setQueued(queued);
+    const va = store.mallocFor(bytes, meta === 1);
+    if (sim.queuedRequests + room > sim.queueCapacity) sim.flush();
+    g.ycsbRequeue(sim.queuedRequests);
+    return va;
+  });
+}
+
+/** What the core left to the host (a status of assembly/ycsb.ts): the index back, the host's part, the index in again with room for `moreRecords`. */
+function hostTurn(index: CoreIndex, naming: KeyNaming, status: number, moreRecords: number): void {
+  index.copyBack(naming);
+  const store = index.store;
+  if (status === S.expand) store.expandIfFull();
+  else if (status === S.tree) {
+    const tree = store.coreIndex()!.tree!;
+    tree.reserveNodes(Math.max(64, tree.coreArrays().capacity * 2));
+  }
+  index.copyIn(moreRecords);
 }
 
 /** YCSB's load phase in the core: the inserts of consecutive key numbers; see the module comment. */
@@ -296,16 +361,8 @@ export class CoreYcsbLoad {
     const tree = store.coreIndex()!.tree;
     if (tree && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * count) / tree.slotsPerNode) + 16);
     index.copyIn(count);
-    const load = new CoreYcsbLoad(index, naming, first, count);
-    sim.core.setKvMalloc((bytes, meta, queued, room) => {
-      // the host's queue is the core's until now; the allocator may run it (never here: it runs nothing on malloc)
-      sim.setQueued(queued);
-      const va = store.mallocFor(bytes, meta === 1);
-      if (sim.queuedRequests + room > sim.queueCapacity) sim.flush();
-      g.ycsbRequeue(sim.queuedRequests);
-      return va;
-    });
-    return load;
+    setMalloc(sim, g, store);
+    return new CoreYcsbLoad(index, naming, first, count);
   }
 
   /** The next `ops` inserts (at most those left). */
@@ -322,16 +379,7 @@ export class CoreYcsbLoad {
       left -= n;
       const status = g.ycsbStatus();
       if (status === S.full) sim.flush();
-      else if (status !== S.done) {
-        // the host's turn: the index back, its part done, the index in again
-        this.index.copyBack(this.naming);
-        if (status === S.expand) store.expandIfFull();
-        else if (status === S.tree) {
-          const tree = store.coreIndex()!.tree!;
-          tree.reserveNodes(Math.max(64, tree.coreArrays().capacity * 2));
-        }
-        this.index.copyIn(this.left);
-      }
+      else if (status !== S.done) hostTurn(this.index, this.naming, status, this.left);
     }
   }
 

@@ -595,7 +595,8 @@ function slotOf(value: number): number {
  * latest.nextValue(); // 999 most often, then 998, ...
  */
 export class SkewedLatestGenerator implements NumberGenerator {
-  private readonly zipfian: ZipfianGenerator;
+  /** The zipfian over the basis's values (its zeta grows with them). */
+  readonly zipfian: ZipfianGenerator;
   private last = Number.NaN;
 
   constructor(

@@ -293,7 +293,7 @@ export class KvStore {
    */
   addCoreRun(r: {
     reads: number; updates: number; notFound: number; inserts: number; records: Uint8Array; recordBytes: number;
-    accesses: number; accessBytes: number; responseOffset: number; naming?: KeyNaming;
+    accesses: number; accessBytes: number; responseOffset: number; scans: number; scanned: number; naming?: KeyNaming;
   }): void {
     const n = r.records.length / 32;
     if (n > this.n) {
@@ -306,6 +306,8 @@ export class KvStore {
     this.updates += r.updates;
     this.notFound += r.notFound;
     this.inserts += r.inserts;
+    this.scans += r.scans;
+    this.scanned += r.scanned;
     this.recordBytes += r.recordBytes;
     this.meter.accesses += r.accesses;
     this.meter.accessBytes += r.accessBytes;

@@ -572,29 +572,36 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
 
   /**
    * What the core's generator needs to continue this stream exactly (src/workloads/ycsb/
-   * core-run.ts), or null when the stream has what it lacks: inserts or scans (they
-   * change or walk the store's indexes), the latest distribution (it follows inserts), or
-   * key names over 255 bytes (the store refuses them; the host path says so).
+   * core-run.ts), or null when the stream has what it lacks: scan lengths other than
+   * uniform, or key names over 255 bytes (the store refuses them; the host path says so).
+   * The next insert takes the number after `limit` (no insert is outstanding: the
+   * stream acknowledges each at once).
    *
    * @example
    * stream.coreParams()?.keys.kind; // "scrambled" for workload A
    */
   coreParams(): YcsbCoreParams | null {
     const shares = this.operationChooser.weights();
-    if (shares.some((s) => s.value === "insert" || s.value === "scan")) return null;
     if (4 + Math.max(this.spec.zeroPadding, 20) > 255) return null;
+    const hasScan = shares.some((s) => s.value === "scan");
+    const sl = this.scanLength;
+    if (hasScan && !(sl instanceof UniformLongGenerator)) return null;
     const kc = this.keyChooser;
     let keys: YcsbCoreParams["keys"];
     if (kc instanceof UniformLongGenerator) keys = { kind: "uniform", lb: kc.lb, interval: kc.interval };
     else if (kc instanceof ScrambledZipfianGenerator) {
       const z = kc.gen;
       keys = { kind: "scrambled", items: z.items, zetan: z.zetan, eta: z.eta, alpha: z.alpha, secondBound: z.secondBound, min: kc.min, count: kc.itemCount };
+    } else if (kc instanceof SkewedLatestGenerator) {
+      const z = kc.zipfian;
+      keys = { kind: "latest", items: z.items, zetan: z.zetan, countForZeta: z.countForZeta, eta: z.eta, theta: z.theta, zeta2theta: z.zeta2theta, alpha: z.alpha, secondBound: z.secondBound };
     } else return null;
     return {
       rng: this.rng,
-      shares: shares.map((s) => ({ op: s.value as "read" | "update" | "readmodifywrite", share: s.share })),
+      shares: shares.map((s) => ({ op: s.value, share: s.share })),
       keys,
       limit: this.insertSequence.lastValue(),
+      scan: sl instanceof UniformLongGenerator ? { min: sl.lb, interval: sl.interval } : { min: 0, interval: 1 },
       fieldCount: this.fields.length,
       readAll: this.spec.readAllFields,
       writeAll: this.spec.writeAllFields,
@@ -602,6 +609,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
       zeroPadding: this.spec.zeroPadding,
     };
   }
+
 
   /** The next operation (a new object each call). */
   next(): YcsbOperation {
@@ -704,11 +712,14 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
  */
 export interface YcsbCoreParams {
   rng: Rng;
-  shares: { op: "read" | "update" | "readmodifywrite"; share: number }[];
+  shares: { op: YcsbOp; share: number }[];
   keys:
     | { kind: "uniform"; lb: number; interval: number }
-    | { kind: "scrambled"; items: number; zetan: number; eta: number; alpha: number; secondBound: number; min: number; count: number };
+    | { kind: "scrambled"; items: number; zetan: number; eta: number; alpha: number; secondBound: number; min: number; count: number }
+    | { kind: "latest"; items: number; zetan: number; countForZeta: number; eta: number; theta: number; zeta2theta: number; alpha: number; secondBound: number };
   limit: number;
+  /** Scan lengths: uniform in [min, min + interval). */
+  scan: { min: number; interval: number };
   fieldCount: number;
   readAll: boolean;
   writeAll: boolean;
