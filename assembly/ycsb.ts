@@ -196,7 +196,7 @@ function memoClear(): void {
 function opBound(): u32 {
   const l = longestChain();
   let b = 2 * (5 + 2 * l);
-  if (hasInsert) b = max(b, 8 + 2 * l + treeAccessBound());
+  if (hasInsert) b = max(b, insertBound(treePresent()));
   if (hasScan) b = max(b, 4 + treeAccessBound() + 4 * <u32>(scanLb + scanInterval));
   return b;
 }
@@ -264,16 +264,9 @@ export function ycsbLoad(at: u32, keyStart: f64, ops: u32, capacity: u32, maxLoa
   let done: u32 = 0;
   status = S_DONE;
   while (done < ops) {
-    if (recordRoom() == 0) {
-      status = S_RECORDS;
-      break;
-    }
-    if (tree && !treeRoom()) {
-      status = S_TREE;
-      break;
-    }
-    // request 2, lookup 1 + 2 a record, record 1, bucket 1, response 1; the tree's
-    const bound = 8 + 2 * longestChain() + (tree ? treeAccessBound() : 0);
+    status = insertRoom(tree);
+    if (status != S_DONE) break;
+    const bound = insertBound(tree);
     if (queued() + bound > capacity) {
       status = S_FULL;
       break;
@@ -307,14 +300,8 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
   let done: u32 = 0;
   while (done < ops) {
     if (hasInsert) {
-      if (recordRoom() == 0) {
-        status = S_RECORDS;
-        break;
-      }
-      if (tree && !treeRoom()) {
-        status = S_TREE;
-        break;
-      }
+      status = insertRoom(tree);
+      if (status != S_DONE) break;
     }
     // a batch of operations that surely fits the buffer
     const room = (capacity - min(capacity, queued())) / opBound();
@@ -389,6 +376,18 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
 }
 
 const NO_OP: u32 = 0xFFFFFFFF;
+
+/** S_DONE when another insert has room (a record, the tree's arrays), else what the host must make. */
+function insertRoom(tree: bool): u32 {
+  if (recordRoom() == 0) return S_RECORDS;
+  if (tree && !treeRoom()) return S_TREE;
+  return S_DONE;
+}
+
+/** The most accesses an insert makes: request 2, lookup 1 + 2 a record, record 1, bucket 1, response 1, the tree's. */
+function insertBound(tree: bool): u32 {
+  return 8 + 2 * longestChain() + (tree ? treeAccessBound() : 0);
+}
 
 /** DiscreteGenerator.nextValue over the shares, in the order added. */
 function chooseOp(): u32 {
