@@ -400,8 +400,13 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   const stream = new YcsbRunStream(spec, seed);
   const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount) : null;
   if (inCore) {
-    inChunks(spec.operationCount, "run", (n) => inCore.run(n));
-    const c = inCore.finish();
+    let c: ReturnType<typeof inCore.finish>;
+    try {
+      inChunks(spec.operationCount, "run", (n) => inCore.run(n));
+    } finally {
+      // also after an error (out of memory in an insert): the store takes back what was done
+      c = inCore.finish();
+    }
     counts.read += c.read;
     counts.update += c.update;
     counts.readmodifywrite += c.readmodifywrite;

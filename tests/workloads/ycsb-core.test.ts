@@ -196,6 +196,29 @@ describe("YCSB's load and run phases in the core", () => {
     expect(outs[1]).toBe(outs[0]);
   });
 
+  it("a run phase whose inserts run out of guest memory: the same error, and the store and counters as the host path leaves them", async () => {
+    const outs = [];
+    for (const inCore of [false, true]) {
+      const sim = await Simulator.create({ tiers: [{ name: "dram", preset: "dram", capacity: 1 * GiB }], maxVms: 1 });
+      const vm = sim.createVm({ policy: "osv", nodes: [{ tier: "dram", bytes: 24 * MiB }] });
+      const store = new KvStore(vm.process);
+      let error = "";
+      try {
+        runYcsb(vm.process, "d", { recordCount: 5000, operationCount: 400_000, store, inCore, spec: { insertProportion: 0.5, readProportion: 0.5 } });
+      } catch (e) {
+        error = String(e);
+      }
+      sim.flush();
+      outs.push(JSON.stringify({ error, s: store.stats(), c: sim.counters(vm.vcpu) }, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      // the store still works afterwards (its index came back from the core)
+      expect(store.read(7, 23)).toBeTypeOf("boolean");
+      sim.close();
+    }
+    expect(JSON.parse(outs[0]!).error).toMatch(/memory/i);
+    expect(JSON.parse(outs[0]!).s.inserts).toBeGreaterThan(5000);
+    expect(outs[1]).toBe(outs[0]);
+  });
+
   it("a store holding keys of other names loads on the host (the core orders YCSB's names only)", async () => {
     const outs = [];
     for (const inCore of [false, true]) {
