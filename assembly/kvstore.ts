@@ -168,7 +168,7 @@ export function bucketCount(): u32 {
   return bucketMask + 1;
 }
 
-/** read: true when found (the field bytes read in `lastBytes`). */
+/** read: its field(s) into the response; true when the key was found. */
 export function kvRead(keyNum: f64, keyLen: u32, hv: i32, field: i32): bool {
   reads += 1;
   request(keyLen);

@@ -12,8 +12,7 @@
 // next phase.
 import { allocRaw } from "./heap";
 import { CFG_HEAP_TOP } from "./layout";
-import { fnvHash64 } from "./keys";
-import { packHead, packTail } from "./keys";
+import { fnvHash64, packHead, packTail } from "./keys";
 import {
   queueAt, queued, kvRead, kvUpdate, kvInsertLookup, kvInsertRecord, kvInsertDone, recordSize,
   keyLength, mix32, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount, touchChain,
