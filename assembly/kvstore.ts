@@ -26,10 +26,8 @@ export const K_RECORD_BYTES = 5;
 export const K_ACCESSES = 6;
 export const K_ACCESS_BYTES = 7;
 export const K_RESPONSE_OFFSET = 8;
-export const K_LONGEST_CHAIN = 9;
-export const K_TABLE_VA = 10;
-export const K_SCANS = 11;
-export const K_SCANNED = 12;
+export const K_SCANS = 9;
+export const K_SCANNED = 10;
 
 let buckets: usize = 0;
 let bucketMask: u32 = 0;
@@ -110,8 +108,6 @@ export function kvCounter(i: u32): f64 {
     case K_ACCESSES: return nAccesses;
     case K_ACCESS_BYTES: return nAccessBytes;
     case K_RESPONSE_OFFSET: return <f64>wOff;
-    case K_LONGEST_CHAIN: return <f64>longest;
-    case K_TABLE_VA: return <f64>tableVa;
     case K_SCANS: return scans;
     case K_SCANNED: return scanned;
   }

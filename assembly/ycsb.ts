@@ -55,11 +55,12 @@ const NCOUNTERS = 9;
 
 // ycsbLoad's and ycsbRun's reasons to stop (ycsbStatus).
 const S_DONE = 0; // the operations asked for
-const S_FULL = 1; // no room in the request buffer for another insert: run it
+const S_FULL = 1; // no room in the request buffer for another operation: run it
 const S_TREE = 2; // the B+-tree's arrays may not hold another insert: the host grows them
 const S_EXPAND = 3; // the hash index is over its load factor: the host doubles it
 const S_RECORDS = 4; // no room for another record
-// ycsbRun's batch: per operation 32 B (u32 op, f64 key number @8, u32 key length @16,
+// ycsbRun's batch (16: a guess, enough loads in flight; 67-77 -> 63-70 ms for the bench's
+// YCSB-A run phase against 1, docs/performance.md): per operation 32 B (u32 op, f64 key number @8, u32 key length @16,
 // i32 hash @20, i32 read field @24, i32 write field @28)
 const BATCH = 16;
 const stage: usize = memory.data(BATCH * 32, 8);
@@ -78,7 +79,6 @@ const counters: usize = memory.data(NCOUNTERS * 8, 8);
 let region: usize = 0;
 let regionBytes: usize = 0;
 let flags: u32 = 0;
-let maxPerOp: u32 = 0;
 let failed: u32 = 0;
 let status: u32 = 0;
 
@@ -126,7 +126,7 @@ let keyLimit: f64 = 0;
 let loadFactor: f64 = 1;
 
 /**
- * A region of at least `bytes` for the memo, buckets and records (the last one reused
+ * A region of at least `bytes` (after the memo) for the buckets, records, key-name lengths and tree (the last one reused
  * when large enough; a larger one replaces it, in place when it is the heap's last
  * allocation). Returns its address, 0 when memory ran out.
  */
@@ -239,7 +239,7 @@ export function ycsbRequeue(at: u32): void {
   queueAt(at);
 }
 
-/** Why the last ycsbLoad stopped (S_*). */
+/** Why the last ycsbLoad or ycsbRun stopped (S_*). */
 export function ycsbStatus(): u32 {
   return status;
 }
@@ -543,22 +543,21 @@ function latest(): f64 {
     lCount = max;
     lEta = (1 - hostPow(2.0 / lItems, 1 - lTheta)) / (1 - lZeta2 / lZetan);
   }
-  const u = nextFloat();
-  const uz = u * lZetan;
-  let z: f64;
-  if (uz < 1.0) z = 0;
-  else if (uz < lSecond) z = 1;
-  else z = truncTimesPow(max, lEta * u - lEta + 1, lAlpha);
-  return max - z;
+  return max - zipfDraw(max, lZetan, lEta, lSecond, lAlpha);
 }
 
-/** ZipfianGenerator.nextLong(items) for its own item count (base 0). */
+/** ZipfianGenerator.nextLong(items) of the scrambled zipfian's generator, for its own item count (base 0). */
 function zipfian(): f64 {
+  return zipfDraw(zItems, zZetan, zEta, zSecond, zAlpha);
+}
+
+/** ZipfianGenerator.nextLong's draw over `items` items (base 0), the generator's zetan, eta, 1 + 0.5^theta and alpha given. */
+function zipfDraw(items: f64, zetan: f64, eta: f64, second: f64, alpha: f64): f64 {
   const u = nextFloat();
-  const uz = u * zZetan;
+  const uz = u * zetan;
   if (uz < 1.0) return 0;
-  if (uz < zSecond) return 1;
-  return truncTimesPow(zItems, zEta * u - zEta + 1, zAlpha);
+  if (uz < second) return 1;
+  return truncTimesPow(items, eta * u - eta + 1, alpha);
 }
 
 /** generators.ts truncTimesPow: trunc(n * x^alpha), by squarings when they decide it. */

@@ -28,7 +28,7 @@
  */
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
-import { KvStore, type KeyNaming, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
+import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
 import { CoreYcsbLoad, CoreYcsbRun } from "./ycsb/core-run.js";
@@ -260,7 +260,8 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let apply: (op: YcsbOperation) => void;
   let model: MeteredProcess;
   let kvStore: KvStore | null = null;
-  let naming: KeyNaming | null = null;
+  // the key names of this workload, for the store's ordered index (made only when needed)
+  const naming = ycsbKeyNaming(spec);
   let given: boolean;
   let finish: () => Pick<WorkloadRunResult, "memcached" | "store">;
   if (backend === "kv-store") {
@@ -278,7 +279,6 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     }
     model = store.meter;
     kvStore = store;
-    const names = (naming = ycsbKeyNaming(spec));
     finish = () => ({ store: store.stats() });
     apply = (op) => {
       const keyLen = op.keyLength;
@@ -298,7 +298,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
           break;
         }
         case "insert":
-          store.insertKey(op.keyNum, names);
+          store.insertKey(op.keyNum, naming);
           bytes += spec.fieldCount * spec.fieldLength;
           break;
         case "scan": {
@@ -372,7 +372,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   };
   if (load) {
     const loadStream = new YcsbLoadStream(spec);
-    const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count) : null;
+    const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count) : null;
     if (inCore) {
       try {
         inChunks(loadStream.count, "load", (n) => {
@@ -398,7 +398,7 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   }
   const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
-  const inCore = kvStore && naming && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount) : null;
+  const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount) : null;
   if (inCore) {
     let c: ReturnType<typeof inCore.finish>;
     try {

@@ -30,7 +30,7 @@ import type { Simulator } from "../../sim/simulator.js";
 import type { YcsbGenerator } from "../../core/wasm.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
-import type { YcsbRunStream, YcsbWorkloadSpec } from "./workloads.js";
+import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
 import type { Rng } from "../../util/rng.js";
 
 // assembly/ycsb.ts flags, operation codes, counters and load statuses; kvstore.ts counters
@@ -40,10 +40,10 @@ const F_UNIFORM = 16;
 const F_LATEST = 32;
 const OP_CODES = { read: 0, update: 1, readmodifywrite: 2, insert: 3, scan: 4 } as const;
 const C = { read: 0, update: 1, readmodifywrite: 2, hits: 3, misses: 4, bytes: 5, insert: 6, scan: 7, scanned: 8 } as const;
-const K = { reads: 0, updates: 1, notFound: 2, inserts: 3, records: 4, recordBytes: 5, accesses: 6, accessBytes: 7, responseOffset: 8, scans: 11, scanned: 12 } as const;
+const K = { reads: 0, updates: 1, notFound: 2, inserts: 3, records: 4, recordBytes: 5, accesses: 6, accessBytes: 7, responseOffset: 8, scans: 9, scanned: 10 } as const;
 const S = { done: 0, full: 1, tree: 2, expand: 3, records: 4 } as const;
-/** Key name lengths remembered for the first 2^24 key numbers (16 MiB at most). */
-const KEY_LENGTH_SLOTS = 1 << 24;
+/** Key name lengths remembered for the first 2^24 key numbers (16 MiB at most), as the host's stream does. */
+const KEY_LENGTH_SLOTS = KEY_LENGTHS_CACHED;
 /** The longest key name the store takes. */
 const MAX_KEY_LENGTH = 255;
 
@@ -165,7 +165,7 @@ class CoreIndex {
   }
 
   /** The buckets, new records, tree and counters back into the store. */
-  copyBack(naming?: KeyNaming): void {
+  copyBack(naming: KeyNaming): void {
     const g = this.g;
     const idx = this.store.coreIndex()!;
     const mem = g.memory.buffer;
@@ -228,6 +228,7 @@ export class CoreYcsbRun {
     const maxKey = params.limit + 1 + (inserts ? operations : 0);
     const lengthSlots = Math.max(0, Math.min(maxKey, KEY_LENGTH_SLOTS));
     const index = new CoreIndex(sim, g, store, (process as Process).vcpu, { zeroPadding: params.zeroPadding, ordered: params.ordered, lengthSlots });
+    // records for the inserts expected, with a margin (a guess; more are made room for when the core asks)
     const expected = inserts ? Math.ceil(operations * share("insert") * 1.2) + 64 : 0;
     const tree = store.coreIndex()!.tree;
     if (tree && inserts && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * expected) / tree.slotsPerNode) + 16);
@@ -269,7 +270,7 @@ export class CoreYcsbRun {
       if (status === S.full) {
         if (n === 0 && from === 0) throw new Error("CoreYcsbRun: an operation may make more requests than the core's buffer holds");
         sim.flush();
-      } else if (status !== S.done) hostTurn(this.index, this.naming, status, Math.ceil(store.size / 4) + 64);
+      } else if (status !== S.done) hostTurn(this.index, this.naming, status, Math.ceil(store.size / 4) + 64); // room for a quarter more records (a guess)
     }
   }
 

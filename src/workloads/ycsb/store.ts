@@ -293,13 +293,13 @@ export class KvStore {
    */
   addCoreRun(r: {
     reads: number; updates: number; notFound: number; inserts: number; records: Uint8Array; recordBytes: number;
-    accesses: number; accessBytes: number; responseOffset: number; scans: number; scanned: number; naming?: KeyNaming;
+    accesses: number; accessBytes: number; responseOffset: number; scans: number; scanned: number; naming: KeyNaming;
   }): void {
     const n = r.records.length / 32;
     if (n > this.n) {
       this.growRecords(n);
       this.meta.u8.set(r.records.subarray(this.n * 32), this.n * 32);
-      for (let i = this.n; i < n; i++) this.names[i] = r.naming!;
+      for (let i = this.n; i < n; i++) this.names[i] = r.naming;
       this.n = n;
     }
     this.reads += r.reads;

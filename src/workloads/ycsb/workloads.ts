@@ -298,8 +298,8 @@ function packKeyName(keyNum: number, digits: number, ordered: boolean, zeroPaddi
   out[1] = v;
 }
 
-/** Key numbers below this have their name's length remembered (one byte each). */
-const KEY_LENGTHS_CACHED = 1 << 24;
+/** Key numbers below this have their name's length remembered (one byte each; 16 MiB at most, a guess). */
+export const KEY_LENGTHS_CACHED = 1 << 24;
 
 /**
  * The lengths of the key names of a stream, each computed once: the run phase draws
