@@ -8,7 +8,7 @@
 // i32 hash @20, u8 key length @24. Key names are YCSB's ("user" and the decimal of the
 // key number's FNV hash, or of the number itself when ordered, zero-padded), known by
 // their length (remembered by key number) and, for the ordered index, by their digits.
-import { CFG_REQ_BUF, REQ_BYTES } from "./layout";
+import { put, requestsVcpu } from "./requests";
 import { fnvHash64, decimalLength } from "./keys";
 
 const BUFFER_BYTES: u32 = 16384; // store.ts KV_BUFFER_BYTES
@@ -45,7 +45,6 @@ let lengths: usize = 0;
 let lengthSlots: f64 = 0;
 let zeroPadding: i32 = 0;
 let ordered = false;
-let vcpuBits: u32 = 0;
 let longest: u32 = 0;
 let reads: f64 = 0;
 let updates: f64 = 0;
@@ -56,7 +55,6 @@ let scans: f64 = 0;
 let scanned: f64 = 0;
 let nAccesses: f64 = 0;
 let nAccessBytes: f64 = 0;
-let reqAt: usize = 0;
 
 /**
  * Takes the store's index (already written at `bucketsAt` and `recordsAt`) and state.
@@ -73,7 +71,7 @@ export function kvConfigure(
   records = <usize>recordsAt;
   nRecords = count;
   recordCap = recordCapacity;
-  vcpuBits = vcpu << 8;
+  requestsVcpu(vcpu);
   fieldCount = fCount;
   fieldLength = fLength;
   network = net != 0;
@@ -114,27 +112,14 @@ export function kvCounter(i: u32): f64 {
   return 0;
 }
 
-// ---- the request buffer ----------------------------------------------------------------
+// ---- the request buffer (requests.ts) --------------------------------------------------
 
-/** Writes requests from request `at` on. */
-export function queueAt(at: u32): void {
-  reqAt = <usize>load<u32>(CFG_REQ_BUF) + <usize>at * REQ_BYTES;
-}
+export { queueAt, queued } from "./requests";
 
-/** The requests queued (the next one's index). */
-export function queued(): u32 {
-  return <u32>((reqAt - <usize>load<u32>(CFG_REQ_BUF)) / REQ_BYTES);
-}
-
-/** One request in the buffer. */
+/** One request in the buffer, counted as the store's. */
 // @ts-ignore: decorator
 @inline export function access(va: u64, bytes: u32, kind: u32): void {
-  const p = reqAt;
-  store<u32>(p, <u32>va);
-  store<u32>(p, <u32>(va >> 32), 4);
-  store<u32>(p, kind | vcpuBits, 8);
-  store<u32>(p, bytes, 12);
-  reqAt = p + REQ_BYTES;
+  put(va, bytes, kind);
   nAccesses += 1;
   nAccessBytes += <f64>bytes;
 }

@@ -18,6 +18,7 @@ import {
   keyLength, mix32, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount, touchChain,
   kvScanRequest, kvScanned, kvRespond,
 } from "./kvstore";
+import { nextFloat, nextInt, rngSeed, rngWord } from "./rng";
 import { treeInsert, treeRoom, treeAccessBound, treePresent, treeHeight, treeScan, hostMalloc } from "./btree";
 
 // JavaScript's Math.pow, for the rare draws the squaring shortcut cannot decide: the
@@ -81,12 +82,6 @@ let regionBytes: usize = 0;
 let flags: u32 = 0;
 let failed: u32 = 0;
 let status: u32 = 0;
-
-// The random stream (xoshiro128**, src/util/rng.ts).
-let ra: u32 = 0;
-let rb: u32 = 0;
-let rc: u32 = 0;
-let rd: u32 = 0;
 
 // Operation chooser: up to 5 shares and their operations (f64 share, u32 operation each).
 let nShares: i32 = 0;
@@ -202,15 +197,12 @@ function opBound(): u32 {
 
 /** The random stream's state (the host's Rng after the stream was made). */
 export function ycsbSeed(a: u32, b: u32, c: u32, d: u32): void {
-  ra = a;
-  rb = b;
-  rc = c;
-  rd = d;
+  rngSeed(a, b, c, d);
 }
 
 /** The random stream's state word `i` (0..3), to hand back to the host. */
 export function ycsbRngWord(i: u32): u32 {
-  return i == 0 ? ra : i == 1 ? rb : i == 2 ? rc : rd;
+  return rngWord(i);
 }
 
 /** Operation chooser entry `i` (0..4): YCSB's weight / sum of weights, and the operation (0 read, 1 update, 2 read-modify-write, 3 insert, 4 scan). */
@@ -449,46 +441,6 @@ function doUpdate(keyNum: f64, keyLen: u32, hv: i32, field: i32): void {
 }
 
 // ---- the generators (generators.ts, workloads.ts) ------------------------------------------
-
-// @ts-ignore: decorator
-@inline function rotl(x: u32, k: u32): u32 {
-  return (x << k) | (x >>> (32 - k));
-}
-
-/** Rng.u32 */
-function nextU32(): u32 {
-  const result = rotl(rb * 5, 7) * 9;
-  const t = rb << 9;
-  rc ^= ra;
-  rd ^= rb;
-  rb ^= rc;
-  ra ^= rd;
-  rc ^= t;
-  rd = rotl(rd, 11);
-  return result;
-}
-
-/** Rng.float: 53 random bits, the high 27 first. */
-function nextFloat(): f64 {
-  const hi = <f64>(nextU32() >>> 5);
-  const lo = <f64>(nextU32() >>> 6);
-  return (hi * 67108864.0 + lo) / 9007199254740992.0;
-}
-
-/** Rng.int(n) for an integer n in 1..2^53. */
-function nextInt(n: f64): f64 {
-  if (n < 4294967296.0) {
-    const m = <u64>n;
-    let x = <u64>nextU32();
-    if (x >= 0x100000000 - m) {
-      const limit: u64 = 0x100000000 - (0x100000000 - m) % m;
-      while (x >= limit) x = <u64>nextU32();
-    }
-    return <f64>(x % m);
-  }
-  if (n == 4294967296.0) return <f64>nextU32();
-  return Math.floor(nextFloat() * n);
-}
 
 /** CoreWorkload.nextKeynum: draws until the key is at most the last inserted one. */
 function nextKeyNum(): f64 {
