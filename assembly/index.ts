@@ -466,3 +466,8 @@ export {
 export { kvConfigure, kvCounter } from "./kvstore";
 export { treeConfigure, treeState } from "./btree";
 export { keysCompare, keysPack } from "./keys";
+
+// ---- the memcached server model in the core (memcached.ts) -------------------------------------
+export {
+  mcConfigure, mcTotal, mcQueueAt, mcQueued, mcRequeue, mcHasRoom, mcRunReset, mcRunCounter, mcServe,
+} from "./memcached";

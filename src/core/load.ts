@@ -43,12 +43,17 @@ export interface CoreSink {
   linesOut?: (at: number, bytes: number) => void;
   /** The guest allocator for the core's YCSB load phase (src/workloads/ycsb/core-run.ts). */
   kvMalloc?: (bytes: number, meta: number, queued: number, room: number) => number;
+  /** The memcached model's guest allocations and frees, and its full queue (src/workloads/memcached/core-run.ts). */
+  mcMalloc?: (bytes: number, kind: number, queued: number) => number;
+  mcFree?: (va: number, queued: number) => number;
+  queueFull?: (queued: number) => number;
 }
 
 /**
  * The core imports `env.abort` (debug assertions), `env.pow` (Math.pow), `env.linesOut`
- * (a line thread's records, to `sink`) and `env.kvMalloc` (an allocation of the core's
- * YCSB load phase, to `sink`).
+ * (a line thread's records, to `sink`), `env.kvMalloc` (an allocation of the core's
+ * YCSB phases, to `sink`) and `env.mcMalloc`, `env.mcFree`, `env.queueFull` (the
+ * memcached model's allocations and frees, and its full request queue, to `sink`).
  */
 export function coreImports(sink: CoreSink = {}): WebAssembly.Imports {
   return {
@@ -61,6 +66,18 @@ export function coreImports(sink: CoreSink = {}): WebAssembly.Imports {
       kvMalloc(bytes: number, meta: number, queued: number, room: number): number {
         if (!sink.kvMalloc) throw new Error("the core asked for a guest allocation but no YCSB load phase is running");
         return sink.kvMalloc(bytes >>> 0, meta, queued >>> 0, room >>> 0);
+      },
+      mcMalloc(bytes: number, kind: number, queued: number): number {
+        if (!sink.mcMalloc) throw new Error("the core asked for a guest allocation but no memcached run is on");
+        return sink.mcMalloc(bytes >>> 0, kind >>> 0, queued >>> 0);
+      },
+      mcFree(va: number, queued: number): number {
+        if (!sink.mcFree) throw new Error("the core freed guest memory but no memcached run is on");
+        return sink.mcFree(va, queued >>> 0);
+      },
+      queueFull(queued: number): number {
+        if (!sink.queueFull) throw new Error("the core filled the request queue but no run takes it");
+        return sink.queueFull(queued >>> 0);
       },
       linesOut(at: number, bytes: number) {
         if (!sink.linesOut) throw new Error("the core recorded line-cache uses but has no line thread to take them");

@@ -115,6 +115,32 @@ export interface YcsbGenerator {
   keysPack(hi: number, lo: number, len: number, part: number): number;
 }
 
+/**
+ * The core's memcached server model (assembly/memcached.ts): its exports and the core's
+ * memory, for src/workloads/memcached/core-run.ts, which documents the protocol.
+ */
+export interface MemcachedCore {
+  memory: WebAssembly.Memory;
+  ycsbRegion(bytes: number): number;
+  mcConfigure(
+    chunksAt: number, chunkCapacity: number, classesAt: number, n: number, sizesAt: number, classCount: number, firstClass: number,
+    table: number, spare: number, spareBuckets: number, rbuf: number, wbuf: number, connections: number, totalsAt: number,
+    cas: number, hot: number, warm: number, net: number, inline: number, limit: number, pageSize: number,
+    code: number, codeRegion: number, fetches: number, fetchBytes: number, vcpu: number,
+  ): void;
+  mcTotal(i: number): number;
+  mcQueueAt(at: number, capacity: number): void;
+  mcQueued(): number;
+  mcRequeue(at: number): void;
+  mcHasRoom(keyLen: number, valueBytes: number, conn: number, store: number): number;
+  mcRunReset(): void;
+  mcRunCounter(i: number): number;
+  mcServe(at: number, n: number): number;
+}
+
+/** Where the memcached model in the core calls its host (null handlers: none). */
+export type MemcachedSink = Required<Pick<CoreSink, "mcMalloc" | "mcFree" | "queueFull">>;
+
 const VA_LIMIT = 2 ** 48;
 const PA_LIMIT = 2 ** 46;
 const SIZE_BYTES = [4096, 2 ** 21, 2 ** 30];
@@ -835,6 +861,21 @@ export class WasmCore implements MmuCore, LineConsumer {
   setKvMalloc(malloc: CoreSink["kvMalloc"] | null): void {
     if (malloc) this.sink.kvMalloc = malloc;
     else delete this.sink.kvMalloc;
+  }
+
+  /** The memcached server model in this core (src/workloads/memcached/core-run.ts drives it). */
+  memcachedCore(): MemcachedCore {
+    return this.x as unknown as MemcachedCore;
+  }
+
+  /** Where the memcached model's allocations, frees and full queues go (null: nowhere). */
+  setMemcachedSink(sink: MemcachedSink | null): void {
+    if (sink) Object.assign(this.sink, sink);
+    else {
+      delete this.sink.mcMalloc;
+      delete this.sink.mcFree;
+      delete this.sink.queueFull;
+    }
   }
 
   /** Requests the core's buffer holds. */

@@ -28,6 +28,8 @@
  */
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
+import { CAS_BYTES, ITEM_HEADER_BYTES } from "./memcached/slabs.js";
+import { CoreMemcached, type RequestSource } from "./memcached/core-run.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
@@ -118,6 +120,11 @@ export interface MemaslapRunOptions extends MemaslapOptions {
   onProgress?: ProgressCallback;
   /** Operations between progress callbacks (default 16384). */
   progressEvery?: number;
+  /**
+   * Run the memcached model in the core when the process allows it (default true; the
+   * results are the same: false runs the host's model, the reference).
+   */
+  inCore?: boolean;
 }
 
 /**
@@ -134,7 +141,7 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   const seed = opts.seed ?? 1;
   const every = progressEvery(opts.progressEvery);
   const operations = opts.operations ?? MEMASLAP_RUN_DEFAULT_OPERATIONS;
-  const { seed: _s, server: serverOpt, onProgress, progressEvery: _p, ...msOpts } = opts;
+  const { seed: _s, server: serverOpt, onProgress, progressEvery: _p, inCore, ...msOpts } = opts;
   const ms = new Memaslap(seed, { ...msOpts, operations });
   // A server made here counts from its construction (its hash table); a given one from now.
   const given = serverOpt instanceof MemcachedServer;
@@ -150,7 +157,35 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   let bytes = 0;
   let done = 0;
   let next = every;
-  for (let r = ms.nextShared(); r; r = ms.nextShared()) {
+  const mc = inCore === false || !memaslapFits(ms, server) ? null : CoreMemcached.open(process, server, ms.concurrency);
+  if (mc) {
+    try {
+      const source: RequestSource = (f64, u32, from, n) => {
+        let i = from;
+        for (const end = from + n; i < end; i++) {
+          const r = ms.nextShared();
+          if (!r) break;
+          f64[i * 3] = r.keyId;
+          u32[i * 6 + 2] = r.op === "get" ? 0 : 1;
+          u32[i * 6 + 3] = r.keySize;
+          u32[i * 6 + 4] = r.valueSize;
+          u32[i * 6 + 5] = r.conn;
+        }
+        return i - from;
+      };
+      for (;;) {
+        const c = mc.serveStream(next - done, source);
+        done += c.gets + c.sets;
+        if (done < next) break;
+        next += every;
+        onProgress?.(done, total, "run");
+      }
+    } finally {
+      mc.finish();
+    }
+    ({ gets, sets, hits, misses, bytes } = mc.counts());
+  }
+  for (let r = mc ? undefined : ms.nextShared(); r; r = ms.nextShared()) {
     if (r.op === "get") {
       gets++;
       const v = server.get(r.keyId, r.keySize, r.conn);
@@ -191,6 +226,14 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
     mallocBytes: after.mallocBytes - before.mallocBytes,
     memcached: { stats: server.stats(), slabs: server.statsSlabs() },
   };
+}
+
+/** Whether every item memaslap's windows can make fits a slab chunk (the core's model takes only those; the host's throws at the first that does not). */
+function memaslapFits(ms: Memaslap, server: MemcachedServer): boolean {
+  let most = 0;
+  for (let i = 0; i < ms.windowSize; i++) most = Math.max(most, ms.slotKeySize[i]! + ms.slotValueSize[i]!);
+  const keyOffset = ITEM_HEADER_BYTES + (server.settings.useCas ? CAS_BYTES : 0);
+  return keyOffset + most + 1 + 2 <= server.settings.slabChunkSizeMax;
 }
 
 /** Options of {@link runYcsb}. */

@@ -11,37 +11,7 @@ import { CoreYcsbLoad, CoreYcsbRun } from "../../src/workloads/ycsb/core-run.js"
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 import { FakeProcess } from "./drivers-fake.js";
 import { packKey } from "../../src/workloads/ycsb/btree.js";
-
-const MiB = 2 ** 20;
-const GiB = 2 ** 30;
-
-async function vmOf(policy: "osv" | "ucat") {
-  const sim = await Simulator.create({
-    tiers: [
-      { name: "dram", preset: "dram", capacity: 4 * GiB },
-      { name: "nvm", preset: "optane", capacity: 8 * GiB },
-    ],
-    maxVms: 1,
-  });
-  const vm = sim.createVm({ policy, nodes: [{ tier: "dram", bytes: 256 * MiB }, { tier: "nvm", bytes: 512 * MiB }] });
-  return { sim, vm };
-}
-
-/** FNV-1a over every request the core runs, in order (whatever the batches). */
-function hashRequests(sim: Simulator): () => string {
-  const core = sim.core;
-  const x = core.ycsbGenerator() as unknown as { memory: WebAssembly.Memory; requestBuffer(): number };
-  let h = 0x811c9dc5;
-  let n = 0;
-  const runBuffer = core.runBuffer.bind(core);
-  core.runBuffer = (count: number) => {
-    const u = new Uint32Array(x.memory.buffer, x.requestBuffer(), count * 4);
-    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 0x01000193);
-    n += count;
-    return runBuffer(count);
-  };
-  return () => `${n}:${(h >>> 0).toString(16)}`;
-}
+import { GiB, MiB, hashRequests, vmOf } from "./core-helpers.js";
 
 /** A run on a fresh simulator: the result, the store's stats, the counters, the requests and the progress calls. */
 async function fingerprint(policy: "osv" | "ucat", workload: YcsbWorkloadName, opts: YcsbRunOptions, inCore: boolean): Promise<string> {

@@ -244,6 +244,29 @@ export interface MemcachedStats {
   mallocBytes: number;
 }
 
+/** What {@link MemcachedServer.coreState} gives the core's model. @internal */
+export interface MemcachedCoreState {
+  classState: Uint8Array;
+  /** Class ids + 1 (the per-class arrays' length). */
+  classCount: number;
+  chunks: RecordTable;
+  nChunks: number;
+  buckets: Int32Array<ArrayBuffer>;
+  hashPower: number;
+  tableVa: number;
+  rbuf: Float64Array<ArrayBuffer>;
+  wbuf: Float64Array<ArrayBuffer>;
+  totals: readonly number[];
+  useCas: boolean;
+  hotPct: number;
+  warmPct: number;
+  network: boolean;
+  inlineMaintainer: boolean;
+  slabOpts: { tier?: string } | undefined;
+  metaOpts: { tier?: string } | undefined;
+  code: { va: number; bytes: number; fetches: number; fetchBytes: number };
+}
+
 /**
  * The memcached server model; see the module comment.
  *
@@ -275,7 +298,8 @@ export class MemcachedServer {
   private readonly slabOpts: { tier?: string } | undefined;
   private readonly metaOpts: { tier?: string } | undefined;
 
-  // Per class (indexed by class id).
+  // Per class (indexed by class id): views of classState.
+  private readonly classState: Uint8Array;
   private readonly chunkSize: Int32Array;
   private readonly perSlab: Int32Array;
   private readonly pages: Int32Array;
@@ -302,7 +326,7 @@ export class MemcachedServer {
 
   // Hash table.
   private hashPower: number;
-  private buckets: Int32Array;
+  private buckets: Int32Array<ArrayBuffer>;
   private tableVa: number;
   private hashExpansions = 0;
 
@@ -354,28 +378,35 @@ export class MemcachedServer {
     this.slabOpts = options.tier === undefined ? undefined : { tier: options.tier };
     this.metaOpts = options.metadataTier === undefined ? undefined : { tier: options.metadataTier };
 
+    // Per-class state in one buffer, in the layout of the core's model (assembly/memcached.ts):
+    // f64 lruBytes (4n) and 8 statistics (n each), then i32 chunkSize, perSlab, pages,
+    // freeHead, freeCount (n each), lruHead, lruTail, lruCount (4n each).
     const n = this.classes[this.classes.length - 1]!.id + 1;
-    this.chunkSize = new Int32Array(n);
-    this.perSlab = new Int32Array(n);
+    this.classState = new Uint8Array(n * (12 * 8 + 17 * 4));
+    const buf = this.classState.buffer;
+    const f64 = (at: number, len: number): Float64Array => new Float64Array(buf, at * 8 * n, len);
+    const i32 = (at: number, len: number): Int32Array => new Int32Array(buf, 96 * n + at * 4 * n, len);
+    this.lruBytes = f64(0, n * LRUS);
+    this.clsGetHits = f64(4, n);
+    this.clsCmdSet = f64(5, n);
+    this.clsEvicted = f64(6, n);
+    this.clsOutOfMemory = f64(7, n);
+    this.clsMovesToCold = f64(8, n);
+    this.clsMovesToWarm = f64(9, n);
+    this.clsMovesWithinLru = f64(10, n);
+    this.clsDirectReclaims = f64(11, n);
+    this.chunkSize = i32(0, n);
+    this.perSlab = i32(1, n);
+    this.pages = i32(2, n);
+    this.freeHead = i32(3, n).fill(-1);
+    this.freeCount = i32(4, n);
+    this.lruHead = i32(5, n * LRUS).fill(-1);
+    this.lruTail = i32(9, n * LRUS).fill(-1);
+    this.lruCount = i32(13, n * LRUS);
     for (const c of this.classes) {
       this.chunkSize[c.id] = c.size;
       this.perSlab[c.id] = c.perSlab;
     }
-    this.pages = new Int32Array(n);
-    this.freeHead = new Int32Array(n).fill(-1);
-    this.freeCount = new Int32Array(n);
-    this.lruHead = new Int32Array(n * LRUS).fill(-1);
-    this.lruTail = new Int32Array(n * LRUS).fill(-1);
-    this.lruCount = new Int32Array(n * LRUS);
-    this.lruBytes = new Float64Array(n * LRUS);
-    this.clsGetHits = new Float64Array(n);
-    this.clsCmdSet = new Float64Array(n);
-    this.clsEvicted = new Float64Array(n);
-    this.clsOutOfMemory = new Float64Array(n);
-    this.clsMovesToCold = new Float64Array(n);
-    this.clsMovesToWarm = new Float64Array(n);
-    this.clsMovesWithinLru = new Float64Array(n);
-    this.clsDirectReclaims = new Float64Array(n);
     this.pageAddresses = Array.from({ length: n }, () => []);
 
     const hp = options.hashPower ?? MEMCACHED_HASHPOWER_DEFAULT;
@@ -629,6 +660,61 @@ export class MemcachedServer {
   /** Guest address of the hash table. */
   get hashTableAddress(): number {
     return this.tableVa;
+  }
+
+  // ---- the core's model (src/workloads/memcached/core-run.ts) -------------------------
+
+  /**
+   * The state and configuration the core's model runs on: the class buffer and the chunk
+   * table are live (the core's copy is written back into them), the rest are values.
+   * Totals in the order of assembly/memcached.ts T_* (its first 14).
+   * @internal
+   */
+  coreState(): MemcachedCoreState {
+    return {
+      classState: this.classState,
+      classCount: this.chunkSize.length,
+      chunks: this.chunks,
+      nChunks: this.nChunks,
+      buckets: this.buckets,
+      hashPower: this.hashPower,
+      tableVa: this.tableVa,
+      rbuf: this.rbuf,
+      wbuf: this.wbuf,
+      totals: [
+        this.malloced, this.currItems, this.totalItems, this.currBytes, this.cmdGet, this.getHits, this.getMisses, this.cmdSet,
+        this.notStored, this.evictions, this.outOfMemory, this.maintainerAccesses, this.hashExpansions, this.connectionBytes,
+      ],
+      useCas: this.useCas,
+      hotPct: this.hotPct,
+      warmPct: this.warmPct,
+      network: this.network,
+      inlineMaintainer: this.inlineMaintainer,
+      slabOpts: this.slabOpts,
+      metaOpts: this.metaOpts,
+      code: { va: this.codeVa, bytes: this.codeBytes, fetches: this.codeFetches, fetchBytes: this.codeFetchBytes },
+    };
+  }
+
+  /**
+   * Takes back what the core's model changed (the class buffer and chunk records are
+   * already written): the chunk count, hash table, connections, totals, and the accesses
+   * it made for the meter.
+   * @internal
+   */
+  setCoreState(s: Pick<MemcachedCoreState, "nChunks" | "buckets" | "hashPower" | "tableVa" | "rbuf" | "wbuf" | "totals"> & { accesses: number; accessBytes: number }): void {
+    this.nChunks = s.nChunks;
+    this.buckets = s.buckets;
+    this.hashPower = s.hashPower;
+    this.tableVa = s.tableVa;
+    this.rbuf = s.rbuf;
+    this.wbuf = s.wbuf;
+    [
+      this.malloced, this.currItems, this.totalItems, this.currBytes, this.cmdGet, this.getHits, this.getMisses, this.cmdSet,
+      this.notStored, this.evictions, this.outOfMemory, this.maintainerAccesses, this.hashExpansions, this.connectionBytes,
+    ] = s.totals as [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+    this.meter.accesses += s.accesses;
+    this.meter.accessBytes += s.accessBytes;
   }
 
   // ---- slabs ------------------------------------------------------------------------

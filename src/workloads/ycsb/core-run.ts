@@ -25,7 +25,8 @@
  *   const c = run.finish(); // c.hits, c.bytes, ...; the store's counters are updated
  * }
  */
-import { Process } from "../../sim/process.js";
+import type { Process } from "../../sim/process.js";
+import { simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
 import type { YcsbGenerator } from "../../core/wasm.js";
 import type { WorkloadProcess } from "../drivers.js";
@@ -60,12 +61,6 @@ export interface CoreRunCounts {
   misses: number;
   /** Payload bytes (fields read on hits, fields written). */
   bytes: number;
-}
-
-/** The simulator behind a plain guest process, or null (a test double, an Iso-UniK process: their accesses go the host's way). */
-function simulatorOf(process: WorkloadProcess): Simulator | null {
-  if (!(process instanceof Process) || Object.getPrototypeOf(process) !== Process.prototype) return null;
-  return process.vm.sim;
 }
 
 /** Whether a spec's key names fit the store: "user" and at most max(zeroPadding, 20) characters. */
