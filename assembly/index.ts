@@ -466,3 +466,6 @@ export {
 export { kvConfigure, kvCounter } from "./kvstore";
 export { treeConfigure, treeState } from "./btree";
 export { keysCompare, keysPack } from "./keys";
+
+// ---- memaslap's request stream in the core (memaslap.ts) ------------------------------------
+export { msRegion, msConfigure, msSeed, msRngWord, msState, msDraw } from "./memaslap";
