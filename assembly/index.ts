@@ -471,3 +471,6 @@ export { keysCompare, keysPack } from "./keys";
 export {
   mcConfigure, mcTotal, mcQueueAt, mcQueued, mcRequeue, mcHasRoom, mcRunReset, mcRunCounter, mcServe,
 } from "./memcached";
+
+// ---- memaslap's request stream in the core (memaslap.ts) ------------------------------------
+export { msRegion, msConfigure, msSeed, msRngWord, msState, msDraw } from "./memaslap";

@@ -141,6 +141,28 @@ export interface MemcachedCore {
 /** Where the memcached model in the core calls its host (null handlers: none). */
 export type MemcachedSink = Required<Pick<CoreSink, "mcMalloc" | "mcFree" | "queueFull">>;
 
+/**
+ * The core's memaslap request stream (assembly/memaslap.ts): its exports and the core's
+ * memory, for src/workloads/memcached/core-memaslap.ts, which copies a Memaslap's state
+ * in and back.
+ */
+export interface MemaslapGenerator {
+  memory: WebAssembly.Memory;
+  /** A reusable region of at least `bytes` (8-aligned); 0 when memory ran out. */
+  msRegion(bytes: number): number;
+  msConfigure(
+    keyIdsAt: number, storedAt: number, connsAt: number, activeAt: number, keySizesAt: number, valueSizesAt: number,
+    concurrency: number, windowSize: number, setProp: number, getProp: number, overwrite: number, schedule: number,
+    nextKeyId: number, turn: number, warmingUp: number, activeCount: number, gets: number, sets: number, retired: number,
+  ): void;
+  msSeed(a: number, b: number, c: number, d: number): void;
+  msRngWord(i: number): number;
+  /** 0 nextKeyId, 1 turn, 2 warmingUp, 3 active connections, 4 gets, 5 sets, 6 retired keys. */
+  msState(i: number): number;
+  /** Up to `n` requests as 32-byte records at `out`; returns how many. */
+  msDraw(n: number, out: number): number;
+}
+
 const VA_LIMIT = 2 ** 48;
 const PA_LIMIT = 2 ** 46;
 const SIZE_BYTES = [4096, 2 ** 21, 2 ** 30];
@@ -855,6 +877,11 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   ycsbGenerator(): YcsbGenerator {
     return this.x as unknown as YcsbGenerator;
+  }
+
+  /** The memaslap request stream in this core (src/workloads/memcached/core-memaslap.ts hands a stream over). */
+  memaslapGenerator(): MemaslapGenerator {
+    return this.x as unknown as MemaslapGenerator;
   }
 
   /** Where the core's YCSB load phase allocates guest memory (null: nowhere; the core then refuses to allocate). */

@@ -122,6 +122,56 @@ export interface MemaslapRequest {
   warmup?: boolean;
 }
 
+/**
+ * Per-connection counters as {@link Memaslap.connState} packs them: connection c's are
+ * at c * MEMASLAP_CONN_SLOTS + one of these (ms_conn's task counters).
+ */
+export const MEMASLAP_CONN_SET_CURSOR = 0;
+export const MEMASLAP_CONN_GET_OPT = 1;
+export const MEMASLAP_CONN_SET_OPT = 2;
+export const MEMASLAP_CONN_CYCLE_UNDO_GET = 3;
+export const MEMASLAP_CONN_CYCLE_UNDO_SET = 4;
+export const MEMASLAP_CONN_OVERWRITE_SET = 5;
+/** Operations the connection has left (Infinity: unbounded). */
+export const MEMASLAP_CONN_REMAIN_EXEC = 6;
+export const MEMASLAP_CONN_REMAIN_WARMUP = 7;
+export const MEMASLAP_CONN_SLOTS = 8;
+
+/**
+ * The stream's window arrays, flat so that they copy into the core and back in one go
+ * (core-memaslap.ts). Live views: writing them changes the stream.
+ *
+ * @example
+ * const { keyIds, stored } = ms.arrays();
+ * keyIds[c * ms.windowSize + item]; // the key in connection c's window slot `item`
+ */
+export interface MemaslapArrays {
+  /** Key of each window slot, connection c's window at c * windowSize. */
+  keyIds: Float64Array;
+  /** 1 when the slot's key is stored (the layout of keyIds). */
+  stored: Uint8Array;
+}
+
+/** The stream's small state: its scalars and the connections still running (see {@link Memaslap.scalars}). */
+export interface MemaslapScalars {
+  /** The next fresh key id. */
+  nextKeyId: number;
+  /** Where the schedule resumes. */
+  turn: number;
+  /** True while the warmup sets run (a mix without sets). */
+  warmingUp: boolean;
+  /** Connections still running, in schedule order. */
+  active: number[];
+  gets: number;
+  sets: number;
+  retired: number;
+}
+
+/**
+ * A connection: its window (views of the flat arrays) and its counters, which stay
+ * fields of an object: V8 reads and writes those faster than a typed array's elements,
+ * and the stream touches them on every request ({@link Memaslap.connState} packs them).
+ */
 interface Conn {
   keyId: Float64Array;
   stored: Uint8Array;
@@ -155,19 +205,23 @@ export class Memaslap implements Iterable<MemaslapRequest> {
   readonly slotKeySize: Int32Array;
   /** Value size of each window slot. */
   readonly slotValueSize: Int32Array;
-  private readonly rng: Rng;
+  /** Order in which connections issue requests. */
+  readonly schedule: "round-robin" | "random";
+  private readonly source: Rng;
   private readonly conns: Conn[];
-  private readonly schedule: "round-robin" | "random";
+  private readonly keyIds: Float64Array;
+  private readonly stored: Uint8Array;
   private nextKeyIdValue = 0;
   private turn = 0;
   private warmingUp: boolean;
+  /** Connections still running, in schedule order (a packed array: faster here than a typed one). */
   private active: number[];
   private counts = { gets: 0, sets: 0, retired: 0 };
   /** The request `nextShared` fills; `next` copies it. */
   private readonly shared: MemaslapRequest = { op: "get", conn: 0, keyId: 0, keySize: 0, valueSize: 0, retiredKeyId: undefined, warmup: false };
 
   constructor(seed: number, options: MemaslapOptions = {}) {
-    this.rng = new Rng(seed);
+    this.source = new Rng(seed);
     const concurrency = options.concurrency ?? MEMASLAP_DEFAULT_CONCURRENCY;
     if (!Number.isInteger(concurrency) || concurrency <= 0) throw new RangeError("concurrency must be a positive integer");
     let windowSize = options.windowSize ?? MEMASLAP_DEFAULT_WINDOW_SIZE;
@@ -200,13 +254,15 @@ export class Memaslap implements Iterable<MemaslapRequest> {
     const execPerConn =
       options.operations === undefined ? Infinity : Math.floor(options.operations / concurrency);
     this.warmingUp = this.setProp < PROP_ERROR; // ms_warmup_num_init
+    this.keyIds = new Float64Array(concurrency * windowSize);
+    this.stored = new Uint8Array(concurrency * windowSize);
     this.conns = [];
     for (let c = 0; c < concurrency; c++) {
-      const keyId = new Float64Array(windowSize);
+      const keyId = this.keyIds.subarray(c * windowSize, (c + 1) * windowSize);
       for (let i = 0; i < windowSize; i++) keyId[i] = this.nextKeyIdValue++;
       this.conns.push({
         keyId,
-        stored: new Uint8Array(windowSize),
+        stored: this.stored.subarray(c * windowSize, (c + 1) * windowSize),
         setCursor: 0,
         getOpt: 0,
         setOpt: 0,
@@ -234,13 +290,121 @@ export class Memaslap implements Iterable<MemaslapRequest> {
   }
   /** Objects currently stored in the windows (at most concurrency x windowSize). */
   get liveObjects(): number {
-    let n = 0;
-    for (const c of this.conns) n += countStored(c.stored);
-    return n;
+    return countStored(this.stored);
   }
   /** True once every connection has stored its whole window. */
   get windowsFull(): boolean {
     return this.conns.every((c) => c.setCursor >= this.windowSize);
+  }
+
+  /**
+   * The random stream the requests draw from (live), so that another generator can
+   * continue it (Rng.getState) and hand it back (Rng.setState).
+   *
+   * @example
+   * const words = ms.rng().getState();
+   */
+  rng(): Rng {
+    return this.source;
+  }
+
+  /**
+   * The window arrays, live (see {@link MemaslapArrays}).
+   *
+   * @example
+   * const { stored } = ms.arrays();
+   * stored.reduce((a, b) => a + b, 0) === ms.liveObjects; // true
+   */
+  arrays(): MemaslapArrays {
+    return { keyIds: this.keyIds, stored: this.stored };
+  }
+
+  /**
+   * The connections' counters packed in one array, MEMASLAP_CONN_SLOTS per connection
+   * (MEMASLAP_CONN_* give the order; remaining operations may be Infinity);
+   * {@link setConnState} takes them back.
+   *
+   * @example
+   * ms.connState()[c * MEMASLAP_CONN_SLOTS + MEMASLAP_CONN_SET_CURSOR]; // connection c's sets so far
+   */
+  connState(out: Float64Array = new Float64Array(this.concurrency * MEMASLAP_CONN_SLOTS)): Float64Array {
+    for (let c = 0; c < this.concurrency; c++) {
+      const n = this.conns[c]!;
+      const b = c * MEMASLAP_CONN_SLOTS;
+      out[b + MEMASLAP_CONN_SET_CURSOR] = n.setCursor;
+      out[b + MEMASLAP_CONN_GET_OPT] = n.getOpt;
+      out[b + MEMASLAP_CONN_SET_OPT] = n.setOpt;
+      out[b + MEMASLAP_CONN_CYCLE_UNDO_GET] = n.cycleUndoGet;
+      out[b + MEMASLAP_CONN_CYCLE_UNDO_SET] = n.cycleUndoSet;
+      out[b + MEMASLAP_CONN_OVERWRITE_SET] = n.overwriteSet;
+      out[b + MEMASLAP_CONN_REMAIN_EXEC] = n.remainExec;
+      out[b + MEMASLAP_CONN_REMAIN_WARMUP] = n.remainWarmup;
+    }
+    return out;
+  }
+
+  /**
+   * Sets the connections' counters from an array in {@link connState}'s layout (after
+   * another generator continued the stream).
+   *
+   * @example
+   * ms.setConnState(ms.connState()); // changes nothing
+   */
+  setConnState(a: ArrayLike<number>): void {
+    if (a.length < this.concurrency * MEMASLAP_CONN_SLOTS) {
+      throw new RangeError(`connection state: ${a.length} numbers; expected ${this.concurrency * MEMASLAP_CONN_SLOTS}`);
+    }
+    for (let c = 0; c < this.concurrency; c++) {
+      const n = this.conns[c]!;
+      const b = c * MEMASLAP_CONN_SLOTS;
+      n.setCursor = small(a[b + MEMASLAP_CONN_SET_CURSOR]!);
+      n.getOpt = small(a[b + MEMASLAP_CONN_GET_OPT]!);
+      n.setOpt = small(a[b + MEMASLAP_CONN_SET_OPT]!);
+      n.cycleUndoGet = small(a[b + MEMASLAP_CONN_CYCLE_UNDO_GET]!);
+      n.cycleUndoSet = small(a[b + MEMASLAP_CONN_CYCLE_UNDO_SET]!);
+      n.overwriteSet = small(a[b + MEMASLAP_CONN_OVERWRITE_SET]!);
+      n.remainExec = small(a[b + MEMASLAP_CONN_REMAIN_EXEC]!);
+      n.remainWarmup = small(a[b + MEMASLAP_CONN_REMAIN_WARMUP]!);
+    }
+  }
+
+  /**
+   * A copy of the scalar state; {@link setScalars} takes it back.
+   *
+   * @example
+   * const s = ms.scalars();
+   * s.gets + s.sets; // requests so far
+   */
+  scalars(): MemaslapScalars {
+    return {
+      nextKeyId: this.nextKeyIdValue,
+      turn: this.turn,
+      warmingUp: this.warmingUp,
+      active: this.active.slice(),
+      gets: this.counts.gets,
+      sets: this.counts.sets,
+      retired: this.counts.retired,
+    };
+  }
+
+  /**
+   * Restores the scalar state (after another generator continued the stream on copies
+   * of the arrays, which the caller writes back into {@link arrays}).
+   *
+   * @example
+   * ms.setScalars(ms.scalars()); // changes nothing
+   */
+  setScalars(s: MemaslapScalars): void {
+    if (s.active.length > this.concurrency || !s.active.every((c) => Number.isInteger(c) && c >= 0 && c < this.concurrency)) {
+      throw new RangeError(`active: ${JSON.stringify(s.active)} is not a list of connections (0..${this.concurrency - 1})`);
+    }
+    this.nextKeyIdValue = small(s.nextKeyId);
+    this.turn = small(s.turn);
+    this.warmingUp = s.warmingUp;
+    this.active = s.active.map(small);
+    this.counts.gets = small(s.gets);
+    this.counts.sets = small(s.sets);
+    this.counts.retired = small(s.retired);
   }
 
   /** The next request, or undefined when `operations` are exhausted. */
@@ -270,7 +434,7 @@ export class Memaslap implements Iterable<MemaslapRequest> {
     }
     while (this.active.length > 0) {
       let idx: number;
-      if (this.schedule === "random") idx = this.rng.int(this.active.length);
+      if (this.schedule === "random") idx = this.source.int(this.active.length);
       else idx = this.turn % this.active.length;
       const c = this.active[idx]!;
       const conn = this.conns[c]!;
@@ -395,8 +559,8 @@ export class Memaslap implements Iterable<MemaslapRequest> {
   /** ms_get_next_get_item. */
   private nextGetItem(conn: Conn): number {
     if (conn.setCursor <= 0) return 0;
-    if (conn.setCursor < this.windowSize) return this.rng.int(conn.setCursor);
-    return this.rng.int(this.windowSize);
+    if (conn.setCursor < this.windowSize) return this.source.int(conn.setCursor);
+    return this.source.int(this.windowSize);
   }
 
   /** ms_kick_out_item: a new key (new prefix) in the slot, not stored yet. Returns the old key. */
@@ -472,8 +636,13 @@ export class Memaslap implements Iterable<MemaslapRequest> {
 
   /** glibc random(): 31 random bits. */
   private random(): number {
-    return this.rng.u32() >>> 1;
+    return this.source.u32() >>> 1;
   }
+}
+
+/** An int32 as an int32 (the counters' fields stay small integers for V8), anything else as it is. */
+function small(v: number): number {
+  return (v | 0) === v ? v | 0 : v;
 }
 
 function countStored(a: Uint8Array): number {
