@@ -18,6 +18,7 @@
 // - totals: f64 counters (T_*).
 import { put, queueAt, requestsVcpu } from "./requests";
 import { KIND_FETCH, KIND_READ, KIND_WRITE } from "./layout";
+import { msNext, msOp, msConn, msKeyId, msKeySize, msValueSize, MS_GET } from "./memaslap";
 
 // The guest allocator (`kind` 0: the server's metadata; c >= 1: a slab page of class c).
 // Returns the address, or -1 when the guest is out of memory. The queue is the host's
@@ -891,6 +892,7 @@ const runCounts = new StaticArray<f64>(NRUN);
 /** Zeroes the run counters. */
 export function mcRunReset(): void {
   for (let i = 0; i < NRUN; i++) unchecked((runCounts[i] = 0));
+  drawn = false;
 }
 
 /** Run counter `i` (R_*). */
@@ -938,4 +940,44 @@ export function mcServe(at: u32, n: u32): u32 {
     serve(op, load<f64>(p), keyLen, valueBytes, conn);
   }
   return n;
+}
+
+// ---- memslap: memaslap's stream and the server, both in the core ------------------------------
+
+// mcMemaslap's reasons to stop (mcStatus)
+const S_DONE: u32 = 0; // the requests asked for
+const S_ROOM: u32 = 1; // the next request needs room the state does not have: the host makes it
+const S_END: u32 = 2; // memaslap's operations are exhausted
+let status: u32 = S_DONE;
+/** A request drawn and not served yet (it waits for room). */
+let drawn = false;
+
+/**
+ * Draws memaslap's next requests (memaslap.ts) and serves them, up to `n`; returns how
+ * many it served (mcStatus says why it stopped).
+ */
+export function mcMemaslap(n: u32): u32 {
+  for (let i: u32 = 0; i < n; i++) {
+    if (!drawn) {
+      if (!msNext()) {
+        status = S_END;
+        return i;
+      }
+      drawn = true;
+    }
+    const set = msOp != MS_GET;
+    if (!mcHasRoom(msKeySize, msValueSize, msConn, set)) {
+      status = S_ROOM;
+      return i;
+    }
+    drawn = false;
+    serve(set ? 1 : 0, msKeyId, msKeySize, msValueSize, msConn);
+  }
+  status = S_DONE;
+  return n;
+}
+
+/** Why the last mcMemaslap stopped (S_*). */
+export function mcStatus(): u32 {
+  return status;
 }

@@ -136,6 +136,8 @@ export interface MemcachedCore {
   mcRunReset(): void;
   mcRunCounter(i: number): number;
   mcServe(at: number, n: number): number;
+  mcMemaslap(n: number): number;
+  mcStatus(): number;
 }
 
 /** Where the memcached model in the core calls its host (null handlers: none). */

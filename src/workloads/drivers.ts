@@ -29,7 +29,7 @@
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
 import { CAS_BYTES, ITEM_HEADER_BYTES } from "./memcached/slabs.js";
-import { CoreMemcached, type RequestSource } from "./memcached/core-run.js";
+import { CoreMemslap } from "./memcached/core-run.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
@@ -157,24 +157,11 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   let bytes = 0;
   let done = 0;
   let next = every;
-  const mc = inCore === false || !memaslapFits(ms, server) ? null : CoreMemcached.open(process, server, ms.concurrency);
+  const mc = inCore === false || !memaslapFits(ms, server) ? null : CoreMemslap.open(process, server, ms);
   if (mc) {
     try {
-      const source: RequestSource = (f64, u32, from, n) => {
-        let i = from;
-        for (const end = from + n; i < end; i++) {
-          const r = ms.nextShared();
-          if (!r) break;
-          f64[i * 3] = r.keyId;
-          u32[i * 6 + 2] = r.op === "get" ? 0 : 1;
-          u32[i * 6 + 3] = r.keySize;
-          u32[i * 6 + 4] = r.valueSize;
-          u32[i * 6 + 5] = r.conn;
-        }
-        return i - from;
-      };
       for (;;) {
-        const c = mc.serveStream(next - done, source);
+        const c = mc.run(next - done);
         done += c.gets + c.sets;
         if (done < next) break;
         next += every;

@@ -24,6 +24,8 @@ import type { Process } from "../../sim/process.js";
 import type { WorkloadProcess } from "../drivers.js";
 import { simulatorOf } from "../core-process.js";
 import type { MemcachedServer } from "./server.js";
+import type { Memaslap } from "./memaslap.js";
+import { CoreMemaslap } from "./core-memaslap.js";
 
 // assembly/memcached.ts totals past the server's own 14 (T_*), and run counters (R_*)
 const T = { accesses: 14, accessBytes: 15, hashPower: 16, tableVa: 17, chunks: 18, bucketsAt: 19 } as const;
@@ -31,6 +33,7 @@ const NTOTALS = 20;
 /** Requests the region's scratch area holds (24 bytes each, mcServe's records). */
 const SCRATCH_REQUESTS = 4096;
 const R = { gets: 0, sets: 1, hits: 2, misses: 3, bytes: 4 } as const;
+const S = { done: 0, room: 1, end: 2 } as const;
 
 /** One request for {@link CoreMemcached.serve}: op 0 get, 1 set, 2 add, 3 replace. */
 export interface CoreRequest {
@@ -252,6 +255,33 @@ export class CoreMemcached {
   }
 
   /**
+   * Serves up to `count` requests a generator in the core draws (`step(n)` draws and
+   * serves up to `n`, returns how many; mcStatus says why it stopped), and returns the
+   * counts of those served: fewer when the generator's stream ended.
+   */
+  serveDrawn(count: number, step: (n: number) => number): CoreServeCounts {
+    if (this.finished) throw new Error("CoreMemcached: finished; open another");
+    const { sim, g } = this;
+    const before = this.counts();
+    let left = count;
+    while (left > 0) {
+      g.mcQueueAt(sim.queuedRequests, sim.queueCapacity);
+      const n = step(left);
+      sim.setQueued(g.mcQueued());
+      left -= n;
+      const status = g.mcStatus();
+      if (status === S.end) break;
+      if (status === S.room) {
+        // the drawn request waits in the core while the state goes back and in again with more room
+        this.copyBack();
+        this.copyIn(true);
+      }
+    }
+    const after = this.counts();
+    return { gets: after.gets - before.gets, sets: after.sets - before.sets, hits: after.hits - before.hits, misses: after.misses - before.misses, bytes: after.bytes - before.bytes };
+  }
+
+  /**
    * Serves requests (validated as the server's commands validate them, all before the
    * first runs) and returns the counts of those served.
    *
@@ -305,5 +335,59 @@ export class CoreMemcached {
     this.copyBack();
     this.connCap = Math.max(n, this.connCap * 2);
     this.copyIn(false);
+  }
+}
+
+/**
+ * memslap in the core: memaslap's stream (core-memaslap.ts, assembly/memaslap.ts) and
+ * the server (above) both there, a request drawn and served with no JavaScript.
+ *
+ * @example
+ * const run = CoreMemslap.open(vm.process, server, ms);
+ * if (run) {
+ *   try { run.run(100_000); } finally { run.finish(); }
+ * }
+ */
+export class CoreMemslap {
+  private finished = false;
+
+  private constructor(
+    private readonly stream: CoreMemaslap,
+    private readonly mc: CoreMemcached,
+  ) {}
+
+  /** Hands the stream and the server to the core, or returns null (nothing changed) when the process does not allow it. */
+  static open(process: WorkloadProcess, server: MemcachedServer, ms: Memaslap): CoreMemslap | null {
+    const sim = simulatorOf(process);
+    if (!sim || server.meter.process !== process) return null;
+    // the stream's region first: the server's, allocated after it, can then grow in place
+    const stream = new CoreMemaslap(ms, sim.core.memaslapGenerator());
+    stream.copyIn();
+    const mc = CoreMemcached.open(process, server, ms.concurrency);
+    if (!mc) throw new Error("CoreMemslap: the server could not go into the core");
+    return new CoreMemslap(stream, mc);
+  }
+
+  /** Draws and serves up to `count` requests; the counts of those served (fewer when memaslap's operations ran out). */
+  run(count: number): CoreServeCounts {
+    if (this.finished) throw new Error("CoreMemslap: finished; open another");
+    const g = this.mc.g;
+    return this.mc.serveDrawn(count, (n) => g.mcMemaslap(Math.min(n, 2 ** 30)));
+  }
+
+  /** What the requests served so far did. */
+  counts(): CoreServeCounts {
+    return this.mc.counts();
+  }
+
+  /** Gives the server and the stream their state back (also after an error). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      this.mc.finish();
+    } finally {
+      this.stream.copyBack();
+    }
   }
 }
