@@ -887,22 +887,24 @@ const R_HITS = 2;
 const R_MISSES = 3;
 const R_BYTES = 4;
 const NRUN = 5;
-const runCounts = new StaticArray<f64>(NRUN);
+// static data (not the runtime's heap, which the core's own heap overlays)
+const runCounts: usize = memory.data(NRUN * 8, 8);
 
 /** Zeroes the run counters. */
 export function mcRunReset(): void {
-  for (let i = 0; i < NRUN; i++) unchecked((runCounts[i] = 0));
+  memory.fill(runCounts, 0, NRUN * 8);
   drawn = false;
 }
 
 /** Run counter `i` (R_*). */
 export function mcRunCounter(i: u32): f64 {
-  return i < <u32>NRUN ? unchecked(runCounts[i]) : 0;
+  return i < <u32>NRUN ? load<f64>(runCounts + (<usize>i << 3)) : 0;
 }
 
 // @ts-ignore: decorator
 @inline function count(i: i32, v: f64): void {
-  unchecked((runCounts[i] += v));
+  const p = runCounts + (<usize>i << 3);
+  store<f64>(p, load<f64>(p) + v);
 }
 
 /**
