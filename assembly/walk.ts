@@ -26,7 +26,7 @@ import {
   legacyDenies, keyDenies, errorCode, CTL_CPL3, CTL_NXE, CTL_SMEP, PF_W, PF_U, PF_RSVD, PF_ID,
   PF_P,
 } from "./pkru";
-import { ctxBits, globalBits, tlbKey, pscKey, ntlbKey, tlbDropVa, pscDropVa, ntlbDrop } from "./flush";
+import { ctxBits, globalBits, tlbKey, pscKey, ntlbKey, tlbDropVa, tlbDropVaUnprobed, pscDropVa, ntlbDrop } from "./flush";
 
 /** EPT access types: the three kinds, and a guest paging-structure access. */
 export const ACC_PS: u32 = 3;
@@ -277,7 +277,8 @@ function touchWalks(q: usize, end: usize): void {
 
 /**
  * The 2D walk for `va`. On success fills the TLBs and writes TR_*; returns 0 or the
- * event code. Counts one walk.
+ * event code. Counts one walk. Called only when the TLBs an access of `kind` probes
+ * miss `va` (or after they dropped it): an EPT violation drops only the others.
  */
 export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   bump(c, C_WALKS);
@@ -392,8 +393,9 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   const r = eptWalk(c, p, vm, va, gpa, kind, true);
   if (r != 0) {
     if (r == EV_EPT_VIOLATION) {
-      tlbDropVa(p, va, bits);
-      tlbDropVa(p, va, globalBits(vpid));
+      // (every caller walks after the probes of `kind` missed: see tlbDropVaUnprobed)
+      tlbDropVaUnprobed(p, va, bits, kind);
+      if (load<u32>(vmRec(vm) + VM_HAS_GLOBAL) != 0) tlbDropVaUnprobed(p, va, globalBits(vpid), kind);
     }
     return r;
   }
