@@ -246,20 +246,31 @@ export let touchEnd: usize = 0;
   return <usize>load<u32>(eptHint(gpa)) + (indexAt(gpa, 1) << 3);
 }
 
+// A guest hint's slot has bit 0 set when its leaf is a 2 MiB PDE (OSv's linear map):
+// the entry is then the PDE of `va`, and the data's gPA takes va's bits 12..20.
+
+/** The address of the guest leaf entry of `va` by the hint `hs`. */
+// @ts-ignore: decorator
+@inline function hintLeaf(hs: u32, va: u64): usize {
+  return <usize>(hs & ~1) + (indexAt(va, 1 + (hs & 1)) << 3);
+}
+
 /** Loads of the first stage for the request at buffer address `q`: its guest entry and its guest table's EPT entry. */
 // @ts-ignore: decorator
 @inline function touchGuest(q: usize): u64 {
   const va = load<u64>(q);
   const h = guestHint(va);
-  return load<u64>(<usize>load<u32>(h) + (indexAt(va, 1) << 3)) ^ load<u64>(eptHintEntry(<u64>load<u32>(h, 4) << 12));
+  return load<u64>(hintLeaf(load<u32>(h), va)) ^ load<u64>(eptHintEntry(<u64>load<u32>(h, 4) << 12));
 }
 
 /** Loads of the second stage for the request at `q`: its data page's EPT entry. */
 // @ts-ignore: decorator
 @inline function touchData(q: usize): u64 {
   const va = load<u64>(q);
-  const pte = load<u64>(<usize>load<u32>(guestHint(va)) + (indexAt(va, 1) << 3));
-  return load<u64>(eptHintEntry(pte & ADDR_MASK));
+  const hs = load<u32>(guestHint(va));
+  const e = load<u64>(hintLeaf(hs, va));
+  const gpa = select<u64>((e & ADDR_MASK & ~(<u64>0x1FFFFF)) | (va & 0x1FF000), e & ADDR_MASK, (hs & 1) != 0);
+  return load<u64>(eptHintEntry(gpa));
 }
 
 /** Requests per prefetch batch. */
@@ -330,19 +341,24 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   const nxe = (ctl & CTL_NXE) != 0;
   const errBase: u32 = (kind == KIND_WRITE ? PF_W : 0) | ((ctl & CTL_CPL3) != 0 ? PF_U : 0) | fetchIdBit(ctl, kind);
 
+  // once a walk, at its first table of level 2 or 1 (the leaf's, or the one above it)
+  let touch = touchAt != 0;
   for (; level >= 1; level--) {
     const r = tableHpa(c, p, vm, va, tgpa + (indexAt(va, level) << 3));
     if (r != 0) return r;
     // the next requests' walks: their loads overlap this walk's wait for its table
-    if (level == 1 && touchAt != 0) touchWalks(touchAt, touchEnd);
+    if (level <= 2 && touch) {
+      touchWalks(touchAt, touchEnd);
+      touch = false;
+    }
     const thpa = eHpa & ~(<u64>0xFFF);
     const st = slotTierOf(thpa >> 12);
     const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(va, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
-    if (level == 1) {
+    if (level == 1 || (level == 2 && (e & G_PS) != 0)) {
       const h = guestHint(va);
-      store<u32>(h, <u32>slot);
+      store<u32>(h, <u32>slot | (level - 1));
       store<u32>(h, <u32>(tgpa >> 12), 4);
     }
     const gtier = slot != 0 ? <u32>(st & 7) : tierOf(thpa);
