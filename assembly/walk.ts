@@ -2,7 +2,7 @@
 // reference is a guest-physical address translated through the EPT, with paging-
 // structure caches for the guest dimension and a nested TLB for guest table pages.
 // Every entry read is one reference, charged to the tier of the table page holding it.
-import { linesOn, refLine } from "./cache";
+import { linesOn, walkRef } from "./cache";
 import {
   VC_VM, VC_PCID, VC_CR3, VC_CTL, VC_PKRU, VC_PKRS, VM_EPT_ROOT, VM_EPTAD, VM_HAS_GLOBAL,
   S_ITLB4K, S_ITLB2M, S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, S_PSC4, S_PSC3, S_PSC2,
@@ -88,7 +88,7 @@ function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, fi
     if (level == 1) store<u32>(eptHint(gpa), <u32>slot);
     const etier = slot != 0 ? <u32>(st & 7) : tierOf(t);
     countRef(c, etier, false);
-    if (linesOn) refLine(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
+    if (linesOn) walkRef(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
     if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
     const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
     const leaf = level == 1 || large;
@@ -363,7 +363,7 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
     }
     const gtier = slot != 0 ? <u32>(st & 7) : tierOf(thpa);
     countRef(c, gtier, true);
-    if (linesOn) refLine(c, p, thpa + (indexAt(va, level) << 3), gtier);
+    if (linesOn) walkRef(c, p, thpa + (indexAt(va, level) << 3), gtier);
     if ((e & G_P) == 0) return pageFault(c, p, vc, va, errBase, C_PF);
     const large = (level == 2 || level == 3) && (e & G_PS) != 0;
     const leaf = level == 1 || large;
