@@ -468,6 +468,20 @@ export function lineEmitMark(kind: u32): void {
   }
 }
 
+/**
+ * A walk's reference to the line of the entry at `hpa`: `refLine`, with a line thread's
+ * common case inline (the record goes in after the last one, in the same context, and
+ * the buffer has room): the walker makes five to twenty-four of these a walk, and two
+ * calls each cost more than the record.
+ */
+// @ts-ignore: decorator
+@inline export function walkRef(c: usize, p: usize, hpa: u64, tier: u32): void {
+  if (emitting && emitAt != emitEnd && c == emitC && p == emitP) {
+    store<u64>(emitAt, lineRecord(hpa, 8, KIND_REF, <u64>tier));
+    emitAt += 8;
+  } else refLine(c, p, hpa, tier);
+}
+
 /** Records a use: a data access of `kind` (0-2) and `len` bytes, or a walk reference (KIND_REF, 8 bytes). */
 function emitUse(c: usize, p: usize, hpa: u64, len: u64, kind: u32, tier: u32): void {
   emitContext(c, p);

@@ -1,7 +1,7 @@
 // Invalidation: by address, by PCID, by VPID (docs/core.md section 6).
 import {
   S_ITLB4K, S_ITLB2M, S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, S_PSC4, S_PSC3, S_PSC2,
-  S_NTLB, SZ_4K, SZ_2M, SZ_1G,
+  S_NTLB, SZ_4K, SZ_2M, SZ_1G, KIND_FETCH,
 } from "./layout";
 import { invalidate, scan, scanAll, KEY_GLOBAL, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
 
@@ -41,6 +41,26 @@ export function tlbDropVa(p: usize, va: u64, bits: u64): void {
   dropAt(p, S_STLB, va, SZ_4K, bits);
   dropAt(p, S_STLB, va, SZ_2M, bits);
   dropAt(p, S_STLB1G, va, SZ_1G, bits);
+}
+
+/**
+ * `tlbDropVa` for an EPT violation of a walk: the walk started only after the TLBs an
+ * access of `kind` probes missed `va` (in its ctx and, when the VM has global entries,
+ * as a global one), or after a dirty assist dropped `va`, and fills nothing before its
+ * final translation; so only the TLBs of the other kind (the ITLBs for data; the DTLBs
+ * and the 1 GiB STLB for a fetch) may hold `va`. The same entries go as with
+ * `tlbDropVa`, without probing 16 sets that cannot hold them.
+ */
+export function tlbDropVaUnprobed(p: usize, va: u64, bits: u64, kind: u32): void {
+  if (kind != KIND_FETCH) {
+    dropAt(p, S_ITLB4K, va, SZ_4K, bits);
+    dropAt(p, S_ITLB2M, va, SZ_2M, bits);
+  } else {
+    dropAt(p, S_DTLB4K, va, SZ_4K, bits);
+    dropAt(p, S_DTLB2M, va, SZ_2M, bits);
+    dropAt(p, S_DTLB1G, va, SZ_1G, bits);
+    dropAt(p, S_STLB1G, va, SZ_1G, bits);
+  }
 }
 
 /** PSC entries on the path of `va` for one ctx. */

@@ -174,7 +174,8 @@ export const LINES_Q_CAP: u32 = 1024; // 8 KiB
  * were, so that the walk of the next request's page can be touched early and its
  * memory latency overlap this walk's. Hints only: a stale one costs a useless load,
  * never a wrong result. PF_GUEST: per 2 MiB of guest-virtual space (4096 entries,
- * indexed by va >> 21 mod 4096), u32 slot of the guest page table, u32 its gPA >> 12.
+ * indexed by va >> 21 mod 4096), u32 slot of the guest page table holding the leaf
+ * (bit 0 set: a 2 MiB leaf in a PD), u32 its gPA >> 12.
  * PF_EPT: per 2 MiB of guest-physical space, u32 slot of the EPT page table.
  */
 export const PF_GUEST: usize = 0x10000; // 32 KiB

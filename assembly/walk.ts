@@ -2,7 +2,7 @@
 // reference is a guest-physical address translated through the EPT, with paging-
 // structure caches for the guest dimension and a nested TLB for guest table pages.
 // Every entry read is one reference, charged to the tier of the table page holding it.
-import { linesOn, refLine } from "./cache";
+import { linesOn, walkRef } from "./cache";
 import {
   VC_VM, VC_PCID, VC_CR3, VC_CTL, VC_PKRU, VC_PKRS, VM_EPT_ROOT, VM_EPTAD, VM_HAS_GLOBAL,
   S_ITLB4K, S_ITLB2M, S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, S_PSC4, S_PSC3, S_PSC2,
@@ -26,7 +26,7 @@ import {
   legacyDenies, keyDenies, errorCode, CTL_CPL3, CTL_NXE, CTL_SMEP, PF_W, PF_U, PF_RSVD, PF_ID,
   PF_P,
 } from "./pkru";
-import { ctxBits, globalBits, tlbKey, pscKey, ntlbKey, tlbDropVa, pscDropVa, ntlbDrop } from "./flush";
+import { ctxBits, globalBits, tlbKey, pscKey, ntlbKey, tlbDropVa, tlbDropVaUnprobed, pscDropVa, ntlbDrop } from "./flush";
 
 /** EPT access types: the three kinds, and a guest paging-structure access. */
 export const ACC_PS: u32 = 3;
@@ -88,7 +88,7 @@ function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, fi
     if (level == 1) store<u32>(eptHint(gpa), <u32>slot);
     const etier = slot != 0 ? <u32>(st & 7) : tierOf(t);
     countRef(c, etier, false);
-    if (linesOn) refLine(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
+    if (linesOn) walkRef(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
     if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
     const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
     const leaf = level == 1 || large;
@@ -246,20 +246,31 @@ export let touchEnd: usize = 0;
   return <usize>load<u32>(eptHint(gpa)) + (indexAt(gpa, 1) << 3);
 }
 
+// A guest hint's slot has bit 0 set when its leaf is a 2 MiB PDE (OSv's linear map):
+// the entry is then the PDE of `va`, and the data's gPA takes va's bits 12..20.
+
+/** The address of the guest leaf entry of `va` by the hint `hs`. */
+// @ts-ignore: decorator
+@inline function hintLeaf(hs: u32, va: u64): usize {
+  return <usize>(hs & ~1) + (indexAt(va, 1 + (hs & 1)) << 3);
+}
+
 /** Loads of the first stage for the request at buffer address `q`: its guest entry and its guest table's EPT entry. */
 // @ts-ignore: decorator
 @inline function touchGuest(q: usize): u64 {
   const va = load<u64>(q);
   const h = guestHint(va);
-  return load<u64>(<usize>load<u32>(h) + (indexAt(va, 1) << 3)) ^ load<u64>(eptHintEntry(<u64>load<u32>(h, 4) << 12));
+  return load<u64>(hintLeaf(load<u32>(h), va)) ^ load<u64>(eptHintEntry(<u64>load<u32>(h, 4) << 12));
 }
 
 /** Loads of the second stage for the request at `q`: its data page's EPT entry. */
 // @ts-ignore: decorator
 @inline function touchData(q: usize): u64 {
   const va = load<u64>(q);
-  const pte = load<u64>(<usize>load<u32>(guestHint(va)) + (indexAt(va, 1) << 3));
-  return load<u64>(eptHintEntry(pte & ADDR_MASK));
+  const hs = load<u32>(guestHint(va));
+  const e = load<u64>(hintLeaf(hs, va));
+  const gpa = select<u64>((e & ADDR_MASK & ~(<u64>0x1FFFFF)) | (va & 0x1FF000), e & ADDR_MASK, (hs & 1) != 0);
+  return load<u64>(eptHintEntry(gpa));
 }
 
 /** Requests per prefetch batch. */
@@ -277,7 +288,8 @@ function touchWalks(q: usize, end: usize): void {
 
 /**
  * The 2D walk for `va`. On success fills the TLBs and writes TR_*; returns 0 or the
- * event code. Counts one walk.
+ * event code. Counts one walk. Called only when the TLBs an access of `kind` probes
+ * miss `va` (or after they dropped it): an EPT violation drops only the others.
  */
 export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   bump(c, C_WALKS);
@@ -329,24 +341,29 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   const nxe = (ctl & CTL_NXE) != 0;
   const errBase: u32 = (kind == KIND_WRITE ? PF_W : 0) | ((ctl & CTL_CPL3) != 0 ? PF_U : 0) | fetchIdBit(ctl, kind);
 
+  // once a walk, at its first table of level 2 or 1 (the leaf's, or the one above it)
+  let touch = touchAt != 0;
   for (; level >= 1; level--) {
     const r = tableHpa(c, p, vm, va, tgpa + (indexAt(va, level) << 3));
     if (r != 0) return r;
     // the next requests' walks: their loads overlap this walk's wait for its table
-    if (level == 1 && touchAt != 0) touchWalks(touchAt, touchEnd);
+    if (level <= 2 && touch) {
+      touchWalks(touchAt, touchEnd);
+      touch = false;
+    }
     const thpa = eHpa & ~(<u64>0xFFF);
     const st = slotTierOf(thpa >> 12);
     const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(va, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
-    if (level == 1) {
+    if (level == 1 || (level == 2 && (e & G_PS) != 0)) {
       const h = guestHint(va);
-      store<u32>(h, <u32>slot);
+      store<u32>(h, <u32>slot | (level - 1));
       store<u32>(h, <u32>(tgpa >> 12), 4);
     }
     const gtier = slot != 0 ? <u32>(st & 7) : tierOf(thpa);
     countRef(c, gtier, true);
-    if (linesOn) refLine(c, p, thpa + (indexAt(va, level) << 3), gtier);
+    if (linesOn) walkRef(c, p, thpa + (indexAt(va, level) << 3), gtier);
     if ((e & G_P) == 0) return pageFault(c, p, vc, va, errBase, C_PF);
     const large = (level == 2 || level == 3) && (e & G_PS) != 0;
     const leaf = level == 1 || large;
@@ -392,8 +409,9 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
   const r = eptWalk(c, p, vm, va, gpa, kind, true);
   if (r != 0) {
     if (r == EV_EPT_VIOLATION) {
-      tlbDropVa(p, va, bits);
-      tlbDropVa(p, va, globalBits(vpid));
+      // (every caller walks after the probes of `kind` missed: see tlbDropVaUnprobed)
+      tlbDropVaUnprobed(p, va, bits, kind);
+      if (load<u32>(vmRec(vm) + VM_HAS_GLOBAL) != 0) tlbDropVaUnprobed(p, va, globalBits(vpid), kind);
     }
     return r;
   }

@@ -183,8 +183,10 @@ function newVmState(): VmState {
   return { eptPool: [], guestPool: [], eptTables: [], guestTables: [], roots: new Set() };
 }
 
+/** Throws unless `v` is an integer in 0..limit-1 aligned to `align` (a power of two). */
 function checkAddr(field: string, v: number, limit: number, align = 1): void {
-  if (!Number.isInteger(v) || v < 0 || v >= limit || v % align !== 0) {
+  // (alignment by division, exact for a power of two: `%` of a double above 2^31 is a slow call)
+  if (!Number.isInteger(v) || v < 0 || v >= limit || Math.floor(v / align) !== v / align) {
     throw new RangeError(`${field}: ${v} is not allowed; expected an integer in 0..${limit - 1}${align > 1 ? ` aligned to ${align}` : ""}`);
   }
 }
@@ -449,6 +451,11 @@ export class WasmCore implements MmuCore, LineConsumer {
     s.guestPool.push(...frames);
   }
 
+  /** `framesAvailable(vm).ept` without making an object (the hypervisor asks on every fault). */
+  eptFramesQueued(vm: number): number {
+    return (this.vms.get(vm) ?? this.early.get(vm))?.eptPool.length ?? 0;
+  }
+
   framesAvailable(vm: number): { ept: number; guest: number } {
     const s = this.vms.get(vm) ?? this.early.get(vm);
     return { ept: s?.eptPool.length ?? 0, guest: s?.guestPool.length ?? 0 };
@@ -456,6 +463,12 @@ export class WasmCore implements MmuCore, LineConsumer {
 
   /** Offers up to `max` pool frames to a core call, then takes what it used from the pool. */
   private withFrames(s: VmState, ept: boolean, max: number, call: () => number, op: string): MapStatus {
+    this.offerFrames(s, ept, max);
+    return this.takeFrames(s, ept, call(), op);
+  }
+
+  /** Writes up to `max` frames of the pool into the IO block for the next map call. */
+  private offerFrames(s: VmState, ept: boolean, max: number): void {
     const pool = ept ? s.eptPool : s.guestPool;
     const n = Math.min(max, pool.length);
     this.fresh();
@@ -472,10 +485,15 @@ export class WasmCore implements MmuCore, LineConsumer {
       u32[base + 4 * i + 3] = hpa / 4294967296;
     }
     u32[this.io.nframes / 4] = n;
-    const status = STATUS[call()] ?? "out-of-memory";
+  }
+
+  /** After a map call that returned `code`: moves the frames it used from the pool to the VM's tables. */
+  private takeFrames(s: VmState, ept: boolean, code: number, op: string): MapStatus {
+    const status = STATUS[code] ?? "out-of-memory";
     this.fresh();
     const used = this.u32[this.io.used / 4];
     if (used > 0) {
+      const pool = ept ? s.eptPool : s.guestPool;
       for (const f of pool.splice(0, used)) {
         if (ept) s.eptTables.push(f as number);
         else s.guestTables.push(f as { gpa: number; hpa: number });
@@ -501,7 +519,9 @@ export class WasmCore implements MmuCore, LineConsumer {
     checkAddr("gpa", gpa, PA_LIMIT, SIZE_BYTES[size]);
     checkAddr("hpa", hpa, PA_LIMIT, SIZE_BYTES[size]);
     const rights = this.eptRights(attrs);
-    return this.withFrames(s, true, 3, () => this.x.eptMap(vm, gpa, hpa, size, rights), "eptMap");
+    // (no closure: the hypervisor maps on every fault)
+    this.offerFrames(s, true, 3);
+    return this.takeFrames(s, true, this.x.eptMap(vm, gpa, hpa, size, rights), "eptMap");
   }
 
   /**

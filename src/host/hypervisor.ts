@@ -110,6 +110,10 @@ export class Hypervisor {
   private readonly vms = new Map<number, VmBacking>();
   private readonly tierOrder: string[];
   private readonly ptTier: string;
+  /** Tier orders by tier index, resolved once (a fault allocates with one): all tiers in order, the page-table tier's order, and each tier's own first (ucat). */
+  private readonly tierIdx: number[];
+  private readonly ptIdx: number[];
+  private readonly firstIdx: number[][];
 
   constructor(
     readonly core: WasmCore,
@@ -123,6 +127,10 @@ export class Hypervisor {
     this.tierOrder = host.tierNames();
     this.ptTier = options.pageTableTier ?? this.tierOrder[0];
     host.tierIndex(this.ptTier); // throws, naming the known tiers, on an unknown one
+    this.tierIdx = this.tierOrder.map((t) => host.tierIndex(t));
+    this.firstIdx = this.tierIdx.map((i) => [i, ...this.tierIdx.filter((j) => j !== i)]);
+    const pt = host.tierIndex(this.ptTier);
+    this.ptIdx = options.onTierFull === "fail" ? [pt] : this.firstIdx[this.tierIdx.indexOf(pt)];
   }
 
   /**
@@ -180,14 +188,13 @@ export class Hypervisor {
   }
 
   private tableFrame(): { hpa: number; tier: string } | null {
-    const order = [this.ptTier, ...this.tierOrder.filter((t) => t !== this.ptTier)];
-    const r = this.host.allocWithFallback(ORDER_4K, this.options.onTierFull === "fail" ? [this.ptTier] : order, false);
+    const r = this.host.allocInTiers(ORDER_4K, this.ptIdx);
     return r ? { hpa: r.hpa, tier: r.tier } : null;
   }
 
   /** Keeps the core's EPT frame pool at 3, the most one map can take. */
   private refillEptPool(vm: VmBacking): boolean {
-    for (let need = 3 - this.core.framesAvailable(vm.id).ept; need > 0; need--) {
+    for (let need = 3 - this.core.eptFramesQueued(vm.id); need > 0; need--) {
       const f = this.tableFrame();
       if (!f) return false;
       vm.eptTables.push(f);
@@ -236,7 +243,7 @@ export class Hypervisor {
     const wanted = size;
     let got: { hpa: number; tier: string; order: number } | null = null;
     for (; ; size--) {
-      got = this.host.allocWithFallback(ORDER_OF[size as PageSizeCode], tiers, false);
+      got = this.host.allocInTiers(ORDER_OF[size as PageSizeCode], tiers);
       if (got || size === 0) break;
     }
     if (!got) {
@@ -244,9 +251,10 @@ export class Hypervisor {
       return null;
     }
     if (size < wanted) vm.stats.smallerFallbacks++;
-    if (got.tier !== tiers[0]) vm.stats.tierFallbacks++;
+    if (got.tier !== this.tierOrder[tiers[0]]) vm.stats.tierFallbacks++;
     const bytes = PAGE_BYTES[size as PageSizeCode];
-    const base = gpa - (gpa % bytes);
+    // (by division, exact for a power of two: `%` of a gPA above 2^31 is a slow call)
+    const base = Math.floor(gpa / bytes) * bytes;
     if (!this.refillEptPool(vm)) {
       this.host.free(got.hpa, got.order);
       vm.stats.outOfMemory++;
@@ -267,18 +275,19 @@ export class Hypervisor {
     return gpa - (gpa % bytes) + bytes;
   }
 
-  /** Tiers to take frames from for a node, in order. */
-  private tiersFor(vm: VmBacking, node: GuestNode): string[] {
+  /** Tiers (by index) to take frames from for a node, in order. */
+  private tiersFor(vm: VmBacking, node: GuestNode): readonly number[] {
     const fail = this.options.onTierFull === "fail";
     if (this.policy === "ucat") {
-      return fail ? [node.tier] : [node.tier, ...this.tierOrder.filter((t) => t !== node.tier)];
-    }
-    if (this.options.osvPlacement === "interleave") {
-      const k = vm.interleave++ % this.tierOrder.length;
-      const order = [...this.tierOrder.slice(k), ...this.tierOrder.slice(0, k)];
+      const order = this.firstIdx[this.host.tierIndex(node.tier)];
       return fail ? [order[0]] : order;
     }
-    return this.tierOrder;
+    if (this.options.osvPlacement === "interleave") {
+      const k = vm.interleave++ % this.tierIdx.length;
+      const order = [...this.tierIdx.slice(k), ...this.tierIdx.slice(0, k)];
+      return fail ? [order[0]] : order;
+    }
+    return this.tierIdx;
   }
 
   /** The backed page that holds `gpa`, if any (read from the EPT). */

@@ -296,6 +296,30 @@ export class HostMemory {
   }
 
   /**
+   * `allocWithFallback(order, names, false)` with the tiers given by index (`tierIndex`)
+   * instead of by name: the same block and the same counts, without resolving names. For
+   * a hypervisor that resolves its tier order once and allocates on every fault.
+   * @example host.allocInTiers(0, [0, 1]) // { hpa, tier: "dram", order: 0 }
+   */
+  allocInTiers(order: number, tiers: readonly number[]): AllocResult | null {
+    checkOrder(order, "allocInTiers: order");
+    if (tiers.length === 0) throw new RangeError("tiers: expected at least one tier index");
+    for (let i = 0; i < tiers.length; i++) {
+      if (this.buddies[tiers[i]!] === undefined) throw new RangeError(`tiers[${i}]: ${tiers[i]} is not allowed; expected a tier index in 0..${this.buddies.length - 1}`);
+    }
+    for (let i = 0; i < tiers.length; i++) {
+      const t = tiers[i]!;
+      const hpa = this.buddies[t]!.alloc(order);
+      if (hpa === null) continue;
+      this.allocs++;
+      if (i > 0 && t !== tiers[0]) this.tierFallbacks++;
+      return { hpa, tier: this.tiers[t]!.name, order };
+    }
+    this.failures++;
+    return null;
+  }
+
+  /**
    * Returns a block to its tier. Throws (and changes nothing) for an address in no tier,
    * a misaligned address, a double free or the wrong order.
    * @example host.free(hpa, 9)

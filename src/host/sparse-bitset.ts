@@ -66,6 +66,12 @@ export class SparseBitset {
   /** The chunk looked up last and its slot (-1: none): a buddy allocator's frames come in runs, and most operations hit the chunk the previous one did. */
   private lastChunk = -1;
   private lastSlot = -1;
+  /**
+   * No member is below it (exact after `first`): `first` and `next` start their scan
+   * there. A buddy allocator's free set of a small order holds a block or two near the
+   * front of its frames, and a scan from 0 would climb the parent levels to find them.
+   */
+  private low = 0;
   /** The set of non-empty chunk indices; null when the universe fits in one chunk. */
   private readonly parent: SparseBitset | null;
 
@@ -127,6 +133,7 @@ export class SparseBitset {
     }
     this.pool[base + SUMMARY] = summary | (1 << w);
     this.members++;
+    if (i < this.low) this.low = i;
     return true;
   }
 
@@ -160,7 +167,10 @@ export class SparseBitset {
    * @example s.first() // -1 on an empty set
    */
   first(): number {
-    return this.members === 0 ? -1 : this.next(0);
+    if (this.members === 0) return -1;
+    const i = this.next(this.low);
+    if (i >= 0) this.low = i;
+    return i;
   }
 
   /**
@@ -171,7 +181,7 @@ export class SparseBitset {
     if (!Number.isSafeInteger(from)) {
       throw new RangeError(`from: ${from} is not allowed; expected a safe integer`);
     }
-    if (from < 0) from = 0;
+    if (from < this.low) from = this.low;
     if (from >= this.size || this.members === 0) return -1;
     const c = Math.floor(from / CHUNK_BITS);
     const slot = this.slotOf(c);

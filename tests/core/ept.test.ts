@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { FETCH, READ, WRITE, type AccessKind, type EptAttrs } from "../../src/core/types.js";
 import { implementations } from "./impls.js";
-import { GiB, PAGE_1G, PAGE_2M, RAM_GPA, RWX, TABLE_GPA, TestVm, bit, hostBase, plainConfig, probe, skylakeConfig } from "./setup.js";
+import { GiB, PAGE_1G, PAGE_2M, RAM_GPA, RWX, SKYLAKE_TLB, TABLE_GPA, TestVm, bit, hostBase, plainConfig, probe, skylakeConfig } from "./setup.js";
 
 const VA = 0x1000_5000; // PT index 5
 const OFF = 0x123;
@@ -97,6 +97,21 @@ describe.each(implementations)("$name: EPT violations and misconfigurations", ({
     const after = vm.counters();
     expect([after.l1Hits - before.l1Hits, after.walks - before.walks, after.eptViolations]).toEqual([1, 0, 1]);
     expect(probe(vm, VA)).toBe("walk"); // the violation dropped the entry
+  });
+
+  it.each<[string, AccessKind, AccessKind, Partial<EptAttrs>]>([
+    ["a read's walk drops the ITLB entry of its page", READ, FETCH, { r: false, w: false, x: true }],
+    ["a fetch's walk drops the DTLB entry of its page", FETCH, READ, { r: true, w: false, x: false }],
+  ])("a violation in %s (the TLBs its own probes missed hold nothing)", (_what, walker, other, ept) => {
+    // no STLB: the other kind's L1 entry is then the only one the walker cannot probe
+    const vm = new TestVm(create(plainConfig({ tlb: { ...structuredClone(SKYLAKE_TLB), stlb: { entries: 0, ways: 1 }, stlb1g: { entries: 0, ways: 1 } } })));
+    vm.map(VA);
+    expect(vm.access(VA, other)).toBeNull();
+    expect(vm.core.eptProtect(vm.vm, RAM_GPA, 0, { ...RWX, ...ept })).toBe("ok");
+    expect(vm.access(VA, walker)).toMatchObject({ type: "ept-violation", qualification: q(walker === READ ? R : X, (ept.r ? R : 0) | (ept.x ? X : 0), true) });
+    expect(vm.core.eptProtect(vm.vm, RAM_GPA, 0, RWX)).toBe("ok");
+    expect(vm.access(VA, other)).toBeNull();
+    expect(vm.counters().walks).toBe(3); // the other kind walks again: its entry went with the violation
   });
 
   it("page-fault checks come before EPT rights, in a walk and on a hit", () => {

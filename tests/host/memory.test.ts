@@ -113,6 +113,23 @@ describe("HostMemory: allocation", () => {
     expect(host.stats().tierFallbacks).toBe(1);
   });
 
+  it("allocInTiers (tiers by index) gives allocWithFallback's blocks and counts, without smaller orders", () => {
+    const tiers = [
+      { name: "dram", capacity: 4 * MIB },
+      { name: "nvm", capacity: GIB },
+    ];
+    const byName = new HostMemory(tiers);
+    const byIndex = new HostMemory(tiers);
+    for (const [order, names] of [[9, ["dram", "nvm"]], [0, ["dram", "nvm"]], [9, ["dram", "nvm"]], [18, ["dram"]], [0, ["nvm", "dram"]], [18, ["nvm", "dram"]]] as const) {
+      expect(byIndex.allocInTiers(order, names.map((n) => byIndex.tierIndex(n)))).toEqual(byName.allocWithFallback(order, [...names], false));
+    }
+    expect(byIndex.stats()).toEqual(byName.stats());
+    expect(byIndex.stats()).toMatchObject({ tierFallbacks: 1, failures: 2 });
+    expect(() => byIndex.allocInTiers(0, [0, 2])).toThrow(/tiers\[1\]: 2 is not allowed/);
+    expect(() => byIndex.allocInTiers(0, [])).toThrow(RangeError);
+    expect(byIndex.stats()).toEqual(byName.stats()); // nothing changed
+  });
+
   it("falls back to a smaller order when allowed: 1 GiB -> 2 MiB -> 4 KiB", () => {
     const host = new HostMemory([{ name: "dram", capacity: 4 * MIB }]);
     expect(host.allocWithFallback(18, ["dram"], false)).toBeNull();
