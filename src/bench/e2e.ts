@@ -199,8 +199,9 @@ class NullProcess implements WorkloadProcess {
 /**
  * Accesses per second of the end-to-end workloads with their accesses dropped (a
  * {@link NullProcess}: no allocator, no core), median of `runs`: what the workload
- * models alone allow. These are the TypeScript models: end to end, YCSB's phases run
- * in the core instead (src/workloads/ycsb/core-run.ts), which needs a simulator.
+ * models alone allow. These are the TypeScript models: end to end, YCSB's phases and
+ * memslap run in the core instead (src/workloads/ycsb/core-run.ts,
+ * src/workloads/memcached/core-run.ts), which needs a simulator.
  */
 export async function benchModelsOnly(
   runs: number,

@@ -124,7 +124,7 @@ if (o.json) {
   }
   const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
   if (mo) {
-    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core, so the TypeScript models; end to end, YCSB's run in the core; median of ${e2eRuns} runs)`);
+    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core, so the TypeScript models; end to end, both run in the core; median of ${e2eRuns} runs)`);
     const rows3 = Object.entries(mo).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), (r.cpuAccessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
     console.log(formatTable(["workload", "M accesses/s", "per CPU-s", "accesses", "runs"], rows3, ["l", "r", "r", "r", "l"]));
   }
