@@ -69,7 +69,7 @@ export class CoreMemcached {
   private chunkCap = 0;
   private connCap = 0;
   /** Where the region starts and its parts are, in the core's memory. */
-  private at = { base: 0, totals: 0, classes: 0, rbuf: 0, wbuf: 0, chunks: 0, scratch: 0 };
+  private at = { totals: 0, classes: 0, rbuf: 0, wbuf: 0, chunks: 0, scratch: 0 };
   private finished = false;
 
   private constructor(
@@ -77,30 +77,22 @@ export class CoreMemcached {
     readonly g: MemcachedCore,
     readonly server: MemcachedServer,
     private readonly vcpu: number,
-    /** Bytes the region keeps before the server's state (a generator's state, laid out by its driver). */
-    private readonly before: number,
   ) {}
 
   /**
    * Hands the server's state to the core, or returns null (nothing changed) when the
    * process is not a plain guest process of a simulator. `connections`: the most
-   * connections the requests use (more are made room for when asked). `before`: bytes the
-   * caller keeps at the region's start (its address is {@link regionStart}).
+   * connections the requests use (more are made room for when asked).
    */
-  static open(process: WorkloadProcess, server: MemcachedServer, connections = 16, before = 0): CoreMemcached | null {
+  static open(process: WorkloadProcess, server: MemcachedServer, connections = 16): CoreMemcached | null {
     const sim = simulatorOf(process);
     if (!sim || server.meter.process !== process) return null;
-    const mc = new CoreMemcached(sim, sim.core.memcachedCore(), server, (process as Process).vcpu, align8(before));
+    const mc = new CoreMemcached(sim, sim.core.memcachedCore(), server, (process as Process).vcpu);
     mc.connCap = Math.max(16, connections);
     mc.copyIn(false);
     mc.setSink();
     mc.g.mcRunReset();
     return mc;
-  }
-
-  /** Where the caller's bytes start in the core's memory (valid until the next copy in). */
-  get regionStart(): number {
-    return this.at.base;
   }
 
   /** Lays the region out, copies the state in and configures the core. `grow`: more room than last time. */
@@ -113,9 +105,10 @@ export class CoreMemcached {
     // room for a few slab pages' chunks (a guess; more when the core asks)
     const want = s.nChunks + Math.max(4 * maxPer, s.nChunks);
     this.chunkCap = grow ? Math.max(want, this.chunkCap * 2) : want;
-    if (s.rbuf.length > this.connCap) this.connCap = s.rbuf.length;
+    // more connections too when growing (the core asks for room for a connection past the table's end as well)
+    this.connCap = Math.max(this.connCap * (grow ? 2 : 1), s.rbuf.length);
     const nb = s.buckets.length;
-    let off = this.before;
+    let off = 0;
     const take = (bytes: number): number => {
       const at = off;
       off = align8(off + bytes);
@@ -156,7 +149,7 @@ export class CoreMemcached {
       s.useCas ? 1 : 0, s.hotPct, s.warmPct, s.network ? 1 : 0, s.inlineMaintainer ? 1 : 0, this.server.memoryLimit, this.server.settings.slabPageSize,
       s.code.va, s.code.bytes, s.code.fetches, s.code.fetchBytes, this.vcpu,
     );
-    this.at = { base, totals: at(totalsAt), classes: at(classesAt), rbuf: at(rbufAt), wbuf: at(wbufAt), chunks: at(chunksAt), scratch: at(scratchAt) };
+    this.at = { totals: at(totalsAt), classes: at(classesAt), rbuf: at(rbufAt), wbuf: at(wbufAt), chunks: at(chunksAt), scratch: at(scratchAt) };
   }
 
   /** The state back into the server. */
@@ -250,8 +243,7 @@ export class CoreMemcached {
         new Uint8Array(g.memory.buffer, this.at.scratch, rest.length).set(rest);
       } else pending = 0;
     }
-    const after = this.counts();
-    return { gets: after.gets - before.gets, sets: after.sets - before.sets, hits: after.hits - before.hits, misses: after.misses - before.misses, bytes: after.bytes - before.bytes };
+    return this.since(before);
   }
 
   /**
@@ -277,8 +269,7 @@ export class CoreMemcached {
         this.copyIn(true);
       }
     }
-    const after = this.counts();
-    return { gets: after.gets - before.gets, sets: after.sets - before.sets, hits: after.hits - before.hits, misses: after.misses - before.misses, bytes: after.bytes - before.bytes };
+    return this.since(before);
   }
 
   /**
@@ -315,6 +306,12 @@ export class CoreMemcached {
       }
       return n;
     });
+  }
+
+  /** What the requests served since `before` (counts then) did. */
+  private since(before: CoreServeCounts): CoreServeCounts {
+    const now = this.counts();
+    return { gets: now.gets - before.gets, sets: now.sets - before.sets, hits: now.hits - before.hits, misses: now.misses - before.misses, bytes: now.bytes - before.bytes };
   }
 
   /** What the requests served since `open` did. */
