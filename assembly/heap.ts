@@ -170,3 +170,21 @@ export function hashDelete(frame: u64): void {
   store<u64>(t + (<usize>hole << 3), 0);
   store<u32>(CFG_HASH, load<u32>(CFG_HASH, 8) - 1, 8);
 }
+
+/**
+ * A region its user reuses (the state of a workload model in the core: ycsb.ts,
+ * memaslap.ts, memcached.ts), described at `desc` (u32 address, u32 bytes): the same
+ * one when it holds `bytes`, else a larger one, in place when it is the heap's last
+ * allocation. Its contents are the user's to write. Returns its address (8-aligned),
+ * 0 when memory ran out.
+ */
+export function regionAt(desc: usize, bytes: usize): usize {
+  const at = <usize>load<u32>(desc);
+  const have = <usize>load<u32>(desc, 4);
+  if (at != 0 && bytes <= have) return at;
+  if (at != 0 && at + have == <usize>load<u32>(CFG_HEAP_TOP)) store<u32>(CFG_HEAP_TOP, <u32>at);
+  const r = allocRaw(bytes, 8);
+  store<u32>(desc, <u32>r);
+  store<u32>(desc, r == 0 ? 0 : <u32>bytes, 4);
+  return r;
+}

@@ -469,7 +469,7 @@ export { keysCompare, keysPack } from "./keys";
 
 // ---- the memcached server model in the core (memcached.ts) -------------------------------------
 export {
-  mcConfigure, mcTotal, mcQueueAt, mcQueued, mcRequeue, mcHasRoom, mcRunReset, mcRunCounter, mcServe, mcMemaslap, mcStatus,
+  mcRegion, mcConfigure, mcTotal, mcQueueAt, mcQueued, mcRequeue, mcHasRoom, mcRunReset, mcRunCounter, mcServe, mcMemaslap, mcStatus,
 } from "./memcached";
 
 // ---- memaslap's request stream in the core (memaslap.ts) ------------------------------------

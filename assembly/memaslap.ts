@@ -13,8 +13,7 @@
 //   active   u32[concurrency]                connections still running, in order
 //   stored   u8[concurrency * windowSize]    1: the slot's key is stored
 // The scalars live in globals (msState reads them back); the random stream is rng.ts's.
-import { allocRaw } from "./heap";
-import { CFG_HEAP_TOP } from "./layout";
+import { regionAt } from "./heap";
 import { nextInt, rngSeed, rngWord } from "./rng";
 
 // Per-connection f64 slots (memaslap.ts MEMASLAP_CONN_*), byte offsets.
@@ -85,9 +84,8 @@ let gets: f64 = 0;
 let sets: f64 = 0;
 let retired: f64 = 0;
 
-// The region msRegion hands out.
-let region: usize = 0;
-let regionBytes: usize = 0;
+// The region msRegion hands out (heap.ts regionAt).
+const region: usize = memory.data(8, 4);
 
 /**
  * A region of at least `bytes` for the stream's state (the last one reused when large
@@ -95,12 +93,7 @@ let regionBytes: usize = 0;
  * Returns its address (8-aligned), 0 when memory ran out.
  */
 export function msRegion(bytes: u32): u32 {
-  const need = <usize>bytes;
-  if (region != 0 && need <= regionBytes) return <u32>region;
-  if (region != 0 && region + regionBytes == <usize>load<u32>(CFG_HEAP_TOP)) store<u32>(CFG_HEAP_TOP, <u32>region);
-  region = allocRaw(need, 8); // the host writes what it uses
-  regionBytes = region == 0 ? 0 : need;
-  return <u32>region;
+  return <u32>regionAt(region, <usize>bytes);
 }
 
 /**

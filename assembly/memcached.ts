@@ -17,6 +17,7 @@
 // - connections: f64 read and response buffer addresses (-1: not open yet).
 // - totals: f64 counters (T_*).
 import { put, queueAt, requestsVcpu } from "./requests";
+import { regionAt } from "./heap";
 import { KIND_FETCH, KIND_READ, KIND_WRITE } from "./layout";
 import { msNext, msOp, msConn, msKeyId, msKeySize, msValueSize, MS_GET } from "./memaslap";
 
@@ -140,6 +141,14 @@ let codeFetchBytes: u32 = 0;
 let quiet = false;
 let reqEnd: u32 = 0; // the queue's capacity
 let nQueued: u32 = 0;
+
+// The region mcRegion hands out (heap.ts regionAt).
+const region: usize = memory.data(8, 4);
+
+/** A region of at least `bytes` for the server's state (reused; see heap.ts regionAt); 0 when memory ran out. */
+export function mcRegion(bytes: u32): u32 {
+  return <u32>regionAt(region, <usize>bytes);
+}
 
 /**
  * Takes the server's state (written by the host at these addresses) and configuration.

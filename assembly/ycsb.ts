@@ -10,8 +10,7 @@
 // lengths and the B+-tree's arrays, at addresses the host chooses (kvConfigure,
 // treeConfigure). The generator's state lives in globals: the region is reused by the
 // next phase.
-import { allocRaw } from "./heap";
-import { CFG_HEAP_TOP } from "./layout";
+import { regionAt } from "./heap";
 import { fnvHash64, packHead, packTail } from "./keys";
 import {
   queueAt, queued, kvRead, kvUpdate, kvInsertLookup, kvInsertRecord, kvInsertDone, recordSize,
@@ -77,8 +76,9 @@ const counters: usize = memory.data(NCOUNTERS * 8, 8);
 }
 
 // Region and state.
+// the region ycsbRegion hands out (heap.ts regionAt), and its start (the memo)
+const regionDesc: usize = memory.data(8, 4);
 let region: usize = 0;
-let regionBytes: usize = 0;
 let flags: u32 = 0;
 let failed: u32 = 0;
 let status: u32 = 0;
@@ -126,14 +126,12 @@ let loadFactor: f64 = 1;
  * allocation). Returns its address, 0 when memory ran out.
  */
 export function ycsbRegion(bytes: u32): u32 {
-  const need = <usize>bytes + MEMO_BYTES;
-  if (region != 0 && need <= regionBytes) return <u32>(region + MEMO_BYTES);
-  if (region != 0 && region + regionBytes == <usize>load<u32>(CFG_HEAP_TOP)) store<u32>(CFG_HEAP_TOP, <u32>region);
-  region = allocRaw(need, 8); // the host writes what it uses
-  regionBytes = region == 0 ? 0 : need;
-  if (region == 0) return 0;
-  memoClear();
-  return <u32>(region + MEMO_BYTES);
+  const had = load<u32>(regionDesc, 4);
+  const at = regionAt(regionDesc, <usize>bytes + MEMO_BYTES);
+  if (at == 0) return 0;
+  region = at;
+  if (load<u32>(regionDesc, 4) != had) memoClear(); // a new region
+  return <u32>(at + MEMO_BYTES);
 }
 
 /**

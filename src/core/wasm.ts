@@ -121,7 +121,8 @@ export interface YcsbGenerator {
  */
 export interface MemcachedCore {
   memory: WebAssembly.Memory;
-  ycsbRegion(bytes: number): number;
+  /** A reusable region of at least `bytes` (8-aligned) for the server's state; 0 when memory ran out. */
+  mcRegion(bytes: number): number;
   mcConfigure(
     chunksAt: number, chunkCapacity: number, classesAt: number, n: number, sizesAt: number, classCount: number, firstClass: number,
     table: number, spare: number, spareBuckets: number, rbuf: number, wbuf: number, connections: number, totalsAt: number,

@@ -123,7 +123,7 @@ export class CoreMemcached {
     const spareAt = take(nb * 8);
     const chunksAt = take(this.chunkCap * 40);
     const scratchAt = take(SCRATCH_REQUESTS * 24);
-    const base = this.g.ycsbRegion(off);
+    const base = this.g.mcRegion(off);
     if (base === 0) throw new Error("the core could not allocate its structures: the memcached model needs more than 4 GiB of Wasm memory");
     const mem = this.g.memory.buffer;
     const f64 = (at: number, len: number): Float64Array => new Float64Array(mem, base + at, len);
