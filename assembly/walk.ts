@@ -80,6 +80,15 @@ function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, fi
   const ad = load<u32>(vr + VM_EPTAD) != 0;
   let t = load<u64>(vr + VM_EPT_ROOT);
   let rights: u32 = F_ER | F_EW | F_EX;
+  // The common entries, told by one mask test each: a table link with R, W and X, not
+  // large, no reserved address bits (and A with A/D on), which changes nothing; a 4 KiB
+  // leaf as the hypervisor maps it (RWX, write-back, A and D with A/D on), which sets
+  // nothing. Anything else takes the checks below.
+  const adBits: u64 = ad ? E_A : 0;
+  const linkMask: u64 = E_RWX | E_LARGE | HIGH_ADDR_MASK | adBits;
+  const linkVal: u64 = E_RWX | adBits;
+  const leafMask: u64 = E_RWX | (<u64>7 << E_TYPE_SHIFT) | HIGH_ADDR_MASK | (ad ? E_A | E_D : 0);
+  const leafVal: u64 = E_RWX | (<u64>6 << E_TYPE_SHIFT) | (ad ? E_A | E_D : 0);
   for (let level: u32 = 4; level >= 1; level--) {
     const st = slotTierOf(t >> 12);
     const slot = st & ~(<usize>0xFFF);
@@ -89,6 +98,18 @@ function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, fi
     const etier = slot != 0 ? <u32>(st & 7) : tierOf(t);
     countRef(c, etier, false);
     if (linesOn) walkRef(c, p, (t & ~(<u64>0xFFF)) + (indexAt(gpa, level) << 3), etier);
+    if (level > 1) {
+      if ((e & linkMask) == linkVal) {
+        t = e & ADDR_MASK;
+        continue;
+      }
+    } else if ((e & leafMask) == leafVal && eptAllows(rights, access, ad)) {
+      eHpa = (e & ADDR_MASK & ~(<u64>0xFFF)) | (gpa & 0xFFF);
+      eSize = 0;
+      eRights = rights;
+      eDirty = true;
+      return 0;
+    }
     if ((e & E_RWX) == 0) return eptViolation(c, va, gpa, access, ad, 0, final);
     const large = (level == 2 || level == 3) && (e & E_LARGE) != 0;
     const leaf = level == 1 || large;

@@ -300,6 +300,16 @@ export class Hypervisor {
     return { hpa, order: ORDER_OF[size], tier: this.host.tierOf(hpa) ?? this.tierOrder[0] };
   }
 
+  /**
+   * The tier of the backed page holding `gpa`, or null when none is: `lookup(id, gpa)?.tier`
+   * by a numeric walk (no entry read as a BigInt, no object), for callers that ask per page.
+   */
+  tierAt(id: number, gpa: number): string | null {
+    const h = this.core.eptLookup(this.vm(id).id, gpa);
+    // (a page lies in one tier, so its exact address names the tier its base does)
+    return h === null ? null : (this.host.tierOf(h) ?? this.tierOrder[0]!);
+  }
+
   /** Host address of a backed gPA (for the guest's table frames). */
   hpaOf(id: number, gpa: number): number | null {
     const p = this.lookup(id, gpa);

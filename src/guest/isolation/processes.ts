@@ -504,7 +504,7 @@ export class IsoOs {
 
   /** Tier name of a frame (the host frame's tier once backed, else its node's). */
   tierOf(f: Frame): string {
-    return this.vm.hv.lookup(this.vm.id, f.gpa)?.tier ?? this.vm.guest.nodes[f.node].tier;
+    return this.vm.hv.tierAt(this.vm.id, f.gpa) ?? this.vm.guest.nodes[f.node].tier;
   }
 
   /** @internal The key a member's entries carry for a region. */

@@ -948,8 +948,7 @@ export class OsvAllocator implements Allocator {
     }
     const nodes = this.vm.guest.nodes;
     const tierOf = (gpa: number): TierBytes => {
-      const backed = alive ? this.vm.hv.lookup(this.vm.id, gpa) : null;
-      let name = backed?.tier;
+      let name = alive ? this.vm.hv.tierAt(this.vm.id, gpa) : null;
       if (!name) name = nodes.find((n) => gpa >= n.base && gpa < n.base + n.bytes)?.tier ?? nodes[0].tier;
       return (out[name] ??= { requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 });
     };
