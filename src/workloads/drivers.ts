@@ -29,7 +29,7 @@
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
 import { CAS_BYTES, ITEM_HEADER_BYTES } from "./memcached/slabs.js";
-import { CoreMemslap } from "./memcached/core-run.js";
+import { CoreMemcachedBatch, CoreMemslap } from "./memcached/core-run.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
 import { Rng } from "../util/rng.js";
@@ -215,6 +215,9 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   };
 }
 
+/** The memcached model's commands as the core numbers them (core-run.ts CoreRequest). */
+const MEMCACHED_OPS = { get: 0, set: 1, add: 2, replace: 3 } as const;
+
 /** Whether every item memaslap's windows can make fits a slab chunk (the core's model takes only those; the host's throws at the first that does not). */
 function memaslapFits(ms: Memaslap, server: MemcachedServer): boolean {
   let most = 0;
@@ -288,6 +291,10 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   let bytes = 0;
 
   let apply: (op: YcsbOperation) => void;
+  // around each phase: the memcached backend's batches of commands in the core
+  let beginPhase = (): void => {};
+  let endPhase = (): void => {};
+  let batch: CoreMemcachedBatch | null = null;
   let model: MeteredProcess;
   let kvStore: KvStore | null = null;
   // the key names of this workload, for the store's ordered index (made only when needed)
@@ -358,6 +365,19 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     finish = () => ({ memcached: { stats: server.stats(), slabs: server.statsSlabs() } });
     // Field contents are drawn as RandomByteIterator does; their JSON size decides the item size.
     const content = new Rng((seed ^ 0x5bd1e995) >>> 0);
+    const inCore = opts.inCore ?? true;
+    beginPhase = () => {
+      batch = inCore ? CoreMemcachedBatch.open(process, server) : null;
+    };
+    endPhase = () => {
+      if (!batch) return;
+      const b = batch;
+      batch = null;
+      const c = b.finish();
+      hits += c.hits;
+      misses += c.misses;
+      bytes += c.bytes;
+    };
     apply = (op) => {
       if (op.op === "scan") {
         unsupported++; // MemcachedClient.scan: NOT_IMPLEMENTED, nothing sent
@@ -366,6 +386,9 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
       const reqs = memcachedRequests(op, content, spec.table);
       for (let i = 0; i < reqs.length; i++) {
         const r = reqs[i]!;
+        // in the core, served in batches; a command the core leaves ends the batch, and it and the rest run here
+        if (batch && batch.push(MEMCACHED_OPS[r.cmd], op.keyNum, r.keyLength, r.valueBytes)) continue;
+        endPhase();
         if (r.cmd === "get") {
           const v = server.get(op.keyNum, r.keyLength);
           if (v >= 0) {
@@ -413,13 +436,18 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
         inCore.finish();
       }
     }
-    for (let op = inCore ? null : loadStream.nextShared(); op; op = loadStream.nextShared()) {
-      apply(op);
-      loadOps++;
-      if (++done === next) {
-        next += every;
-        opts.onProgress?.(done, total, "load");
+    if (!inCore) beginPhase();
+    try {
+      for (let op = inCore ? null : loadStream.nextShared(); op; op = loadStream.nextShared()) {
+        apply(op);
+        loadOps++;
+        if (++done === next) {
+          next += every;
+          opts.onProgress?.(done, total, "load");
+        }
       }
+    } finally {
+      endPhase();
     }
     // The load phase's payload and hits are not the run's.
     bytes = 0;
@@ -447,30 +475,35 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     misses += c.misses;
     bytes += c.bytes;
   }
-  for (let i = 0; i < (inCore ? 0 : spec.operationCount); i++) {
-    const op = stream.nextShared(); // used up before the next draw
-    // (a switch: a store keyed by the operation's name is a slow megamorphic access)
-    switch (op.op) {
-      case "read":
-        counts.read++;
-        break;
-      case "update":
-        counts.update++;
-        break;
-      case "insert":
-        counts.insert++;
-        break;
-      case "scan":
-        counts.scan++;
-        break;
-      default:
-        counts.readmodifywrite++;
+  if (!inCore) beginPhase();
+  try {
+    for (let i = 0; i < (inCore ? 0 : spec.operationCount); i++) {
+      const op = stream.nextShared(); // used up before the next draw
+      // (a switch: a store keyed by the operation's name is a slow megamorphic access)
+      switch (op.op) {
+        case "read":
+          counts.read++;
+          break;
+        case "update":
+          counts.update++;
+          break;
+        case "insert":
+          counts.insert++;
+          break;
+        case "scan":
+          counts.scan++;
+          break;
+        default:
+          counts.readmodifywrite++;
+      }
+      apply(op);
+      if (++done === next) {
+        next += every;
+        opts.onProgress?.(done, total, "run");
+      }
     }
-    apply(op);
-    if (++done === next) {
-      next += every;
-      opts.onProgress?.(done, total, "run");
-    }
+  } finally {
+    endPhase();
   }
   process.vm?.sim.flush();
   opts.onProgress?.(done, total, "run");

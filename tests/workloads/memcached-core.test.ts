@@ -8,7 +8,7 @@ import { MemcachedServer, type MemcachedOptions } from "../../src/workloads/memc
 import { Memaslap, type MemaslapOptions } from "../../src/workloads/memcached/memaslap.js";
 import { CoreMemcached, type CoreRequest } from "../../src/workloads/memcached/core-run.js";
 import { Simulator } from "../../src/sim/simulator.js";
-import { runMemaslap, type MemaslapRunOptions, type ProgressCallback } from "../../src/workloads/drivers.js";
+import { runMemaslap, runYcsb, type MemaslapRunOptions, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { GiB, MiB, hashRequests, vmOf } from "./core-helpers.js";
 
 const OPS = ["get", "set", "add", "replace"] as const;
@@ -234,5 +234,55 @@ describe("memslap with the memcached model in the core", () => {
     const { vm, sim } = await vmOf("ucat");
     expect(() => runMemaslap(vm.process, { operations: 100, valueSize: 600_000 })).toThrow(/larger than slab_chunk_max/);
     sim.close();
+  });
+});
+
+describe("YCSB over the memcached model in the core", () => {
+  /** A whole run on the memcached backend: the result, the counters, the requests and the progress calls. */
+  async function run(policy: "osv" | "ucat", w: "a" | "b" | "c" | "d" | "e" | "f", opts: YcsbRunOptions, inCore: boolean): Promise<string> {
+    const { sim, vm } = await vmOf(policy);
+    const hash = hashRequests(sim);
+    const progress: Parameters<ProgressCallback>[] = [];
+    const r = runYcsb(vm.process, w, { recordCount: 2000, operationCount: 6000, seed: 3, progressEvery: 1000, ...opts, backend: "memcached", inCore, onProgress: (...a) => progress.push(a) });
+    const out = JSON.stringify({ r, counters: sim.counters(vm.vcpu), requests: hash(), progress, faults: sim.faultCount }, (_k, v) =>
+      typeof v === "bigint" ? v.toString() : v,
+    );
+    sim.close();
+    return out;
+  }
+
+  it.each(["a", "b", "c", "d", "e", "f"] as const)("workload %s: the same as on the host, on both policies", async (w) => {
+    for (const policy of ["osv", "ucat"] as const) {
+      const host = await run(policy, w, {}, false);
+      expect(await run(policy, w, {}, true)).toBe(host);
+    }
+  });
+
+  it("a small server (evictions and misses), no load phase on a given server, and batches across progress points: the same", async () => {
+    const small: YcsbRunOptions = { memcached: { memoryLimit: 2 * MiB }, progressEvery: 777 };
+    const host = await run("ucat", "a", small, false);
+    expect(JSON.parse(host).r.memcached.stats.evictions).toBeGreaterThan(0);
+    expect(JSON.parse(host).r.misses).toBeGreaterThan(0);
+    expect(await run("ucat", "a", small, true)).toBe(host);
+    async function twoRuns(inCore: boolean): Promise<string> {
+      const { sim, vm } = await vmOf("ucat");
+      const server = new MemcachedServer(vm.process, { memoryLimit: 0 });
+      const a = runYcsb(vm.process, "a", { recordCount: 1000, operationCount: 3000, backend: "memcached", memcached: server, inCore });
+      const b = runYcsb(vm.process, "c", { recordCount: 1000, operationCount: 3000, backend: "memcached", memcached: server, load: false, inCore });
+      const out = JSON.stringify({ a, b, counters: sim.counters(vm.vcpu) }, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+      sim.close();
+      return out;
+    }
+    expect(await twoRuns(true)).toBe(await twoRuns(false));
+  });
+
+  it("keys too long for memcached: the core's batch ends and the host's model refuses the key the same way", async () => {
+    for (const inCore of [false, true]) {
+      const { sim, vm } = await vmOf("ucat");
+      const server = new MemcachedServer(vm.process, { memoryLimit: 0 });
+      // names of "user" and 260 digits: keys of 270 bytes with the table's prefix
+      expect(() => runYcsb(vm.process, "a", { recordCount: 100, operationCount: 100, backend: "memcached", memcached: server, inCore, spec: { zeroPadding: 260 } })).toThrow(/keyLen: 274 is not allowed/);
+      sim.close();
+    }
   });
 });

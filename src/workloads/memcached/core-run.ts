@@ -388,3 +388,110 @@ export class CoreMemslap {
     }
   }
 }
+
+/** Requests a {@link CoreMemcachedBatch} holds before it serves them. */
+const BATCH_REQUESTS = SCRATCH_REQUESTS;
+
+/**
+ * A driver's commands served in the core in batches: `push` keeps a command and serves
+ * the batch when it is full; `drain` serves what is kept; `finish` drains and gives the
+ * server its state back. The commands run in the order pushed, exactly as the server's
+ * own methods would run them (their results are only counted, so that holding them
+ * changes nothing the driver decides). A command the server would refuse (a key
+ * length outside 1..250, an item larger than slab_chunk_max) ends the batch: what was
+ * pushed before it runs, the state goes back, and `push` returns false so that the
+ * caller runs that command on the host (which refuses it the same way).
+ *
+ * @example
+ * const b = CoreMemcachedBatch.open(vm.process, server);
+ * if (b) {
+ *   b.push(1, 42, 64, 1024); // set
+ *   b.push(0, 42, 64, 0);    // get
+ *   const c = b.finish();    // { gets: 1, sets: 1, hits: 1, misses: 0, bytes: 2048 }
+ * }
+ */
+export class CoreMemcachedBatch {
+  private readonly keyIds = new Float64Array(BATCH_REQUESTS);
+  /** op, key length, value bytes, connection per command. */
+  private readonly words = new Uint32Array(BATCH_REQUESTS * 4);
+  private n = 0;
+  private readonly total: CoreServeCounts = { gets: 0, sets: 0, hits: 0, misses: 0, bytes: 0 };
+  private mc: CoreMemcached | null;
+  private readonly maxItem: number;
+  private readonly keyOffset: number;
+
+  private constructor(mc: CoreMemcached) {
+    this.mc = mc;
+    this.maxItem = mc.server.settings.slabChunkSizeMax;
+    this.keyOffset = 48 + (mc.server.coreState().useCas ? 8 : 0);
+  }
+
+  /** Hands the server to the core, or returns null (nothing changed) when the process does not allow it. */
+  static open(process: WorkloadProcess, server: MemcachedServer): CoreMemcachedBatch | null {
+    const mc = CoreMemcached.open(process, server);
+    return mc ? new CoreMemcachedBatch(mc) : null;
+  }
+
+  /**
+   * Keeps command `op` (0 get, 1 set, 2 add, 3 replace) on connection `conn` (0..65535)
+   * for the next batch. Returns false, having served every command before it and given
+   * the server its state back, when the server might refuse it: the caller then runs
+   * this command and the rest on the server itself.
+   */
+  push(op: 0 | 1 | 2 | 3, keyId: number, keyLen: number, valueBytes: number, conn = 0): boolean {
+    if (!this.mc) throw new Error("CoreMemcachedBatch: finished; open another");
+    const ok =
+      Number.isInteger(keyLen) && keyLen >= 1 && keyLen <= 250 && Number.isSafeInteger(keyId) && keyId >= 0 && Number.isInteger(conn) && conn >= 0 && conn < 65536 &&
+      (op === 0 || (Number.isInteger(valueBytes) && valueBytes >= 0 && this.keyOffset + keyLen + 1 + valueBytes + 2 <= this.maxItem));
+    if (!ok) {
+      this.finish();
+      return false;
+    }
+    const i = this.n++;
+    this.keyIds[i] = keyId;
+    this.words[i * 4] = op;
+    this.words[i * 4 + 1] = keyLen;
+    this.words[i * 4 + 2] = valueBytes;
+    this.words[i * 4 + 3] = conn;
+    if (this.n === BATCH_REQUESTS) this.drain();
+    return true;
+  }
+
+  /** Serves the commands kept so far. */
+  drain(): void {
+    const mc = this.mc;
+    if (!mc || this.n === 0) return;
+    const n = this.n;
+    this.n = 0;
+    let next = 0;
+    const c = mc.serveStream(n, (f64, u32, from, count) => {
+      for (let i = from; i < from + count; i++, next++) {
+        f64[i * 3] = this.keyIds[next]!;
+        u32[i * 6 + 2] = this.words[next * 4]!;
+        u32[i * 6 + 3] = this.words[next * 4 + 1]!;
+        u32[i * 6 + 4] = this.words[next * 4 + 2]!;
+        u32[i * 6 + 5] = this.words[next * 4 + 3]!;
+      }
+      return count;
+    });
+    this.total.gets += c.gets;
+    this.total.sets += c.sets;
+    this.total.hits += c.hits;
+    this.total.misses += c.misses;
+    this.total.bytes += c.bytes;
+  }
+
+  /** Serves what is kept and gives the server its state back (also after an error); the counts of every command served. */
+  finish(): CoreServeCounts {
+    const mc = this.mc;
+    if (mc) {
+      try {
+        this.drain();
+      } finally {
+        this.mc = null;
+        mc.finish();
+      }
+    }
+    return { ...this.total };
+  }
+}
