@@ -29,7 +29,7 @@ export {
   runMemaslap, runYcsb, type WorkloadProcess, type WorkloadRunResult, type MemaslapRunOptions, type YcsbRunOptions, type ProgressCallback,
 } from "./workloads/drivers.js";
 export { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./workloads/memcached/server.js";
-export { CoreMemcached, type CoreRequest, type CoreServeCounts } from "./workloads/memcached/core-run.js";
+export { CoreMemcached, CoreMemcachedBatch, type CoreRequest, type CoreServeCounts } from "./workloads/memcached/core-run.js";
 export { KvStore, type KvStoreOptions, type KvStoreStats } from "./workloads/ycsb/store.js";
 export { ycsbWorkload, YcsbRunStream, type YcsbWorkloadName, type YcsbWorkloadSpec, type YcsbOperation } from "./workloads/ycsb/workloads.js";
 export { runKv, type KvOptions, type KvResult } from "./workloads/kv/kv.js";
