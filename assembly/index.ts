@@ -351,6 +351,22 @@ export function eptLookup(vm: u32, gpa: f64): f64 {
   return h == NONE ? -1 : <f64>h;
 }
 
+/**
+ * The index of the tier (setTier) holding the page that backs `gpa`: -1 when none backs
+ * it, -2 when its host address lies in no tier. For per-page statistics: no address
+ * crosses to the host.
+ */
+export function eptTierIndex(vm: u32, gpa: f64): i32 {
+  const h = eptTranslate(vm, <u64>gpa);
+  if (h == NONE) return -1;
+  const n = min<u32>(load<u32>(CFG_NTIERS), <u32>MAX_TIERS);
+  for (let i: u32 = 0; i < n; i++) {
+    const r = CFG_TIERS + (<usize>i << 4);
+    if (h >= load<u64>(r) && h < load<u64>(r, 8)) return <i32>i;
+  }
+  return -2;
+}
+
 /** A new guest root table from the first offered (gpa, hpa) frame. */
 export function gptNewRoot(vm: u32): u32 {
   store<u32>(IO_USED, 0);

@@ -67,6 +67,7 @@ interface Exports {
   eptEntry(vm: number, gpa: number): number;
   eptWriteRaw(vm: number, gpa: number, level: number): number;
   eptLookup(vm: number, gpa: number): number;
+  eptTierIndex(vm: number, gpa: number): number;
   eptLeavesFrom(vm: number, gpa: number): number;
   gptNewRoot(vm: number): number;
   gptMap(vm: number, root: number, va: number, gpa: number, size: number, attrs: number): number;
@@ -635,6 +636,18 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.vm(vm);
     const h = this.x.eptLookup(vm, gpa);
     return h < 0 ? null : h;
+  }
+
+  /**
+   * The index of the configured tier (`tiers`) holding the page that backs `gpa`: -1 when
+   * none backs it, -2 when its host address lies in none of the core's tiers.
+   *
+   * @example
+   * core.eptTierIndex(vm, 0x200000); // 0: backed from the first tier
+   */
+  eptTierIndex(vm: number, gpa: number): number {
+    this.vm(vm);
+    return this.x.eptTierIndex(vm, gpa);
   }
 
   // ---- guest tables ----------------------------------------------------------------

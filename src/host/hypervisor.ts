@@ -310,6 +310,16 @@ export class Hypervisor {
     return h === null ? null : (this.host.tierOf(h) ?? this.tierOrder[0]!);
   }
 
+  /**
+   * The index (in the host's tier order) of the tier of the backed page holding `gpa`, or
+   * -1 when none is: {@link tierAt} with no name, for per-page statistics.
+   */
+  tierIndexAt(id: number, gpa: number): number {
+    const i = this.core.eptTierIndex(this.vm(id).id, gpa);
+    // the core's tiers are the host's, in its order; past the core's tiers, by name
+    return i !== -2 ? i : this.host.tierIndex(this.tierAt(id, gpa)!);
+  }
+
   /** Host address of a backed gPA (for the guest's table frames). */
   hpaOf(id: number, gpa: number): number | null {
     const p = this.lookup(id, gpa);

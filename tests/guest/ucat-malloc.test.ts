@@ -118,6 +118,8 @@ describe("ucat: tiers", () => {
         sim.flush();
         const gpa = p >= LINEAR_BASE ? p - LINEAR_BASE : guestLeaf(vm, p).gpa;
         expect(vm.hv.lookup(vm.id, gpa)!.tier).toBe(tier);
+        // the per-page statistics' lookup agrees, by index
+        expect(vm.hv.tierIndexAt(vm.id, gpa)).toBe(sim.host.tierIndex(tier));
       }
       expect(a.stats().byTier[tier]!.requestedBytes).toBe(64 + 1147 + 8192 + 8193 + 100 * KiB + 2 * MiB);
     }
@@ -187,6 +189,9 @@ describe("ucat: large pages in both layers", () => {
     expect(leaf.gpa % (2 * MiB)).toBe(0);
     expect(sim.core.eptEntry(vm.id, leaf.gpa).level).toBe(2);
     expect(vm.hv.lookup(vm.id, leaf.gpa)).toMatchObject({ order: 9, tier: "nvm" });
+    expect(vm.hv.tierIndexAt(vm.id, leaf.gpa + 2 * MiB - 1)).toBe(sim.host.tierIndex("nvm"));
+    expect(vm.hv.tierIndexAt(vm.id, 2 ** 45)).toBe(-1); // nothing backs it
+    expect(vm.hv.tierIndexAt(vm.id, leaf.gpa + 2 * MiB)).toBe(vm.hv.lookup(vm.id, leaf.gpa + 2 * MiB) ? sim.host.tierIndex(vm.hv.lookup(vm.id, leaf.gpa + 2 * MiB)!.tier) : -1);
     // the whole allocation is one page: its last byte has the same leaf
     expect(guestLeaf(vm, p + 2 * MiB - 1).gpa).toBe(leaf.gpa + 2 * MiB - 1);
     // the VM's first access: 3 guest levels, each table's gPA and the data's through a

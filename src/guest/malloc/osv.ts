@@ -947,9 +947,14 @@ export class OsvAllocator implements Allocator {
       alive = false; // destroyed: no backing to ask about
     }
     const nodes = this.vm.guest.nodes;
+    const hv = this.vm.hv;
+    const id = this.vm.id;
+    // by the host's tier index: a page's tier without a name or a lookup by it
+    const byIndex = this.vm.sim.host.tierNames().map((t) => out[t]!);
     const tierOf = (gpa: number): TierBytes => {
-      let name = alive ? this.vm.hv.tierAt(this.vm.id, gpa) : null;
-      if (!name) name = nodes.find((n) => gpa >= n.base && gpa < n.base + n.bytes)?.tier ?? nodes[0].tier;
+      const i = alive ? hv.tierIndexAt(id, gpa) : -1;
+      if (i >= 0) return byIndex[i]!;
+      const name = nodes.find((n) => gpa >= n.base && gpa < n.base + n.bytes)?.tier ?? nodes[0].tier;
       return (out[name] ??= { requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 });
     };
     // a span of frames from gPA `gpa`, `bytes` long, at `va`; `req` the requested bytes' virtual range
