@@ -258,7 +258,11 @@ export class BPlusTree {
 
   /** Makes room for `n` nodes (the arrays grow; views from `coreArrays` go stale). */
   reserveNodes(n: number): void {
-    while (this.cap < n) this.grow();
+    if (this.cap >= n) return;
+    // the capacity doubling would reach, in one step (no arrays made and copied on the way)
+    let cap = Math.max(64, this.cap * 2);
+    while (cap < n) cap *= 2;
+    this.grow(cap);
   }
 
   /** Takes the shape the core left after it inserted into copies of the arrays, now copied back. */
@@ -350,8 +354,7 @@ export class BPlusTree {
     return lo;
   }
 
-  private grow(): void {
-    const cap = Math.max(64, this.cap * 2);
+  private grow(cap = Math.max(64, this.cap * 2)): void {
     const span = this.span;
     this.count = grown(this.count, new Int32Array(cap));
     this.isLeaf = grown(this.isLeaf, new Uint8Array(cap));
