@@ -485,7 +485,7 @@ export { keysCompare, keysPack } from "./keys";
 
 // ---- the memcached server model in the core (memcached.ts) -------------------------------------
 export {
-  mcRegion, mcConfigure, mcTotal, mcQueueAt, mcQueued, mcRequeue, mcHasRoom, mcRunReset, mcRunCounter, mcServe, mcMemaslap, mcStatus,
+  mcRegion, mcConfigure, mcQueueAt, mcQueued, mcRequeue, mcRunReset, mcRunCounter, mcServe, mcMemaslap, mcStatus,
 } from "./memcached";
 
 // ---- memaslap's request stream in the core (memaslap.ts) ------------------------------------

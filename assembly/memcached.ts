@@ -65,7 +65,7 @@ export const STORED: u32 = 0;
 export const NOT_STORED: u32 = 1;
 export const OUT_OF_MEMORY: u32 = 2;
 
-// Totals (mcTotal indices; core-run.ts names them).
+// Totals (f64 slots at totalsAt; core-run.ts names them, the first 14 in server.ts coreState order).
 const T_MALLOCED = 0;
 const T_CURR_ITEMS = 1;
 const T_TOTAL_ITEMS = 2;
@@ -86,7 +86,6 @@ const T_HASH_POWER = 16;
 const T_TABLE_VA = 17;
 const T_CHUNKS = 18;
 const T_BUCKETS_AT = 19; // where the table is now (it moves into the spare room when it doubles)
-const NTOTALS = 20;
 
 // per-class f64 statistics (after lruBytes)
 const ST_GET_HITS = 0;
@@ -205,10 +204,6 @@ export function mcConfigure(
   quiet = false;
 }
 
-/** Total `i` (T_*). */
-export function mcTotal(i: u32): f64 {
-  return i < <u32>NTOTALS ? load<f64>(totals + (<usize>i << 3)) : 0;
-}
 
 // ---- small accessors ---------------------------------------------------------------------
 
@@ -393,7 +388,7 @@ function classFor(size: u32): u32 {
  * page's chunks, the doubled hash table, the connection's buffers. If not, the host
  * makes room (mcRoom's answer says which) and configures again.
  */
-export function mcHasRoom(keyLen: u32, valueBytes: u32, conn: u32, store: bool): bool {
+function mcHasRoom(keyLen: u32, valueBytes: u32, conn: u32, store: bool): bool {
   if (conn >= connCap) return false;
   if (!store) return true;
   const c = classFor(keyOffset + keyLen + 1 + valueBytes + 2);

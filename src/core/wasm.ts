@@ -130,11 +130,9 @@ export interface MemcachedCore {
     cas: number, hot: number, warm: number, net: number, inline: number, limit: number, pageSize: number,
     code: number, codeRegion: number, fetches: number, fetchBytes: number, vcpu: number,
   ): void;
-  mcTotal(i: number): number;
   mcQueueAt(at: number, capacity: number): void;
   mcQueued(): number;
   mcRequeue(at: number): void;
-  mcHasRoom(keyLen: number, valueBytes: number, conn: number, store: number): number;
   mcRunReset(): void;
   mcRunCounter(i: number): number;
   mcServe(at: number, n: number): number;
