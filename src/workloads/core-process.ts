@@ -17,3 +17,25 @@ export function simulatorOf(process: WorkloadProcess): Simulator | null {
   if (!(process instanceof Process) || Object.getPrototypeOf(process) !== Process.prototype) return null;
   return process.vm.sim;
 }
+
+/**
+ * Where the parts of a workload model's region in the core go: one after another, each
+ * 8-aligned (the core reads f64 fields there).
+ *
+ * @example
+ * const r = new RegionLayout();
+ * r.take(12); // 0
+ * r.take(4);  // 16
+ * r.bytes;    // 24: the region's size
+ */
+export class RegionLayout {
+  /** The bytes taken so far (the next part's offset). */
+  bytes = 0;
+
+  /** The offset of a part of `bytes`. */
+  take(bytes: number): number {
+    const at = this.bytes;
+    this.bytes = (at + bytes + 7) & ~7;
+    return at;
+  }
+}

@@ -28,7 +28,7 @@
  */
 import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
 import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
-import { CAS_BYTES, ITEM_HEADER_BYTES } from "./memcached/slabs.js";
+import { itemSize } from "./memcached/slabs.js";
 import { CoreMemcachedBatch, CoreMemslap } from "./memcached/core-run.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
@@ -222,8 +222,7 @@ const MEMCACHED_OPS = { get: 0, set: 1, add: 2, replace: 3 } as const;
 function memaslapFits(ms: Memaslap, server: MemcachedServer): boolean {
   let most = 0;
   for (let i = 0; i < ms.windowSize; i++) most = Math.max(most, ms.slotKeySize[i]! + ms.slotValueSize[i]!);
-  const keyOffset = ITEM_HEADER_BYTES + (server.settings.useCas ? CAS_BYTES : 0);
-  return keyOffset + most + 1 + 2 <= server.settings.slabChunkSizeMax;
+  return itemSize(most, 0, { useCas: server.settings.useCas }) <= server.settings.slabChunkSizeMax;
 }
 
 /** Options of {@link runYcsb}. */

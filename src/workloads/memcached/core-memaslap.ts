@@ -23,12 +23,11 @@
  * cm.copyBack(); // ms.next() goes on from where the core stopped
  */
 import type { MemaslapGenerator } from "../../core/wasm.js";
+import { RegionLayout } from "../core-process.js";
 import { MEMASLAP_CONN_SLOTS, type Memaslap, type MemaslapRequest } from "./memaslap.js";
 
 /** Bytes of one msDraw record: f64 key id, f64 retired key (-1: none), u32 connection, key size, value size, flags (1 set, 2 warmup). */
 export const MEMASLAP_DRAW_RECORD_BYTES = 32;
-
-const align8 = (n: number): number => (n + 7) & ~7;
 
 /** Offsets of a stream's parts in its region. */
 interface Layout {
@@ -43,12 +42,8 @@ interface Layout {
 }
 
 function layout(concurrency: number, windowSize: number, drawRoom: number): Layout {
-  let off = 0;
-  const take = (bytes: number): number => {
-    const at = off;
-    off = align8(off + bytes);
-    return at;
-  };
+  const region = new RegionLayout();
+  const take = (bytes: number): number => region.take(bytes);
   const slots = concurrency * windowSize;
   const keyIds = take(slots * 8);
   const conns = take(concurrency * MEMASLAP_CONN_SLOTS * 8);
@@ -57,7 +52,7 @@ function layout(concurrency: number, windowSize: number, drawRoom: number): Layo
   const active = take(concurrency * 4);
   const stored = take(slots);
   const draws = take(drawRoom * MEMASLAP_DRAW_RECORD_BYTES);
-  return { keyIds, conns, keySizes, valueSizes, active, stored, draws, bytes: off };
+  return { keyIds, conns, keySizes, valueSizes, active, stored, draws, bytes: region.bytes };
 }
 
 /** Options of {@link CoreMemaslap}. */

@@ -22,7 +22,8 @@ import type { MemcachedCore } from "../../core/wasm.js";
 import type { Simulator } from "../../sim/simulator.js";
 import type { Process } from "../../sim/process.js";
 import type { WorkloadProcess } from "../drivers.js";
-import { simulatorOf } from "../core-process.js";
+import { RegionLayout, simulatorOf } from "../core-process.js";
+import { itemSize } from "./slabs.js";
 import type { MemcachedServer } from "./server.js";
 import type { Memaslap } from "./memaslap.js";
 import { CoreMemaslap } from "./core-memaslap.js";
@@ -62,7 +63,30 @@ export interface CoreServeCounts {
   bytes: number;
 }
 
-const align8 = (n: number): number => (n + 7) & ~7;
+/**
+ * What the server's commands would refuse in a command (as `field: value is not allowed;
+ * expected ...`), or null: the core's model takes only commands the server takes.
+ */
+function commandProblem(server: MemcachedServer, op: number, keyId: number, keyLen: number, valueBytes: number, conn: number): string | null {
+  if (!(op === 0 || op === 1 || op === 2 || op === 3)) return `op: ${op} is not allowed; expected 0 (get), 1 (set), 2 (add) or 3 (replace)`;
+  if (!(Number.isInteger(keyLen) && keyLen >= 1 && keyLen <= 250)) return `keyLen: ${keyLen} is not allowed; expected an integer in 1..250 (KEY_MAX_LENGTH)`;
+  if (!(Number.isSafeInteger(keyId) && keyId >= 0)) return `keyId: ${keyId} is not allowed; expected an integer in 0..2^53-1`;
+  if (!(Number.isInteger(conn) && conn >= 0 && conn < 65536)) return `conn: ${conn} is not allowed; expected an integer in 0..65535`;
+  const max = server.settings.slabChunkSizeMax;
+  if (op !== 0 && !(Number.isInteger(valueBytes) && valueBytes >= 0 && itemSize(keyLen, valueBytes, { useCas: server.settings.useCas }) <= max)) {
+    return `valueBytes: ${valueBytes} is not allowed; expected an integer >= 0 whose item fits slab_chunk_max (${max} B)`;
+  }
+  return null;
+}
+
+/** Writes command `i` of a scratch area (mcServe's 24-byte records; see {@link RequestSource}). */
+function writeCommand(f64: Float64Array, u32: Uint32Array, i: number, op: number, keyId: number, keyLen: number, valueBytes: number, conn: number): void {
+  f64[i * 3] = keyId;
+  u32[i * 6 + 2] = op;
+  u32[i * 6 + 3] = keyLen;
+  u32[i * 6 + 4] = valueBytes;
+  u32[i * 6 + 5] = conn;
+}
 
 /** The memcached model's state in the core; see the module comment. */
 export class CoreMemcached {
@@ -108,12 +132,8 @@ export class CoreMemcached {
     // more connections too when growing (the core asks for room for a connection past the table's end as well)
     this.connCap = Math.max(this.connCap * (grow ? 2 : 1), s.rbuf.length);
     const nb = s.buckets.length;
-    let off = 0;
-    const take = (bytes: number): number => {
-      const at = off;
-      off = align8(off + bytes);
-      return at;
-    };
+    const region = new RegionLayout();
+    const take = (bytes: number): number => region.take(bytes);
     const totalsAt = take(NTOTALS * 8);
     const classesAt = take(s.classState.length);
     const sizesAt = take(classes.length * 4);
@@ -123,7 +143,7 @@ export class CoreMemcached {
     const spareAt = take(nb * 8);
     const chunksAt = take(this.chunkCap * 40);
     const scratchAt = take(SCRATCH_REQUESTS * 24);
-    const base = this.g.mcRegion(off);
+    const base = this.g.mcRegion(region.bytes);
     if (base === 0) throw new Error("the core could not allocate its structures: the memcached model needs more than 4 GiB of Wasm memory");
     const mem = this.g.memory.buffer;
     const f64 = (at: number, len: number): Float64Array => new Float64Array(mem, base + at, len);
@@ -280,17 +300,10 @@ export class CoreMemcached {
    * mc.serve([{ op: 1, keyId: 7, keyLen: 64, valueBytes: 1024, conn: 0 }, { op: 0, keyId: 7, keyLen: 64, valueBytes: 0, conn: 0 }]);
    */
   serve(requests: readonly CoreRequest[]): CoreServeCounts {
-    const max = this.server.settings.slabChunkSizeMax;
-    const keyOffset = 48 + (this.server.coreState().useCas ? 8 : 0);
     let conns = 0;
     for (const [i, r] of requests.entries()) {
-      if (![0, 1, 2, 3].includes(r.op)) throw new RangeError(`requests[${i}].op: ${r.op} is not allowed; expected 0 (get), 1 (set), 2 (add) or 3 (replace)`);
-      if (!(Number.isInteger(r.keyLen) && r.keyLen >= 1 && r.keyLen <= 250)) throw new RangeError(`requests[${i}].keyLen: ${r.keyLen} is not allowed; expected an integer in 1..250 (KEY_MAX_LENGTH)`);
-      if (!(Number.isSafeInteger(r.keyId) && r.keyId >= 0)) throw new RangeError(`requests[${i}].keyId: ${r.keyId} is not allowed; expected an integer in 0..2^53-1`);
-      if (!(Number.isInteger(r.conn) && r.conn >= 0 && r.conn < 65536)) throw new RangeError(`requests[${i}].conn: ${r.conn} is not allowed; expected an integer in 0..65535`);
-      if (r.op !== 0 && !(Number.isInteger(r.valueBytes) && r.valueBytes >= 0 && keyOffset + r.keyLen + 1 + r.valueBytes + 2 <= max)) {
-        throw new RangeError(`requests[${i}].valueBytes: ${r.valueBytes} is not allowed; expected an integer >= 0 whose item fits slab_chunk_max (${max} B)`);
-      }
+      const problem = commandProblem(this.server, r.op, r.keyId, r.keyLen, r.valueBytes, r.conn);
+      if (problem) throw new RangeError(`requests[${i}].${problem}`);
       conns = Math.max(conns, r.conn + 1);
     }
     if (conns > this.connCap) this.growConnections(conns);
@@ -298,11 +311,7 @@ export class CoreMemcached {
     return this.serveStream(requests.length, (f64, u32, from, n) => {
       for (let i = from; i < from + n; i++) {
         const r = requests[next++]!;
-        f64[i * 3] = r.keyId;
-        u32[i * 6 + 2] = r.op;
-        u32[i * 6 + 3] = r.keyLen;
-        u32[i * 6 + 4] = r.valueBytes;
-        u32[i * 6 + 5] = r.conn;
+        writeCommand(f64, u32, i, r.op, r.keyId, r.keyLen, r.valueBytes, r.conn);
       }
       return n;
     });
@@ -417,13 +426,9 @@ export class CoreMemcachedBatch {
   private n = 0;
   private readonly total: CoreServeCounts = { gets: 0, sets: 0, hits: 0, misses: 0, bytes: 0 };
   private mc: CoreMemcached | null;
-  private readonly maxItem: number;
-  private readonly keyOffset: number;
 
   private constructor(mc: CoreMemcached) {
     this.mc = mc;
-    this.maxItem = mc.server.settings.slabChunkSizeMax;
-    this.keyOffset = 48 + (mc.server.coreState().useCas ? 8 : 0);
   }
 
   /** Hands the server to the core, or returns null (nothing changed) when the process does not allow it. */
@@ -440,10 +445,7 @@ export class CoreMemcachedBatch {
    */
   push(op: 0 | 1 | 2 | 3, keyId: number, keyLen: number, valueBytes: number, conn = 0): boolean {
     if (!this.mc) throw new Error("CoreMemcachedBatch: finished; open another");
-    const ok =
-      Number.isInteger(keyLen) && keyLen >= 1 && keyLen <= 250 && Number.isSafeInteger(keyId) && keyId >= 0 && Number.isInteger(conn) && conn >= 0 && conn < 65536 &&
-      (op === 0 || (Number.isInteger(valueBytes) && valueBytes >= 0 && this.keyOffset + keyLen + 1 + valueBytes + 2 <= this.maxItem));
-    if (!ok) {
+    if (commandProblem(this.mc.server, op, keyId, keyLen, valueBytes, conn) !== null) {
       this.finish();
       return false;
     }
@@ -465,13 +467,8 @@ export class CoreMemcachedBatch {
     this.n = 0;
     let next = 0;
     const c = mc.serveStream(n, (f64, u32, from, count) => {
-      for (let i = from; i < from + count; i++, next++) {
-        f64[i * 3] = this.keyIds[next]!;
-        u32[i * 6 + 2] = this.words[next * 4]!;
-        u32[i * 6 + 3] = this.words[next * 4 + 1]!;
-        u32[i * 6 + 4] = this.words[next * 4 + 2]!;
-        u32[i * 6 + 5] = this.words[next * 4 + 3]!;
-      }
+      const w = this.words;
+      for (let i = from; i < from + count; i++, next++) writeCommand(f64, u32, i, w[next * 4]!, this.keyIds[next]!, w[next * 4 + 1]!, w[next * 4 + 2]!, w[next * 4 + 3]!);
       return count;
     });
     this.total.gets += c.gets;

@@ -26,7 +26,7 @@
  * }
  */
 import type { Process } from "../../sim/process.js";
-import { simulatorOf } from "../core-process.js";
+import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
 import type { YcsbGenerator } from "../../core/wasm.js";
 import type { WorkloadProcess } from "../drivers.js";
@@ -67,8 +67,6 @@ export interface CoreRunCounts {
 function namesFit(spec: Pick<YcsbWorkloadSpec, "zeroPadding">): boolean {
   return 4 + Math.max(spec.zeroPadding, 20) <= MAX_KEY_LENGTH;
 }
-
-const align8 = (n: number): number => (n + 7) & ~7;
 
 type TreeArray = "va" | "keyA" | "keyB" | "count" | "next" | "rid" | "kid" | "isLeaf";
 type View = Float64Array | Int32Array | Uint8Array;
@@ -116,18 +114,14 @@ class CoreIndex {
     const cap = idx.count + moreRecords;
     const tree = idx.tree;
     const t = tree?.coreArrays();
-    let off = 0;
-    const take = (bytes: number): number => {
-      const at = off;
-      off = align8(off + bytes);
-      return at;
-    };
+    const region = new RegionLayout();
+    const take = (bytes: number): number => region.take(bytes);
     const bucketsAt = take(nb * 4);
     const recordsAt = take(cap * 32);
     const lengthsAt = take(this.keys.lengthSlots);
     const treeAt = {} as Record<TreeArray, number>;
     if (tree && t) for (const a of TREE_ARRAYS) treeAt[a.name] = take(treeElements(a.per, t.capacity, tree.slotsPerNode) * a.bytes);
-    const base = this.g.ycsbRegion(off);
+    const base = this.g.ycsbRegion(region.bytes);
     if (base === 0) throw new Error("the core could not allocate its structures: the YCSB phase needs more than 4 GiB of Wasm memory");
     // the region may have grown the memory: views after it
     const mem = this.g.memory.buffer;
