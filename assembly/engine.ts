@@ -11,7 +11,7 @@ import {
   S_DTLB4K, S_DTLB2M, S_DTLB1G, S_STLB, S_STLB1G, F_U, F_D, F_KEY_SHIFT, F_TIER_SHIFT, SD_WAYS,
   KIND_FETCH, KIND_ALLOC, KIND_FREE, SZ_4K, SZ_2M, SZ_1G, TR_FLAGS, TR_EXACT, CFG_REPL, CFG_CLOCK, HOT_GEOM,
   HOT_STLB, HOT_INC, HOT_VCPU, EV_SLAB_EMPTY, EV_BAD_FREE, EV_ERROR, HOT_KINDS, HOT_BIG, HOT_RUN_WHO,
-  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, SD_D0, SD_D1,
+  HOT_KEYOK, HOT_RUN_EV, HOT_SETOFF, HOT_TAGS, HOT_LANES, HOT_LINES_P, SD_D0, SD_D1, EV_EPT_VIOLATION,
 } from "./layout";
 import {
   cnt, bump, add, C_REQ, C_RETRY, C_L1MISS_F, C_L1MISS_D, C_HIT_I2M, C_HIT_D2M, C_HIT_D1G,
@@ -24,6 +24,7 @@ import { walk, guestDenial, eptDenialOnHit } from "./walk";
 import { pkruEff, pkrsEff, keyMasks } from "./pkru";
 import { confMapped } from "./conform";
 import { confRun4k, confRun2m, confWalkCount, fullRun } from "./fastpath";
+import { backInCore } from "./backing";
 import { MAX_CACHES, heapRec, slabTake, slabGive, slabAddr, slabHeapValid, slabRun, SL_OK } from "./slab";
 
 // ---- the semantics of one page access --------------------------------------------
@@ -231,6 +232,13 @@ function slowRequest(i: u32, from: u64, retry: bool): u32 {
 
 /** Runs the buffer from the cursor; returns EV_DONE or an event (docs/core.md 4). */
 export function run(): u32 {
+  // an EPT violation the core backs itself (backing.ts) resumes as the host's fix would
+  let ev = runOnce();
+  while (ev == EV_EPT_VIOLATION && backInCore()) ev = runOnce();
+  return ev;
+}
+
+function runOnce(): u32 {
   store<u32>(EV_CODE, 0);
   if (clock > 0xF0000000) renormalise();
   let i = load<u32>(CUR_INDEX);

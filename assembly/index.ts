@@ -29,6 +29,8 @@ import {
 import { ctxBits, globalBits, tlbDropVa, dropPcid, dropVpid, dropVpidEverywhere } from "./flush";
 
 export { run, skip } from "./engine";
+export { bkRegion } from "./backing";
+import { bkVmOff } from "./backing";
 export { slabHeapCreate, slabCacheCreate, slabRemovePage, slabAlloc, slabFree } from "./slab";
 import { HEAP_BYTES, slabAddPage as addPage, heapRec } from "./slab";
 
@@ -187,6 +189,7 @@ export function vmCreate(vm: u32, eptAD: u32): u32 {
 
 /** Forgets a VM: its cached translations everywhere and its vCPUs. Tables are released by the host. */
 export function vmDestroy(vm: u32): void {
+  bkVmOff(vm);
   dropVpidEverywhere(vm + 1, true);
   store<u32>(vmRec(vm) + VM_ACTIVE, 0);
   const n = load<u32>(CFG_VCPUS);

@@ -82,3 +82,10 @@ export const STATUS = ["ok", "conflict", "no-frames", "unbacked", "not-mapped", 
 export const REQ_BYTES = 16;
 /** Requests the buffer holds (the engine's packed counters allow up to 2^21 - 1). */
 export const REQ_CAPACITY = 1 << 20;
+
+/**
+ * The first-touch stream's region (assembly/backing.ts): byte offsets of the per-VM
+ * records (BK_VM0, BK_VM_BYTES each: u64 limit, u32 pool count, pad, 3 x u64 pool),
+ * its frames' capacity and the pool's size.
+ */
+export const BACKING = { VM0: 16, VM_BYTES: 40, CAPACITY: 4096, POOL: 3 } as const;

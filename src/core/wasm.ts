@@ -14,7 +14,7 @@ import type {
   MmuCore, PageSizeCode, Request, SlabEvent, VcpuControl,
 } from "./types.js";
 import { DEFAULT_CONTROL, MAX_TIERS, TLB_NAMES } from "./types.js";
-import { C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, STATUS, STRUCT } from "./layout.js";
+import { BACKING, C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, STATUS, STRUCT } from "./layout.js";
 import { estimateLines } from "./sampling.js";
 import { checkConfig } from "./config.js";
 import { coreImports, loadCoreModule, type CoreSink, type LoadOptions } from "./load.js";
@@ -46,6 +46,7 @@ interface Exports {
   resetCounters(): void;
   run(): number;
   skip(): void;
+  bkRegion(vms: number, capacity: number): number;
   advanceClock(to: number): void;
   vmCreate(vm: number, ad: number): number;
   vmDestroy(vm: number): void;
@@ -220,6 +221,8 @@ export class WasmCore implements MmuCore, LineConsumer {
   private linesClosed = false;
   /** The buffer `consumeLineRecords` copies records into. */
   private lineScratch = 0;
+  /** The first-touch stream's region, and each enabled VM's EPT pool when the stream started. */
+  private backing: { base: number; vms: Map<number, number[]>; started: boolean } | null = null;
 
   private constructor(
     readonly config: CoreConfig,
@@ -410,10 +413,109 @@ export class WasmCore implements MmuCore, LineConsumer {
   destroyVm(vm: number): void {
     const s = this.vm(vm);
     this.x.vmDestroy(vm);
+    this.backing?.vms.delete(vm);
     for (const hpa of s.eptTables) this.x.tableRelease(hpa);
     for (const f of s.guestTables) this.x.tableRelease(f.hpa);
     this.vms.delete(vm);
     for (const [v, m] of [...this.vcpuVm]) if (m === vm) this.vcpuVm.delete(v);
+  }
+
+  // ---- first touches backed in the core (assembly/backing.ts, docs/core.md section 5d) -----
+
+  /**
+   * @internal Lets the core back first touches of `vm` below guest-physical `limit`
+   * itself, with one 4 KiB frame of the stream `firstTouchStart` hands it, as the osv
+   * back-end would (src/host/first-touch.ts); 0 turns it off.
+   */
+  firstTouchVm(vm: number, limit: number): void {
+    this.vm(vm);
+    checkAddr("limit", limit, PA_LIMIT + 1, 4096);
+    if (!this.backing) {
+      const base = this.x.bkRegion(this.config.vms, BACKING.CAPACITY) >>> 0;
+      if (!base) throw new Error("the core could not allocate its first-touch stream: the core's 4 GiB of Wasm memory ran out");
+      this.backing = { base, vms: new Map(), started: false };
+    }
+    if (limit === 0) this.backing.vms.delete(vm);
+    else this.backing.vms.set(vm, []);
+    this.fresh();
+    const at = (this.backing.base + BACKING.VM0 + vm * BACKING.VM_BYTES) / 4;
+    this.u32[at] = limit >>> 0;
+    this.u32[at + 1] = limit / 4294967296;
+  }
+
+  /**
+   * @internal Hands the core `frames[0..n)` (at most `BACKING.CAPACITY`: host frames in
+   * the order the host's allocator would give them) and each enabled VM's EPT pool,
+   * until `firstTouchEnd`.
+   */
+  firstTouchStart(frames: Float64Array, n: number): void {
+    const b = this.backing;
+    if (!b || b.started) throw new Error("firstTouchStart: no first-touch VM, or a stream already started");
+    if (!(Number.isInteger(n) && n >= 0 && n <= BACKING.CAPACITY)) throw new RangeError(`n: ${n} is not allowed; expected 0..${BACKING.CAPACITY}`);
+    this.fresh();
+    const u = this.u32;
+    const vmAt = (b.base + BACKING.VM0) / 4;
+    for (const [vm, start] of b.vms) {
+      const pool = this.vm(vm).eptPool;
+      const at = vmAt + (vm * BACKING.VM_BYTES) / 4;
+      start.length = 0;
+      // a longer pool than a fault tops up stays on the host (the core's holds 3)
+      if (pool.length > BACKING.POOL) {
+        u[at + 2] = 0xffffffff;
+        continue;
+      }
+      u[at + 2] = pool.length;
+      pool.forEach((h, i) => {
+        start.push(h);
+        u[at + 4 + 2 * i] = h >>> 0;
+        u[at + 5 + 2 * i] = h / 4294967296;
+      });
+    }
+    const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
+    for (let i = 0; i < n; i++) {
+      u[f + 2 * i] = frames[i] >>> 0;
+      u[f + 2 * i + 1] = frames[i] / 4294967296;
+    }
+    u[b.base / 4 + 1] = 0; // taken
+    u[b.base / 4 + 2] = n; // count
+    b.started = true;
+  }
+
+  /**
+   * @internal Ends the stream: moves the table frames the core took into each VM's
+   * record (its pool, then its tables, as the host's own maps would) and returns the
+   * log of the frames taken, in order (`vm << 1 | 1` for a table frame, `vm << 1` for a
+   * data page): a view, valid until the core next runs.
+   */
+  firstTouchEnd(): Uint32Array {
+    const b = this.backing;
+    if (!b?.started) throw new Error("firstTouchEnd: no stream started");
+    b.started = false;
+    this.fresh();
+    const u = this.u32;
+    const taken = u[b.base / 4 + 1];
+    u[b.base / 4 + 2] = 0;
+    const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
+    const log = u.subarray(f + 2 * BACKING.CAPACITY, f + 2 * BACKING.CAPACITY + taken);
+    const vmAt = (b.base + BACKING.VM0) / 4;
+    for (const [vm, start] of b.vms) {
+      const at = vmAt + (vm * BACKING.VM_BYTES) / 4;
+      const k = u[at + 2];
+      if (k > BACKING.POOL) continue;
+      // the VM's pool in order: what it held, then the frames the core topped it up with
+      const seq = start;
+      const held = seq.length;
+      for (let i = 0; i < taken; i++) if (log[i] === ((vm << 1) | 1)) seq.push(u[f + 2 * i] + u[f + 2 * i + 1] * 4294967296);
+      if (seq.length === held && k === held) continue;
+      const s = this.vm(vm);
+      const keep = seq.length - k;
+      for (let i = 0; i < k; i++) {
+        if (u[at + 4 + 2 * i] + u[at + 5 + 2 * i] * 4294967296 !== seq[keep + i]) throw new Error(`firstTouchEnd: vm ${vm}'s EPT frame pool in the core does not follow its frames`);
+      }
+      for (let i = 0; i < keep; i++) s.eptTables.push(seq[i]);
+      s.eptPool = seq.slice(keep);
+    }
+    return log;
   }
 
   /** The VM's page-table pages: EPT tables (host frames) and guest tables (guest frames). */

@@ -47,6 +47,13 @@ export interface HypervisorOptions {
   pageTableTier?: string;
   /** Back every guest page when the VM is created instead of on first touch. */
   prepopulate?: boolean;
+  /**
+   * osv: let the core back first touches itself, from host frames drawn ahead in the
+   * order this back-end would take them (src/host/first-touch.ts): the same frames,
+   * tables and statistics, without a trip to the host per fault. Default true; false
+   * handles every EPT violation here (the reference the tests compare it with).
+   */
+  backInCore?: boolean;
 }
 
 /** A guest-physical node: a range the guest allocates from, backed by one tier (ucat) or by the tier order (osv). */
@@ -273,6 +280,37 @@ export class Hypervisor {
     if (!p) throw new OutOfMemoryError(vm.id, gpa);
     const bytes = 4096 * 2 ** p.order;
     return gpa - (gpa % bytes) + bytes;
+  }
+
+  /**
+   * The tier (an index) whose next 4 KiB frames the core may take for this back-end's
+   * first touches, or -1 when it must not: only osv in tier order, whose data pages and
+   * EPT tables both come first from that tier (then a frame drawn ahead is the one
+   * `back` would take, whichever of the two takes it).
+   */
+  inCoreTier(): number {
+    if (this.policy !== "osv" || this.options.backInCore === false || this.options.osvPlacement === "interleave") return -1;
+    return this.ptIdx[0] === this.tierIdx[0] ? this.tierIdx[0]! : -1;
+  }
+
+  /**
+   * Accounts backings the core made itself (src/host/first-touch.ts): `log[i]` names the
+   * VM and the use of `frames[i]`, as `WasmCore.firstTouchEnd` returns them: a data
+   * page (`vm << 1`) or an EPT table frame added to the VM's pool (`vm << 1 | 1`).
+   */
+  recordCoreBackings(log: Uint32Array, frames: Float64Array): void {
+    for (let i = 0; i < log.length; i++) {
+      const vm = this.vm(log[i]! >>> 1);
+      const tier = this.host.tiers[this.host.tierIndexOf(frames[i]!)]!.name;
+      if (log[i]! & 1) {
+        vm.eptTables.push({ hpa: frames[i]!, tier });
+        vm.stats.eptTablePages++;
+        vm.stats.eptTableBytesByTier[tier] += 4096;
+      } else {
+        vm.stats.bytesByTier[tier] += 4096;
+        vm.stats.frames["4k"]++;
+      }
+    }
   }
 
   /** Tiers (by index) to take frames from for a node, in order. */

@@ -336,6 +336,43 @@ export class HostMemory {
   }
 
   /**
+   * Draws up to `n` 4 KiB frames of tier `tier` (an index) into `out`, in the order `n`
+   * calls of `alloc` would return them, and counts nothing yet: frames held for the core
+   * to take one fault at a time (src/host/first-touch.ts). Returns how many it drew.
+   * Give back what was not taken with `unreserve` and count the rest with `countTaken`
+   * before anything else allocates: together they leave the tier as `alloc` calls would.
+   * @example const n = host.reserve(0, 64, frames);
+   */
+  reserve(tier: number, n: number, out: Float64Array): number {
+    const b = this.buddies[tier];
+    if (!b) throw new RangeError(`reserve: tier ${tier} is not allowed; expected a tier index in 0..${this.buddies.length - 1}`);
+    let i = 0;
+    for (; i < n; i++) {
+      const hpa = b.alloc(0);
+      if (hpa === null) break;
+      out[i] = hpa;
+    }
+    return i;
+  }
+
+  /**
+   * Gives back reserved frames `frames[from..to)` uncounted (a buddy allocator's free
+   * lists are canonical: the tier is as if they had never been drawn).
+   * @example host.unreserve(frames, taken, n);
+   */
+  unreserve(frames: Float64Array, from: number, to: number): void {
+    for (let i = to - 1; i >= from; i--) this.buddies[this.tierIndexOf(frames[i]!)]!.free(frames[i]!, 0);
+  }
+
+  /**
+   * Counts `n` reserved frames as allocations: the ones taken.
+   * @example host.countTaken(taken);
+   */
+  countTaken(n: number): void {
+    this.allocs += n;
+  }
+
+  /**
    * Whether `hpa` is the start of a block allocated with `order`.
    * @example host.isAllocated(hpa, 0)
    */

@@ -53,6 +53,7 @@ const Config = z
         maxEptPage: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
         pageTableTier: z.string().optional(),
         prepopulate: z.boolean().optional(),
+        backInCore: z.boolean().optional(),
       })
       .strict()
       .optional(),

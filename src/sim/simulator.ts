@@ -20,6 +20,7 @@ import { modelConfig } from "../core/models.js";
 import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
 import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
 import { HostMemory } from "../host/memory.js";
+import { FirstTouch } from "../host/first-touch.js";
 import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
 import { cpuPreset, type CpuName, type CpuPreset } from "../cost/cpus.js";
@@ -94,6 +95,8 @@ export class Simulator {
   /** Requests the core's buffer holds (read once: `enqueue` runs for every access). */
   private readonly batch: number;
   private runMs = 0;
+  /** The osv back-end's first touches backed in the core, once an osv VM exists. */
+  private firstTouch: FirstTouch | null = null;
   /** Faults the guests saw, in order (bounded: the last 10 000). */
   readonly faults: AccessFault[] = [];
   faultCount = 0;
@@ -172,7 +175,11 @@ export class Simulator {
     const id = this.nextVm++;
     if (id >= (this.options.maxVms ?? 64)) throw new RangeError(`createVm: at most ${this.options.maxVms ?? 64} VMs (maxVms)`);
     const hv = this.hypervisor(options.policy);
-    hv.createVm(id, options.nodes);
+    const nodes = hv.createVm(id, options.nodes);
+    if (hv.inCoreTier() >= 0) {
+      this.firstTouch ??= new FirstTouch(this.core, this.host, hv);
+      this.firstTouch.enable(id, Math.max(...nodes.map((n) => n.base + n.bytes)));
+    }
     // page tables and allocator metadata go to the fastest node by default (UCat keeps them in DRAM)
     const metadataTier = options.metadataTier ?? this.fastestTier(options.nodes.map((n) => n.tier));
     const guestOpts: GuestOptions = { policy: options.policy, linearPage: options.linearPage, metadataTier: options.policy === "osv" ? undefined : metadataTier };
@@ -203,6 +210,7 @@ export class Simulator {
 
   destroyVm(vm: Vm): void {
     this.flush();
+    this.firstTouch?.disable(vm.id);
     vm.destroy();
     this.vms.delete(vm.id);
     for (const [v, m] of [...this.byVcpu]) if (m === vm) this.byVcpu.delete(v);
@@ -254,8 +262,23 @@ export class Simulator {
     const n = this.queued;
     this.queued = 0;
     const t0 = performance.now();
-    for (let ev = this.core.runBuffer(n); ev; ev = this.handled(ev) ? this.core.run() : (this.core.skip(), this.core.run()));
+    for (let ev = this.runPart(n); ev; ev = this.handled(ev) ? this.runPart() : (this.core.skip(), this.runPart()));
     this.runMs += performance.now() - t0;
+  }
+
+  /**
+   * Runs the queue (its `n` requests from the start, or on from the last event), with
+   * frames for the first touches the core backs itself held only while it runs.
+   */
+  private runPart(n?: number): CoreEvent | null {
+    const ft = this.firstTouch;
+    if (!ft?.active) return n === undefined ? this.core.run() : this.core.runBuffer(n);
+    ft.begin();
+    try {
+      return n === undefined ? this.core.run() : this.core.runBuffer(n);
+    } finally {
+      ft.end();
+    }
   }
 
   /**
