@@ -444,14 +444,16 @@ export class WasmCore implements MmuCore, LineConsumer {
   }
 
   /**
-   * @internal Hands the core `frames[0..n)` (at most `BACKING.CAPACITY`: host frames in
-   * the order the host's allocator would give them) and each enabled VM's EPT pool,
-   * until `firstTouchEnd`.
+   * @internal Hands the core the stream `frames[0..n)` (at most `BACKING.CAPACITY`: host
+   * frames in the order the host's allocator would give them; the core holds those below
+   * `from` from the last stream, which `firstTouchEnd` moved to the front) and each
+   * enabled VM's EPT pool, until `firstTouchEnd`.
    */
-  firstTouchStart(frames: Float64Array, n: number): void {
+  firstTouchStart(frames: Float64Array, from: number, n: number): void {
     const b = this.backing;
     if (!b || b.started) throw new Error("firstTouchStart: no first-touch VM, or a stream already started");
     if (!(Number.isInteger(n) && n >= 0 && n <= BACKING.CAPACITY)) throw new RangeError(`n: ${n} is not allowed; expected 0..${BACKING.CAPACITY}`);
+    if (!(Number.isInteger(from) && from >= 0 && from <= n)) throw new RangeError(`from: ${from} is not allowed; expected 0..${n}`);
     this.fresh();
     const u = this.u32;
     const vmAt = (b.base + BACKING.VM0) / 4;
@@ -472,7 +474,7 @@ export class WasmCore implements MmuCore, LineConsumer {
       });
     }
     const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) {
       u[f + 2 * i] = frames[i] >>> 0;
       u[f + 2 * i + 1] = frames[i] / 4294967296;
     }
@@ -483,9 +485,11 @@ export class WasmCore implements MmuCore, LineConsumer {
 
   /**
    * @internal Ends the stream: moves the table frames the core took into each VM's
-   * record (its pool, then its tables, as the host's own maps would) and returns the
-   * log of the frames taken, in order (`vm << 1 | 1` for a table frame, `vm << 1` for a
-   * data page): a view, valid until the core next runs.
+   * record (its pool, then its tables, as the host's own maps would), moves the frames
+   * not taken to the stream's front (the caller does the same with its copy) and returns
+   * the log of the frames taken, in order (`vm << 1 | 1` for a table frame, `vm << 1`
+   * for a data page): a view, valid until the core next runs. Until the next
+   * `firstTouchStart` the core takes no frame.
    */
   firstTouchEnd(): Uint32Array {
     const b = this.backing;
@@ -494,6 +498,8 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.fresh();
     const u = this.u32;
     const taken = u[b.base / 4 + 1];
+    const count = u[b.base / 4 + 2];
+    u[b.base / 4 + 1] = 0;
     u[b.base / 4 + 2] = 0;
     const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
     const log = u.subarray(f + 2 * BACKING.CAPACITY, f + 2 * BACKING.CAPACITY + taken);
@@ -515,6 +521,7 @@ export class WasmCore implements MmuCore, LineConsumer {
       for (let i = 0; i < keep; i++) s.eptTables.push(seq[i]);
       s.eptPool = seq.slice(keep);
     }
+    if (taken > 0) u.copyWithin(f, f + 2 * taken, f + 2 * count);
     return log;
   }
 

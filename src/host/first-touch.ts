@@ -4,18 +4,20 @@
  * the VM's EPT table pool up to 3 frames from the same tier. Each such EPT violation
  * used to stop the core's run, cross to the host, allocate and map, and cross back.
  *
- * Instead, around each of the core's runs this draws the tier's next frames from the
- * host's allocator ahead of time (`begin`), in the order single allocations would
- * return them, and the core takes them one fault at a time, data page then pool frames,
- * exactly as `Hypervisor.back` would. After the run (`end`) the frames taken are
- * accounted to their VMs and the host, and the rest go back to the allocator, which is
- * then as if only the taken ones had been allocated. Between runs nothing is held, so
- * no other allocation can come between: results are identical to handling every fault
- * on the host (the tests compare the two).
+ * Instead this draws the tier's next frames from the host's allocator ahead of time,
+ * in the order single allocations would return them (`begin`, before a run), and the
+ * core takes them one fault at a time, data page then pool frames, exactly as
+ * `Hypervisor.back` would. After each run (`end`) the frames taken are accounted to
+ * their VMs and the host; the rest stay reserved for the next run, until anything else
+ * touches the host's memory (another back-end's allocation, the guest's table frames, a
+ * fault the core left to the host, a report): the host then has them given back first
+ * (`HostMemory.holdUntilTouched`), and is as if only the taken ones had been allocated.
+ * So no other allocation comes between them: results are identical to handling every
+ * fault on the host (the tests compare the two).
  *
- * How many frames a run gets follows the last run's use (between 4 and the core's
- * 4096): a run that needs more stops at an EPT violation as before, the host backs that
- * page itself, and the next run gets twice as many.
+ * The stream starts at 64 frames and doubles after a run that took half of them (up to
+ * the core's 4096). A run that needs more stops at an EPT violation as before, and the
+ * host backs that page itself.
  *
  * @example
  * const ft = new FirstTouch(core, host, hv);   // hv: the osv back-end (hv.inCoreTier() >= 0)
@@ -27,16 +29,23 @@ import { BACKING } from "../core/layout.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { HostMemory } from "./memory.js";
 
-/** Frames a run gets at least (one fault with a pool to top up takes up to 4). */
-const MIN_FRAMES = 4;
+/** Frames the stream starts with; it doubles after a run that took half of them, up to the core's 4096. */
+const FIRST_WANT = 64;
 
 export class FirstTouch {
   private readonly frames = new Float64Array(BACKING.CAPACITY);
-  private drawn = 0;
-  private want = MIN_FRAMES;
+  /** Frames reserved and not taken: `frames[0..held)`, the front of the core's stream too. */
+  private held = 0;
+  private want = FIRST_WANT;
   private readonly tier: number;
   private readonly enabled = new Set<number>();
   private started = false;
+  /** Gives the frames not taken back: the host calls it before anything else touches it. */
+  private readonly release = (): void => {
+    if (this.started) throw new Error("FirstTouch: the host's memory was touched while the core ran on reserved frames");
+    this.host.unreserve(this.frames, 0, this.held);
+    this.held = 0;
+  };
 
   constructor(
     private readonly core: WasmCore,
@@ -53,7 +62,7 @@ export class FirstTouch {
     this.enabled.add(vm);
   }
 
-  /** Stops backing `vm`'s first touches in the core (a destroyed VM needs no call). */
+  /** Stops backing `vm`'s first touches in the core (before the VM is destroyed). */
   disable(vm: number): void {
     if (this.enabled.delete(vm)) this.core.firstTouchVm(vm, 0);
   }
@@ -63,27 +72,29 @@ export class FirstTouch {
     return this.enabled.size > 0;
   }
 
-  /** Before a run: draws frames for it and hands them to the core. */
+  /** Before a run: tops the stream up when it is half empty and hands it to the core. */
   begin(): void {
     if (this.started) throw new Error("FirstTouch.begin: the last run has not ended");
-    this.drawn = this.host.reserve(this.tier, this.want, this.frames);
-    this.core.firstTouchStart(this.frames, this.drawn);
+    const from = this.held;
+    if (this.held * 2 < this.want) this.held += this.host.reserve(this.tier, this.want - this.held, this.frames, this.held);
+    if (this.held > 0) this.host.holdUntilTouched(this.release);
+    this.core.firstTouchStart(this.frames, from, this.held);
     this.started = true;
   }
 
-  /** After a run (also when it threw): accounts the frames taken and gives the rest back. */
+  /** After a run (also when it threw): accounts the frames taken; the rest stay reserved for the next run. */
   end(): void {
     if (!this.started) return;
     this.started = false;
     const log = this.core.firstTouchEnd();
     const taken = log.length;
+    if (taken === 0) return;
     this.hv.recordCoreBackings(log, this.frames.subarray(0, taken));
     this.host.countTaken(taken);
-    this.host.unreserve(this.frames, taken, this.drawn);
-    // the next run's frames: twice as many after a run that took them all (it may have
-    // needed more), else a quarter more than this run took (what is not taken costs a
-    // free, and a run short of frames costs one fault on the host and one more run)
-    this.want = taken === this.drawn ? Math.min(BACKING.CAPACITY, Math.max(this.want, taken) * 2) : Math.min(BACKING.CAPACITY, MIN_FRAMES + taken + (taken >> 2));
+    this.frames.copyWithin(0, taken, this.held);
+    this.held -= taken;
+    // a run that took half of them may have needed more: the next one gets twice as many
+    if (taken * 2 >= this.want) this.want = Math.min(BACKING.CAPACITY, this.want * 2);
   }
 
   /** VMs whose first touches the core backs. */

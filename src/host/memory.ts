@@ -141,6 +141,8 @@ export class HostMemory {
   private failures = 0;
   private tierFallbacks = 0;
   private smallerFallbacks = 0;
+  /** Gives back frames reserved ahead (`holdUntilTouched`). */
+  private held: (() => void) | null = null;
 
   /**
    * @param tiers at least one tier; names unique; capacities positive multiples of 2 MiB;
@@ -238,6 +240,7 @@ export class HostMemory {
    * @example host.alloc("dram", 0) // 0x100000000 on a fresh host
    */
   alloc(tier: string, order: number): number | null {
+    this.settle();
     const i = this.tierIndex(tier);
     checkOrder(order, "alloc: order");
     const hpa = this.buddies[i]!.alloc(order);
@@ -255,6 +258,7 @@ export class HostMemory {
    * @example host.allocWithFallback(9, ["dram", "nvm"], true) // { hpa, tier: "dram", order: 9 }
    */
   allocWithFallback(order: number, tierOrder: readonly string[], allowSmaller: boolean, opts: FallbackOptions = {}): AllocResult | null {
+    this.settle();
     checkOrder(order, "allocWithFallback: order");
     if (!Array.isArray(tierOrder) || tierOrder.length === 0) {
       throw new RangeError(
@@ -302,6 +306,7 @@ export class HostMemory {
    * @example host.allocInTiers(0, [0, 1]) // { hpa, tier: "dram", order: 0 }
    */
   allocInTiers(order: number, tiers: readonly number[]): AllocResult | null {
+    this.settle();
     checkOrder(order, "allocInTiers: order");
     if (tiers.length === 0) throw new RangeError("tiers: expected at least one tier index");
     for (let i = 0; i < tiers.length; i++) {
@@ -325,6 +330,7 @@ export class HostMemory {
    * @example host.free(hpa, 9)
    */
   free(hpa: number, order: number): void {
+    this.settle();
     checkOrder(order, "free: order");
     const i = this.tierIndexOf(hpa);
     if (i < 0) {
@@ -336,23 +342,42 @@ export class HostMemory {
   }
 
   /**
-   * Draws up to `n` 4 KiB frames of tier `tier` (an index) into `out`, in the order `n`
-   * calls of `alloc` would return them, and counts nothing yet: frames held for the core
-   * to take one fault at a time (src/host/first-touch.ts). Returns how many it drew.
-   * Give back what was not taken with `unreserve` and count the rest with `countTaken`
-   * before anything else allocates: together they leave the tier as `alloc` calls would.
+   * Draws up to `n` 4 KiB frames of tier `tier` (an index) into `out` from index `at`, in
+   * the order `n` calls of `alloc` would return them, and counts nothing: frames held for
+   * the core to take one fault at a time (src/host/first-touch.ts). Returns how many it
+   * drew. Count the ones taken with `countTaken` and give back the rest with `unreserve`
+   * before anything else allocates (see `holdUntilTouched`): the tier is then as if only
+   * the taken ones had been allocated, by `alloc` calls.
    * @example const n = host.reserve(0, 64, frames);
    */
-  reserve(tier: number, n: number, out: Float64Array): number {
+  reserve(tier: number, n: number, out: Float64Array, at = 0): number {
     const b = this.buddies[tier];
     if (!b) throw new RangeError(`reserve: tier ${tier} is not allowed; expected a tier index in 0..${this.buddies.length - 1}`);
     let i = 0;
     for (; i < n; i++) {
       const hpa = b.alloc(0);
       if (hpa === null) break;
-      out[i] = hpa;
+      out[at + i] = hpa;
     }
     return i;
+  }
+
+  /**
+   * Calls `release` once, before the next call that allocates, frees or reports (all
+   * but the reservation's own and the layout's): the holder of reserved frames gives
+   * them back there, so that nothing sees them or comes between them.
+   * @example host.holdUntilTouched(() => host.unreserve(frames, 0, n));
+   */
+  holdUntilTouched(release: () => void): void {
+    this.held = release;
+  }
+
+  private settle(): void {
+    const release = this.held;
+    if (release) {
+      this.held = null;
+      release();
+    }
   }
 
   /**
@@ -377,6 +402,7 @@ export class HostMemory {
    * @example host.isAllocated(hpa, 0)
    */
   isAllocated(hpa: number, order: number): boolean {
+    this.settle();
     checkOrder(order, "isAllocated: order");
     const i = this.tierIndexOf(hpa);
     return i >= 0 && this.buddies[i]!.isAllocated(hpa, order);
@@ -387,6 +413,7 @@ export class HostMemory {
    * @example host.canAlloc("dram", 18)
    */
   canAlloc(tier: string, order: number): boolean {
+    this.settle();
     return this.buddies[this.tierIndex(tier)]!.canAlloc(order);
   }
 
@@ -395,6 +422,7 @@ export class HostMemory {
    * @example host.usage("dram").frames2m
    */
   usage(tier: string): TierUsage {
+    this.settle();
     const i = this.tierIndex(tier);
     const b = this.buddies[i]!;
     const s = b.stats();
@@ -422,6 +450,7 @@ export class HostMemory {
    * @example host.stats().tierFallbacks
    */
   stats(): HostMemoryStats {
+    this.settle();
     const tiers = this.tiers.map((t) => this.usage(t.name));
     let capacity = 0;
     let bytesUsed = 0;
@@ -448,6 +477,7 @@ export class HostMemory {
    * @example host.trim()
    */
   trim(): void {
+    this.settle();
     for (const b of this.buddies) b.trim();
   }
 
@@ -456,6 +486,7 @@ export class HostMemory {
    * @example host.bytesOverhead() // ~12-35 KiB per fresh tier (1 GiB .. 60 TiB)
    */
   bytesOverhead(): number {
+    this.settle();
     let n = FIXED_BYTES;
     for (const b of this.buddies) n += TIER_BYTES + b.bytesOverhead();
     return n;

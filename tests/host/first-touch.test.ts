@@ -216,6 +216,23 @@ describe("HostMemory.reserve", () => {
     );
   });
 
+  it("a holder's release runs once, before the next call that allocates, frees or reports", () => {
+    const h = new HostMemory([{ name: "dram", capacity: 8 * MiB }]);
+    const frames = new Float64Array(8);
+    const n = h.reserve(0, 8, frames);
+    let released = 0;
+    h.holdUntilTouched(() => {
+      released++;
+      h.unreserve(frames, 0, n);
+    });
+    expect(h.tierNames()).toEqual(["dram"]); // the layout's calls do not release
+    expect(released).toBe(0);
+    expect(h.alloc("dram", 0)).toBe(frames[0]);
+    expect(released).toBe(1);
+    expect(h.stats().allocs).toBe(1);
+    expect(released).toBe(1);
+  });
+
   it("refuses a tier index it does not have", () => {
     const h = new HostMemory([{ name: "dram", capacity: 8 * MiB }]);
     expect(() => h.reserve(1, 4, new Float64Array(4))).toThrow(/tier 1 is not allowed; expected a tier index in 0..0/);
