@@ -23,19 +23,23 @@ const NODES = [
 /** How a job runs its line cache (the exact line cache in place when empty). */
 type LineMode = Pick<Job, "lineCache" | "lineSampling" | "lineThread">;
 
-function job(policy: "osv" | "ucat", workload: Job["workload"], mode: LineMode = {}): Job {
-  return { seed: 1, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES }, workload, lineCache: "all", ...mode };
+function job(policy: "osv" | "ucat", workload: Job["workload"], mode: LineMode = {}, hostFaults = false): Job {
+  const hypervisor = hostFaults ? { hypervisor: { backInCore: false } } : {};
+  return { seed: 1, tiers: TIERS, config: { name: policy, vm: { policy }, nodes: NODES, ...hypervisor }, workload, lineCache: "all", ...mode };
 }
 
 /**
- * The line-cache settings the bench compares: exact (the default), exact with the line
- * cache on its own thread, 1 set in 16 sampled, page-table lines only.
+ * The settings the bench compares: the line cache exact (the default), exact on its own
+ * thread, 1 set in 16 sampled, page-table lines only; and, for osv, the thread's with
+ * every first touch handled on the host (`backInCore: false`), to show what backing
+ * them in the core gives.
  */
-const LINE_MODES: { suffix: string; mode: LineMode }[] = [
+const LINE_MODES: { suffix: string; mode: LineMode; hostFaults?: boolean; policies?: readonly ("osv" | "ucat")[] }[] = [
   { suffix: "", mode: { lineThread: false } },
   { suffix: "/thread", mode: { lineThread: true } },
   { suffix: "/sampled16", mode: { lineSampling: 16, lineThread: false } },
   { suffix: "/walks", mode: { lineCache: "walks", lineThread: false } },
+  { suffix: "/thread/host-faults", mode: { lineThread: true }, hostFaults: true, policies: ["osv"] },
 ];
 
 export const E2E_WORKLOADS: Job["workload"][] = [
@@ -61,7 +65,7 @@ export interface E2eResult {
   /** The simulated throughput (operations per second at the preset's clock), and with line sampling its difference from the exact row's (a fraction). */
   throughputOpsPerSecond: number;
   estimateError?: number;
-  /** With the line thread: whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
+  /** With the line thread (host-faults rows too): whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
   sameAsExact?: boolean;
   speedup?: number;
 }
@@ -81,7 +85,9 @@ function median(xs: number[]): number {
  * Accesses per second of each workload on each policy, median of `runs`: with the
  * default line cache (page-table and data lines, exact; keys "memslap/osv", ...) and,
  * for comparison, with 1 set in 16 sampled ("memslap/osv/sampled16": estimated line
- * counts) and with page-table lines only ("memslap/osv/walks", ...). Each also says
+ * counts), with page-table lines only ("memslap/osv/walks", ...), on the line thread
+ * ("memslap/osv/thread") and, for osv, on the line thread with every first touch
+ * backed on the host ("memslap/osv/thread/host-faults"). Each also says
  * how the time split between the core's runs (with their fault handling) and the
  * workload models, and how many data lines the line cache counted. The runs go in
  * rounds, every row once a round, so that a shared machine's changing load weighs on
@@ -97,8 +103,8 @@ export async function benchEndToEnd(
   onProgress?: (s: string) => void,
   workloads: readonly Job["workload"][] = E2E_WORKLOADS,
 ): Promise<Record<string, E2eResult>> {
-  const rows = LINE_MODES.flatMap(({ suffix, mode }) =>
-    workloads.flatMap((w) => (["osv", "ucat"] as const).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, w, policy }))),
+  const rows = LINE_MODES.flatMap(({ suffix, mode, hostFaults, policies }) =>
+    workloads.flatMap((w) => (policies ?? (["osv", "ucat"] as const)).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, hostFaults, w, policy }))),
   );
   const seen = new Map<string, { rates: number[]; cpuRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
   for (let r = 0; r < runs; r++) {
@@ -107,7 +113,7 @@ export async function benchEndToEnd(
       const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      const res = await runJob(job(row.policy, row.w, row.mode), profile);
+      const res = await runJob(job(row.policy, row.w, row.mode, row.hostFaults), profile);
       const s = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(c0);
       const acc = (res.result as WorkloadRunResult).accesses;
@@ -138,7 +144,7 @@ export async function benchEndToEnd(
     const exact = out[`${row.w.name}/${row.policy}`];
     if ((row.mode.lineSampling ?? 1) > 1 && exact) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
     if (row.mode.lineThread) {
-      // the thread changes where the line cache runs, never what it counts
+      // the thread changes where the line cache runs, never what it counts (nor where a first touch is backed)
       out[row.key].sameAsExact = m.json === seen.get(`${row.w.name}/${row.policy}`)?.json;
       if (!out[row.key].sameAsExact) throw new Error(`bench: ${row.key} gave results that differ from the exact row's`);
       if (exact) out[row.key].speedup = Math.round((out[row.key].accessesPerSecond / exact.accessesPerSecond) * 1000) / 1000;

@@ -120,7 +120,8 @@ if (o.json) {
     console.log("(per CPU-s: M accesses per second of the process's CPU time, every thread's: the line thread's, V8's collector's and compiler's;");
     console.log(" in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators;");
     console.log(" thread: the line cache on a worker thread, results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");
-    console.log(" sampled16: 1 line-cache set in 16 modelled, line counts estimated; vs exact: its simulated throughput against the exact row's)");
+    console.log(" sampled16: 1 line-cache set in 16 modelled, line counts estimated; vs exact: its simulated throughput against the exact row's;");
+    console.log(" thread/host-faults: the thread's, with every osv first touch backed on the host: the thread row over it is what backing them in the core gives)");
   }
   const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
   if (mo) {
