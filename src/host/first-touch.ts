@@ -16,8 +16,10 @@
  * fault on the host (the tests compare the two).
  *
  * The stream starts at 64 frames and doubles after a run that took half of them (up to
- * the core's 4096). A run that needs more stops at an EPT violation as before, and the
- * host backs that page itself.
+ * the core's 4096); after the host had it given back, it holds twice what was taken
+ * since the last time (at least 8), so that a host touched often (forks, copy-on-write
+ * faults) frees few. A run that needs more than the stream holds stops at an EPT
+ * violation as before, and the host backs that page itself.
  *
  * @example
  * const ft = new FirstTouch(core, host, hv);   // hv: the osv back-end (hv.inCoreTier() >= 0)
@@ -31,12 +33,16 @@ import type { HostMemory } from "./memory.js";
 
 /** Frames the stream starts with; it doubles after a run that took half of them, up to the core's 4096. */
 const FIRST_WANT = 64;
+/** The fewest frames the stream keeps (a fault takes up to 4: its page and 3 table frames). */
+const MIN_WANT = 8;
 
 export class FirstTouch {
   private readonly frames = new Float64Array(BACKING.CAPACITY);
   /** Frames reserved and not taken: `frames[0..held)`, the front of the core's stream too. */
   private held = 0;
   private want = FIRST_WANT;
+  /** Frames the core took since the host last had the stream given back. */
+  private takenSince = 0;
   private readonly tier: number;
   private readonly enabled = new Set<number>();
   private started = false;
@@ -45,6 +51,10 @@ export class FirstTouch {
     if (this.started) throw new Error("FirstTouch: the host's memory was touched while the core ran on reserved frames");
     this.host.unreserve(this.frames, 0, this.held);
     this.held = 0;
+    // where the host's memory is touched often (forks, copy-on-write faults), hold about
+    // twice what was taken between touches: giving frames back costs a free each
+    this.want = Math.min(BACKING.CAPACITY, Math.max(MIN_WANT, 2 * this.takenSince));
+    this.takenSince = 0;
   };
 
   constructor(
@@ -93,6 +103,7 @@ export class FirstTouch {
     this.host.countTaken(taken);
     this.frames.copyWithin(0, taken, this.held);
     this.held -= taken;
+    this.takenSince += taken;
     // a run that took half of them may have needed more: the next one gets twice as many
     if (taken * 2 >= this.want) this.want = Math.min(BACKING.CAPACITY, this.want * 2);
   }

@@ -11,6 +11,9 @@ import { Hypervisor } from "../../src/host/hypervisor.js";
 import { FirstTouch } from "../../src/host/first-touch.js";
 import { runMemaslap, runYcsb } from "../../src/workloads/drivers.js";
 import type { Vm } from "../../src/sim/vm.js";
+import { createModel } from "../../src/guest/isolation/model.js";
+import { forkBench } from "../../src/workloads/lmbench/fork.js";
+import { runApache } from "../../src/workloads/apache/prefork.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -151,6 +154,19 @@ describe("first touches backed in the core", () => {
     });
     expect(core.f).toEqual(host.f);
     expect(host.onHost - core.onHost).toBeGreaterThan(core.violations * 0.75);
+  });
+
+  it("Iso-UniK's processes (forks, copy-on-write faults, a VM per process): the host is touched between most runs", async () => {
+    for (const design of ["iso-unik", "vm-per-process"] as const) {
+      const { core, host } = await both({ tiers: [{ name: "dram", preset: "dram", capacity: 8 * GiB }], maxVms: 64 }, (sim) => {
+        const opts = { policy: "osv" as const, nodes: [{ tier: "dram", bytes: 1 * GiB }] };
+        const fork = forkBench(createModel(sim, design, opts), { iterations: 3 });
+        const apache = runApache(createModel(sim, design, opts), { seconds: 1, clients: 8, samplePerSecond: 200, seed: 3 });
+        return { fork: fork.microseconds, apache: apache.requestsPerSecond };
+      });
+      expect(core.f).toEqual(host.f);
+      expect(host.onHost - core.onHost).toBeGreaterThan(0);
+    }
   });
 
   it("back-ends whose first touches stay on the host", async () => {
