@@ -503,6 +503,8 @@ export class WasmCore implements MmuCore, LineConsumer {
     u[b.base / 4 + 2] = 0;
     const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
     const log = u.subarray(f + 2 * BACKING.CAPACITY, f + 2 * BACKING.CAPACITY + taken);
+    // (a fault the core backs takes a frame at least: without one no pool changed)
+    if (taken === 0) return log;
     const vmAt = (b.base + BACKING.VM0) / 4;
     for (const [vm, start] of b.vms) {
       const at = vmAt + (vm * BACKING.VM_BYTES) / 4;

@@ -107,9 +107,4 @@ export class FirstTouch {
     // a run that took half of them may have needed more: the next one gets twice as many
     if (taken * 2 >= this.want) this.want = Math.min(BACKING.CAPACITY, this.want * 2);
   }
-
-  /** VMs whose first touches the core backs. */
-  vms(): number[] {
-    return [...this.enabled];
-  }
 }

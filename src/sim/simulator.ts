@@ -267,8 +267,9 @@ export class Simulator {
   }
 
   /**
-   * Runs the queue (its `n` requests from the start, or on from the last event), with
-   * frames for the first touches the core backs itself held only while it runs.
+   * Runs the queue (its `n` requests from the start, or on from the last event); with
+   * osv VMs, the stream of frames for the first touches the core backs itself is topped
+   * up before and accounted after (src/host/first-touch.ts).
    */
   private runPart(n?: number): CoreEvent | null {
     const ft = this.firstTouch;
