@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { benchTranslation, type TranslationModel } from "./translation.js";
 import { benchSlab, type SlabResult } from "./slab.js";
+import { benchFrames, type FramesResult } from "./frames.js";
 import { benchMemory, type MemoryResult } from "./memory.js";
 import { benchEndToEnd, benchModelsOnly, benchSweepSpeedup, type E2eModelsResult, type E2eResult, type SweepSpeedup } from "./e2e.js";
 import { benchLackeyParse } from "../workloads/trace/lackey.js";
@@ -16,7 +17,7 @@ const program = new Command("unimmu-bench")
   .option("--json", "print one JSON object instead of tables")
   .option("--runs <n>", "runs per figure", (v) => parseInt(v, 10), 5)
   .option("--scale <x>", "scale the request counts (e.g. 0.1 for a quick look)", parseFloat, 1)
-  .option("--only <parts>", "comma-separated: conformance,default,reference,slab,memory,parse,e2e,sweep", "conformance,default,reference,slab,memory,parse,e2e,sweep")
+  .option("--only <parts>", "comma-separated: conformance,default,reference,slab,frames,memory,parse,e2e,sweep", "conformance,default,reference,slab,frames,memory,parse,e2e,sweep")
   .option("--streams <names>", "comma-separated translation streams: hit,stlb,walk", "hit,stlb,walk")
   .option("--reference-requests <n>", "requests per reference-model stream", (v) => parseInt(v, 10), 2_000_000);
 
@@ -43,6 +44,10 @@ const result: Record<string, unknown> = {
 };
 if (only.has("slab")) {
   result.slab = await benchSlab({ runs: o.runs, scale: o.scale, onProgress: progress });
+}
+if (only.has("frames")) {
+  progress("host frames");
+  result.frames = benchFrames(o.runs);
 }
 if (only.has("memory")) {
   result.memory = await benchMemory({ scale: o.scale, onProgress: progress });
@@ -85,6 +90,10 @@ if (o.json) {
     console.log(`\nSlab fast path, ${sl.objectBytes} B objects, batches of ${sl.batch} (median of ${o.runs} runs)`);
     const slRows = Object.entries(sl.cases).map(([name, c]) => [name, m(c.opsPerSecond), m(c.allocsPerSecond), m(c.freesPerSecond), c.runs.map(m).join(" ")]);
     console.log(formatTable(["case", "M ops/s", "M allocs/s", "M frees/s", "runs (M ops/s)"], slRows, ["l", "r", "r", "r", "l"]));
+  }
+  const fr = result.frames as FramesResult | undefined;
+  if (fr) {
+    console.log(`\nHost frames: ${fr.frames} 4 KiB frames from a fresh tier, ns a frame (median of ${o.runs} runs): alloc(0) ${fr.allocNs}, allocFrames in runs of ${fr.run} ${fr.allocFramesNs}`);
   }
   const mem = result.memory as MemoryResult | undefined;
   if (mem) {

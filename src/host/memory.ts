@@ -353,13 +353,7 @@ export class HostMemory {
   reserve(tier: number, n: number, out: Float64Array, at = 0): number {
     const b = this.buddies[tier];
     if (!b) throw new RangeError(`reserve: tier ${tier} is not allowed; expected a tier index in 0..${this.buddies.length - 1}`);
-    let i = 0;
-    for (; i < n; i++) {
-      const hpa = b.alloc(0);
-      if (hpa === null) break;
-      out[at + i] = hpa;
-    }
-    return i;
+    return b.allocFrames(n, out, at);
   }
 
   /**

@@ -319,6 +319,45 @@ describe("BuddyAllocator: properties against a model", () => {
   });
 });
 
+describe("BuddyAllocator.allocFrames", () => {
+  it("returns the frames n calls of alloc(0) would, and leaves the allocator as they would, from any state", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4000 }).map((f) => f * 4096),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.boolean()), { maxLength: 80 }),
+        fc.integer({ min: 0, max: 5000 }),
+        (size, ops, n) => {
+          const [a, b] = [0, 1].map(() => new BuddyAllocator(B4G, size));
+          for (const x of [a!, b!]) {
+            // the same history of allocations and frees on both (holes of every order)
+            const held: [number, number][] = [];
+            for (const [order, freeOne] of ops) {
+              const got = x.alloc(order);
+              if (got !== null) held.push([got, order]);
+              if (freeOne && held.length > 1) {
+                const [addr, o] = held.splice(held.length >> 1, 1)[0]!;
+                x.free(addr, o);
+              }
+            }
+          }
+          const out = new Float64Array(n + 2).fill(-1);
+          const got = a!.allocFrames(n, out, 2);
+          const singly: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const f = b!.alloc(0);
+            if (f === null) break;
+            singly.push(f);
+          }
+          expect(got).toBe(singly.length);
+          expect([...out.subarray(2, 2 + got)]).toEqual(singly);
+          expect(snapshot(a!)).toEqual(snapshot(b!));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe("BuddyAllocator: churn at scale", () => {
   it("200,000 seeded random allocs and frees over 64 GiB keep every invariant", () => {
     const rng = new Rng(2024);
