@@ -360,7 +360,11 @@ export function eptLookup(vm: u32, gpa: f64): f64 {
  * crosses to the host.
  */
 export function eptTierIndex(vm: u32, gpa: f64): i32 {
-  const h = eptTranslate(vm, <u64>gpa);
+  return tierIndexOf(vm, <u64>gpa);
+}
+
+function tierIndexOf(vm: u32, gpa: u64): i32 {
+  const h = eptTranslate(vm, gpa);
   if (h == NONE) return -1;
   const n = min<u32>(load<u32>(CFG_NTIERS), <u32>MAX_TIERS);
   for (let i: u32 = 0; i < n; i++) {
@@ -368,6 +372,16 @@ export function eptTierIndex(vm: u32, gpa: f64): i32 {
     if (h >= load<u64>(r) && h < load<u64>(r, 8)) return <i32>i;
   }
   return -2;
+}
+
+/**
+ * `eptTierIndex` of `n` (at most 4096) consecutive 4 KiB pages from `gpa`, as i8 into the
+ * scratch block: per-page statistics over a run of pages in one call.
+ */
+export function eptTierIndices(vm: u32, gpa: f64, n: u32): u32 {
+  const k = min<u32>(n, 4096);
+  for (let i: u32 = 0; i < k; i++) store<i8>(SCRATCH + <usize>i, <i8>tierIndexOf(vm, <u64>gpa + (<u64>i << 12)));
+  return k;
 }
 
 /** A new guest root table from the first offered (gpa, hpa) frame. */

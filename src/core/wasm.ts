@@ -69,6 +69,7 @@ interface Exports {
   eptWriteRaw(vm: number, gpa: number, level: number): number;
   eptLookup(vm: number, gpa: number): number;
   eptTierIndex(vm: number, gpa: number): number;
+  eptTierIndices(vm: number, gpa: number, n: number): number;
   eptLeavesFrom(vm: number, gpa: number): number;
   gptNewRoot(vm: number): number;
   gptMap(vm: number, root: number, va: number, gpa: number, size: number, attrs: number): number;
@@ -757,6 +758,25 @@ export class WasmCore implements MmuCore, LineConsumer {
   eptTierIndex(vm: number, gpa: number): number {
     this.vm(vm);
     return this.x.eptTierIndex(vm, gpa);
+  }
+
+  /**
+   * `eptTierIndex` of `n` (1..4096) consecutive 4 KiB pages from `gpa` (4 KiB aligned), in
+   * one call: per-page statistics over a run of pages. Writes them into `out` from 0.
+   *
+   * @example
+   * core.eptTierIndices(vm, 0, 512, out); // out[i]: the tier index of gPA i * 4096
+   */
+  eptTierIndices(vm: number, gpa: number, n: number, out: Int8Array | Int32Array): void {
+    this.vm(vm);
+    checkAddr("gpa", gpa, PA_LIMIT, 4096);
+    if (!(Number.isInteger(n) && n >= 1 && n <= 4096)) throw new RangeError(`n: ${n} is not allowed; expected 1..4096`);
+    if (out.length < n) throw new RangeError(`out: ${out.length} entries is not allowed; expected at least n (${n})`);
+    this.x.eptTierIndices(vm, gpa, n);
+    this.fresh();
+    const at = this.x.layoutConstant(9);
+    const src = new Int8Array(this.buffer, at, n);
+    for (let i = 0; i < n; i++) out[i] = src[i]!;
   }
 
   // ---- guest tables ----------------------------------------------------------------

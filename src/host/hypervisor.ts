@@ -358,6 +358,15 @@ export class Hypervisor {
     return i !== -2 ? i : this.host.tierIndex(this.tierAt(id, gpa)!);
   }
 
+  /**
+   * {@link tierIndexAt} of `n` (1..4096) consecutive 4 KiB pages from `gpa` (aligned), into
+   * `out`: one call into the core for a run of pages.
+   */
+  tierIndicesAt(id: number, gpa: number, n: number, out: Int32Array): void {
+    this.core.eptTierIndices(this.vm(id).id, gpa, n, out);
+    for (let i = 0; i < n; i++) if (out[i] === -2) out[i] = this.host.tierIndex(this.tierAt(id, gpa + i * 4096)!);
+  }
+
   /** Host address of a backed gPA (for the guest's table frames). */
   hpaOf(id: number, gpa: number): number | null {
     const p = this.lookup(id, gpa);

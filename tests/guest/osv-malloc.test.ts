@@ -3,6 +3,7 @@
 // malloc/free sequences against a plain model.
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
+import { Simulator } from "../../src/sim/simulator.js";
 import { OSV, OsvAllocator } from "../../src/guest/malloc/osv.js";
 import { InvalidFree } from "../../src/guest/malloc/types.js";
 import { GuestOutOfMemory, LINEAR_BASE, MMAP_BASE } from "../../src/guest/guest.js";
@@ -334,6 +335,27 @@ describe("osv malloc: tiers and nodes", () => {
     const m = heap.malloc(4 * MiB, { tier: "nvm" });
     expect(vm.guest.vmaOf(m)!.node).toBe(0);
     expect(heap.stats().byTier.nvm).toEqual({ requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 });
+  });
+
+  test("byTier takes each page's tier, page by page: pages backed from alternating tiers (interleaved placement)", async () => {
+    const sim = await Simulator.create({
+      tiers: [
+        { name: "dram", preset: "dram", capacity: 1 * GiB },
+        { name: "nvm", preset: "optane", capacity: 1 * GiB },
+      ],
+      hypervisor: { osvPlacement: "interleave" },
+    });
+    const { vm, heap } = newVm(sim, 64 * MiB);
+    // whole-page objects (OSv gives a 3,000-byte malloc a page of its own), touched in a scrambled order
+    const ps = Array.from({ length: 700 }, () => heap.malloc(3000));
+    for (let i = 0; i < ps.length; i++) write(vm, ps[(i * 389) % ps.length]!, 8);
+    sim.flush();
+    const want: Record<string, number> = { dram: 0, nvm: 0 };
+    for (const p of ps) want[vm.hv.tierAt(vm.id, p - LINEAR_BASE)!] += 3000;
+    expect(want.dram).toBeGreaterThan(0);
+    expect(want.nvm).toBeGreaterThan(0);
+    const t = heap.stats().byTier;
+    expect({ dram: t.dram.requestedBytes, nvm: t.nvm.requestedBytes }).toEqual(want);
   });
 
   test("byTier follows the hypervisor's backing: the flat osv node spills from DRAM into NVM", async () => {

@@ -192,6 +192,14 @@ describe("ucat: large pages in both layers", () => {
     expect(vm.hv.tierIndexAt(vm.id, leaf.gpa + 2 * MiB - 1)).toBe(sim.host.tierIndex("nvm"));
     expect(vm.hv.tierIndexAt(vm.id, 2 ** 45)).toBe(-1); // nothing backs it
     expect(vm.hv.tierIndexAt(vm.id, leaf.gpa + 2 * MiB)).toBe(vm.hv.lookup(vm.id, leaf.gpa + 2 * MiB) ? sim.host.tierIndex(vm.hv.lookup(vm.id, leaf.gpa + 2 * MiB)!.tier) : -1);
+    // a run of pages in one call: each page's tierIndexAt, across the page's end
+    const run = new Int32Array(1024);
+    vm.hv.tierIndicesAt(vm.id, leaf.gpa + MiB, 1024, run);
+    for (let i = 0; i < 1024; i += 37) expect(run[i]).toBe(vm.hv.tierIndexAt(vm.id, leaf.gpa + MiB + i * 4096));
+    expect(run[255]).toBe(sim.host.tierIndex("nvm"));
+    expect(() => sim.core.eptTierIndices(vm.id, leaf.gpa + 1, 4, run)).toThrow(/gpa: .* aligned to 4096/);
+    expect(() => sim.core.eptTierIndices(vm.id, leaf.gpa, 4097, new Int32Array(5000))).toThrow(/n: 4097 is not allowed; expected 1..4096/);
+    expect(() => sim.core.eptTierIndices(vm.id, leaf.gpa, 8, new Int32Array(4))).toThrow(/out: 4 entries is not allowed/);
     // the whole allocation is one page: its last byte has the same leaf
     expect(guestLeaf(vm, p + 2 * MiB - 1).gpa).toBe(leaf.gpa + 2 * MiB - 1);
     // the VM's first access: 3 guest levels, each table's gPA and the data's through a

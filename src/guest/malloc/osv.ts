@@ -957,10 +957,24 @@ export class OsvAllocator implements Allocator {
       const name = nodes.find((n) => gpa >= n.base && gpa < n.base + n.bytes)?.tier ?? nodes[0].tier;
       return (out[name] ??= { requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 });
     };
+    // the frames' loop goes up by 2 MiB blocks (PagedU32's pages): their tiers one core call a block
+    const BLOCK = 512;
+    const blockTiers = new Int32Array(BLOCK);
+    let blockAt = -1;
+    const tierInBlock = (gpa: number): TierBytes => {
+      if (!alive) return tierOf(gpa);
+      const b = Math.floor(gpa / (BLOCK * PAGE)) * BLOCK * PAGE;
+      if (b !== blockAt) {
+        hv.tierIndicesAt(id, b, BLOCK, blockTiers);
+        blockAt = b;
+      }
+      const i = blockTiers[(gpa - b) / PAGE]!;
+      return i >= 0 ? byIndex[i]! : tierOf(gpa);
+    };
     // a span of frames from gPA `gpa`, `bytes` long, at `va`; `req` the requested bytes' virtual range
-    const span = (va: number, gpa: number, bytes: number, allocated: boolean, reqStart = 0, reqEnd = 0): void => {
+    const span = (va: number, gpa: number, bytes: number, allocated: boolean, reqStart = 0, reqEnd = 0, tierAt = tierOf): void => {
       for (let off = 0; off < bytes; off += PAGE) {
-        const t = tierOf(gpa + off);
+        const t = tierAt(gpa + off);
         t.heldBytes += PAGE;
         if (!allocated) continue;
         t.allocatedBytes += PAGE;
@@ -976,15 +990,15 @@ export class OsvAllocator implements Allocator {
       if (kind === POOL) {
         const pool = this.pools[(w >>> 2) & 15];
         const r = w >>> 6;
-        const t = tierOf(gpa);
+        const t = tierInBlock(gpa);
         t.heldBytes += PAGE;
         t.allocatedBytes += pool.recs.meta[r * REC + NALLOC]! * pool.size;
         t.requestedBytes += pool.recs.meta[r * REC + REQSUM]!;
       } else if (kind === WHOLE) {
-        span(start, gpa, PAGE, true, start, start + (w >>> 2));
+        span(start, gpa, PAGE, true, start, start + (w >>> 2), tierInBlock);
       } else {
         const va = start + OSV.LARGE_OFFSET;
-        span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11));
+        span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11), tierInBlock);
       }
     });
     for (const [va, m] of this.mapped) {
