@@ -120,6 +120,11 @@ export class GuestOs {
     return this.nodes[node].frames.alloc(order);
   }
 
+  /** `n` calls of `allocFrames(0, node)` at once (BuddyAllocator.allocFrames): the 4 KiB frames into `out` from `at`; returns how many. */
+  allocPages(n: number, out: Float64Array, at = 0, node = this.metadataNode): number {
+    return this.nodes[node].frames.allocFrames(n, out, at);
+  }
+
   freeFrames(gpa: number, order: number): void {
     const n = this.nodes.find((x) => gpa >= x.base && gpa < x.base + x.bytes);
     if (!n) throw new RangeError(`gpa: 0x${gpa.toString(16)} is in no node of vm ${this.vm}`);

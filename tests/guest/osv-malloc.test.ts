@@ -4,7 +4,8 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { Simulator } from "../../src/sim/simulator.js";
-import { OSV, OsvAllocator } from "../../src/guest/malloc/osv.js";
+import { OSV, OsvAllocator, PageRanges } from "../../src/guest/malloc/osv.js";
+import { BuddyAllocator } from "../../src/host/buddy.js";
 import { InvalidFree } from "../../src/guest/malloc/types.js";
 import { GuestOutOfMemory, LINEAR_BASE, MMAP_BASE } from "../../src/guest/guest.js";
 import type { Vm } from "../../src/sim/vm.js";
@@ -574,5 +575,52 @@ describe("osv malloc: property", () => {
     }
     // empty pool pages kept after everything was freed: more than one per pool in all
     expect(kept.some((n) => n > 8)).toBe(true);
+  });
+});
+
+// ---- the page ranges' batch of single pages ------------------------------------------------
+
+describe("PageRanges.allocPages", () => {
+  test("gives the pages n calls of alloc(1) would, and leaves the ranges and the buddy as they would", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.boolean()), { maxLength: 60 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 64, max: 1024 }),
+        (ops, n, frames) => {
+          const make = () => {
+            const buddy = new BuddyAllocator(0, frames * 4096);
+            return { buddy, ranges: new PageRanges((o) => buddy.alloc(o), (g, o) => buddy.free(g, o), (k, out, at) => buddy.allocFrames(k, out, at)) };
+          };
+          const [a, b] = [make(), make()];
+          // the same history on both: runs of pages taken and some given back (free ranges in the lists)
+          for (const x of [a, b]) {
+            const held: [number, number][] = [];
+            for (const [pages, freeOne] of ops) {
+              const g = x.ranges.alloc(pages);
+              if (g !== null) held.push([g, pages]);
+              if (freeOne && held.length > 1) {
+                const [gpa, p] = held.splice(held.length >> 1, 1)[0]!;
+                x.ranges.free(gpa, p);
+              }
+            }
+          }
+          const out = new Float64Array(n + 1).fill(-1);
+          const got = a.ranges.allocPages(n, out, 1);
+          const singly: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const g = b.ranges.alloc(1);
+            if (g === null) break;
+            singly.push(g);
+          }
+          expect([...out.subarray(1, 1 + got)]).toEqual(singly);
+          expect(a.buddy.allocatedBlocks()).toEqual(b.buddy.allocatedBlocks());
+          // what comes next is the same too: the ranges' lists and counts
+          for (const pages of [1, 3, 1, 9, 1]) expect(a.ranges.alloc(pages)).toBe(b.ranges.alloc(pages));
+          expect(a.ranges.slackPages).toBe(b.ranges.slackPages);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -263,8 +263,9 @@ interface MappedObject {
  * a new buddy block of 2^ilog2_roundup(n) pages. Frees coalesce with free neighbours
  * in the same block; a block that is wholly free goes back to the buddy allocator.
  * OSv's allocator owns all free memory; this one only the blocks it took.
+ * (Exported for its tests.)
  */
-class PageRanges {
+export class PageRanges {
   /**
    * Blocks of order >= 1 taken from the buddy allocator: base gPA -> order + 16 x pages
    * used. A single page taken alone (order 0, the common case: the page buffers take
@@ -283,7 +284,30 @@ class PageRanges {
   constructor(
     private readonly take: (order: number) => number | null,
     private readonly give: (gpa: number, order: number) => void,
+    /** `n` calls of `take(0)` at once, into `out` from `at`; how many it took. */
+    private readonly takePages: (n: number, out: Float64Array, at: number) => number,
   ) {}
+
+  /**
+   * `n` single pages as `n` calls of `alloc(1)` would give them, into `out` from `at`;
+   * returns how many (fewer when memory runs out). While no list holds a range (not even
+   * a stale entry, which `alloc` would drop on its way), each would be a buddy page of
+   * its own, so the rest are taken at once.
+   */
+  allocPages(n: number, out: Float64Array, at = 0): number {
+    let i = 0;
+    while (i < n) {
+      if (this.lists.every((l) => l.length === 0)) {
+        const got = this.takePages(n - i, out, at + i);
+        this.singlePages += got;
+        return i + got;
+      }
+      const g = this.alloc(1);
+      if (g === null) return i;
+      out[at + i++] = g;
+    }
+    return i;
+  }
 
   /** n pages at consecutive gPAs, or null when neither a free range nor a buddy block is large enough. */
   alloc(n: number): number | null {
@@ -422,6 +446,8 @@ export class OsvAllocator implements Allocator {
   /** Recently freed whole-page, large and mapped objects (the newest FREED_HISTORY). */
   private readonly freedHistory = new RecentMap(FREED_HISTORY);
   private readonly ranges: PageRanges;
+  /** A batch's pages as L2's refill takes them (copied into the batch it keeps). */
+  private readonly batchScratch = new Float64Array(OSV.BATCH);
   /** page_pool::l1 (one vCPU) and page_pool::l2: free gPAs. */
   private readonly l1: number[] = [];
   private readonly l2: number[][] = [];
@@ -458,6 +484,7 @@ export class OsvAllocator implements Allocator {
     this.ranges = new PageRanges(
       (order) => guest.allocFrames(order, 0),
       (gpa, order) => guest.freeFrames(gpa, order),
+      (n, out, at) => guest.allocPages(n, out, at, 0),
     );
     if (this.pagePools) {
       // boot: the L1 fill thread finds its buffer below the low watermark and fills it
@@ -847,17 +874,14 @@ export class OsvAllocator implements Allocator {
   /** l2::refill: batches of 32 pages from the page ranges until L2 is half full; false when none could be made. */
   private l2Refill(): boolean {
     let made = false;
+    const pages = this.batchScratch;
     while (this.l2.length < this.l2Max / 2) {
-      const batch: number[] = [];
-      for (let i = 0; i < OSV.BATCH; i++) {
-        const g = this.ranges.alloc(1);
-        if (g === null) {
-          for (const x of batch) this.ranges.free(x, 1);
-          return made;
-        }
-        batch.push(g);
+      const got = this.ranges.allocPages(OSV.BATCH, pages);
+      if (got < OSV.BATCH) {
+        for (let i = 0; i < got; i++) this.ranges.free(pages[i]!, 1);
+        return made;
       }
-      this.l2.push(batch);
+      this.l2.push(Array.from(pages));
       made = true;
     }
     return true;
