@@ -275,10 +275,16 @@ export function kvInsertDone(): void {
   return load<f64>(records + (<usize>r << 5) + 8);
 }
 
-/** Loads the bucket of hash `hv` and its first record's hash (a lookup's first two cache misses, taken early). */
-export function touchChain(hv: i32): i32 {
-  const r = load<i32>(buckets + (<usize>(<u32>hv & bucketMask) << 2));
-  return r < 0 ? r : load<i32>(records + (<usize>r << 5) + 20);
+/** The first record of the bucket of hash `hv` (-1: none): a lookup's first cache miss, taken early. */
+// @ts-ignore: decorator
+@inline export function touchBucket(hv: i32): i32 {
+  return load<i32>(buckets + (<usize>(<u32>hv & bucketMask) << 2));
+}
+
+/** Record `r`'s hash (`r` from `touchBucket`; 0 for none): a lookup's second cache miss, taken early. */
+// @ts-ignore: decorator
+@inline export function touchRecord(r: i32): i32 {
+  return r < 0 ? 0 : load<i32>(records + (<usize>r << 5) + 20);
 }
 
 /** Bucket read, then per chained record a header read and, on an equal hash and length, a key read. */
