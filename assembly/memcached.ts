@@ -897,7 +897,8 @@ const runCounts: usize = memory.data(NRUN * 8, 8);
 /** Zeroes the run counters. */
 export function mcRunReset(): void {
   memory.fill(runCounts, 0, NRUN * 8);
-  drawn = false;
+  stagedN = stagedAt = 0;
+  ended = false;
 }
 
 /** Run counter `i` (R_*). */
@@ -955,8 +956,17 @@ const S_DONE: u32 = 0; // the requests asked for
 const S_ROOM: u32 = 1; // the next request needs room the state does not have: the host makes it
 const S_END: u32 = 2; // memaslap's operations are exhausted
 let status: u32 = S_DONE;
-/** A request drawn and not served yet (it waits for room). */
-let drawn = false;
+// Requests drawn ahead and not served yet (the next waits for room, or they all wait for
+// the next call): 24 bytes each, f64 key id, u32 op, key size, value size, connection.
+const AHEAD: u32 = 8;
+const staged: usize = memory.data(AHEAD * 24, 8);
+let stagedN: u32 = 0;
+let stagedAt: u32 = 0;
+/** memaslap's stream ended (its next draw gave nothing). */
+let ended = false;
+// each staged request's bucket's first item, and what the early loads read (kept so the optimiser keeps them)
+const firsts: usize = memory.data(AHEAD * 4, 8);
+const touched: usize = memory.data(8, 8);
 
 /**
  * Draws memaslap's next requests (memaslap.ts) and serves them, up to `n`; returns how
@@ -964,23 +974,57 @@ let drawn = false;
  */
 export function mcMemaslap(n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
-    if (!drawn) {
-      if (!msNext()) {
-        status = S_END;
-        return i;
-      }
-      drawn = true;
+    if (stagedAt == stagedN && !drawAhead(min(AHEAD, n - i))) {
+      status = S_END;
+      return i;
     }
-    const set = msOp != MS_GET;
-    if (!mcHasRoom(msKeySize, msValueSize, msConn, set)) {
+    const s = staged + <usize>stagedAt * 24;
+    const set = load<u32>(s, 8) != MS_GET;
+    const keySize = load<u32>(s, 12);
+    const valueSize = load<u32>(s, 16);
+    const conn = load<u32>(s, 20);
+    if (!mcHasRoom(keySize, valueSize, conn, set)) {
       status = S_ROOM;
       return i;
     }
-    drawn = false;
-    serve(set ? 1 : 0, msKeyId, msKeySize, msValueSize, msConn);
+    stagedAt++;
+    serve(set ? 1 : 0, load<f64>(s), keySize, valueSize, conn);
   }
   status = S_DONE;
   return n;
+}
+
+/**
+ * Draws up to `k` requests (never more than the call serves, so none is left at its
+ * end), then loads each one's bucket, then each bucket's first item, in tight loops:
+ * independent cache misses the processor overlaps (a load that misses holds up the
+ * retirement of everything after it, so a miss inside each request's serving would be
+ * waited for in turn). False when the stream has ended.
+ */
+function drawAhead(k: u32): bool {
+  stagedN = 0;
+  stagedAt = 0;
+  while (!ended && stagedN < k) {
+    if (!msNext()) {
+      ended = true;
+      break;
+    }
+    const s = staged + <usize>stagedN * 24;
+    store<f64>(s, msKeyId);
+    store<u32>(s, msOp, 8);
+    store<u32>(s, msKeySize, 12);
+    store<u32>(s, msValueSize, 16);
+    store<u32>(s, msConn, 20);
+    stagedN++;
+  }
+  for (let i: u32 = 0; i < stagedN; i++) store<i32>(firsts + (<usize>i << 2), load<i32>(bucketOf(mix32(load<f64>(staged + <usize>i * 24)))));
+  let t: i32 = 0;
+  for (let i: u32 = 0; i < stagedN; i++) {
+    const it = load<i32>(firsts + (<usize>i << 2));
+    if (it >= 0) t ^= load<i32>(rec(it), 32);
+  }
+  store<i32>(touched, load<i32>(touched) ^ t);
+  return stagedN > 0;
 }
 
 /** Why the last mcMemaslap stopped (S_*). */
