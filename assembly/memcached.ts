@@ -958,6 +958,7 @@ const S_END: u32 = 2; // memaslap's operations are exhausted
 let status: u32 = S_DONE;
 // Requests drawn ahead and not served yet (the next waits for room, or they all wait for
 // the next call): 24 bytes each, f64 key id, u32 op, key size, value size, connection.
+// 8: a guess at enough misses in flight (YCSB's batch holds 16).
 const AHEAD: u32 = 8;
 const staged: usize = memory.data(AHEAD * 24, 8);
 let stagedN: u32 = 0;
