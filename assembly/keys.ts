@@ -91,3 +91,24 @@ export function keysPack(hi: u32, lo: u32, len: i32, part: u32): f64 {
   const v = <i64>((<u64>hi << 32) | <u64>lo);
   return part == 0 ? packHead(v, len) : packTail(v, len);
 }
+
+/**
+ * memcached/server.ts mix32: murmur3's fmix32 over both halves of a key id below 2^53;
+ * the memcached model's hash of a key, and the YCSB store's stand-in for a key string's.
+ */
+export function mix32(keyId: f64): i32 {
+  const k = <u64>keyId;
+  const h = (<u32>k ^ fmix32(<u32>(k >> 32) + 0x9e3779b9)) * 0x85ebca6b;
+  return <i32>fmix32(h ^ (h >>> 15));
+}
+
+// @ts-ignore: decorator
+@inline function fmix32(x: u32): u32 {
+  let h = x;
+  h ^= h >>> 16;
+  h *= 0x85ebca6b;
+  h ^= h >>> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >>> 16;
+  return h;
+}

@@ -353,22 +353,3 @@ export function keyLength(keyNum: f64): u32 {
 function nameLength(keyNum: f64): u32 {
   return <u32>(4 + max(zeroPadding, decimalLength(nameValue(keyNum))));
 }
-
-/** memcached/server.ts mix32: the store's stand-in for a key string's hash. */
-export function mix32(keyNum: f64): i32 {
-  const lo = <u32>(<u64>keyNum);
-  const hi = <u32>(<u64>keyNum >> 32);
-  const h = (lo ^ fmix32(hi + 0x9e3779b9)) * 0x85ebca6b;
-  return <i32>fmix32(h ^ (h >>> 15));
-}
-
-// @ts-ignore: decorator
-@inline function fmix32(x: u32): u32 {
-  let h = x;
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  return h;
-}

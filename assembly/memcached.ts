@@ -18,6 +18,7 @@
 // - totals: f64 counters (T_*).
 import { put, queueAt, requestsVcpu } from "./requests";
 import { regionAt } from "./heap";
+import { mix32 } from "./keys";
 import { KIND_FETCH, KIND_READ, KIND_WRITE } from "./layout";
 import { msNext, msOp, msConn, msKeyId, msKeySize, msValueSize, MS_GET } from "./memaslap";
 
@@ -332,26 +333,6 @@ export function mcRequeue(at: u32): void {
 }
 
 // ---- hashing and sizes ------------------------------------------------------------------
-
-// @ts-ignore: decorator
-@inline function fmix32(x: u32): u32 {
-  let h = x;
-  h ^= h >>> 16;
-  h *= 0x85ebca6b;
-  h ^= h >>> 13;
-  h *= 0xc2b2ae35;
-  h ^= h >>> 16;
-  return h;
-}
-
-/** server.ts mix32: murmur3's fmix32 over both halves of a key id below 2^53. */
-export function mix32(keyId: f64): i32 {
-  const k = <u64>keyId;
-  const lo = <u32>k;
-  const hi = <u32>(k >> 32);
-  const h = (lo ^ fmix32(hi + 0x9e3779b9)) * 0x85ebca6b;
-  return <i32>fmix32(h ^ (h >>> 15));
-}
 
 /** server.ts decimalDigits. */
 function decimalDigits(n: u32): u32 {

@@ -11,10 +11,10 @@
 // treeConfigure). The generator's state lives in globals: the region is reused by the
 // next phase.
 import { regionAt } from "./heap";
-import { fnvHash64, packHead, packTail } from "./keys";
+import { fnvHash64, packHead, packTail, mix32 } from "./keys";
 import {
   queueAt, queued, kvRead, kvUpdate, kvInsertLookup, kvInsertRecord, kvInsertDone, recordSize,
-  keyLength, mix32, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount, touchBucket, touchRecord,
+  keyLength, nameValue, fieldBytes, longestChain, recordRoom, recordCount, bucketCount, kvFieldCount, touchBucket, touchRecord,
   kvScanRequest, kvScanned, kvRespond,
 } from "./kvstore";
 import { nextFloat, nextInt, rngSeed, rngWord } from "./rng";

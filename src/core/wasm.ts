@@ -452,7 +452,8 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   firstTouchStart(frames: Float64Array, from: number, n: number): void {
     const b = this.backing;
-    if (!b || b.started) throw new Error("firstTouchStart: no first-touch VM, or a stream already started");
+    if (!b) throw new Error("firstTouchStart: no VM backs its first touches in the core; call firstTouchVm first");
+    if (b.started) throw new Error("firstTouchStart: a stream is already started; call firstTouchEnd after each run");
     if (!(Number.isInteger(n) && n >= 0 && n <= BACKING.CAPACITY)) throw new RangeError(`n: ${n} is not allowed; expected 0..${BACKING.CAPACITY}`);
     if (!(Number.isInteger(from) && from >= 0 && from <= n)) throw new RangeError(`from: ${from} is not allowed; expected 0..${n}`);
     this.fresh();

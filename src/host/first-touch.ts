@@ -31,9 +31,9 @@ import { BACKING } from "../core/layout.js";
 import type { Hypervisor } from "./hypervisor.js";
 import type { HostMemory } from "./memory.js";
 
-/** Frames the stream starts with; it doubles after a run that took half of them, up to the core's 4096. */
+/** Frames the stream starts with (a guess: a few faults' worth); it doubles after a run that took half of them, up to the core's 4096. */
 const FIRST_WANT = 64;
-/** The fewest frames the stream keeps (a fault takes up to 4: its page and 3 table frames). */
+/** The fewest frames the stream keeps (a fault takes up to 4: its page and 3 table frames; 8 covers two). */
 const MIN_WANT = 8;
 
 export class FirstTouch {
