@@ -12,6 +12,7 @@ export function heapInit(): void {
   store<u32>(CFG_FREE_SLOTS, 0);
   store<u32>(CFG_SLOTS_USED, 0);
   store<u32>(CFG_OOM, 0);
+  forgetSlots();
 }
 
 /** Allocates `bytes` (zeroed, aligned to `align`), growing memory; 0 when out of memory. */
@@ -96,6 +97,27 @@ const ENTRY_KEY_SHIFT: u64 = 23;
   return 0;
 }
 
+// A one-entry cache of slotTierOf per walk level (EPT levels 1-4 at 0-3, guest levels
+// 1-4 at 4-7): frame + 1 (u64), then its slot and tier. A walk's upper tables are few,
+// so their lookups nearly always hit it; the cache empties whenever the map changes.
+const SLOT_CACHE: usize = memory.data(8 * 16, 16);
+
+/** `slotTierOf(frame)` through the cache's entry `which` (0..7). */
+// @ts-ignore: decorator
+@inline export function cachedSlotTier(frame: u64, which: u32): usize {
+  const a = SLOT_CACHE + (<usize>which << 4);
+  if (load<u64>(a) == frame + 1) return <usize>load<u64>(a, 8);
+  const st = slotTierOf(frame);
+  store<u64>(a, frame + 1);
+  store<u64>(a, <u64>st, 8);
+  return st;
+}
+
+// @ts-ignore: decorator
+@inline function forgetSlots(): void {
+  memory.fill(SLOT_CACHE, 0, 8 * 16);
+}
+
 /** The slot holding the table page at host frame `frame`, or 0. */
 export function slotOf(frame: u64): usize {
   return slotTierOf(frame) & ~(<usize>0xFFF);
@@ -128,6 +150,7 @@ export function hashSet(frame: u64, slot: usize): void {
   const mask = load<u32>(CFG_HASH, 4) - 1;
   const k = frame + 1;
   const e = (k << ENTRY_KEY_SHIFT) | (<u64>tierOf(frame << 12) << ENTRY_TIER_SHIFT) | <u64>(slot >> 12);
+  forgetSlots();
   let i = frameHome(frame, mask);
   while (true) {
     const a = t + (<usize>i << 3);
@@ -142,6 +165,7 @@ export function hashSet(frame: u64, slot: usize): void {
 }
 
 export function hashDelete(frame: u64): void {
+  forgetSlots();
   const t = <usize>load<u32>(CFG_HASH);
   const mask = load<u32>(CFG_HASH, 4) - 1;
   const k = frame + 1;

@@ -21,7 +21,7 @@ import {
   E_A, E_D, E_TYPE_SHIFT, ADDR_MASK, HIGH_ADDR_MASK, indexAt,
 } from "./pagetable";
 import { vmRec, tierOf } from "./state";
-import { slotTierOf } from "./heap";
+import { cachedSlotTier } from "./heap";
 import {
   legacyDenies, keyDenies, errorCode, CTL_CPL3, CTL_NXE, CTL_SMEP, PF_W, PF_U, PF_RSVD, PF_ID,
   PF_P,
@@ -90,7 +90,7 @@ function eptWalk(c: usize, p: usize, vm: u32, va: u64, gpa: u64, access: u32, fi
   const leafMask: u64 = E_RWX | (<u64>7 << E_TYPE_SHIFT) | HIGH_ADDR_MASK | (ad ? E_A | E_D : 0);
   const leafVal: u64 = E_RWX | (<u64>6 << E_TYPE_SHIFT) | (ad ? E_A | E_D : 0);
   for (let level: u32 = 4; level >= 1; level--) {
-    const st = slotTierOf(t >> 12);
+    const st = cachedSlotTier(t >> 12, level - 1);
     const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(gpa, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;
@@ -373,7 +373,7 @@ export function walk(vc: usize, c: usize, p: usize, va: u64, kind: u32): u32 {
       touch = false;
     }
     const thpa = eHpa & ~(<u64>0xFFF);
-    const st = slotTierOf(thpa >> 12);
+    const st = cachedSlotTier(thpa >> 12, level + 3);
     const slot = st & ~(<usize>0xFFF);
     const a = slot + (indexAt(va, level) << 3);
     const e: u64 = slot != 0 ? load<u64>(a) : 0;

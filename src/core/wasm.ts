@@ -459,22 +459,24 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.fresh();
     const u = this.u32;
     const vmAt = (b.base + BACKING.VM0) / 4;
-    for (const [vm, start] of b.vms) {
+    // (forEach and index loops: this runs before every run, and iterators are garbage)
+    b.vms.forEach((start, vm) => {
       const pool = this.vm(vm).eptPool;
       const at = vmAt + (vm * BACKING.VM_BYTES) / 4;
       start.length = 0;
       // a longer pool than a fault tops up stays on the host (the core's holds 3)
       if (pool.length > BACKING.POOL) {
         u[at + 2] = 0xffffffff;
-        continue;
+        return;
       }
       u[at + 2] = pool.length;
-      pool.forEach((h, i) => {
+      for (let i = 0; i < pool.length; i++) {
+        const h = pool[i]!;
         start.push(h);
         u[at + 4 + 2 * i] = h >>> 0;
         u[at + 5 + 2 * i] = h / 4294967296;
-      });
-    }
+      }
+    });
     const f = (b.base + BACKING.VM0 + this.config.vms * BACKING.VM_BYTES) / 4;
     for (let i = from; i < n; i++) {
       u[f + 2 * i] = frames[i] >>> 0;

@@ -881,7 +881,10 @@ export class OsvAllocator implements Allocator {
         for (let i = 0; i < got; i++) this.ranges.free(pages[i]!, 1);
         return made;
       }
-      this.l2.push(Array.from(pages));
+      // copied by hand: Array.from goes through an iterator, a garbage object a page
+      const batch = new Array<number>(OSV.BATCH);
+      for (let i = 0; i < OSV.BATCH; i++) batch[i] = pages[i]!;
+      this.l2.push(batch);
       made = true;
     }
     return true;
@@ -1009,7 +1012,6 @@ export class OsvAllocator implements Allocator {
     };
     this.frames.forEach((w, frame) => {
       const gpa = frame * PAGE;
-      const start = this.vm.guest.linear(gpa);
       const kind = w & 3;
       if (kind === POOL) {
         const pool = this.pools[(w >>> 2) & 15];
@@ -1019,8 +1021,14 @@ export class OsvAllocator implements Allocator {
         t.allocatedBytes += pool.recs.meta[r * REC + NALLOC]! * pool.size;
         t.requestedBytes += pool.recs.meta[r * REC + REQSUM]!;
       } else if (kind === WHOLE) {
-        span(start, gpa, PAGE, true, start, start + (w >>> 2), tierInBlock);
+        // what span() sums for a page whose object (1025..4096 bytes) starts it: inline, as
+        // these are most frames (a YCSB record each)
+        const t = tierInBlock(gpa);
+        t.heldBytes += PAGE;
+        t.allocatedBytes += PAGE;
+        t.requestedBytes += w >>> 2;
       } else {
+        const start = this.vm.guest.linear(gpa);
         const va = start + OSV.LARGE_OFFSET;
         span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11), tierInBlock);
       }
