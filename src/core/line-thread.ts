@@ -58,11 +58,12 @@ const SLEEPING = 5; // 1: the worker waits on HEAD (the producer wakes it only t
 const CTL_SLOTS = 8;
 
 /**
- * Times the worker looks at HEAD again before it sleeps (a guess: some 20-50 us here).
- * The producer writes records in bursts a little apart, and a futex wake costs it 8-25 us
- * where a worker still looking costs it nothing.
+ * How long the worker keeps looking at HEAD before it sleeps (ms; a guess). The producer
+ * writes records in bursts a little apart, and waking a sleeping worker costs it 8-25 us
+ * (a futex wake) where a worker still looking costs it nothing. The longer gaps (the
+ * workload model filling the request buffer, about a millisecond) still end in sleep.
  */
-const SPINS = 2000;
+const SPIN_MS = 0.1;
 
 /** Longest wait before checking that the worker is still alive (ms). */
 const WAIT_MS = 1000;
@@ -261,7 +262,11 @@ export function consumeLineRing(
     let tail = 0;
     for (;;) {
       let head = Atomics.load(ctl, HEAD);
-      for (let spin = 0; head === tail && spin < SPINS; spin++) head = Atomics.load(ctl, HEAD);
+      if (head === tail) {
+        const until = performance.now() + SPIN_MS;
+        do for (let k = 0; k < 64 && head === tail; k++) head = Atomics.load(ctl, HEAD);
+        while (head === tail && performance.now() < until);
+      }
       while (head === tail) {
         if (Atomics.load(ctl, CLOSE) !== 0) return;
         // SLEEPING, then HEAD again: a producer that stored HEAD before this sees SLEEPING and wakes us
