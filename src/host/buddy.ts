@@ -207,11 +207,8 @@ export class BuddyAllocator {
       const frames = 2 ** k;
       const first = idx * frames;
       const take = Math.min(frames, n - done);
-      const used = this.usedSets[0]!;
-      for (let i = 0; i < take; i++) {
-        used.add(first + i);
-        out[at + done + i] = this.base + (first + i) * FRAME_BYTES;
-      }
+      this.usedSets[0]!.addRun(first, take);
+      for (let i = 0; i < take; i++) out[at + done + i] = this.base + (first + i) * FRAME_BYTES;
       // the rest of the block, [take, frames), as the largest aligned blocks (orders rising)
       for (let p = take; p < frames; ) {
         let j = 0;

@@ -44,6 +44,13 @@ const MIN_COMPACT_SLOTS = 8;
 /** Empty chunks kept for reuse before a sweep is considered (see `chunkEmptied`). */
 const MIN_SWEEP = 4;
 
+/** Set bits of a 32-bit word. */
+function popcount(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
 /** Index (0..31) of the lowest set bit of a non-zero 32-bit word. */
 function ctz(x: number): number {
   return 31 - Math.clz32(x & -x);
@@ -135,6 +142,56 @@ export class SparseBitset {
     this.members++;
     if (i < this.low) this.low = i;
     return true;
+  }
+
+  /**
+   * Adds `start .. start + count - 1` (as many `add` calls, a word at a time: a buddy
+   * allocator hands out blocks of frames); returns how many were not members yet.
+   * Checks the whole run first: on a bad one nothing changes.
+   * @example s.addRun(64, 32) // 32 on a set without them
+   */
+  addRun(start: number, count: number): number {
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`addRun: count ${count} is not allowed; expected an integer >= 0`);
+    if (count === 0) return 0;
+    this.check(start, "addRun");
+    this.check(start + count - 1, "addRun");
+    let added = 0;
+    const end = start + count;
+    for (let i = start; i < end; ) {
+      const c = Math.floor(i / CHUNK_BITS);
+      const chunkEnd = Math.min(end, (c + 1) * CHUNK_BITS);
+      let slot = this.slotOf(c);
+      const created = slot < 0;
+      if (created) {
+        slot = this.newSlot();
+        this.dir.set(c, slot);
+        this.lastChunk = c;
+        this.lastSlot = slot;
+      }
+      const base = slot * STRIDE;
+      const was = this.pool[base + SUMMARY]!;
+      let summary = was;
+      while (i < chunkEnd) {
+        const w = (i & (CHUNK_BITS - 1)) >>> 5;
+        const lo = i & 31;
+        const n = Math.min(32 - lo, chunkEnd - i);
+        const mask = n === 32 ? -1 : ((1 << n) - 1) << lo;
+        const old = this.pool[base + w]!;
+        added += popcount(mask & ~old);
+        this.pool[base + w] = old | mask;
+        summary |= 1 << w;
+        i += n;
+      }
+      this.pool[base + SUMMARY] = summary;
+      if (was === 0) {
+        // as in add: the chunk becomes non-empty
+        if (!created) this.empties--;
+        this.parent?.add(c);
+      }
+    }
+    this.members += added;
+    if (start < this.low) this.low = start;
+    return added;
   }
 
   /**

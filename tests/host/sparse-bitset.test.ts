@@ -110,6 +110,46 @@ describe("SparseBitset", () => {
     expect(s.count).toBe(model.size);
   });
 
+  it("adds a run as the same adds one by one would, across words and chunks", () => {
+    const universe = fc.constantFrom(40, 1024, 5000, 2 ** 34);
+    fc.assert(
+      fc.property(
+        universe,
+        fc.array(fc.tuple(fc.constantFrom("add", "addRun", "delete"), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 2500 })), {
+          maxLength: 60,
+        }),
+        (size, ops) => {
+          const runs = new SparseBitset(size);
+          const ones = new SparseBitset(size);
+          for (const [op, u, d] of ops) {
+            const i = Math.min(size - 1, Math.floor(u * Math.max(0, size - 2500)) + (op === "addRun" ? 0 : d));
+            if (op === "addRun") {
+              const n = Math.min(d, size - i);
+              let want = 0;
+              for (let k = 0; k < n; k++) if (ones.add(i + k)) want++;
+              expect(runs.addRun(i, n)).toBe(want);
+            } else if (op === "add") expect(runs.add(i)).toBe(ones.add(i));
+            else expect(runs.delete(i)).toBe(ones.delete(i));
+            expect(runs.count).toBe(ones.count);
+            expect(runs.first()).toBe(ones.first());
+          }
+          expect([...runs.values()]).toEqual([...ones.values()]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("rejects a run past the universe and changes nothing", () => {
+    const s = new SparseBitset(100);
+    s.add(3);
+    expect(() => s.addRun(90, 20)).toThrow(/addRun: index 109 is not allowed; expected an integer in 0..99/);
+    expect(() => s.addRun(5, -1)).toThrow(/count -1/);
+    expect([...s.values()]).toEqual([3]);
+    expect(s.addRun(98, 2)).toBe(2);
+    expect([...s.values()]).toEqual([3, 98, 99]);
+  });
+
   it("agrees with a Set on random operations", () => {
     const universe = fc.constantFrom(1, 31, 1024, 1025, 70_000, 2 ** 34);
     fc.assert(
