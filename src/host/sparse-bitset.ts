@@ -118,26 +118,15 @@ export class SparseBitset {
   add(i: number): boolean {
     this.check(i, "add");
     const c = Math.floor(i / CHUNK_BITS);
-    let slot = this.slotOf(c);
-    const created = slot < 0;
-    if (created) {
-      slot = this.newSlot();
-      this.dir.set(c, slot);
-      this.lastChunk = c;
-      this.lastSlot = slot;
-    }
-    const base = slot * STRIDE;
+    const created = this.slotOf(c) < 0;
+    const base = this.slotMade(c) * STRIDE;
     const w = (i & (CHUNK_BITS - 1)) >>> 5;
     const bit = 1 << (i & 31);
     const old = this.pool[base + w]!;
     if ((old & bit) !== 0) return false;
     this.pool[base + w] = old | bit;
     const summary = this.pool[base + SUMMARY]!;
-    if (summary === 0) {
-      // The chunk becomes non-empty: new, or an empty one kept for reuse.
-      if (!created) this.empties--;
-      this.parent?.add(c);
-    }
+    if (summary === 0) this.chunkFilled(c, created);
     this.pool[base + SUMMARY] = summary | (1 << w);
     this.members++;
     if (i < this.low) this.low = i;
@@ -160,15 +149,8 @@ export class SparseBitset {
     for (let i = start; i < end; ) {
       const c = Math.floor(i / CHUNK_BITS);
       const chunkEnd = Math.min(end, (c + 1) * CHUNK_BITS);
-      let slot = this.slotOf(c);
-      const created = slot < 0;
-      if (created) {
-        slot = this.newSlot();
-        this.dir.set(c, slot);
-        this.lastChunk = c;
-        this.lastSlot = slot;
-      }
-      const base = slot * STRIDE;
+      const created = this.slotOf(c) < 0;
+      const base = this.slotMade(c) * STRIDE;
       const was = this.pool[base + SUMMARY]!;
       let summary = was;
       while (i < chunkEnd) {
@@ -183,11 +165,7 @@ export class SparseBitset {
         i += n;
       }
       this.pool[base + SUMMARY] = summary;
-      if (was === 0) {
-        // as in add: the chunk becomes non-empty
-        if (!created) this.empties--;
-        this.parent?.add(c);
-      }
+      if (was === 0) this.chunkFilled(c, created);
     }
     this.members += added;
     if (start < this.low) this.low = start;
@@ -292,6 +270,24 @@ export class SparseBitset {
     this.lastChunk = c;
     this.lastSlot = slot;
     return slot;
+  }
+
+  /** The slot of chunk `c`, made (all zero) when it has none. */
+  private slotMade(c: number): number {
+    let slot = this.slotOf(c);
+    if (slot < 0) {
+      slot = this.newSlot();
+      this.dir.set(c, slot);
+      this.lastChunk = c;
+      this.lastSlot = slot;
+    }
+    return slot;
+  }
+
+  /** Chunk `c` got its first member: it was made for it (`created`), or is an empty one kept for reuse. */
+  private chunkFilled(c: number, created: boolean): void {
+    if (!created) this.empties--;
+    this.parent?.add(c);
   }
 
   private check(i: number, op: string): void {
