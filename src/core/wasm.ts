@@ -205,7 +205,7 @@ export class WasmCore implements MmuCore, LineConsumer {
   private buffer: ArrayBuffer | SharedArrayBuffer;
   private u32!: Uint32Array;
   private u64!: BigUint64Array;
-  private readonly io: { raw: number; level: number; nframes: number; used: number; frames: number; done: number; maxFrames: number };
+  private readonly io: { raw: number; level: number; nframes: number; used: number; frames: number; done: number; maxFrames: number; scratch: number };
   private readonly reqBase: number;
   private readonly cntBase: number;
   private readonly vms = new Map<number, VmState>();
@@ -270,6 +270,7 @@ export class WasmCore implements MmuCore, LineConsumer {
       frames: this.x.layoutConstant(4),
       done: this.x.layoutConstant(7),
       maxFrames: this.x.layoutConstant(8),
+      scratch: this.x.layoutConstant(9),
     };
     this.reqBase = this.x.requestBuffer() >>> 0;
     this.cntBase = this.x.countersBase() >>> 0;
@@ -459,7 +460,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.fresh();
     const u = this.u32;
     const vmAt = (b.base + BACKING.VM0) / 4;
-    // (forEach and index loops: this runs before every run, and iterators are garbage)
+    // (forEach and index loops here and in firstTouchEnd: they run around every run, and iterators are garbage)
     b.vms.forEach((start, vm) => {
       const pool = this.vm(vm).eptPool;
       const at = vmAt + (vm * BACKING.VM_BYTES) / 4;
@@ -510,15 +511,14 @@ export class WasmCore implements MmuCore, LineConsumer {
     // (a fault the core backs takes a frame at least: without one no pool changed)
     if (taken === 0) return log;
     const vmAt = (b.base + BACKING.VM0) / 4;
-    for (const [vm, start] of b.vms) {
+    // `seq`: the VM's pool in order, what it held when the stream started, then the frames the core topped it up with
+    b.vms.forEach((seq, vm) => {
       const at = vmAt + (vm * BACKING.VM_BYTES) / 4;
       const k = u[at + 2];
-      if (k > BACKING.POOL) continue;
-      // the VM's pool in order: what it held, then the frames the core topped it up with
-      const seq = start;
+      if (k > BACKING.POOL) return;
       const held = seq.length;
       for (let i = 0; i < taken; i++) if (log[i] === ((vm << 1) | 1)) seq.push(u[f + 2 * i] + u[f + 2 * i + 1] * 4294967296);
-      if (seq.length === held && k === held) continue;
+      if (seq.length === held && k === held) return;
       const s = this.vm(vm);
       const keep = seq.length - k;
       for (let i = 0; i < k; i++) {
@@ -526,8 +526,8 @@ export class WasmCore implements MmuCore, LineConsumer {
       }
       for (let i = 0; i < keep; i++) s.eptTables.push(seq[i]);
       s.eptPool = seq.slice(keep);
-    }
-    if (taken > 0) u.copyWithin(f, f + 2 * taken, f + 2 * count);
+    });
+    u.copyWithin(f, f + 2 * taken, f + 2 * count);
     return log;
   }
 
@@ -727,7 +727,7 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   *eptLeaves(vm: number): Generator<{ gpa: number; hpa: number; size: PageSizeCode }> {
     this.vm(vm);
-    const scratch = this.x.layoutConstant(9) / 8;
+    const scratch = this.io.scratch / 8;
     let from = 0;
     for (;;) {
       const n = this.x.eptLeavesFrom(vm, from);
@@ -777,8 +777,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     if (out.length < n) throw new RangeError(`out: ${out.length} entries is not allowed; expected at least n (${n})`);
     this.x.eptTierIndices(vm, gpa, n);
     this.fresh();
-    const at = this.x.layoutConstant(9);
-    const src = new Int8Array(this.buffer, at, n);
+    const src = new Int8Array(this.buffer, this.io.scratch, n);
     for (let i = 0; i < n; i++) out[i] = src[i]!;
   }
 

@@ -354,8 +354,12 @@ export class Hypervisor {
    */
   tierIndexAt(id: number, gpa: number): number {
     const i = this.core.eptTierIndex(this.vm(id).id, gpa);
-    // the core's tiers are the host's, in its order; past the core's tiers, by name
-    return i !== -2 ? i : this.host.tierIndex(this.tierAt(id, gpa)!);
+    return i !== -2 ? i : this.tierIndexByName(id, gpa);
+  }
+
+  /** The core's -2 (a host address past the core's tiers, which are the host's in its order): the index by the tier's name. */
+  private tierIndexByName(id: number, gpa: number): number {
+    return this.host.tierIndex(this.tierAt(id, gpa)!);
   }
 
   /**
@@ -364,7 +368,7 @@ export class Hypervisor {
    */
   tierIndicesAt(id: number, gpa: number, n: number, out: Int32Array): void {
     this.core.eptTierIndices(this.vm(id).id, gpa, n, out);
-    for (let i = 0; i < n; i++) if (out[i] === -2) out[i] = this.host.tierIndex(this.tierAt(id, gpa + i * 4096)!);
+    for (let i = 0; i < n; i++) if (out[i] === -2) out[i] = this.tierIndexByName(id, gpa + i * 4096);
   }
 
   /** Host address of a backed gPA (for the guest's table frames). */

@@ -272,13 +272,12 @@ export class Simulator {
    * up before and accounted after (src/host/first-touch.ts).
    */
   private runPart(n?: number): CoreEvent | null {
-    const ft = this.firstTouch;
-    if (!ft?.active) return n === undefined ? this.core.run() : this.core.runBuffer(n);
-    ft.begin();
+    const ft = this.firstTouch?.active ? this.firstTouch : null;
+    ft?.begin();
     try {
       return n === undefined ? this.core.run() : this.core.runBuffer(n);
     } finally {
-      ft.end();
+      ft?.end();
     }
   }
 
