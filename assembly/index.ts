@@ -22,7 +22,7 @@ import { vmRec, vcRec } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
 import { confInit } from "./conform";
 import {
-  mapLeaf, leafAt, entryAt, entrySlotAt, newRoot, releaseTable, eptTranslate, eptLeaves, E_R, E_W, E_X,
+  mapLeaf, leafAt, entryAt, entrySlotAt, newRoot, releaseTable, eptTranslate, eptLeafTable, eptLeaves, indexAt, E_R, E_W, E_X,
   E_LARGE, E_TYPE_SHIFT, E_RWX, G_P, G_RW, G_US, G_PS, G_G, G_XD, G_KEY_SHIFT, ADDR_MASK,
   ST_OK, ST_NOT_MAPPED, ST_UNBACKED, ST_OOM, ST_NO_FRAMES, NONE,
 } from "./pagetable";
@@ -364,7 +364,11 @@ export function eptTierIndex(vm: u32, gpa: f64): i32 {
 }
 
 function tierIndexOf(vm: u32, gpa: u64): i32 {
-  const h = eptTranslate(vm, gpa);
+  return tierOfHpa(eptTranslate(vm, gpa));
+}
+
+/** The tier holding host address `h`: -1 for NONE, -2 when no tier holds it. */
+function tierOfHpa(h: u64): i32 {
   if (h == NONE) return -1;
   const n = min<u32>(load<u32>(CFG_NTIERS), <u32>MAX_TIERS);
   for (let i: u32 = 0; i < n; i++) {
@@ -376,11 +380,27 @@ function tierIndexOf(vm: u32, gpa: u64): i32 {
 
 /**
  * `eptTierIndex` of `n` (at most 4096) consecutive 4 KiB pages from `gpa`, as i8 into the
- * scratch block: per-page statistics over a run of pages in one call.
+ * scratch block: per-page statistics over a run of pages in one call. A 2 MiB region
+ * mapped by 4 KiB leaves is walked once and its entries read in a row.
  */
 export function eptTierIndices(vm: u32, gpa: f64, n: u32): u32 {
   const k = min<u32>(n, 4096);
-  for (let i: u32 = 0; i < k; i++) store<i8>(SCRATCH + <usize>i, <i8>tierIndexOf(vm, <u64>gpa + (<u64>i << 12)));
+  const g0 = <u64>gpa;
+  let region: u64 = U64.MAX_VALUE;
+  let pt: usize = 0;
+  for (let i: u32 = 0; i < k; i++) {
+    const g = g0 + (<u64>i << 12);
+    if (g >> 21 != region) {
+      region = g >> 21;
+      pt = eptLeafTable(vm, g);
+    }
+    let h: u64;
+    if (pt != 0) {
+      const e = load<u64>(pt + (indexAt(g, 1) << 3));
+      h = (e & E_RWX) == 0 ? NONE : (e & ADDR_MASK) | (g & 0xFFF);
+    } else h = eptTranslate(vm, g);
+    store<i8>(SCRATCH + <usize>i, <i8>tierOfHpa(h));
+  }
   return k;
 }
 

@@ -84,6 +84,23 @@ export function eptTranslate(vm: u32, gpa: u64): u64 {
   return NONE;
 }
 
+/**
+ * The slot of the EPT's last-level table over `gpa`'s 2 MiB region, or 0 when the walk
+ * stops above it (not present, or a 2 MiB / 1 GiB leaf): for runs of pages, which then
+ * read their leaf entries without a walk each.
+ */
+export function eptLeafTable(vm: u32, gpa: u64): usize {
+  let t = load<u64>(vmRec(vm) + VM_EPT_ROOT);
+  for (let level: u32 = 4; level >= 2; level--) {
+    const slot = tableSlot(t);
+    if (slot == 0) return 0;
+    const e = load<u64>(slot + (indexAt(gpa, level) << 3));
+    if ((e & E_RWX) == 0 || eptIsLeaf(e, level)) return 0;
+    t = e & ADDR_MASK;
+  }
+  return tableSlot(t);
+}
+
 // ---- new table pages from the frames the host offered (IO_FRAMES) -----------------
 
 /** Takes the next offered frame and gives it a slot; returns the slot (0: out of memory). */

@@ -16,7 +16,8 @@
  * a.count;       // 1
  */
 
-const PAGE_VALUES = 512;
+/** Values a page holds. */
+export const PAGE_VALUES = 512;
 
 export class PagedU32 {
   /** Page index -> PAGE_VALUES values and, after them, the count of non-zero ones. */
@@ -79,13 +80,25 @@ export class PagedU32 {
 
   /** Calls `fn(value, index)` for every non-zero value (pages in the order they were made, indices ascending within a page). `fn` must not change the array. */
   forEach(fn: (value: number, index: number) => void): void {
-    for (const [p, page] of this.pages) {
-      const base = p * PAGE_VALUES;
+    this.forEachPage((values, first) => {
       for (let o = 0; o < PAGE_VALUES; o++) {
-        const v = page[o]!;
-        if (v !== 0) fn(v, base + o);
+        const v = values[o]!;
+        if (v !== 0) fn(v, first + o);
       }
-    }
+    });
+  }
+
+  /**
+   * Calls `fn(values, first)` for every page in use, in the order they were made:
+   * `values[o]` is the value at `first + o` (0 where unset), for {@link PAGE_VALUES}
+   * indices. For loops over whole pages without a call per value. `fn` must not change
+   * the array or keep `values`.
+   *
+   * @example
+   * a.forEachPage((values, first) => { for (let o = 0; o < PAGE_VALUES; o++) sum += values[o]!; });
+   */
+  forEachPage(fn: (values: Uint32Array, first: number) => void): void {
+    for (const [p, page] of this.pages) fn(page, p * PAGE_VALUES);
   }
 
   private pageAt(p: number): Uint32Array | null {

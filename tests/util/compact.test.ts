@@ -5,7 +5,7 @@ import { describe, expect, test } from "vitest";
 import fc from "fast-check";
 import { NumMap } from "../../src/util/num-map.js";
 import { RecentMap } from "../../src/util/recent-map.js";
-import { PagedU32 } from "../../src/util/paged-array.js";
+import { PAGE_VALUES, PagedU32 } from "../../src/util/paged-array.js";
 
 const LINEAR = 0x8000_0000_0000;
 
@@ -167,6 +167,16 @@ describe("PagedU32", () => {
         const seen = new Map<number, number>();
         a.forEach((v, i) => seen.set(i, v));
         expect(seen).toEqual(ref);
+        // whole pages: every value of each page in use, zeros included, at its index
+        const byPage = new Map<number, number>();
+        const firsts: number[] = [];
+        a.forEachPage((values, first) => {
+          expect(first % PAGE_VALUES).toBe(0);
+          firsts.push(first);
+          for (let o = 0; o < PAGE_VALUES; o++) if (values[o] !== 0) byPage.set(first + o, values[o]!);
+        });
+        expect(byPage).toEqual(ref);
+        expect(firsts.length).toBe(a.pageCount);
         expect(a.pageCount).toBe(new Set([...ref.keys()].map((i) => Math.floor(i / 512))).size);
       }),
       { numRuns: 200 },

@@ -35,7 +35,7 @@
 import type { Vm } from "../../sim/vm.js";
 import { GuestOutOfMemory, LINEAR_BASE, type Vma } from "../guest.js";
 import { NumMap } from "../../util/num-map.js";
-import { PagedU32 } from "../../util/paged-array.js";
+import { PAGE_VALUES, PagedU32 } from "../../util/paged-array.js";
 import { RecentMap } from "../../util/recent-map.js";
 import {
   InvalidFree,
@@ -964,6 +964,45 @@ export class OsvAllocator implements Allocator {
     };
   }
 
+  /**
+   * Adds a frames-map page's pool and whole frames to `sums` (held, allocated and
+   * requested bytes by tier index, `tiers[o]` for value `o`; none when `tiers` is null)
+   * and writes the offsets of the others into `rest`; returns how many. A method, not a
+   * closure of byTier, so its optimized code serves every call.
+   */
+  private sumFramePage(words: Uint32Array, tiers: Int32Array | null, sums: Float64Array, rest: Int32Array, use: Float64Array): number {
+    let n = 0;
+    for (let o = 0; o < PAGE_VALUES; o++) {
+      const w = words[o]!;
+      if (w === 0) continue;
+      const kind = w & 3;
+      const i = tiers === null ? -1 : tiers[o]!;
+      if ((kind !== POOL && kind !== WHOLE) || i < 0) {
+        rest[n++] = o;
+        continue;
+      }
+      this.frameUse(w, use);
+      sums[3 * i] += PAGE;
+      sums[3 * i + 1] += use[0]!;
+      sums[3 * i + 2] += use[1]!;
+    }
+    return n;
+  }
+
+  /** A pool or whole page's allocated and requested bytes (frame word `w`), into `use`. */
+  private frameUse(w: number, use: Float64Array): void {
+    if ((w & 3) === POOL) {
+      const pool = this.pools[(w >>> 2) & 15];
+      const r = w >>> 6;
+      use[0] = pool.recs.meta[r * REC + NALLOC]! * pool.size;
+      use[1] = pool.recs.meta[r * REC + REQSUM]!;
+    } else {
+      // WHOLE: an object of 1025..4096 bytes starting the page
+      use[0] = PAGE;
+      use[1] = w >>> 2;
+    }
+  }
+
   private byTier(): Record<string, TierBytes> {
     const out: Record<string, TierBytes> = {};
     for (const t of this.vm.sim.host.tierNames()) out[t] = { requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 };
@@ -984,8 +1023,8 @@ export class OsvAllocator implements Allocator {
       const name = nodes.find((n) => gpa >= n.base && gpa < n.base + n.bytes)?.tier ?? nodes[0].tier;
       return (out[name] ??= { requestedBytes: 0, allocatedBytes: 0, heldBytes: 0 });
     };
-    // the frames' loop goes up by 2 MiB blocks (PagedU32's pages): their tiers one core call a block
-    const BLOCK = 512;
+    // a span's frames one core call a 2 MiB block for their tiers
+    const BLOCK = PAGE_VALUES;
     const blockTiers = new Int32Array(BLOCK);
     let blockAt = -1;
     const tierInBlock = (gpa: number): TierBytes => {
@@ -1010,28 +1049,39 @@ export class OsvAllocator implements Allocator {
         if (hi > lo) t.requestedBytes += hi - lo;
       }
     };
-    this.frames.forEach((w, frame) => {
-      const gpa = frame * PAGE;
-      const kind = w & 3;
-      if (kind === POOL) {
-        const pool = this.pools[(w >>> 2) & 15];
-        const r = w >>> 6;
-        const t = tierInBlock(gpa);
-        t.heldBytes += PAGE;
-        t.allocatedBytes += pool.recs.meta[r * REC + NALLOC]! * pool.size;
-        t.requestedBytes += pool.recs.meta[r * REC + REQSUM]!;
-      } else if (kind === WHOLE) {
-        // what span() sums for a page whose object (1025..4096 bytes) starts it: inline, as
-        // these are most frames (a YCSB record each)
-        const t = tierInBlock(gpa);
-        t.heldBytes += PAGE;
-        t.allocatedBytes += PAGE;
-        t.requestedBytes += w >>> 2;
-      } else {
-        const start = this.vm.guest.linear(gpa);
-        const va = start + OSV.LARGE_OFFSET;
-        span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11), tierInBlock);
+    // The frames map's pages are 2 MiB blocks: their tiers in one core call, and the pool
+    // and whole pages (most frames: a YCSB record each) summed by tier index in a plain
+    // loop; the rest (large objects, which may run past the block; frames in no tier)
+    // after it, in order.
+    const pageTiers = new Int32Array(BLOCK);
+    const sums = new Float64Array(3 * byIndex.length); // held, allocated, requested by tier index
+    const rest = new Int32Array(BLOCK);
+    const use = new Float64Array(2);
+    this.frames.forEachPage((words, first) => {
+      const base = first * PAGE;
+      if (alive) hv.tierIndicesAt(id, base, BLOCK, pageTiers);
+      const n = this.sumFramePage(words, alive ? pageTiers : null, sums, rest, use);
+      for (let k = 0; k < n; k++) {
+        const o = rest[k]!;
+        const w = words[o]!;
+        const gpa = base + o * PAGE;
+        if ((w & 3) === POOL || (w & 3) === WHOLE) {
+          this.frameUse(w, use);
+          const t = tierOf(gpa);
+          t.heldBytes += PAGE;
+          t.allocatedBytes += use[0]!;
+          t.requestedBytes += use[1]!;
+        } else {
+          const start = this.vm.guest.linear(gpa);
+          const va = start + OSV.LARGE_OFFSET;
+          span(start, gpa, ((w >>> 2) & 511) * PAGE, true, va, va + (w >>> 11), tierInBlock);
+        }
       }
+    });
+    byIndex.forEach((t, i) => {
+      t.heldBytes += sums[3 * i]!;
+      t.allocatedBytes += sums[3 * i + 1]!;
+      t.requestedBytes += sums[3 * i + 2]!;
     });
     for (const [va, m] of this.mapped) {
       for (const [pva, pg] of m.vma.mapped) span(pva, pg.gpa, [PAGE, 2 ** 21, 2 ** 30][pg.size], true, va, va + m.requested);
