@@ -15,11 +15,17 @@ export function heapInit(): void {
   forgetSlots();
 }
 
+// Every byte at or above this address is as memory.grow made it, zero: no allocation has
+// reached it since the instance began (heapInit moves the bump pointer back, not this).
+let untouched: usize = 0;
+
 /** Allocates `bytes` (zeroed, aligned to `align`), growing memory; 0 when out of memory. */
 export function alloc(bytes: usize, align: usize): usize {
+  const clean = untouched;
   const start = allocRaw(bytes, align);
-  // memory from grow is zero; memory reused after reset is not
-  if (start != 0) memory.fill(start, 0, bytes);
+  // memory reused after a reset is not zero; memory past `clean` is, and filling it
+  // would only make the system commit pages nothing may use (a queue's spare capacity)
+  if (start != 0 && start < clean) memory.fill(start, 0, min(bytes, clean - start));
   return start;
 }
 
@@ -41,6 +47,7 @@ export function allocRaw(bytes: usize, align: usize): usize {
     }
   }
   store<u32>(CFG_HEAP_TOP, <u32>end);
+  if (<usize>end > untouched) untouched = <usize>end;
   return start;
 }
 
