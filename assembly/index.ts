@@ -18,7 +18,7 @@ import { hashInit } from "./hash";
 import { setLines, linesLayout, linesBytes } from "./cache";
 export { setLineSampling, lineBuffer, lineEmitFlush, lineEmitMark, consumeLines } from "./cache";
 import { clock, sd, pcpuBase, scan, scanVa, scanTag, KEY_CTX_MASK, KEY_VPID_MASK } from "./tlb";
-import { vmRec, vcRec } from "./state";
+import { vmRec, vcRec, tierHolding } from "./state";
 import { rebuildOk, CTL_CPL3, CTL_WP, CTL_PKE, CTL_NXE } from "./pkru";
 import { confInit } from "./conform";
 import {
@@ -370,12 +370,8 @@ function tierIndexOf(vm: u32, gpa: u64): i32 {
 /** The tier holding host address `h`: -1 for NONE, -2 when no tier holds it. */
 function tierOfHpa(h: u64): i32 {
   if (h == NONE) return -1;
-  const n = min<u32>(load<u32>(CFG_NTIERS), <u32>MAX_TIERS);
-  for (let i: u32 = 0; i < n; i++) {
-    const r = CFG_TIERS + (<usize>i << 4);
-    if (h >= load<u64>(r) && h < load<u64>(r, 8)) return <i32>i;
-  }
-  return -2;
+  const i = tierHolding(h);
+  return i >= 0 ? i : -2;
 }
 
 /**
