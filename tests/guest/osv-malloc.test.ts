@@ -359,6 +359,35 @@ describe("osv malloc: tiers and nodes", () => {
     expect({ dram: t.dram.requestedBytes, nvm: t.nvm.requestedBytes }).toEqual(want);
   });
 
+  test("byTier takes a large object's pages' tiers page by page (interleaved placement)", async () => {
+    const sim = await Simulator.create({
+      tiers: [
+        { name: "dram", preset: "dram", capacity: 1 * GiB },
+        { name: "nvm", preset: "optane", capacity: 1 * GiB },
+      ],
+      hypervisor: { osvPlacement: "interleave" },
+    });
+    const { vm, heap } = newVm(sim, 64 * MiB);
+    // large objects only (over 4 KiB): each starts 64 B into its first page
+    const sizes = [70_000, 1 * MiB, 5000, 300_001, 1 * MiB - 64, 9000];
+    const ps = sizes.map((size) => heap.malloc(size));
+    ps.forEach((p, j) => write(vm, p, sizes[j]!));
+    sim.flush();
+    const want: Record<string, { requestedBytes: number; allocatedBytes: number }> = { dram: { requestedBytes: 0, allocatedBytes: 0 }, nvm: { requestedBytes: 0, allocatedBytes: 0 } };
+    ps.forEach((p, j) => {
+      const start = p - 64;
+      for (let off = 0; off < 64 + sizes[j]!; off += 4096) {
+        const w = want[vm.hv.tierAt(vm.id, start + off - LINEAR_BASE)!]!;
+        w.allocatedBytes += 4096;
+        w.requestedBytes += Math.min(off + 4096, 64 + sizes[j]!) - Math.max(off, 64);
+      }
+    });
+    expect(want.dram!.requestedBytes).toBeGreaterThan(0);
+    expect(want.nvm!.requestedBytes).toBeGreaterThan(0);
+    const t = heap.stats().byTier;
+    expect({ dram: { requestedBytes: t.dram.requestedBytes, allocatedBytes: t.dram.allocatedBytes }, nvm: { requestedBytes: t.nvm.requestedBytes, allocatedBytes: t.nvm.allocatedBytes } }).toEqual(want);
+  });
+
   test("byTier follows the hypervisor's backing: the flat osv node spills from DRAM into NVM", async () => {
     // 64 MiB of DRAM on the host: the osv back-end backs first touches in tier order
     const sim = await newSim({ dram: 64 * MiB, nvm: 1 * GiB });

@@ -965,19 +965,42 @@ export class OsvAllocator implements Allocator {
   }
 
   /**
-   * Adds a frames-map page's pool and whole frames to `sums` (held, allocated and
-   * requested bytes by tier index, `tiers[o]` for value `o`; none when `tiers` is null)
-   * and writes the offsets of the others into `rest`; returns how many. A method, not a
-   * closure of byTier, so its optimized code serves every call.
+   * Adds a frames-map page's pool and whole frames, and its large objects that end in
+   * the block, to `sums` (held, allocated and requested bytes by tier index, `tiers[o]`
+   * for value `o`; none when `tiers` is null) and writes the offsets of the others
+   * (frames in no tier) into `rest`; returns how many. A method, not a closure of
+   * byTier, so its optimized code serves every call.
    */
   private sumFramePage(words: Uint32Array, tiers: Int32Array | null, sums: Float64Array, rest: Int32Array, use: Float64Array): number {
     let n = 0;
     for (let o = 0; o < PAGE_VALUES; o++) {
       const w = words[o]!;
       if (w === 0) continue;
+      if (tiers === null) {
+        rest[n++] = o;
+        continue;
+      }
       const kind = w & 3;
-      const i = tiers === null ? -1 : tiers[o]!;
-      if ((kind !== POOL && kind !== WHOLE) || i < 0) {
+      if (kind !== POOL && kind !== WHOLE) {
+        // LARGE: a large object's pages, when they all lie in this block and in a tier
+        const pages = (w >>> 2) & 511;
+        let inTiers = o + pages <= PAGE_VALUES;
+        for (let k = 0; inTiers && k < pages; k++) inTiers = tiers[o + k]! >= 0;
+        if (!inTiers) {
+          rest[n++] = o;
+          continue;
+        }
+        const end = OSV.LARGE_OFFSET + (w >>> 11);
+        for (let k = 0; k < pages; k++) {
+          const i = tiers[o + k]!;
+          sums[3 * i] += PAGE;
+          sums[3 * i + 1] += PAGE;
+          sums[3 * i + 2] += overlap(k * PAGE, (k + 1) * PAGE, OSV.LARGE_OFFSET, end);
+        }
+        continue;
+      }
+      const i = tiers[o]!;
+      if (i < 0) {
         rest[n++] = o;
         continue;
       }
@@ -1044,15 +1067,13 @@ export class OsvAllocator implements Allocator {
         t.heldBytes += PAGE;
         if (!allocated) continue;
         t.allocatedBytes += PAGE;
-        const lo = Math.max(va + off, reqStart);
-        const hi = Math.min(va + off + PAGE, reqEnd);
-        if (hi > lo) t.requestedBytes += hi - lo;
+        t.requestedBytes += overlap(va + off, va + off + PAGE, reqStart, reqEnd);
       }
     };
     // The frames map's pages are 2 MiB blocks: their tiers in one core call, and the pool
-    // and whole pages (most frames: a YCSB record each) summed by tier index in a plain
-    // loop; the rest (large objects, which may run past the block; frames in no tier)
-    // after it, in order.
+    // and whole pages (most frames: a YCSB record each) and the large objects (memcached's
+    // slab pages) summed by tier index in a plain loop; the rest (large objects that run
+    // past the block, frames in no tier) after it, in order.
     const pageTiers = new Int32Array(BLOCK);
     const sums = new Float64Array(3 * byIndex.length); // held, allocated, requested by tier index
     const rest = new Int32Array(BLOCK);
@@ -1091,4 +1112,9 @@ export class OsvAllocator implements Allocator {
     this.ranges.forEachFree((g, pages) => span(0, g, pages * PAGE, false));
     return out;
   }
+}
+
+/** Bytes [lo1, hi1) and [lo2, hi2) share. */
+function overlap(lo1: number, hi1: number, lo2: number, hi2: number): number {
+  return Math.max(0, Math.min(hi1, hi2) - Math.max(lo1, lo2));
 }
