@@ -17,6 +17,17 @@ export async function newSim(tiers?: { dram: number; nvm: number }): Promise<Sim
   });
 }
 
+/** 1 GiB of DRAM and 1 GiB of Optane, the osv back-end backing pages from each in turn. */
+export async function newInterleavedSim(): Promise<Simulator> {
+  return Simulator.create({
+    tiers: [
+      { name: "dram", preset: "dram", capacity: 1 * GiB },
+      { name: "nvm", preset: "optane", capacity: 1 * GiB },
+    ],
+    hypervisor: { osvPlacement: "interleave" },
+  });
+}
+
 /** An osv VM with one 1 GiB DRAM node; its allocator is the VM's own (an OsvAllocator). */
 export function newVm(sim: Simulator, bytes = 1 * GiB): { vm: Vm; heap: OsvAllocator } {
   const vm = sim.createVm({ policy: "osv", nodes: [{ tier: "dram", bytes }] });

@@ -3,13 +3,12 @@
 // malloc/free sequences against a plain model.
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { Simulator } from "../../src/sim/simulator.js";
 import { OSV, OsvAllocator, PageRanges } from "../../src/guest/malloc/osv.js";
 import { BuddyAllocator } from "../../src/host/buddy.js";
 import { InvalidFree } from "../../src/guest/malloc/types.js";
 import { GuestOutOfMemory, LINEAR_BASE, MMAP_BASE } from "../../src/guest/guest.js";
 import type { Vm } from "../../src/sim/vm.js";
-import { GiB, MiB, newHeap, newSim, newVm, write } from "./osv-helpers.js";
+import { GiB, MiB, newHeap, newInterleavedSim, newSim, newVm, write } from "./osv-helpers.js";
 
 const PAGE = 4096;
 
@@ -339,13 +338,7 @@ describe("osv malloc: tiers and nodes", () => {
   });
 
   test("byTier takes each page's tier, page by page: pages backed from alternating tiers (interleaved placement)", async () => {
-    const sim = await Simulator.create({
-      tiers: [
-        { name: "dram", preset: "dram", capacity: 1 * GiB },
-        { name: "nvm", preset: "optane", capacity: 1 * GiB },
-      ],
-      hypervisor: { osvPlacement: "interleave" },
-    });
+    const sim = await newInterleavedSim();
     const { vm, heap } = newVm(sim, 64 * MiB);
     // whole-page objects (OSv gives a 3,000-byte malloc a page of its own), touched in a scrambled order
     const ps = Array.from({ length: 700 }, () => heap.malloc(3000));
@@ -360,13 +353,7 @@ describe("osv malloc: tiers and nodes", () => {
   });
 
   test("byTier takes a large object's pages' tiers page by page (interleaved placement)", async () => {
-    const sim = await Simulator.create({
-      tiers: [
-        { name: "dram", preset: "dram", capacity: 1 * GiB },
-        { name: "nvm", preset: "optane", capacity: 1 * GiB },
-      ],
-      hypervisor: { osvPlacement: "interleave" },
-    });
+    const sim = await newInterleavedSim();
     const { vm, heap } = newVm(sim, 64 * MiB);
     // large objects only (over 4 KiB): each starts 64 B into its first page
     const sizes = [70_000, 1 * MiB, 5000, 300_001, 1 * MiB - 64, 9000];

@@ -1072,8 +1072,9 @@ export class OsvAllocator implements Allocator {
     };
     // The frames map's pages are 2 MiB blocks: their tiers in one core call, and the pool
     // and whole pages (most frames: a YCSB record each) and the large objects (memcached's
-    // slab pages) summed by tier index in a plain loop; the rest (large objects that run
-    // past the block, frames in no tier) after it, in order.
+    // slab pages) summed by tier index in a plain loop; the rest (frames in no tier) after
+    // it, in order. A large object never runs past its block (its range comes from an
+    // aligned buddy block of at most 2 MiB); sumFramePage still leaves such a one here.
     const pageTiers = new Int32Array(BLOCK);
     const sums = new Float64Array(3 * byIndex.length); // held, allocated, requested by tier index
     const rest = new Int32Array(BLOCK);
