@@ -43,9 +43,16 @@ const LINE_MODES: { suffix: string; mode: LineMode; hostFaults?: boolean; polici
   { suffix: "/thread/host-faults", mode: { lineThread: true }, hostFaults: true, policies: ["osv"] },
 ];
 
+/**
+ * The bench's workloads: memslap and YCSB-A (the target's), and YCSB-A's load phase
+ * alone (its 50,000 inserts, no operations): set against the whole run, it tells the
+ * two phases' rates apart (the load phase's inserts allocate, fill the indexes and
+ * first-touch every record's page).
+ */
 export const E2E_WORKLOADS: Job["workload"][] = [
   { name: "memslap", type: "memslap", options: { operations: 500_000, server: { memoryLimit: 256 * MiB } } },
   { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 300_000 } },
+  { name: "ycsb-a-load", type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 0 } },
 ];
 
 export interface E2eResult {
@@ -165,13 +172,57 @@ export async function benchEndToEnd(
       throughputOpsPerSecond: Math.round(m.throughput),
     };
     const exact = out[`${row.w.name}/${row.policy}`];
-    if ((row.mode.lineSampling ?? 1) > 1 && exact) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
+    if ((row.mode.lineSampling ?? 1) > 1 && exact && exact.throughputOpsPerSecond > 0) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
     if (row.mode.lineThread) {
       // the thread changes where the line cache runs, never what it counts (nor where a first touch is backed)
       out[row.key].sameAsExact = m.json === seen.get(`${row.w.name}/${row.policy}`)?.json;
       if (!out[row.key].sameAsExact) throw new Error(`bench: ${row.key} gave results that differ from the exact row's`);
       if (exact) out[row.key].speedup = Math.round((out[row.key].accessesPerSecond / exact.accessesPerSecond) * 1000) / 1000;
     }
+  }
+  return out;
+}
+
+/** YCSB-A's two phases apart, from the medians of the whole run and of its load phase alone (same policy and line mode). */
+export interface E2ePhases {
+  /** The load phase's share of the whole run's accesses, and of its wall time. */
+  loadAccessShare: number;
+  loadTimeShare: number;
+  /**
+   * The run phase's accesses per second of wall time, and of the main thread's CPU time
+   * (Linux); absent when the load phase's median time is not below the whole run's (a
+   * noisy machine and tiny runs).
+   */
+  runAccessesPerSecond?: number;
+  runMainCpuAccessesPerSecond?: number;
+}
+
+/**
+ * Splits each YCSB-A row of {@link benchEndToEnd} into its phases with the matching
+ * load-phase row ("ycsb-a-load/osv/thread" for "ycsb-a/osv/thread"): the run phase is
+ * the difference of the two (accesses, and seconds from the median rates). Keys as the
+ * whole run's; rows without a load-phase row are left out.
+ *
+ * @example
+ * const phases = e2ePhases(await benchEndToEnd(5));
+ * phases["ycsb-a/osv/thread"].runAccessesPerSecond; // the operations' rate without the inserts
+ */
+export function e2ePhases(rows: Record<string, E2eResult>): Record<string, E2ePhases> {
+  const out: Record<string, E2ePhases> = {};
+  for (const [key, whole] of Object.entries(rows)) {
+    if (!key.startsWith("ycsb-a/")) continue;
+    const load = rows[key.replace("ycsb-a/", "ycsb-a-load/")];
+    if (!load) continue;
+    const runAccesses = whole.accesses - load.accesses;
+    const seconds = (r: E2eResult, rate: number | undefined): number => (rate ? r.accesses / rate : NaN);
+    const wall = seconds(whole, whole.accessesPerSecond) - seconds(load, load.accessesPerSecond);
+    const main = seconds(whole, whole.mainCpuAccessesPerSecond) - seconds(load, load.mainCpuAccessesPerSecond);
+    out[key] = {
+      loadAccessShare: Math.round((load.accesses / whole.accesses) * 1000) / 1000,
+      loadTimeShare: Math.round((seconds(load, load.accessesPerSecond) / seconds(whole, whole.accessesPerSecond)) * 1000) / 1000,
+      ...(wall > 0 ? { runAccessesPerSecond: Math.round(runAccesses / wall) } : {}),
+      ...(main > 0 ? { runMainCpuAccessesPerSecond: Math.round(runAccesses / main) } : {}),
+    };
   }
   return out;
 }

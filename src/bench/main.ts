@@ -7,7 +7,7 @@ import { benchTranslation, type TranslationModel } from "./translation.js";
 import { benchSlab, type SlabResult } from "./slab.js";
 import { benchFrames, type FramesResult } from "./frames.js";
 import { benchMemory, type MemoryResult } from "./memory.js";
-import { benchEndToEnd, benchModelsOnly, benchSweepSpeedup, type E2eModelsResult, type E2eResult, type SweepSpeedup } from "./e2e.js";
+import { benchEndToEnd, benchModelsOnly, benchSweepSpeedup, e2ePhases, type E2eModelsResult, type E2ePhases, type E2eResult, type SweepSpeedup } from "./e2e.js";
 import { benchLackeyParse } from "../workloads/trace/lackey.js";
 import { createReferenceCore } from "../../tests/reference/index.js";
 import { formatTable } from "../report/table.js";
@@ -56,6 +56,7 @@ if (only.has("memory")) {
 const e2eRuns = Math.min(o.runs, 5);
 if (only.has("e2e")) {
   result.endToEnd = await benchEndToEnd(e2eRuns, progress);
+  result.endToEndPhases = e2ePhases(result.endToEnd as Record<string, E2eResult>);
   result.modelsOnly = await benchModelsOnly(e2eRuns, progress);
 }
 if (only.has("sweep")) {
@@ -133,6 +134,18 @@ if (o.json) {
     console.log(" thread: the line cache on a worker thread, results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");
     console.log(" sampled16: 1 line-cache set in 16 modelled, line counts estimated; vs exact: its simulated throughput against the exact row's;");
     console.log(" thread/host-faults: the thread's, with every osv first touch backed on the host: the thread row over it is what backing them in the core gives)");
+  }
+  const ph = result.endToEndPhases as Record<string, E2ePhases> | undefined;
+  if (ph && Object.keys(ph).length) {
+    console.log("\nYCSB-A's phases: the whole run less its load phase alone (ycsb-a-load), from the medians above");
+    const rows4 = Object.entries(ph).map(([k, r]) => [
+      k,
+      `${Math.round(r.loadAccessShare * 100)}%`,
+      `${Math.round(r.loadTimeShare * 100)}%`,
+      r.runAccessesPerSecond === undefined ? "-" : (r.runAccessesPerSecond / 1e6).toFixed(2),
+      r.runMainCpuAccessesPerSecond === undefined ? "-" : (r.runMainCpuAccessesPerSecond / 1e6).toFixed(2),
+    ]);
+    console.log(formatTable(["workload/policy", "load: accesses", "load: time", "run phase M accesses/s", "run phase per main CPU-s"], rows4, ["l", "r", "r", "r", "r"]));
   }
   const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
   if (mo) {
