@@ -49,10 +49,14 @@ const LINE_MODES: { suffix: string; mode: LineMode; hostFaults?: boolean; polici
  * two phases' rates apart (the load phase's inserts allocate, fill the indexes and
  * first-touch every record's page).
  */
+/** The whole YCSB-A run's row name, and its load phase's (e2ePhases pairs them). */
+const YCSB_WHOLE = "ycsb-a";
+const YCSB_LOAD = "ycsb-a-load";
+
 export const E2E_WORKLOADS: Job["workload"][] = [
   { name: "memslap", type: "memslap", options: { operations: 500_000, server: { memoryLimit: 256 * MiB } } },
-  { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 300_000 } },
-  { name: "ycsb-a-load", type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 0 } },
+  { name: YCSB_WHOLE, type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 300_000 } },
+  { name: YCSB_LOAD, type: "ycsb", workload: "a", options: { recordCount: 50_000, operationCount: 0 } },
 ];
 
 export interface E2eResult {
@@ -209,12 +213,12 @@ export interface E2ePhases {
  */
 export function e2ePhases(rows: Record<string, E2eResult>): Record<string, E2ePhases> {
   const out: Record<string, E2ePhases> = {};
+  const seconds = (r: E2eResult, rate: number | undefined): number => (rate ? r.accesses / rate : NaN);
   for (const [key, whole] of Object.entries(rows)) {
-    if (!key.startsWith("ycsb-a/")) continue;
-    const load = rows[key.replace("ycsb-a/", "ycsb-a-load/")];
+    if (!key.startsWith(`${YCSB_WHOLE}/`)) continue;
+    const load = rows[`${YCSB_LOAD}${key.slice(YCSB_WHOLE.length)}`];
     if (!load) continue;
     const runAccesses = whole.accesses - load.accesses;
-    const seconds = (r: E2eResult, rate: number | undefined): number => (rate ? r.accesses / rate : NaN);
     const wall = seconds(whole, whole.accessesPerSecond) - seconds(load, load.accessesPerSecond);
     const main = seconds(whole, whole.mainCpuAccessesPerSecond) - seconds(load, load.mainCpuAccessesPerSecond);
     out[key] = {
