@@ -137,11 +137,13 @@ export class Simulator {
       lineCache,
       lineSampling: options.lineSampling,
     });
-    // batches of 2^18 accesses amortise a run well; a smaller buffer keeps many-VM hosts
-    // small. With a line thread 2^15: a batch's burst of line records then fits its ring
-    // while the worker catches up (docs/performance.md, the line thread)
+    // Batches of 2^14 requests (256 KiB): the workload model writes a batch and the run
+    // reads it back while it is still in the host's L2, beside the models' own data
+    // (2^18, 4 MiB, made memslap 7-10 % slower with walk-only or sampled line caches;
+    // docs/performance.md). With a line thread 2^15: a batch's burst of line records
+    // then fits its ring while the worker catches up (docs/performance.md, the line thread).
     const core = await WasmCore.create(
-      { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 18, ...(options.lineThread ? { lineThread: true } : {}) },
+      { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 14, ...(options.lineThread ? { lineThread: true } : {}) },
       options.load,
     );
     return new Simulator(core, host, options);
