@@ -1,24 +1,32 @@
 /**
- * `unimmu compare A B [C...]`: runs the seeded built-in workload on each named
- * configuration, each on a fresh simulator with the same host and the same guest memory,
- * and prints memory by tier, fragmentation, page tables, TLB miss rate and walk
- * references side by side, or with `--json` one object
- * `{ "configs": { "<name>": CompareEntry } }` (docs/accounting.md defines each key).
+ * `unimmu compare A B [C...]`: runs one seeded workload on each named configuration,
+ * each on a fresh simulator with the same host and the same guest memory, and prints
+ * memory by tier, fragmentation, page tables, TLB miss rate, walk references and the
+ * cycle model's throughput side by side, or with `--json` one object
+ * `{ "schema": "unimmu/report@1", "workload", "seed", "configs": { "<name>": CompareEntry } }`
+ * (docs/accounting.md defines each key). The workload is the built-in key-value one
+ * (`kv`, the default) or one of the paper scenario's: memslap and YCSB A-F at a run size.
  * The same arguments and seed give byte-identical output.
  *
  * @example
- * // unimmu compare osv ucat --seed 7 --json
- * const r = await runCompare(["osv", "ucat"], { seed: 7 });
- * r.configs.ucat.memoryBytes < r.configs.osv.memoryBytes; // slabs waste less than OSv's whole pages
+ * // unimmu compare osv ucat --workload ycsb-a --size quick --json
+ * const r = await runCompare(["osv", "ucat"], { workload: "ycsb-a", size: "quick" });
+ * r.configs.ucat.tlbMissRate < r.configs.osv.tlbMissRate; // 2 MiB pages in both layers
  * console.log(formatCompare(r));
  */
 import { Argument, InvalidArgumentError, Option, type Command } from "commander";
 import type { SimulatorOptions } from "../sim/simulator.js";
 import type { VmOptions } from "../sim/vm.js";
 import type { BySize } from "../sim/stats.js";
-import { runJob, type JobResult } from "../sim/jobs.js";
+import type { Job, JobResult, WorkloadSpec } from "../sim/jobs.js";
+import { runJobs, type PoolOptions } from "../sim/pool.js";
+import { PAPER_SIZES, paperWorkloads, type PaperSize } from "../sim/paper.js";
+import { REPORT_SCHEMA } from "../sim/scenario.js";
 import { KV_DEFAULTS, type KvResult } from "../workloads/kv/kv.js";
+import type { WorkloadRunResult } from "../workloads/drivers.js";
 import { formatTable, groupDigits } from "../report/table.js";
+import { progress } from "../report/progress.js";
+import type { CliIo } from "./program.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -80,27 +88,36 @@ export const COMPARE_CONFIGS: Record<string, CompareConfig> = {
 };
 
 export const COMPARE_CONFIG_NAMES = Object.keys(COMPARE_CONFIGS);
-export const COMPARE_WORKLOADS = ["kv"] as const;
+/** The workloads: the built-in key-value one, and the paper scenario's (memslap, YCSB A-F). */
+export const COMPARE_WORKLOADS = ["kv", ...(Object.keys(paperWorkloads("quick")) as ("memslap" | `ycsb-${"a" | "b" | "c" | "d" | "e" | "f"}`)[])] as const;
+export type CompareWorkload = "kv" | "memslap" | `ycsb-${"a" | "b" | "c" | "d" | "e" | "f"}`;
 
-/** Defaults of the compare workload: 64 MiB of values, a million gets (guesses: several times the TLB reach of 4 KiB pages). */
-export const COMPARE_DEFAULTS = { seed: 1, fillBytes: 64 * MiB, reads: 1_000_000 } as const;
+/** Defaults of the kv workload: 64 MiB of values, a million gets (guesses: several times the TLB reach of 4 KiB pages); the others' run size. */
+export const COMPARE_DEFAULTS = { seed: 1, fillBytes: 64 * MiB, reads: 1_000_000, size: "standard" } as const;
 
-export interface CompareOptions {
-  workload?: (typeof COMPARE_WORKLOADS)[number];
+export interface CompareOptions extends PoolOptions {
+  workload?: CompareWorkload;
   seed?: number;
-  /** Keys to store (default: 64 MiB of values). */
+  /** kv only: keys to store (default: 64 MiB of values). */
   items?: number;
-  /** Gets (default 1,000,000). */
+  /** kv only: gets (default 1,000,000). */
   reads?: number;
+  /** memslap and YCSB only: the paper scenario's run size (default "standard"). */
+  size?: PaperSize;
 }
 
 /**
  * One configuration's figures: a run's (src/sim/jobs.ts, shared with `unimmu run` and
- * `unimmu sweep`; docs/accounting.md defines each in full) with the kv workload's result.
+ * `unimmu sweep`; docs/accounting.md defines each in full) with the workload's own result.
  */
-export type CompareEntry = JobResult & { description: string; result: KvResult };
+export type CompareEntry = JobResult & { description: string; result: KvResult | WorkloadRunResult };
 
 export interface CompareResult {
+  schema: typeof REPORT_SCHEMA;
+  workload: CompareWorkload;
+  /** memslap and YCSB: the run size. */
+  size?: PaperSize;
+  seed: number;
   configs: Record<string, CompareEntry>;
 }
 
@@ -110,25 +127,41 @@ function checkName(name: string): CompareConfig {
   return c;
 }
 
-/** Runs one configuration on a fresh simulator (a run job with the kv workload). */
-export async function runConfig(name: string, o: CompareOptions = {}): Promise<CompareEntry> {
+/** The workload a compare runs, checked with the options that apply to it. */
+function compareWorkload(o: CompareOptions): { name: CompareWorkload; spec: WorkloadSpec; size?: PaperSize } {
+  const name = o.workload ?? "kv";
+  if (!(COMPARE_WORKLOADS as readonly string[]).includes(name)) {
+    throw new RangeError(`workload: ${JSON.stringify(name)} is not allowed; expected one of ${COMPARE_WORKLOADS.join(", ")}`);
+  }
+  if (name === "kv") {
+    if (o.size !== undefined) throw new RangeError(`size: ${JSON.stringify(o.size)} is not allowed with workload kv; it sizes memslap and YCSB (kv takes items and reads)`);
+    const options = { ...(o.items === undefined ? { fillBytes: COMPARE_DEFAULTS.fillBytes } : { items: o.items }), reads: o.reads ?? COMPARE_DEFAULTS.reads };
+    return { name, spec: { name, type: "kv", options } };
+  }
+  for (const key of ["items", "reads"] as const) {
+    if (o[key] !== undefined) throw new RangeError(`${key}: ${o[key]} is not allowed with workload ${name}; it applies to kv only (${name} takes size: ${PAPER_SIZES.join(", ")})`);
+  }
+  const size = o.size ?? COMPARE_DEFAULTS.size;
+  if (!(PAPER_SIZES as readonly string[]).includes(size)) throw new RangeError(`size: ${JSON.stringify(size)} is not allowed; expected one of ${PAPER_SIZES.join(", ")}`);
+  return { name, spec: { name, ...paperWorkloads(size)[name]! } as WorkloadSpec, size };
+}
+
+/** The run job of configuration `name` with workload `w` (each runs on a fresh simulator). */
+function compareJob(name: string, w: WorkloadSpec, seed: number): Job {
   const c = checkName(name);
-  const seed = o.seed ?? COMPARE_DEFAULTS.seed;
-  const r = await runJob({
+  // the kv workload puts its values in the allocator's default tier unless the configuration says
+  const tier = c.tier ?? (w.type === "kv" ? KV_DEFAULTS.tier : undefined);
+  return {
     seed,
     tiers: COMPARE_TIERS,
-    config: { name, description: c.description, vm: c.vm, nodes: COMPARE_NODES, hypervisor: c.hypervisor, tier: c.tier ?? KV_DEFAULTS.tier },
-    workload: {
-      name: "kv",
-      type: "kv",
-      options: { ...(o.items === undefined ? { fillBytes: COMPARE_DEFAULTS.fillBytes } : { items: o.items }), reads: o.reads ?? COMPARE_DEFAULTS.reads },
-    },
-  });
-  return { ...r, description: c.description, result: r.result as KvResult };
+    config: { name, description: c.description, vm: c.vm, nodes: COMPARE_NODES, hypervisor: c.hypervisor, ...(tier === undefined ? {} : { tier }) },
+    workload: w,
+  };
 }
 
 /**
- * Runs each configuration (in the order given, each on its own simulator).
+ * Runs each configuration (each on its own simulator, on worker threads when there are
+ * several; the results in the order given).
  * @example await runCompare(["osv", "ucat"], { seed: 1, items: 10_000, reads: 100_000 })
  */
 export async function runCompare(names: string[], o: CompareOptions = {}): Promise<CompareResult> {
@@ -136,16 +169,33 @@ export async function runCompare(names: string[], o: CompareOptions = {}): Promi
   names.forEach(checkName);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new RangeError(`configs: ${JSON.stringify(dup)} is given twice; expected distinct names`);
-  const workload = o.workload ?? "kv";
-  if (!(COMPARE_WORKLOADS as readonly string[]).includes(workload)) {
-    throw new RangeError(`workload: ${JSON.stringify(workload)} is not allowed; expected one of ${COMPARE_WORKLOADS.join(", ")}`);
-  }
+  const w = compareWorkload(o);
+  const seed = o.seed ?? COMPARE_DEFAULTS.seed;
+  const results = await runJobs(names.map((n) => compareJob(n, w.spec, seed)), { threads: o.threads, cores: o.cores, onProgress: o.onProgress });
   const configs: Record<string, CompareEntry> = {};
-  for (const n of names) configs[n] = await runConfig(n, o);
-  return { configs };
+  names.forEach((n, i) => (configs[n] = { ...results[i]!, description: COMPARE_CONFIGS[n]!.description } as CompareEntry));
+  return { schema: REPORT_SCHEMA, workload: w.name, ...(w.size ? { size: w.size } : {}), seed, configs };
 }
 
 // ---- text ----------------------------------------------------------------------------
+
+/** The table's first line: what ran. */
+function workloadLine(r: CompareResult): string {
+  const first = Object.values(r.configs)[0]!;
+  if (r.workload === "kv") {
+    const w = first.result as KvResult;
+    return (
+      `workload kv (seed ${r.seed}): ${groupDigits(w.items)} keys of 1000..1200 B values, ${groupDigits(w.gets)} zipfian gets, ` +
+      `${Math.round(KV_DEFAULTS.replace * 100)}% replaced, ${Math.round(KV_DEFAULTS.delete * 100)}% deleted`
+    );
+  }
+  const spec = paperWorkloads(r.size ?? COMPARE_DEFAULTS.size)[r.workload]!;
+  const what =
+    spec.type === "ycsb"
+      ? `YCSB workload ${spec.workload.toUpperCase()}, ${groupDigits(spec.options?.recordCount ?? 0)} records, ${groupDigits(spec.options?.operationCount ?? 0)} operations`
+      : `memaslap against memcached, ${groupDigits(first.operations)} operations`;
+  return `workload ${r.workload} (seed ${r.seed}, size ${r.size}): ${what}`;
+}
 
 function mib(bytes: number): string {
   return `${(bytes / MiB).toFixed(1)} MiB`;
@@ -184,12 +234,15 @@ export function formatCompare(r: CompareResult): string {
   row("walk references", (e) => groupDigits(e.walkRefs));
   for (const t of tiers) row(`  to ${t}`, (e) => groupDigits(e.walkRefsByTier[t] ?? 0));
   row("data accesses by tier", (e) => tiers.map((t) => `${t} ${groupDigits(e.accessesByTier[t] ?? 0)}`).join(", "));
-  const w = es[0]!.result;
+  row("operations", (e) => groupDigits(e.operations));
+  row("throughput (cycle model)", (e) => `${groupDigits(Math.round(e.throughputOpsPerSecond))} ops/s`);
   const head = [
-    `workload kv (seed ${es[0]!.seed}): ${groupDigits(w.items)} keys of 1000..1200 B values, ${groupDigits(w.gets)} zipfian gets, ` +
-      `${Math.round(KV_DEFAULTS.replace * 100)}% replaced, ${Math.round(KV_DEFAULTS.delete * 100)}% deleted`,
+    workloadLine(r),
     `guest memory: ${COMPARE_NODES.map((n) => `${n.bytes / GiB} GiB ${n.tier}`).join(" + ")} per VM; host: ${COMPARE_TIERS.map((t) => `${t.capacity / GiB} GiB ${t.name}`).join(" + ")}`,
-    ...names.map((n, i) => `${n}: ${es[i]!.description}${es[i]!.result.outOfMemory ? ` (ran out of ${es[i]!.result.outOfMemory} memory)` : ""}`),
+    ...names.map((n, i) => {
+      const oom = r.workload === "kv" ? (es[i]!.result as KvResult).outOfMemory : undefined;
+      return `${n}: ${es[i]!.description}${oom ? ` (ran out of ${oom} memory)` : ""}`;
+    }),
   ];
   return `${head.join("\n")}\n\n${formatTable(["", ...names], rows, ["l", ...names.map(() => "r" as const)])}`;
 }
@@ -205,29 +258,52 @@ function intArg(min: number, max: number): (value: string) => number {
 }
 
 /**
- * Adds `compare` to the program; output goes through `out`.
- * @example registerCompare(program, (s) => process.stdout.write(s));
+ * Adds `compare` to the program; output goes through `io`.
+ * @example registerCompare(program, io);
  */
-export function registerCompare(program: Command, out: (s: string) => void): void {
+export function registerCompare(program: Command, io: CliIo): void {
   program
     .command("compare")
     .description(
-      "Run the seeded built-in key-value workload on each configuration (a fresh simulator each) and show memory by tier, " +
-        "fragmentation, page tables, TLB miss rate and walk references side by side.",
+      "Run one seeded workload on each configuration (a fresh simulator each) and show memory by tier, fragmentation, " +
+        "page tables, TLB miss rate, walk references and throughput side by side. The workload is the built-in key-value " +
+        "one (kv) or one of the paper scenario's: memslap, ycsb-a .. ycsb-f.",
     )
     .addArgument(new Argument("<configs...>", "two or more configurations").choices(COMPARE_CONFIG_NAMES))
     .addOption(new Option("--workload <name>", "the workload").choices(COMPARE_WORKLOADS).default("kv"))
     .option("--seed <n>", "seed of the workload", intArg(0, 0xffffffff), COMPARE_DEFAULTS.seed)
-    .option("--items <n>", "keys to store (default: 64 MiB of values)", intArg(1, 2 ** 24))
-    .option("--reads <n>", "gets", intArg(0, 2 ** 32), COMPARE_DEFAULTS.reads)
-    .option("--json", 'print one JSON object { "configs": { "<name>": { ... } } } instead of a table')
+    .option("--items <n>", "kv: keys to store (default: 64 MiB of values)", intArg(1, 2 ** 24))
+    .option("--reads <n>", `kv: gets (default: ${COMPARE_DEFAULTS.reads})`, intArg(0, 2 ** 32))
+    .addOption(new Option("--size <size>", `memslap and YCSB: the paper scenario's sizes (default: ${COMPARE_DEFAULTS.size})`).choices(PAPER_SIZES))
+    .option("--threads <n>", "worker threads for the configurations' runs (default: the machine's cores)", intArg(1, 256))
+    .option("--json", 'print one JSON object { "schema", "workload", "seed", "configs": { "<name>": { ... } } } instead of a table')
     .exitOverride()
-    .action(async (configs: string[], o: { workload: "kv"; seed: number; items?: number; reads: number; json?: boolean }, cmd: Command) => {
-      // usage errors go through commander: one line, exit status 2
-      if (configs.length < 2) cmd.error(`error: compare needs at least two configurations (of ${COMPARE_CONFIG_NAMES.join(", ")}); got ${configs.length}`);
-      const dup = configs.find((n, i) => configs.indexOf(n) !== i);
-      if (dup !== undefined) cmd.error(`error: configuration '${dup}' given twice; expected distinct names`);
-      const r = await runCompare(configs, { workload: o.workload, seed: o.seed, items: o.items, reads: o.reads });
-      out(o.json ? `${JSON.stringify(r)}\n` : `${formatCompare(r)}\n`);
-    });
+    .action(
+      async (
+        configs: string[],
+        o: { workload: CompareWorkload; seed: number; items?: number; reads?: number; size?: PaperSize; threads?: number; json?: boolean },
+        cmd: Command,
+      ) => {
+        // usage errors go through commander: one line, exit status 2
+        if (configs.length < 2) cmd.error(`error: compare needs at least two configurations (of ${COMPARE_CONFIG_NAMES.join(", ")}); got ${configs.length}`);
+        const dup = configs.find((n, i) => configs.indexOf(n) !== i);
+        if (dup !== undefined) cmd.error(`error: configuration '${dup}' given twice; expected distinct names`);
+        if (o.workload === "kv" && o.size !== undefined) cmd.error(`error: option '--size' applies to memslap and ycsb-a .. ycsb-f; the kv workload takes --items and --reads`);
+        if (o.workload !== "kv") {
+          const kvOnly = o.items !== undefined ? "--items" : o.reads !== undefined ? "--reads" : undefined;
+          if (kvOnly) cmd.error(`error: option '${kvOnly}' applies to the kv workload only; ${o.workload} takes --size (${PAPER_SIZES.join(", ")})`);
+        }
+        const bar = progress({ total: 0, label: "compare", unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });
+        let r: CompareResult;
+        try {
+          r = await runCompare(configs, {
+            workload: o.workload, seed: o.seed, items: o.items, reads: o.reads, size: o.size, threads: o.threads,
+            onProgress: (d, t) => (bar.setTotal(t), bar.update(d)),
+          });
+        } finally {
+          bar.stop();
+        }
+        io.out(o.json ? `${JSON.stringify(r)}\n` : `${formatCompare(r)}\n`);
+      },
+    );
 }

@@ -93,7 +93,7 @@ export function buildProgram(io: CliIo): Command {
       await runScenarioCommand(scenario, o, io);
     });
 
-  registerCompare(program, io.out);
+  registerCompare(program, io);
   registerSweep(program, io, intOption);
 
   return program;

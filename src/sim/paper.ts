@@ -29,19 +29,39 @@ const SIZES: Record<PaperSize, { memslapOps: number; records: number; ops: numbe
   full: { memslapOps: 2_000_000, records: 100_000, ops: 1_000_000, iso: { seconds: 30, forkIterations: 20 } },
 };
 
-export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario {
+/**
+ * The paper scenario's workloads at a run size: memslap and YCSB A-F (also what
+ * `unimmu compare --workload` runs).
+ *
+ * @example
+ * paperWorkloads("quick")["ycsb-a"]; // { type: "ycsb", workload: "a", options: { recordCount: 5000, operationCount: 50000 } }
+ */
+export function paperWorkloads(size: PaperSize): Scenario["workloads"] {
   const z = SIZES[size];
+  const ycsb = (w: "a" | "b" | "c" | "d" | "e" | "f") => ({
+    type: "ycsb" as const,
+    workload: w,
+    options: { recordCount: z.records, operationCount: z.ops },
+  });
+  return {
+    // memcached with a 256 MiB limit, so memaslap's 163,840 items of 1184 B fit (-m 64 would evict)
+    memslap: { type: "memslap", options: { operations: z.memslapOps, server: { memoryLimit: 256 * MiB } } },
+    "ycsb-a": ycsb("a"),
+    "ycsb-b": ycsb("b"),
+    "ycsb-c": ycsb("c"),
+    "ycsb-d": ycsb("d"),
+    "ycsb-e": ycsb("e"),
+    "ycsb-f": ycsb("f"),
+  };
+}
+
+export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario {
   // one VM per configuration with 1 GiB of DRAM and 3 GiB of NVM (UCat's DRAM+NVM setting;
   // the ratio is a guess), on a host with room for both tiers
   const nodes = [
     { tier: "dram", bytes: 1 * GiB },
     { tier: "nvm", bytes: 3 * GiB },
   ];
-  const ycsb = (w: "a" | "b" | "c" | "d" | "e" | "f") => ({
-    type: "ycsb" as const,
-    workload: w,
-    options: { recordCount: z.records, operationCount: z.ops },
-  });
   return {
     name: "paper",
     seed,
@@ -54,16 +74,7 @@ export function paperScenario(size: PaperSize = "standard", seed = 1): Scenario 
       osv: { description: "OSv baseline: flat guest memory, 4 KiB EPT pages (DRAM first), OSv's mempool", policy: "osv", nodes },
       ucat: { description: "UCat: a node per tier, 2 MiB pages in both layers, slabs, tier auto", policy: "ucat", nodes },
     },
-    workloads: {
-      // memcached with a 256 MiB limit, so memaslap's 163,840 items of 1184 B fit (-m 64 would evict)
-      memslap: { type: "memslap", options: { operations: z.memslapOps, server: { memoryLimit: 256 * MiB } } },
-      "ycsb-a": ycsb("a"),
-      "ycsb-b": ycsb("b"),
-      "ycsb-c": ycsb("c"),
-      "ycsb-d": ycsb("d"),
-      "ycsb-e": ycsb("e"),
-      "ycsb-f": ycsb("f"),
-    },
+    workloads: paperWorkloads(size),
     lineCache: "all",
     lineSampling: 1,
   };

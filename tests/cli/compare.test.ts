@@ -1,6 +1,10 @@
-// `unimmu compare A B`: the built-in kv workload on each configuration, side by side.
+// `unimmu compare A B`: one workload (the built-in kv, or memslap and YCSB A-F) on each configuration, side by side.
 import { describe, expect, it } from "vitest";
 import { cli, cliJson } from "./helpers.js";
+import { runCompare } from "../../src/cli/compare.js";
+import { paperScenario } from "../../src/sim/paper.js";
+import { scenarioJobs } from "../../src/sim/scenario.js";
+import { runJob } from "../../src/sim/jobs.js";
 
 const small = ["--items", "3000", "--reads", "30000"];
 const KEYS = ["memoryBytes", "memoryBytesByTier", "fragmentationBytes", "pageTableBytes", "tlbMissRate", "walkRefs", "requests"];
@@ -17,9 +21,12 @@ describe("unimmu compare", () => {
     expect(c.stdout).not.toBe(a.stdout);
   });
 
-  it("--json is one object { configs: { <name>: { ...the documented keys } } }", () => {
+  it("--json is one object { schema, workload, seed, configs: { <name>: { ...the documented keys } } }", () => {
     const r = cliJson(["compare", "osv", "ucat", "--json", ...small]);
-    expect(Object.keys(r)).toEqual(["configs"]);
+    expect(Object.keys(r)).toEqual(["schema", "workload", "seed", "configs"]);
+    expect(r.schema).toBe("unimmu/report@1");
+    expect(r.workload).toBe("kv");
+    expect(r.seed).toBe(1);
     const configs = r.configs as Record<string, Record<string, unknown>>;
     expect(Object.keys(configs)).toEqual(["osv", "ucat"]);
     for (const [name, e] of Object.entries(configs)) {
@@ -67,14 +74,74 @@ describe("unimmu compare", () => {
     const c = cli(["compare", "osv", "osv"]);
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/twice/);
-    const d = cli(["compare", "osv", "ucat", "--workload", "ycsb-a"]);
+    const d = cli(["compare", "osv", "ucat", "--workload", "ycsb-g"]);
     expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/ycsb-g/);
+    expect(d.stderr).toMatch(/memslap/);
     expect(cli(["compare", "osv", "ucat", "--seed", "-1"]).status).toBe(2);
+  });
+
+  it("rejects the options of one kind of workload with the other, naming both", () => {
+    const a = cli(["compare", "osv", "ucat", "--workload", "ycsb-a", "--items", "100"]);
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/'--items' applies to the kv workload only; ycsb-a takes --size/);
+    const b = cli(["compare", "osv", "ucat", "--workload", "memslap", "--reads", "100"]);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toMatch(/'--reads'/);
+    const c = cli(["compare", "osv", "ucat", "--size", "quick"]);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/'--size' applies to memslap and ycsb/);
+    const d = cli(["compare", "osv", "ucat", "--workload", "ycsb-a", "--size", "tiny"]);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/tiny/);
+    expect(d.stderr).toMatch(/quick, standard, full/);
+  });
+
+  it("runs the paper scenario's workloads: YCSB-A at the quick size", () => {
+    const r = cliJson(["compare", "osv", "ucat", "--workload", "ycsb-a", "--size", "quick", "--json"]);
+    expect(r).toMatchObject({ schema: "unimmu/report@1", workload: "ycsb-a", size: "quick", seed: 1 });
+    const configs = r.configs as Record<string, { workload: string; operations: number; requestedBytes: number; memoryBytes: number; tlbMissRate: number; throughputOpsPerSecond: number }>;
+    for (const e of Object.values(configs)) {
+      expect(e.workload).toBe("ycsb-a");
+      expect(e.operations).toBe(50_000); // the quick size's operations
+    }
+    // the same records; OSv's whole page per record against UCat's slabs and 2 MiB pages
+    expect(configs.ucat!.requestedBytes).toBe(configs.osv!.requestedBytes);
+    expect(configs.ucat!.memoryBytes).toBeLessThan(configs.osv!.memoryBytes);
+    expect(configs.ucat!.tlbMissRate).toBeLessThan(configs.osv!.tlbMissRate);
+    expect(configs.ucat!.throughputOpsPerSecond).toBeGreaterThan(configs.osv!.throughputOpsPerSecond);
+  });
+
+  it("gives a configuration the figures the paper scenario gives it (the same job on another host size)", async () => {
+    const r = await runCompare(["osv", "ucat"], { workload: "ycsb-d", size: "quick", threads: 1 });
+    const job = scenarioJobs(paperScenario("quick", 1)).find((j) => j.workload.name === "ycsb-d" && j.config.name === "ucat")!;
+    expect(JSON.stringify(r.configs.ucat)).toBe(JSON.stringify(await runJob(job)));
+  });
+
+  it("gives the same JSON on one thread and on two (memslap)", () => {
+    const args = ["compare", "osv", "ucat-nvm", "--workload", "memslap", "--size", "quick", "--json"];
+    const one = cli([...args, "--threads", "1"]);
+    const two = cli([...args, "--threads", "2"]);
+    expect(one.status).toBe(0);
+    expect(two.stdout).toBe(one.stdout);
+    const r = JSON.parse(one.stdout) as { configs: Record<string, { memoryBytesByTier: Record<string, number>; operations: number }> };
+    expect(r.configs.osv!.operations).toBe(100_000);
+    // ucat-nvm puts memcached's slab pages on the NVM node
+    expect(r.configs["ucat-nvm"]!.memoryBytesByTier.nvm).toBeGreaterThan(r.configs["ucat-nvm"]!.memoryBytesByTier.dram!);
+  });
+
+  it("prints the workload's size and the throughput rows for a paper workload", () => {
+    const r = cli(["compare", "osv", "ucat", "--workload", "ycsb-c", "--size", "quick"]);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe("workload ycsb-c (seed 1, size quick): YCSB workload C, 5,000 records, 50,000 operations");
+    expect(lines.some((l) => /^operations\s+50,000\s+50,000$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^throughput \(cycle model\)\s+[\d,]+ ops\/s\s+[\d,]+ ops\/s$/.test(l))).toBe(true);
   });
 
   it("--help lists the configurations and options", () => {
     const r = cli(["compare", "--help"]);
     expect(r.status).toBe(0);
-    for (const s of ["<configs...>", "osv", "ucat-1g", "--workload <name>", "--seed <n>", "--items <n>", "--reads <n>", "--json"]) expect(r.stdout).toContain(s);
+    for (const s of ["<configs...>", "osv", "ucat-1g", "--workload <name>", "ycsb-f", "--seed <n>", "--items <n>", "--reads <n>", "--size <size>", "--threads <n>", "--json"]) expect(r.stdout).toContain(s);
   });
 });
