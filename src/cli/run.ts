@@ -4,7 +4,7 @@
  * writes report.json, report.csv, report.html and trace.json there. A malformed
  * scenario fails before anything runs, and nothing is written.
  */
-import { readFile, mkdir, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runPaper, type PaperSize } from "../sim/paper.js";
 import { parseScenario, runScenario, ScenarioError, type ScenarioReport } from "../sim/scenario.js";
@@ -16,6 +16,7 @@ import { htmlReport } from "../report/html.js";
 import { formatTable } from "../report/table.js";
 import { ChromeTrace } from "../report/perfetto.js";
 import { progress } from "../report/progress.js";
+import { checkOutDir, writeOutDir } from "./out-dir.js";
 import type { CliIo } from "./program.js";
 
 export interface RunOptions {
@@ -89,18 +90,16 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
 }
 
 async function writeOutputs(dir: string, o: Outputs): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await Promise.all([
-    writeFile(join(dir, "report.json"), `${o.json}\n`),
-    writeFile(join(dir, "report.csv"), o.csv),
-    writeFile(join(dir, "report.html"), o.html),
-    writeFile(join(dir, "trace.json"), o.trace),
-  ]);
+  await writeOutDir(dir, { "report.json": `${o.json}\n`, "report.csv": o.csv, "report.html": o.html, "trace.json": o.trace });
 }
 
 export async function runScenarioCommand(scenario: string, o: RunOptions, io: CliIo): Promise<void> {
   let out: Outputs;
   const bar = (label: string) => progress({ total: 0, label, unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });
+  if (o.out !== undefined) {
+    if (scenario === "translation") throw new RangeError(`--out: ${JSON.stringify(o.out)} is not allowed with the translation scenario, which writes no report files; expected it with paper, iso-unik or a scenario file`);
+    await checkOutDir(o.out);
+  }
   if (scenario === "translation") {
     const r = await runDefaultScenario({ seed: o.seed ?? SCENARIO_DEFAULTS.seed, requests: o.requests, pages: o.pages });
     io.out(o.json ? `${JSON.stringify(r)}\n` : `${formatScenario(r)}\n`);

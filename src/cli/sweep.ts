@@ -3,8 +3,7 @@
  * with a progress bar, and writes one results table (and with --out, JSON, CSV and an
  * HTML report with a chart per figure).
  */
-import { readFile, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { parseSweep, runSweep, sweepTable, type SweepReport } from "../sim/sweep.js";
 import { ScenarioError } from "../sim/scenario.js";
@@ -13,6 +12,7 @@ import { toCsv } from "../report/csv.js";
 import { htmlReport, type ReportSection } from "../report/html.js";
 import { progress } from "../report/progress.js";
 import type { CliIo } from "./program.js";
+import { checkOutDir, writeOutDir } from "./out-dir.js";
 
 function sweepHtml(r: SweepReport): string {
   const { header, rows } = sweepTable(r);
@@ -63,6 +63,7 @@ export function registerSweep(program: Command, io: CliIo, intOption: (min: numb
         throw new ScenarioError([`${file}: not JSON (${(e as Error).message})`]);
       }
       const spec = parseSweep(json);
+      if (o.out !== undefined) await checkOutDir(o.out);
       const bar = progress({ total: 0, label: "sweep", unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });
       let r: SweepReport;
       try {
@@ -72,12 +73,7 @@ export function registerSweep(program: Command, io: CliIo, intOption: (min: numb
       }
       const { header, rows } = sweepTable(r);
       const json2 = JSON.stringify(r);
-      if (o.out) {
-        await mkdir(o.out, { recursive: true });
-        await writeFile(join(o.out, "report.json"), `${json2}\n`);
-        await writeFile(join(o.out, "report.csv"), toCsv(header, rows));
-        await writeFile(join(o.out, "report.html"), sweepHtml(r));
-      }
+      if (o.out) await writeOutDir(o.out, { "report.json": `${json2}\n`, "report.csv": toCsv(header, rows), "report.html": sweepHtml(r) });
       const fmt = (v: string | number): string => (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(5)) : v);
       io.out(o.json ? `${json2}\n` : `${formatTable(header, rows.map((row) => row.map(fmt)))}\n`);
     });

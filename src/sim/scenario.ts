@@ -144,7 +144,7 @@ export type Scenario = z.output<typeof ScenarioSchema>;
 
 export class ScenarioError extends Error {
   constructor(readonly issues: string[]) {
-    super(issues.length === 1 ? issues[0] : `${issues.length} problems:\n  ${issues.join("\n  ")}`);
+    super(issues.length === 1 ? issues[0] : `${issues.length} problems:\n  ${issues.map((m, k) => `${k + 1}. ${m}`).join("\n  ")}`);
     this.name = "ScenarioError";
   }
 }
@@ -155,18 +155,48 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** A value as an error shows it: its JSON, cut short when long (a whole section would drown the message). */
+function shown(value: unknown): string {
+  const j = JSON.stringify(value) ?? String(value);
+  return j.length > 60 ? `${j.slice(0, 57)}...` : j;
+}
+
+const KIND_NAMES: Record<string, string> = {
+  array: "an array", object: "an object", record: "an object", string: "a string", number: "a number", int: "an integer", boolean: "true or false",
+};
+
+/**
+ * One line per schema issue of `input`: the path (`root` for the top), the value there
+ * (or "missing") and what is allowed.
+ *
+ * @example
+ * issueLines({ seed: -1 }, issues, "(the scenario)"); // ['seed: -1 is not allowed; Too small: expected number to be >=0', ...]
+ */
+export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], root: string): string[] {
+  return issues.map((i) => {
+    const path = i.path.length ? i.path.map(String).join(".") : root;
+    if (i.code === "unrecognized_keys") {
+      const keys = i.keys.map((k) => JSON.stringify(k)).join(", ");
+      return `${path}: ${i.keys.length === 1 ? `key ${keys} is` : `keys ${keys} are`} not allowed; expected only the keys documented for it (a misspelling?)`;
+    }
+    let allowed = i.message;
+    if (i.code === "invalid_type") allowed = `expected ${KIND_NAMES[i.expected] ?? i.expected}`;
+    else if (i.code === "invalid_value") allowed = `expected ${i.values.length === 1 ? shown(i.values[0]) : `one of ${i.values.map(shown).join(", ")}`}`;
+    else if (i.code === "too_small" || i.code === "too_big") {
+      const bound = `${i.code === "too_small" ? ">" : "<"}${i.inclusive ? "=" : ""} ${i.code === "too_small" ? i.minimum : i.maximum}`;
+      if (i.origin === "number" || i.origin === "int") allowed = `expected a number ${bound}`;
+      else if (i.origin === "array") allowed = `expected a list of ${bound} entries`;
+      else if (i.origin === "string") allowed = `expected a string of ${bound} characters`;
+    }
+    const value = valueAt(input, i.path);
+    return `${path}: ${value === undefined ? "missing" : `${shown(value)} is not allowed`}; ${allowed}`;
+  });
+}
+
 /** Validates a scenario (parsed JSON); throws ScenarioError naming each bad path, value and what is allowed. */
 export function parseScenario(input: unknown): Scenario {
   const r = ScenarioSchema.safeParse(input);
-  if (!r.success) {
-    throw new ScenarioError(
-      r.error.issues.map((i) => {
-        const path = i.path.length ? i.path.map(String).join(".") : "(the scenario)";
-        const value = valueAt(input, i.path);
-        return `${path}: ${value === undefined ? "missing" : JSON.stringify(value)} is not allowed; ${i.message}`;
-      }),
-    );
-  }
+  if (!r.success) throw new ScenarioError(issueLines(input, r.error.issues, "(the scenario)"));
   const s = r.data;
   // cross-references the schema cannot see
   const tiers = new Set(s.tiers.map((t) => t.name));

@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { expandGrid, GridError } from "./grid.js";
-import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, type Scenario } from "./scenario.js";
+import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, type Scenario } from "./scenario.js";
 import type { JobResult } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
 
@@ -33,7 +33,7 @@ export interface SweepSpec {
 export function parseSweep(input: unknown): SweepSpec {
   const r = SweepSchema.safeParse(input);
   if (!r.success) {
-    throw new ScenarioError(r.error.issues.map((i) => `${i.path.join(".") || "(the sweep)"}: ${i.message}`));
+    throw new ScenarioError(issueLines(input, r.error.issues, "(the sweep)"));
   }
   let grid;
   try {

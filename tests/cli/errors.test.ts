@@ -1,6 +1,6 @@
 // Every error of the CLI: one line on stderr, no stack, nothing on stdout, a nonzero
 // status (2: bad usage, 1: the run failed); and --skip-bad-lines skips and counts.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -80,6 +80,39 @@ describe("usage errors name the option, the value and what is allowed", () => {
     fails(["trace", tmp("good.lackey"), "--fast"], 2, /unknown option '--fast'/);
     fails(["frobnicate"], 2, /unknown command 'frobnicate'/);
     fails([], 2, /missing command; expected one of trace, run/);
+  });
+});
+
+describe("--out names the option and the path, before anything runs, and writes nothing", () => {
+  it("a file, or a path under a file", () => {
+    writeFileSync(tmp("afile"), "x");
+    const started = Date.now();
+    // the standard paper scenario runs for many seconds: the error comes before it
+    fails(["run", "--out", tmp("afile")], 1, /^unimmu: error: --out: ".*afile" is a file; expected a directory to write the reports to/);
+    fails(["run", "iso-unik", "--out", join(tmp("afile"), "sub")], 1, /--out: ".*afile\/sub" cannot be made: .*afile is a file/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(existsSync(join(tmp("afile"), "sub"))).toBe(false);
+  });
+
+  it("a sweep's --out too, once the sweep file is checked", () => {
+    writeFileSync(tmp("afile"), "x");
+    writeFileSync(tmp("bad-sweep.json"), JSON.stringify({ base: {}, grid: {} }));
+    fails(["sweep", tmp("bad-sweep.json"), "--out", tmp("afile")], 1, /1\. grid cell 0 \(\{\}\): tiers: missing; expected an array/); // the file's own problems first
+    const base = {
+      seed: 1,
+      tiers: [{ name: "dram", preset: "dram", capacity: "8GiB" }],
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "256MiB" }] } },
+      workloads: { kv: { type: "kv", options: { items: 100, reads: 100 } } },
+    };
+    writeFileSync(tmp("sweep.json"), JSON.stringify({ base, grid: { seed: [1, 2] } }));
+    fails(["sweep", tmp("sweep.json"), "--out", tmp("afile")], 1, /^unimmu: error: --out: ".*afile" is a file/);
+    expect(cli(["sweep", tmp("sweep.json"), "--out", tmp("sw")]).status).toBe(0);
+    expect(existsSync(join(tmp("sw"), "report.json"))).toBe(true);
+  });
+
+  it("the translation scenario, which writes no reports", () => {
+    fails(["run", "translation", "--out", tmp("tr")], 1, /--out: ".*tr" is not allowed with the translation scenario/);
+    expect(existsSync(tmp("tr"))).toBe(false);
   });
 });
 

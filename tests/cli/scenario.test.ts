@@ -76,7 +76,11 @@ describe("unimmu run SCENARIO.json", () => {
     [{ ...SMALL, seed: -1 }, /seed: -1 is not allowed/],
     [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram", bytes: "4 GB" }] } } }, /configs\.x\.nodes\.0\.bytes: "4 GB" is not allowed/],
     [{ ...SMALL, workloads: { w: { type: "ycsb", workload: "g" } } }, /workloads\.w\.workload: "g" is not allowed/],
-    [{ ...SMALL, extra: 1 }, /extra|unrecognized/i],
+    [{ ...SMALL, extra: 1 }, /\(the scenario\): key "extra" is not allowed/],
+    [{ ...SMALL, tiers: undefined }, /tiers: missing; expected an array/],
+    [{ ...SMALL, seed: 1.5 }, /seed: 1.5 is not allowed; expected an integer/],
+    [{ ...SMALL, configs: { x: { policy: "linux", nodes: [] } } }, /2 problems: 1\. configs\.x\.policy: "linux" is not allowed; expected one of "osv", "ucat" 2\. configs\.x\.nodes: \[\] is not allowed; expected a list of >= 1 entries/],
+    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram", bytes: 1 }], hypervisor: { pageTableTier: 7 } } }, workloads: { w: { type: "kv", options: { items: "x".repeat(200) } } } }, /items: "xxxxx[x]*\.\.\. is not allowed; expected a number/],
   ])("a malformed scenario gets a one-line error naming the path, and writes nothing (%#)", (content, message) => {
     const out = join(work, `bad-${Math.random().toString(36).slice(2)}`);
     const r = cli(["run", scenarioFile(content, "bad.json"), "--out", out]);
