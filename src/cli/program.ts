@@ -19,6 +19,7 @@ import { registerSweep } from "./sweep.js";
 import { registerTrace } from "./trace.js";
 import { PAPER_SIZES } from "../sim/paper.js";
 import { ScenarioError } from "../sim/scenario.js";
+import { JobError } from "../sim/jobs.js";
 
 /** Exit status of a usage error (commander's errors and bad option values). */
 export const EXIT_USAGE = 2;
@@ -102,7 +103,7 @@ export function buildProgram(io: CliIo): Command {
 /** One line for an error, without a stack (unless UNIMMU_DEBUG is set). */
 function errorLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  const known = err instanceof TraceError || err instanceof RangeError || err instanceof ConfigError || err instanceof ScenarioError;
+  const known = err instanceof TraceError || err instanceof RangeError || err instanceof ConfigError || err instanceof ScenarioError || err instanceof JobError;
   return `unimmu: error: ${known ? "" : "internal error: "}${msg.replace(/\s*\n\s*/g, " ")}\n`;
 }
 

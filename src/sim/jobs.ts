@@ -13,7 +13,7 @@
  * });
  * r.throughputOpsPerSecond;
  */
-import { Simulator, type LineCacheMode, type SimulatorOptions, type TierConfig } from "./simulator.js";
+import { Simulator, type AccessFault, type LineCacheMode, type SimulatorOptions, type TierConfig } from "./simulator.js";
 import type { VmOptions } from "./vm.js";
 import { vmStats, type BySize } from "./stats.js";
 import { runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
@@ -21,6 +21,8 @@ import { runMemaslap, runYcsb, type MemaslapRunOptions, type YcsbRunOptions, typ
 import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import type { CpuName } from "../cost/cpus.js";
 import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
+import { GuestOutOfMemory } from "../guest/guest.js";
+import { OutOfMemoryError } from "../host/hypervisor.js";
 
 export type WorkloadSpec =
   | { name: string; type: "kv"; options?: KvOptions }
@@ -133,6 +135,49 @@ export interface JobResult {
   result: KvResult | WorkloadRunResult;
 }
 
+/**
+ * A job that cannot finish as configured: its VM's guest memory or its host's tier ran
+ * out for the workload (a configuration too small for it, not a fault of the
+ * simulator). The message names the configuration, the workload and what ran out.
+ *
+ * @example
+ * try { await runJob(job); } catch (e) { if (e instanceof JobError) console.error(e.message); }
+ */
+export class JobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "JobError";
+  }
+
+  /** The error of `job` when `e` is its VM or host running out of memory, else null. */
+  static outOfMemory(job: Job, e: unknown): JobError | null {
+    const guest = e instanceof GuestOutOfMemory;
+    if (!guest && !(e instanceof OutOfMemoryError)) return null;
+    const what = guest ? "the VM's guest memory" : "the host's memory";
+    const more = guest ? "more bytes in the configuration's nodes" : "more capacity in the host's tiers";
+    return new JobError(`${jobName(job)}: ${what} ran out (${(e as Error).message}); expected ${more}, or a smaller workload`);
+  }
+
+  /**
+   * The error of `job` when its workload's accesses faulted: the simulator dropped them
+   * (AccessFault), so the figures would count a run that did not happen.
+   */
+  static droppedAccesses(job: Job, count: number, first: AccessFault): JobError {
+    const why: Record<AccessFault["kind"], string> = {
+      oom: "the host had no memory left to back the VM's guest memory; expected more capacity in the host's tiers, or a smaller workload",
+      segfault: "an access fell outside the process's memory",
+      protection: "the page tables' rights denied an access",
+      key: "a protection key denied an access",
+      "ept-misconfig": "an EPT entry was misconfigured",
+    };
+    return new JobError(`${jobName(job)}: ${count} ${count === 1 ? "access was" : "accesses were"} dropped, the first at va 0x${first.va.toString(16)}: ${why[first.kind]}`);
+  }
+}
+
+function jobName(job: Job): string {
+  return `configuration ${JSON.stringify(job.config.name)}, workload ${JSON.stringify(job.workload.name)}`;
+}
+
 export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
   const sim = await Simulator.create({
     tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
@@ -148,7 +193,7 @@ export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult>
     } catch {
       /* ignored */
     }
-    throw e;
+    throw JobError.outOfMemory(job, e) ?? e;
   }
   sim.close();
   return result;
@@ -175,8 +220,10 @@ function measureJob(job: Job, sim: Simulator, profile?: JobProfile): JobResult {
     result = r;
     operations = r.operations;
   }
-  const s = vmStats(vm);
+  // the kv workload stops at an out-of-memory and reports it; in the others a dropped access is a run that did not happen
   const counters = sim.counters(vm.vcpu);
+  if (w.type !== "kv" && sim.faultCount > 0) throw JobError.droppedAccesses(job, sim.faultCount, sim.faults[0]!);
+  const s = vmStats(vm);
   if (profile) {
     profile.runSeconds = sim.runSeconds;
     profile.dataLines = counters.dataLineHits.reduce((a, b) => a + b, 0) + counters.dataLineMisses.reduce((a, row) => a + row[0] + row[1] + row[2], 0);

@@ -10,7 +10,8 @@
  * const results = await runJobs(jobs, { threads: 2, onProgress: (d, t) => bar.update(d) });
  */
 import type { Job, JobResult } from "./jobs.js";
-import { runJob } from "./jobs.js";
+import { JobError, runJob } from "./jobs.js";
+import type { WorkerReply } from "./worker.js";
 
 export interface PoolOptions {
   /** Worker threads (default: the machine's cores, at most the job count). 1 runs in this thread. */
@@ -64,13 +65,25 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
   const { fileURLToPath } = await import("node:url");
   const pool = new Piscina({ filename: fileURLToPath(workerUrl()), minThreads: threads, maxThreads: threads });
   try {
-    return await Promise.all(
-      jobs.map(async (j) => {
-        const r = (await pool.run(j)) as JobResult;
+    const runs = jobs.map(async (j): Promise<{ ok: true; r: JobResult } | { ok: false; e: unknown }> => {
+      try {
+        const r = (await pool.run(j)) as WorkerReply;
+        if ("jobError" in r) return { ok: false, e: new JobError(r.jobError) };
         o.onProgress?.(++done, jobs.length);
-        return r;
-      }),
-    );
+        return { ok: true, r };
+      } catch (e) {
+        return { ok: false, e };
+      }
+    });
+    // taken in job order, so that a failure is the first in job order whichever thread
+    // failed first (the same error every time); the later jobs are then cancelled
+    const out: JobResult[] = [];
+    for (const run of runs) {
+      const x = await run;
+      if (!x.ok) throw x.e;
+      out.push(x.r);
+    }
+    return out;
   } finally {
     await pool.destroy();
   }

@@ -116,6 +116,21 @@ describe("--out names the option and the path, before anything runs, and writes 
   });
 });
 
+describe("a configuration too small for its workload", () => {
+  it("is an error naming the configuration, the workload and what ran out, not an internal one", () => {
+    const scenario = {
+      tiers: [{ name: "dram", preset: "dram", capacity: "1GiB" }],
+      configs: { tight: { policy: "ucat", nodes: [{ tier: "dram", bytes: "64MiB" }] } },
+      workloads: { big: { type: "ycsb", workload: "a", options: { recordCount: 80000, operationCount: 10 } } },
+    };
+    writeFileSync(tmp("tight.json"), JSON.stringify(scenario));
+    for (const threads of ["1", "2"]) {
+      const line = fails(["run", tmp("tight.json"), "--threads", threads], 1, /^unimmu: error: configuration "tight", workload "big": the VM's guest memory ran out/);
+      expect(line).not.toMatch(/internal error/);
+    }
+  });
+});
+
 describe("--skip-bad-lines", () => {
   it("skips malformed lines and records past 2^48, and counts them", () => {
     // left: I 400000 and L 600000 (2 requests, 2 walks, 2 faults under 4k)
