@@ -178,7 +178,13 @@ function jobName(job: Job): string {
   return `configuration ${JSON.stringify(job.config.name)}, workload ${JSON.stringify(job.workload.name)}`;
 }
 
+const WORKLOAD_TYPES: readonly WorkloadSpec["type"][] = ["kv", "memslap", "ycsb"];
+
 export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
+  if (!WORKLOAD_TYPES.includes(job.workload?.type)) {
+    throw new RangeError(`workload.type: ${JSON.stringify(job.workload?.type)} is not allowed; expected one of ${WORKLOAD_TYPES.map((t) => JSON.stringify(t)).join(", ")}`);
+  }
+  if (!Number.isInteger(job.seed) || job.seed < 0 || job.seed > 0xffffffff) throw new RangeError(`seed: ${JSON.stringify(job.seed)} is not allowed; expected an integer in 0..4294967295`);
   const sim = await Simulator.create({
     tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
     ...(job.lineThread ? { lineThread: true } : {}),

@@ -23,8 +23,8 @@ import { HostMemory } from "../host/memory.js";
 import { FirstTouch } from "../host/first-touch.js";
 import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
-import { cpuPreset, type CpuName, type CpuPreset } from "../cost/cpus.js";
-import { tierPreset, type TierName, type TierPreset } from "../cost/tiers.js";
+import { cpuPreset, isCpuName, CPU_NAMES, type CpuName, type CpuPreset } from "../cost/cpus.js";
+import { tierPreset, isTierName, TIER_NAMES, type TierName, type TierPreset } from "../cost/tiers.js";
 import { Vm, type VmOptions } from "./vm.js";
 import type { RequestWriter } from "../core/wasm.js";
 
@@ -118,8 +118,9 @@ export class Simulator {
     }
     options.tiers.forEach((t, i) => {
       if (typeof t.name !== "string" || !t.name) throw new RangeError(`tiers[${i}].name: ${JSON.stringify(t.name)} is not allowed; expected a non-empty string`);
-      tierPreset(t.preset);
+      if (!isTierName(t.preset)) throw new RangeError(`tiers[${i}].preset: ${JSON.stringify(t.preset)} is not allowed; expected one of ${TIER_NAMES.join(", ")}`);
     });
+    if (options.cpu !== undefined && !isCpuName(options.cpu)) throw new RangeError(`cpu: ${JSON.stringify(options.cpu)} is not allowed; expected one of ${CPU_NAMES.join(", ")}`);
     const lineCache = options.lineCache ?? "all";
     if (!LINE_CACHE_MODES.includes(lineCache)) {
       throw new RangeError(`lineCache: ${JSON.stringify(lineCache)} is not allowed; expected one of ${LINE_CACHE_MODES.join(", ")}`);

@@ -1,4 +1,6 @@
-// A job whose configuration is too small for its workload ends with a JobError naming
+// A job's bad arguments get an error naming the field, the value and what is allowed,
+// before anything runs (a negative record count once looped for good). A job whose
+// configuration is too small for its workload ends with a JobError naming
 // the configuration, the workload and what ran out, in this thread and through the
 // pool's worker threads alike (the first failure in job order); it never returns
 // figures of a run whose accesses were dropped.
@@ -54,5 +56,30 @@ describe("JobError", () => {
       expect(err).toBeInstanceOf(JobError);
       expect((err as Error).message).toMatch(/^configuration "second"/);
     }
+  });
+});
+
+describe("a job's bad arguments", () => {
+  const kv = { name: "w", type: "kv", options: { items: 10, reads: 10 } };
+  const ycsb = (options: Record<string, unknown>) => ({ name: "w", type: "ycsb", workload: "a", options: { recordCount: 100, operationCount: 10, ...options } });
+  it.each([
+    [{ workload: { name: "w", type: "nope" } }, /^workload\.type: "nope" is not allowed; expected one of "kv", "memslap", "ycsb"$/],
+    [{ workload: { name: "w", type: "ycsb", workload: "z" } }, /^workload: "z" is not allowed; expected one of "a", "b", "c", "d", "e", "f"/],
+    [{ workload: ycsb({ recordCount: -5 }) }, /^recordCount: -5 is not allowed; expected an integer in 0\.\.2147483647$/],
+    [{ workload: ycsb({ operationCount: 1.5 }) }, /^operationCount: 1\.5 is not allowed/],
+    [{ workload: ycsb({ spec: { readProportion: 2 } }) }, /^readProportion: 2 is not allowed; expected a proportion in 0\.\.1$/],
+    [{ workload: ycsb({ spec: { readProportion: 0, updateProportion: 0 } }) }, /all 0 is not allowed with operations to run/],
+    [{ workload: ycsb({ spec: { requestDistribution: "normal" } }) }, /^requestDistribution: "normal" is not allowed; expected one of "uniform", "zipfian", "latest"$/],
+    [{ workload: ycsb({ spec: { minScanLength: 5, maxScanLength: 2 } }) }, /^maxScanLength: 2 is not allowed; expected an integer in 5\.\./],
+    [{ workload: { name: "w", type: "memslap", options: { operations: 1.5 } } }, /^operations: 1\.5 is not allowed; expected an integer >= 0$/],
+    [{ workload: { name: "w", type: "memslap", options: { concurrency: 0 } } }, /^concurrency: 0 is not allowed; expected a positive integer$/],
+    [{ workload: { name: "w", type: "memslap", options: { windowSize: 1000 } } }, /^windowSize: 1000 is not allowed; expected a positive multiple of 1024/],
+    [{ workload: { name: "w", type: "memslap", options: { valueSize: { min: 10, max: 5 } } } }, /^valueSize: \{"min":10,"max":5\} is not allowed/],
+    [{ workload: kv, tiers: [{ name: "dram", preset: "hbm3", capacity: GiB }] }, /^tiers\[0\]\.preset: "hbm3" is not allowed; expected one of dram, optane, cxl$/],
+    [{ workload: kv, cpu: "m1" }, /^cpu: "m1" is not allowed; expected one of skylake, icelake, goldencove, zen4$/],
+    [{ workload: kv, seed: -1 }, /^seed: -1 is not allowed; expected an integer in 0\.\.4294967295$/],
+  ])("%# is refused with the field, the value and what is allowed", async (change, message) => {
+    const bad = { ...job("x"), ...change } as unknown as Job;
+    await expect(runJob(bad)).rejects.toThrow(message);
   });
 });

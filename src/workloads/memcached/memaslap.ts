@@ -223,28 +223,33 @@ export class Memaslap implements Iterable<MemaslapRequest> {
   constructor(seed: number, options: MemaslapOptions = {}) {
     this.source = new Rng(seed);
     const concurrency = options.concurrency ?? MEMASLAP_DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new RangeError("concurrency must be a positive integer");
+    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new RangeError(`concurrency: ${JSON.stringify(concurrency)} is not allowed; expected a positive integer`);
+    if (options.operations !== undefined && !(Number.isSafeInteger(options.operations) && options.operations >= 0)) {
+      throw new RangeError(`operations: ${JSON.stringify(options.operations)} is not allowed; expected an integer >= 0`);
+    }
     let windowSize = options.windowSize ?? MEMASLAP_DEFAULT_WINDOW_SIZE;
     if (options.objects !== undefined) {
-      if (options.windowSize !== undefined) throw new RangeError("give windowSize or objects, not both");
+      if (options.windowSize !== undefined) throw new RangeError(`objects: ${JSON.stringify(options.objects)} is not allowed with windowSize ${JSON.stringify(options.windowSize)}; expected one of the two`);
       windowSize = options.objects / concurrency;
     }
     if (!Number.isInteger(windowSize) || windowSize <= 0 || windowSize % MEMASLAP_UNIT_ITEMS_COUNT !== 0) {
-      throw new RangeError(`window size ${windowSize} is not a positive multiple of 1024 (memaslap requires it)`);
+      throw new RangeError(`windowSize: ${JSON.stringify(windowSize)} is not allowed; expected a positive multiple of 1024 (memaslap requires it; objects / concurrency when objects is given)`);
     }
     this.concurrency = concurrency;
     this.windowSize = windowSize;
     const ratio = options.ratio ?? { get: 9, set: 1 };
-    if (!(ratio.get >= 0 && ratio.set >= 0 && ratio.get + ratio.set > 0)) throw new RangeError("bad get:set ratio");
+    if (!(ratio.get >= 0 && ratio.set >= 0 && ratio.get + ratio.set > 0)) throw new RangeError(`ratio: ${JSON.stringify(ratio)} is not allowed; expected { get, set } of numbers >= 0, not both 0`);
     this.setProp = ratio.set / (ratio.get + ratio.set);
     this.getProp = ratio.get / (ratio.get + ratio.set);
     this.overwrite = options.overwrite ?? MEMASLAP_DEFAULT_OVERWRITE;
+    if (!(typeof this.overwrite === "number" && this.overwrite >= 0 && this.overwrite <= 1)) throw new RangeError(`overwrite: ${JSON.stringify(this.overwrite)} is not allowed; expected a proportion in 0..1`);
     this.schedule = options.schedule ?? "round-robin";
+    if (this.schedule !== "round-robin" && this.schedule !== "random") throw new RangeError(`schedule: ${JSON.stringify(this.schedule)} is not allowed; expected "round-robin" or "random"`);
 
     const keySize = options.keySize ?? MEMASLAP_DEFAULT_KEY_SIZE;
     const valueSize = options.valueSize ?? MEMASLAP_DEFAULT_VALUE_SIZE;
-    checkRange(keySize, MEMASLAP_MIN_KEY_SIZE, MEMASLAP_MAX_KEY_SIZE, "key size");
-    checkRange(valueSize, 1, MEMASLAP_MAX_VALUE_SIZE, "value size");
+    checkRange(keySize, MEMASLAP_MIN_KEY_SIZE, MEMASLAP_MAX_KEY_SIZE, "keySize");
+    checkRange(valueSize, 1, MEMASLAP_MAX_VALUE_SIZE, "valueSize");
     // ms_build_distr: sizes per window slot.
     this.slotKeySize = this.buildSizes(keySize, false);
     this.slotValueSize = this.buildSizes(valueSize, typeof valueSize === "number");
@@ -654,7 +659,7 @@ function countStored(a: Uint8Array): number {
 function checkRange(size: number | SizeRange, lo: number, hi: number, what: string): void {
   const [a, b] = typeof size === "number" ? [size, size] : [size.min, size.max];
   if (!Number.isInteger(a) || !Number.isInteger(b) || a < lo || b > hi || a > b) {
-    throw new RangeError(`${what} must be integers in ${lo}..${hi} (min <= max)`);
+    throw new RangeError(`${what}: ${JSON.stringify(size)} is not allowed; expected an integer in ${lo}..${hi}, or { min, max } of such integers with min <= max`);
   }
 }
 

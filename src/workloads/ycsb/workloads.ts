@@ -202,9 +202,51 @@ export const YCSB_WORKLOADS: Readonly<Record<YcsbWorkloadName, Readonly<YcsbWork
  * const big = ycsbWorkload("a", { recordCount: 1_000_000, operationCount: 10_000_000 });
  */
 export function ycsbWorkload(name: YcsbWorkloadName, overrides: Partial<YcsbWorkloadSpec> = {}): YcsbWorkloadSpec {
-  const base = YCSB_WORKLOADS[name];
-  if (!base) throw new RangeError(`unknown YCSB workload "${String(name)}" (expected a..f)`);
-  return { ...base, ...overrides };
+  const base = Object.prototype.hasOwnProperty.call(YCSB_WORKLOADS, name) ? YCSB_WORKLOADS[name] : undefined;
+  if (!base) throw new RangeError(`workload: ${JSON.stringify(name)} is not allowed; expected one of "a", "b", "c", "d", "e", "f" (YCSB's core workloads)`);
+  return checkYcsbSpec({ ...base, ...overrides });
+}
+
+/**
+ * Checks a workload's properties (what YCSB would refuse or loop on): throws a
+ * RangeError naming the property, its value and what is allowed; returns the spec.
+ *
+ * @example
+ * checkYcsbSpec({ ...ycsbWorkload("a"), recordCount: -5 }); // RangeError: recordCount: -5 is not allowed; expected an integer >= 0
+ */
+export function checkYcsbSpec(spec: YcsbWorkloadSpec): YcsbWorkloadSpec {
+  const int = (key: keyof YcsbWorkloadSpec, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    const v = spec[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      throw new RangeError(`${key}: ${JSON.stringify(v)} is not allowed; expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}`);
+    }
+  };
+  const oneOf = (key: keyof YcsbWorkloadSpec, allowed: readonly string[]): void => {
+    if (!allowed.includes(spec[key] as string)) throw new RangeError(`${key}: ${JSON.stringify(spec[key])} is not allowed; expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+  };
+  // Java ints: the counts and lengths YCSB reads with Integer.parseInt
+  const INT_MAX = 2147483647;
+  int("recordCount", 0, INT_MAX);
+  int("operationCount", 0, INT_MAX);
+  int("fieldCount", 1, INT_MAX);
+  int("fieldLength", 1, INT_MAX);
+  int("minScanLength", 1, INT_MAX);
+  int("maxScanLength", spec.minScanLength, INT_MAX);
+  int("zeroPadding", 1, INT_MAX);
+  int("insertStart", 0, INT_MAX);
+  if (spec.insertCount !== undefined) int("insertCount", 0, INT_MAX);
+  const props = ["readProportion", "updateProportion", "insertProportion", "scanProportion", "readModifyWriteProportion"] as const;
+  for (const key of props) {
+    const v = spec[key];
+    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new RangeError(`${key}: ${JSON.stringify(v)} is not allowed; expected a proportion in 0..1`);
+  }
+  if (spec.operationCount > 0 && props.every((k) => spec[k] === 0)) {
+    throw new RangeError(`${props.join(", ")}: all 0 is not allowed with operations to run; expected at least one above 0`);
+  }
+  oneOf("requestDistribution", ["uniform", "zipfian", "latest"]);
+  oneOf("scanLengthDistribution", ["uniform", "zipfian"]);
+  oneOf("insertOrder", ["hashed", "ordered"]);
+  return spec;
 }
 
 /**
@@ -519,7 +561,7 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
   private shared: Operation | null = null;
 
   constructor(spec: YcsbWorkloadSpec, seed: number) {
-    this.spec = spec;
+    this.spec = checkYcsbSpec(spec);
     this.rng = new Rng(seed);
     const rng = this.rng;
     this.fields = fieldNames(spec);
