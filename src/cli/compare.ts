@@ -24,6 +24,7 @@ import { PAPER_SIZES, paperWorkloads, type PaperSize } from "../sim/paper.js";
 import { REPORT_SCHEMA } from "../sim/scenario.js";
 import { KV_DEFAULTS, type KvResult } from "../workloads/kv/kv.js";
 import type { WorkloadRunResult } from "../workloads/drivers.js";
+import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import { formatTable, groupDigits } from "../report/table.js";
 import { progress } from "../report/progress.js";
 import type { CliIo } from "./program.js";
@@ -88,9 +89,9 @@ export const COMPARE_CONFIGS: Record<string, CompareConfig> = {
 };
 
 export const COMPARE_CONFIG_NAMES = Object.keys(COMPARE_CONFIGS);
+export type CompareWorkload = "kv" | "memslap" | `ycsb-${YcsbWorkloadName}`;
 /** The workloads: the built-in key-value one, and the paper scenario's (memslap, YCSB A-F). */
-export const COMPARE_WORKLOADS = ["kv", ...(Object.keys(paperWorkloads("quick")) as ("memslap" | `ycsb-${"a" | "b" | "c" | "d" | "e" | "f"}`)[])] as const;
-export type CompareWorkload = "kv" | "memslap" | `ycsb-${"a" | "b" | "c" | "d" | "e" | "f"}`;
+export const COMPARE_WORKLOADS: readonly CompareWorkload[] = ["kv", ...(Object.keys(paperWorkloads("quick")) as Exclude<CompareWorkload, "kv">[])];
 
 /** Defaults of the kv workload: 64 MiB of values, a million gets (guesses: several times the TLB reach of 4 KiB pages); the others' run size. */
 export const COMPARE_DEFAULTS = { seed: 1, fillBytes: 64 * MiB, reads: 1_000_000, size: "standard" } as const;
@@ -127,19 +128,25 @@ function checkName(name: string): CompareConfig {
   return c;
 }
 
+/** An option given with a workload it does not apply to (items and reads size kv, size the others), or null. */
+function misplacedOption(o: CompareOptions): "items" | "reads" | "size" | null {
+  if ((o.workload ?? "kv") === "kv") return o.size !== undefined ? "size" : null;
+  return o.items !== undefined ? "items" : o.reads !== undefined ? "reads" : null;
+}
+
 /** The workload a compare runs, checked with the options that apply to it. */
 function compareWorkload(o: CompareOptions): { name: CompareWorkload; spec: WorkloadSpec; size?: PaperSize } {
   const name = o.workload ?? "kv";
-  if (!(COMPARE_WORKLOADS as readonly string[]).includes(name)) {
+  if (!COMPARE_WORKLOADS.includes(name)) {
     throw new RangeError(`workload: ${JSON.stringify(name)} is not allowed; expected one of ${COMPARE_WORKLOADS.join(", ")}`);
   }
+  const misplaced = misplacedOption(o);
+  if (misplaced) {
+    throw new RangeError(`${misplaced}: ${JSON.stringify(o[misplaced])} is not allowed with workload ${name}; items and reads size kv, size the others (${PAPER_SIZES.join(", ")})`);
+  }
   if (name === "kv") {
-    if (o.size !== undefined) throw new RangeError(`size: ${JSON.stringify(o.size)} is not allowed with workload kv; it sizes memslap and YCSB (kv takes items and reads)`);
     const options = { ...(o.items === undefined ? { fillBytes: COMPARE_DEFAULTS.fillBytes } : { items: o.items }), reads: o.reads ?? COMPARE_DEFAULTS.reads };
     return { name, spec: { name, type: "kv", options } };
-  }
-  for (const key of ["items", "reads"] as const) {
-    if (o[key] !== undefined) throw new RangeError(`${key}: ${o[key]} is not allowed with workload ${name}; it applies to kv only (${name} takes size: ${PAPER_SIZES.join(", ")})`);
   }
   const size = o.size ?? COMPARE_DEFAULTS.size;
   if (!(PAPER_SIZES as readonly string[]).includes(size)) throw new RangeError(`size: ${JSON.stringify(size)} is not allowed; expected one of ${PAPER_SIZES.join(", ")}`);
@@ -288,11 +295,9 @@ export function registerCompare(program: Command, io: CliIo): void {
         if (configs.length < 2) cmd.error(`error: compare needs at least two configurations (of ${COMPARE_CONFIG_NAMES.join(", ")}); got ${configs.length}`);
         const dup = configs.find((n, i) => configs.indexOf(n) !== i);
         if (dup !== undefined) cmd.error(`error: configuration '${dup}' given twice; expected distinct names`);
-        if (o.workload === "kv" && o.size !== undefined) cmd.error(`error: option '--size' applies to memslap and ycsb-a .. ycsb-f; the kv workload takes --items and --reads`);
-        if (o.workload !== "kv") {
-          const kvOnly = o.items !== undefined ? "--items" : o.reads !== undefined ? "--reads" : undefined;
-          if (kvOnly) cmd.error(`error: option '${kvOnly}' applies to the kv workload only; ${o.workload} takes --size (${PAPER_SIZES.join(", ")})`);
-        }
+        const misplaced = misplacedOption(o);
+        if (misplaced === "size") cmd.error(`error: option '--size' applies to memslap and ycsb-a .. ycsb-f; the kv workload takes --items and --reads`);
+        if (misplaced) cmd.error(`error: option '--${misplaced}' applies to the kv workload only; ${o.workload} takes --size (${PAPER_SIZES.join(", ")})`);
         const bar = progress({ total: 0, label: "compare", unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });
         let r: CompareResult;
         try {
