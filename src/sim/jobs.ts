@@ -136,9 +136,10 @@ export interface JobResult {
 }
 
 /**
- * A job that cannot finish as configured: its VM's guest memory or its host's tier ran
+ * A job that cannot finish as configured: its VM's guest memory or its host's tiers ran
  * out for the workload (a configuration too small for it, not a fault of the
- * simulator). The message names the configuration, the workload and what ran out.
+ * simulator), or the simulator dropped some of its accesses. The message names the
+ * configuration, the workload and what happened.
  *
  * @example
  * try { await runJob(job); } catch (e) { if (e instanceof JobError) console.error(e.message); }

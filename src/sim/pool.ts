@@ -68,7 +68,7 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
     const runs = jobs.map(async (j): Promise<{ ok: true; r: JobResult } | { ok: false; e: unknown }> => {
       try {
         const r = (await pool.run(j)) as WorkerReply;
-        if ("jobError" in r) return { ok: false, e: new JobError(r.jobError) };
+        if ("error" in r) return { ok: false, e: r.error === "JobError" ? new JobError(r.message) : new RangeError(r.message) };
         o.onProgress?.(++done, jobs.length);
         return { ok: true, r };
       } catch (e) {

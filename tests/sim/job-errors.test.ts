@@ -57,6 +57,16 @@ describe("JobError", () => {
       expect((err as Error).message).toMatch(/^configuration "second"/);
     }
   });
+
+  it("through worker threads, a bad argument stays a RangeError with its message", async () => {
+    const bad = { ...job("bad"), workload: { name: "w", type: "ycsb", workload: "a", options: { recordCount: -5 } } } as Job;
+    const err = await runJobs([job("fits"), bad], { threads: 2, cores: 2 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toBe("recordCount: -5 is not allowed; expected an integer in 0..2147483647");
+  });
 });
 
 describe("a job's bad arguments", () => {
