@@ -24,6 +24,7 @@ function sweepHtml(r: SweepReport): string {
   const series = (metric: "tlbMissRate" | "walkRefs" | "throughputOpsPerSecond" | "memoryBytes") => {
     lines.clear();
     for (const row of r.rows) {
+      if ("error" in row) continue; // a run that did not fit: a gap in its line
       const rest = paths.slice(1).map((p) => `${p}=${JSON.stringify(row.params[p])}`);
       const key = [...rest, row.result.workload, row.result.config].join(" ");
       if (!lines.has(key)) lines.set(key, labels.map(() => null));
@@ -37,7 +38,8 @@ function sweepHtml(r: SweepReport): string {
     { title: "Memory", chart: { kind: "line", labels, series: series("memoryBytes"), xLabel: x, yLabel: "host bytes" } },
     { title: "All runs", table: { header, rows, csvName: "sweep.csv" } },
   ];
-  return htmlReport({ title: "unimmu: sweep", subtitle: `${r.sweep.cells} cells, ${r.sweep.jobs} runs`, sections });
+  const failed = r.sweep.failed ? `, ${r.sweep.failed} did not fit (the table says why)` : "";
+  return htmlReport({ title: "unimmu: sweep", subtitle: `${r.sweep.cells} cells, ${r.sweep.jobs} runs${failed}`, sections });
 }
 
 export function registerSweep(program: Command, io: CliIo, intOption: (min: number, max: number) => (v: string) => number): void {
@@ -76,5 +78,6 @@ export function registerSweep(program: Command, io: CliIo, intOption: (min: numb
       if (o.out) await writeOutDir(o.out, { "report.json": `${json2}\n`, "report.csv": toCsv(header, rows), "report.html": sweepHtml(r) });
       const fmt = (v: string | number): string => (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(5)) : v);
       io.out(o.json ? `${json2}\n` : `${formatTable(header, rows.map((row) => row.map(fmt)))}\n`);
+      if (r.sweep.failed) io.err(`unimmu: note: ${r.sweep.failed} of ${r.sweep.jobs} runs did not fit their configuration; their rows say why\n`);
     });
 }

@@ -49,14 +49,41 @@ export function withLineThreads(jobs: Job[], fit: boolean): Job[] {
 }
 
 export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResult[]> {
+  return (await pooled(all, o, false)) as JobResult[];
+}
+
+/**
+ * `runJobs`, except that a job ending with a JobError (its configuration too small for
+ * its workload) leaves that error in its place and the others run on: for sweeps that
+ * look for where a configuration stops fitting. Any other error still ends them all.
+ *
+ * @example
+ * const out = await runJobsSettled(jobs, { threads: 2 });
+ * out.filter((x) => x instanceof JobError).length; // the runs that did not fit
+ */
+export async function runJobsSettled(all: Job[], o: PoolOptions = {}): Promise<(JobResult | JobError)[]> {
+  return pooled(all, o, true);
+}
+
+/** Runs `all` in job order's results; with `settle`, JobErrors in their places, else the first error in job order thrown. */
+async function pooled(all: Job[], o: PoolOptions, settle: boolean): Promise<(JobResult | JobError)[]> {
   const machine = o.cores ?? (await cores());
   const threads = Math.max(1, Math.min(o.threads ?? machine, all.length));
   const jobs = withLineThreads(all, lineThreadsFit(threads, machine));
   let done = 0;
+  const out: (JobResult | JobError)[] = [];
+  const take = (x: { ok: true; r: JobResult } | { ok: false; e: unknown }): void => {
+    if (x.ok) out.push(x.r);
+    else if (settle && x.e instanceof JobError) out.push(x.e);
+    else throw x.e;
+  };
   if (threads === 1) {
-    const out: JobResult[] = [];
     for (const j of jobs) {
-      out.push(await runJob(j));
+      try {
+        take({ ok: true, r: await runJob(j) });
+      } catch (e) {
+        take({ ok: false, e });
+      }
       o.onProgress?.(++done, jobs.length);
     }
     return out;
@@ -68,8 +95,8 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
     const runs = jobs.map(async (j): Promise<{ ok: true; r: JobResult } | { ok: false; e: unknown }> => {
       try {
         const r = (await pool.run(j)) as WorkerReply;
-        if ("error" in r) return { ok: false, e: r.error === "JobError" ? new JobError(r.message) : new RangeError(r.message) };
         o.onProgress?.(++done, jobs.length);
+        if ("error" in r) return { ok: false, e: r.error === "JobError" ? new JobError(r.message) : new RangeError(r.message) };
         return { ok: true, r };
       } catch (e) {
         return { ok: false, e };
@@ -77,12 +104,7 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
     });
     // taken in job order, so that a failure is the first in job order whichever thread
     // failed first (the same error every time); the later jobs are then cancelled
-    const out: JobResult[] = [];
-    for (const run of runs) {
-      const x = await run;
-      if (!x.ok) throw x.e;
-      out.push(x.r);
-    }
+    for (const run of runs) take(await run);
     return out;
   } finally {
     await pool.destroy();

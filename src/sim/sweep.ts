@@ -2,7 +2,8 @@
  * Sweeps: a base scenario and a grid of values by path (e.g. DRAM size x page policy x
  * STLB size x workload); every cell is a scenario, every scenario's configuration and
  * workload pairs are jobs, and all jobs run on the worker pool. The result is one table,
- * a row per cell, workload and configuration, in grid order whatever the thread count.
+ * a row per cell, workload and configuration, in grid order whatever the thread count;
+ * a run whose configuration is too small for its workload is a row that says why.
  *
  * @example
  * const spec = parseSweep({ base: scenario, grid: { "configs.ucat.nodes.0.bytes": ["256MiB", "1GiB"] } });
@@ -12,8 +13,8 @@
 import { z } from "zod";
 import { expandGrid, GridError } from "./grid.js";
 import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, type Scenario } from "./scenario.js";
-import type { JobResult } from "./jobs.js";
-import { runJobs, type PoolOptions } from "./pool.js";
+import { JobError, type JobResult } from "./jobs.js";
+import { runJobsSettled, type PoolOptions } from "./pool.js";
 
 const SweepSchema = z
   .object({
@@ -53,37 +54,58 @@ export function parseSweep(input: unknown): SweepSpec {
   return { base: r.data.base, grid: r.data.grid, cells };
 }
 
+/** A run of a cell: its result. */
 export interface SweepRow {
   cell: number;
   params: Record<string, unknown>;
   result: JobResult;
 }
 
-export interface SweepReport {
-  schema: typeof REPORT_SCHEMA;
-  sweep: { grid: Record<string, unknown[]>; cells: number; jobs: number };
-  rows: SweepRow[];
+/** A run of a cell that did not fit (a JobError: its configuration too small for its workload): why. */
+export interface SweepFailure {
+  cell: number;
+  params: Record<string, unknown>;
+  workload: string;
+  config: string;
+  error: string;
 }
 
+export interface SweepReport {
+  schema: typeof REPORT_SCHEMA;
+  /** `failed`: the runs that ended with a JobError (their rows say why). */
+  sweep: { grid: Record<string, unknown[]>; cells: number; jobs: number; failed: number };
+  rows: (SweepRow | SweepFailure)[];
+}
+
+/** Runs every cell's jobs; a run that does not fit its configuration becomes a failure row and the others go on. */
 export async function runSweep(spec: SweepSpec, o: PoolOptions = {}): Promise<SweepReport> {
   const jobs = spec.cells.flatMap((c) => scenarioJobs(c.scenario).map((job) => ({ cell: c, job })));
-  const results = await runJobs(jobs.map((j) => j.job), o);
+  const results = await runJobsSettled(jobs.map((j) => j.job), o);
+  const rows = results.map((x, i): SweepRow | SweepFailure => {
+    const { cell, job } = jobs[i]!;
+    if (x instanceof JobError) return { cell: cell.index, params: cell.params, workload: job.workload.name, config: job.config.name, error: x.message };
+    return { cell: cell.index, params: cell.params, result: x };
+  });
   return {
     schema: REPORT_SCHEMA,
-    sweep: { grid: spec.grid, cells: spec.cells.length, jobs: jobs.length },
-    rows: results.map((result, i) => ({ cell: jobs[i].cell.index, params: jobs[i].cell.params, result })),
+    sweep: { grid: spec.grid, cells: spec.cells.length, jobs: jobs.length, failed: rows.filter((r) => "error" in r).length },
+    rows,
   };
 }
 
 /** The figures of a sweep's table (and CSV), besides the grid's own parameters. */
 export const SWEEP_COLUMNS = ["workload", "config", "memoryBytes", "fragmentationBytes", "pageTableBytes", "requests", "tlbMissRate", "walkRefs", "throughputOpsPerSecond"] as const;
 
+/** The table: a row per run, the grid's parameters then SWEEP_COLUMNS, and an `error` column when a run failed. */
 export function sweepTable(r: SweepReport): { header: string[]; rows: (string | number)[][] } {
   const paths = Object.keys(r.sweep.grid);
-  const header = [...paths, ...SWEEP_COLUMNS];
+  const failed = r.rows.some((row) => "error" in row);
+  const header = [...paths, ...SWEEP_COLUMNS, ...(failed ? ["error"] : [])];
   const rows = r.rows.map((row) => [
     ...paths.map((p) => (typeof row.params[p] === "object" ? JSON.stringify(row.params[p]) : String(row.params[p]))),
-    ...SWEEP_COLUMNS.map((k) => row.result[k] as string | number),
+    ...("error" in row
+      ? [row.workload, row.config, ...SWEEP_COLUMNS.slice(2).map(() => ""), row.error]
+      : [...SWEEP_COLUMNS.map((k) => row.result[k] as string | number), ...(failed ? [""] : [])]),
   ]);
   return { header, rows };
 }

@@ -143,6 +143,41 @@ describe("unimmu sweep", () => {
     expect(text.stdout).toMatch(/configs\.ucat\.nodes\.0\.bytes/);
   });
 
+  it("a run too big for its cell's configuration is a row that says why, and the others run on", () => {
+    // 60,000 records of 1,056 B: too many for 32 MiB of ucat guest memory (one node), not for 256 MiB
+    const grid = {
+      base: {
+        ...SMALL,
+        configs: { ucat: { policy: "ucat", nodes: [{ tier: "dram", bytes: "32MiB" }] } },
+        workloads: { "ycsb-c": { type: "ycsb", workload: "c", options: { recordCount: 60000, operationCount: 100 } } },
+      },
+      grid: { "configs.ucat.nodes.0.bytes": ["32MiB", "256MiB"] },
+    };
+    const f = scenarioFile(grid, "tight-sweep.json");
+    const out = join(work, "tight");
+    const a = cli(["sweep", f, "--json", "--threads", "2", "--out", out]);
+    const b = cli(["sweep", f, "--json", "--threads", "1"]);
+    expect(a.status).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    expect(a.stderr).toMatch(/^unimmu: note: 1 of 2 runs did not fit their configuration; their rows say why\n$/);
+    const r = JSON.parse(a.stdout);
+    expect(r.sweep).toMatchObject({ cells: 2, jobs: 2, failed: 1 });
+    expect(r.rows[0]).toEqual({
+      cell: 0,
+      params: { "configs.ucat.nodes.0.bytes": "32MiB" },
+      workload: "ycsb-c",
+      config: "ucat",
+      error: expect.stringMatching(/^configuration "ucat", workload "ycsb-c": the VM's guest memory ran out/),
+    });
+    expect(r.rows[1].result.operations).toBe(100);
+    const csv = parseCsv(readFileSync(join(out, "report.csv"), "utf8"));
+    expect(csv[0]!.at(-1)).toBe("error");
+    expect(csv[1]!.at(-1)).toMatch(/guest memory ran out/);
+    expect(csv[2]!.at(-1)).toBe("");
+    const text = cli(["sweep", f, "--threads", "1"]);
+    expect(text.stdout).toMatch(/ycsb-c\s+ucat\s+configuration "ucat"/);
+  });
+
   it("a grid path that does not exist is a one-line error naming it", () => {
     const r = cli(["sweep", scenarioFile({ base: SMALL, grid: { "configs.ucat.pages": [1] } }, "badsweep.json")]);
     expect(r.status).toBe(1);
