@@ -28,6 +28,8 @@ import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import { formatTable, groupDigits } from "../report/table.js";
 import { progress } from "../report/progress.js";
 import type { CliIo } from "./program.js";
+import { checkOutDir, writeOutDir } from "./out-dir.js";
+import { compareCsv, compareHtml } from "../report/compare.js";
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -284,11 +286,12 @@ export function registerCompare(program: Command, io: CliIo): void {
     .addOption(new Option("--size <size>", `memslap and YCSB: the paper scenario's sizes (default: ${COMPARE_DEFAULTS.size})`).choices(PAPER_SIZES))
     .option("--threads <n>", "worker threads for the configurations' runs (default: the machine's cores)", intArg(1, 256))
     .option("--json", 'print one JSON object { "schema", "workload", "seed", "configs": { "<name>": { ... } } } instead of a table')
+    .option("--out <dir>", "also write report.json, report.csv and report.html to this directory")
     .exitOverride()
     .action(
       async (
         configs: string[],
-        o: { workload: CompareWorkload; seed: number; items?: number; reads?: number; size?: PaperSize; threads?: number; json?: boolean },
+        o: { workload: CompareWorkload; seed: number; items?: number; reads?: number; size?: PaperSize; threads?: number; json?: boolean; out?: string },
         cmd: Command,
       ) => {
         // usage errors go through commander: one line, exit status 2
@@ -298,6 +301,7 @@ export function registerCompare(program: Command, io: CliIo): void {
         const misplaced = misplacedOption(o);
         if (misplaced === "size") cmd.error(`error: option '--size' applies to memslap and ycsb-a .. ycsb-f; the kv workload takes --items and --reads`);
         if (misplaced) cmd.error(`error: option '--${misplaced}' applies to the kv workload only; ${o.workload} takes --size (${PAPER_SIZES.join(", ")})`);
+        if (o.out !== undefined) await checkOutDir(o.out);
         const bar = progress({ total: 0, label: "compare", unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });
         let r: CompareResult;
         try {
@@ -308,7 +312,13 @@ export function registerCompare(program: Command, io: CliIo): void {
         } finally {
           bar.stop();
         }
-        io.out(o.json ? `${JSON.stringify(r)}\n` : `${formatCompare(r)}\n`);
+        const json = JSON.stringify(r);
+        if (o.out !== undefined) {
+          const command = `unimmu compare ${configs.join(" ")} --workload ${r.workload}${r.size ? ` --size ${r.size}` : ""} --seed ${r.seed}`;
+          await writeOutDir(o.out, { "report.json": `${json}\n`, "report.csv": compareCsv(r), "report.html": compareHtml(r, command) });
+        }
+        io.out(o.json ? `${json}\n` : `${formatCompare(r)}\n`);
+        if (o.out !== undefined && !o.json) io.out(`reports written to ${o.out}: report.json, report.csv, report.html\n`);
       },
     );
 }

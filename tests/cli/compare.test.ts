@@ -1,4 +1,7 @@
 // `unimmu compare A B`: one workload (the built-in kv, or memslap and YCSB A-F) on each configuration, side by side.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cli, cliJson } from "./helpers.js";
 import { runCompare } from "../../src/cli/compare.js";
@@ -139,9 +142,42 @@ describe("unimmu compare", () => {
     expect(lines.some((l) => /^throughput \(cycle model\)\s+[\d,]+ ops\/s\s+[\d,]+ ops\/s$/.test(l))).toBe(true);
   });
 
+  it("--out writes the JSON, a CSV with a row per configuration and the HTML report", () => {
+    const dir = mkdtempSync(join(tmpdir(), "unimmu-compare-"));
+    try {
+      const out = join(dir, "r");
+      const r = cli(["compare", "osv", "ucat", "--workload", "ycsb-b", "--size", "quick", "--out", out]);
+      expect(r.status).toBe(0);
+      expect(r.stdout.trimEnd().split("\n").at(-1)).toBe(`reports written to ${out}: report.json, report.csv, report.html`);
+      const json = cli(["compare", "osv", "ucat", "--workload", "ycsb-b", "--size", "quick", "--json"]).stdout;
+      expect(readFileSync(join(out, "report.json"), "utf8")).toBe(json);
+      const csv = readFileSync(join(out, "report.csv"), "utf8").trimEnd().split("\r\n").map((l) => l.split(","));
+      expect(csv).toHaveLength(3);
+      const at = (k: string): number => csv[0]!.indexOf(k);
+      expect(csv[0]!.slice(0, 6)).toEqual(["config", "workload", "seed", "memoryBytes", "memoryBytes.dram", "memoryBytes.nvm"]);
+      const configs = JSON.parse(json).configs as Record<string, { memoryBytes: number; throughputOpsPerSecond: number }>;
+      expect(csv.slice(1).map((row) => [row[0], row[1], Number(row[at("memoryBytes")]), Number(row[at("throughputOpsPerSecond")])])).toEqual([
+        ["osv", "ycsb-b", configs.osv!.memoryBytes, configs.osv!.throughputOpsPerSecond],
+        ["ucat", "ycsb-b", configs.ucat!.memoryBytes, configs.ucat!.throughputOpsPerSecond],
+      ]);
+      const html = readFileSync(join(out, "report.html"), "utf8");
+      expect(html).toContain("unimmu: compare on ycsb-b");
+      expect(html).toContain("unimmu compare osv ucat --workload ycsb-b --size quick --seed 1");
+      expect(html).not.toMatch(/<script[^>]+src=/); // self-contained
+      // a file where the directory should be: an error before anything runs, nothing written
+      writeFileSync(join(dir, "f"), "x");
+      const bad = cli(["compare", "osv", "ucat", "--out", join(dir, "f")]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/^unimmu: error: --out: ".*f" is a file/);
+      expect(existsSync(join(dir, "f", "report.json"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("--help lists the configurations and options", () => {
     const r = cli(["compare", "--help"]);
     expect(r.status).toBe(0);
-    for (const s of ["<configs...>", "osv", "ucat-1g", "--workload <name>", "ycsb-f", "--seed <n>", "--items <n>", "--reads <n>", "--size <size>", "--threads <n>", "--json"]) expect(r.stdout).toContain(s);
+    for (const s of ["<configs...>", "osv", "ucat-1g", "--workload <name>", "ycsb-f", "--seed <n>", "--items <n>", "--reads <n>", "--size <size>", "--threads <n>", "--json", "--out <dir>"]) expect(r.stdout).toContain(s);
   });
 });
