@@ -163,7 +163,36 @@ function shown(value: unknown): string {
 
 const KIND_NAMES: Record<string, string> = {
   array: "an array", object: "an object", record: "an object", string: "a string", number: "a number", int: "an integer", boolean: "true or false",
+  nonoptional: "a value",
 };
+
+/** The keys the object schema at `path` (in `input`) allows, or null when no object schema is there. */
+function allowedKeys(schema: z.ZodType, input: unknown, path: readonly PropertyKey[]): string[] | null {
+  let s: z.ZodType | undefined = schema;
+  let v = input;
+  for (let k = 0; ; k++) {
+    // through the wrappers to the schema that checks the value
+    for (;;) {
+      if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+      else if (s instanceof z.ZodDefault) s = s.def.innerType as z.ZodType;
+      else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
+      else if (s instanceof z.ZodDiscriminatedUnion) {
+        const by: string = s.def.discriminator;
+        const tag: unknown = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[by] : undefined;
+        s = (s.options as z.ZodType[]).find((o) => o instanceof z.ZodObject && (o.shape[by] as z.ZodLiteral | undefined)?.values.has(tag as never));
+        if (!s) return null;
+      } else break;
+    }
+    if (k === path.length) return s instanceof z.ZodObject ? Object.keys(s.shape) : null;
+    const key = path[k]!;
+    if (s instanceof z.ZodObject) s = s.shape[key as string] as z.ZodType | undefined;
+    else if (s instanceof z.ZodRecord) s = s.def.valueType as z.ZodType;
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else return null;
+    if (!s) return null;
+    v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  }
+}
 
 /**
  * One line per schema issue of `input`: the path (`root` for the top), the value there
@@ -172,12 +201,13 @@ const KIND_NAMES: Record<string, string> = {
  * @example
  * issueLines({ seed: -1 }, issues, "(the scenario)"); // ['seed: -1 is not allowed; Too small: expected number to be >=0', ...]
  */
-export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], root: string): string[] {
+export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], root: string, schema?: z.ZodType): string[] {
   return issues.map((i) => {
     const path = i.path.length ? i.path.map(String).join(".") : root;
     if (i.code === "unrecognized_keys") {
       const keys = i.keys.map((k) => JSON.stringify(k)).join(", ");
-      return `${path}: ${i.keys.length === 1 ? `key ${keys} is` : `keys ${keys} are`} not allowed; expected only the keys documented for it (a misspelling?)`;
+      const allowed = schema ? allowedKeys(schema, input, i.path) : null;
+      return `${path}: ${i.keys.length === 1 ? `key ${keys} is` : `keys ${keys} are`} not allowed; expected ${allowed ? `only ${allowed.join(", ")}` : "only the keys documented for it"} (a misspelling?)`;
     }
     let allowed = i.message;
     if (i.code === "invalid_type") allowed = `expected ${KIND_NAMES[i.expected] ?? i.expected}`;
@@ -196,7 +226,7 @@ export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], 
 /** Validates a scenario (parsed JSON); throws ScenarioError naming each bad path, value and what is allowed. */
 export function parseScenario(input: unknown): Scenario {
   const r = ScenarioSchema.safeParse(input);
-  if (!r.success) throw new ScenarioError(issueLines(input, r.error.issues, "(the scenario)"));
+  if (!r.success) throw new ScenarioError(issueLines(input, r.error.issues, "(the scenario)", ScenarioSchema));
   const s = r.data;
   // cross-references the schema cannot see
   const tiers = new Set(s.tiers.map((t) => t.name));

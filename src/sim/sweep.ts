@@ -34,7 +34,7 @@ export interface SweepSpec {
 export function parseSweep(input: unknown): SweepSpec {
   const r = SweepSchema.safeParse(input);
   if (!r.success) {
-    throw new ScenarioError(issueLines(input, r.error.issues, "(the sweep)"));
+    throw new ScenarioError(issueLines(input, r.error.issues, "(the sweep)", SweepSchema));
   }
   let grid;
   try {
