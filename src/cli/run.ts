@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runPaper, type PaperSize } from "../sim/paper.js";
-import { parseScenario, runScenario, ScenarioError, type ScenarioReport } from "../sim/scenario.js";
+import { cpuLabel, parseScenario, runScenario, ScenarioError, type ScenarioReport } from "../sim/scenario.js";
 import { runIsoUnik, formatIsoUnik } from "./iso-unik.js";
 import { formatScenario, runDefaultScenario, SCENARIO_DEFAULTS } from "./default-scenario.js";
 import { isoUnikSections, isoUnikTrace, paperCsv, paperHtml, paperText, paperTrace } from "../report/paper.js";
@@ -47,7 +47,7 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
   const text = formatTable(header, rows.map((row) => row.map((v) => (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(5)) : String(v)))), ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"]);
   const html = htmlReport({
     title: `unimmu: ${r.scenario}`,
-    subtitle: `seed ${r.seed}, cpu ${r.cpu}, line cache ${r.lineCache}${r.lineSampling ? ` (1 set in ${r.lineSampling} sampled: line counts estimated)` : ""}`,
+    subtitle: `seed ${r.seed}, cpu ${cpuLabel(r.cpu)}, line cache ${r.lineCache}${r.lineSampling ? ` (1 set in ${r.lineSampling} sampled: line counts estimated)` : ""}`,
     sections: [
       {
         title: "TLB miss rate",

@@ -7,7 +7,7 @@
  * const core = await WasmCore.create(cfg);
  */
 import type { CoreConfig, TierRange } from "./types.js";
-import { cpuPreset, isCpuName, CPU_NAMES, type CpuName } from "../cost/cpus.js";
+import { cpuPreset, isCpuName, CPU_NAMES, type CpuName, type CpuPreset } from "../cost/cpus.js";
 
 export const MODEL_NAMES = ["skylake-lru", "default"] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -15,8 +15,8 @@ export type ModelName = (typeof MODEL_NAMES)[number];
 export interface ModelOptions {
   /** Page size of the conformance model (and of the flat VM of traces). */
   policy?: "4k" | "2m";
-  /** CPU preset of the default model (the conformance model is always Skylake). */
-  cpu?: CpuName;
+  /** CPU of the default model: a preset's name or a whole preset (`resolveCpu`); the conformance model is always Skylake. */
+  cpu?: CpuName | CpuPreset;
   pcpus?: number;
   vcpus?: number;
   vms?: number;
@@ -34,11 +34,11 @@ export function isModelName(x: unknown): x is ModelName {
 
 export function modelConfig(model: ModelName, o: ModelOptions = {}): CoreConfig {
   if (!isModelName(model)) throw new RangeError(`model: ${JSON.stringify(model)} is not allowed; expected one of ${MODEL_NAMES.join(", ")}`);
-  const cpuName = o.cpu ?? "skylake";
-  if (!isCpuName(cpuName)) throw new RangeError(`cpu: ${JSON.stringify(cpuName)} is not allowed; expected one of ${CPU_NAMES.join(", ")}`);
+  const given = o.cpu ?? "skylake";
+  if (typeof given !== "object" && !isCpuName(given)) throw new RangeError(`cpu: ${JSON.stringify(given)} is not allowed; expected one of ${CPU_NAMES.join(", ")}, or a preset`);
   const conformance = model === "skylake-lru";
   // REFERENCE.md section 9: the Skylake geometry with page-walk caches and nested TLB off.
-  const cpu = cpuPreset(conformance ? "skylake" : cpuName);
+  const cpu = conformance ? cpuPreset("skylake") : typeof given === "object" ? given : cpuPreset(given);
   return {
     model: conformance ? "conformance" : "full",
     policy: o.policy ?? "4k",

@@ -7,9 +7,9 @@
  * Without `base` the object must be complete. Errors name the field path, the value and
  * what is allowed, for every problem at once:
  *
- *   cpu.tlb.stlb.ways = 7: must divide entries (1536)
- *   cpu.costs.wrpkru = -1: an integer >= 0 (cycles)
- *   cpu.tlb.stlb2 = {...}: unknown field; allowed fields: itlb4k, itlb2m, ...
+ *   cpu.tlb.stlb.ways: 7 is not allowed; must divide entries (1536)
+ *   cpu.costs.wrpkru: -1 is not allowed; an integer >= 0 (cycles)
+ *   cpu.tlb.stlb2: {...} is not allowed; unknown field; allowed fields: itlb4k, itlb2m, ...
  */
 
 import { z } from "zod";
@@ -37,11 +37,13 @@ export class PresetError extends Error {
   }
 }
 
+/** One line of an issue, as every error of the project reads: the path, the value, what is allowed. */
 export function formatIssue(i: PresetIssue): string {
-  return `${i.path} = ${formatValue(i.value)}: ${i.allowed}`;
+  return `${i.path}: ${i.value === undefined ? "missing" : `${formatValue(i.value)} is not allowed`}; ${i.allowed}`;
 }
 
-function formatValue(v: unknown): string {
+/** A value as an error shows it: its JSON, cut short when long (a whole section would drown the message). */
+export function formatValue(v: unknown): string {
   if (v === undefined) return "(missing)";
   if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
   let s: string;

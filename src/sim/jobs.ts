@@ -19,7 +19,6 @@ import { vmStats, type BySize } from "./stats.js";
 import { runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
 import { runMemaslap, runYcsb, type MemaslapRunOptions, type YcsbRunOptions, type WorkloadRunResult } from "../workloads/drivers.js";
 import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
-import type { CpuName } from "../cost/cpus.js";
 import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
 import { GuestOutOfMemory } from "../guest/guest.js";
 import { OutOfMemoryError } from "../host/hypervisor.js";
@@ -41,7 +40,7 @@ export interface ConfigSpec {
 
 export interface Job {
   seed: number;
-  cpu?: CpuName;
+  cpu?: SimulatorOptions["cpu"];
   tiers: TierConfig[];
   config: ConfigSpec;
   workload: WorkloadSpec;

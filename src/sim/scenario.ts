@@ -10,7 +10,8 @@
  * report.results["ycsb-a"].ucat.throughputOpsPerSecond;
  */
 import { z } from "zod";
-import { CPU_NAMES, cpuPreset, type CpuName } from "../cost/cpus.js";
+import { CPU_NAMES, type CpuPreset } from "../cost/cpus.js";
+import { formatIssue, formatValue, PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
 import { TIER_NAMES } from "../cost/tiers.js";
 import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
@@ -34,7 +35,9 @@ const Size = z.union([
     }),
 ]);
 
-const Tier = z.object({ name: z.string().min(1), preset: z.enum(TIER_NAMES), capacity: Size }).strict();
+/** A preset's name, or an object of overrides on a `base` preset (src/cost/schema.ts resolves and checks it). */
+const Overrides = z.record(z.string(), z.unknown());
+const Tier = z.object({ name: z.string().min(1), preset: z.union([z.enum(TIER_NAMES), Overrides]), capacity: Size }).strict();
 
 const Config = z
   .object({
@@ -101,7 +104,7 @@ export const ScenarioSchema = z
     schema: z.literal(SCENARIO_SCHEMA).optional(),
     name: z.string().default("scenario"),
     seed: z.number().int().min(0).max(0xffffffff).default(1),
-    cpu: z.enum(CPU_NAMES).default("skylake"),
+    cpu: z.union([z.enum(CPU_NAMES), Overrides]).default("skylake"),
     tiers: z.array(Tier).min(1),
     configs: z.record(z.string().min(1), Config).refine((r) => Object.keys(r).length > 0, "at least one configuration"),
     workloads: z.record(z.string().min(1), Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
@@ -125,14 +128,19 @@ export const ScenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    const g = cpuPreset(s.cpu).lineCache;
+    let g: CpuPreset["lineCache"];
+    try {
+      g = resolveCpu(s.cpu).lineCache;
+    } catch {
+      return; // parseScenario reports the CPU's own problems
+    }
     const sets = s.lineCache === "off" ? 0 : g.entries / g.ways;
     // (a value that is no power of two has its own message above)
     if (!isLineSampling(s.lineSampling, sets) && (s.lineSampling & (s.lineSampling - 1)) === 0) {
       ctx.addIssue({
         code: "custom",
         path: ["lineSampling"],
-        message: s.lineCache === "off" ? "sampling needs a line cache (lineCache is off)" : `at most the line cache's ${sets} sets (cpu ${s.cpu})`,
+        message: s.lineCache === "off" ? "sampling needs a line cache (lineCache is off)" : `at most the line cache's ${sets} sets (cpu ${cpuLabel(s.cpu)})`,
       });
     }
     if (s.lineThread && s.lineCache === "off") {
@@ -141,6 +149,18 @@ export const ScenarioSchema = z
   });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
+
+/**
+ * How reports name a scenario's CPU: its preset's name, or the base of its overrides.
+ *
+ * @example
+ * cpuLabel("zen4");                                  // "zen4"
+ * cpuLabel({ base: "skylake", frequencyHz: 2.1e9 }); // "skylake with overrides"
+ */
+export function cpuLabel(cpu: Scenario["cpu"]): string {
+  if (typeof cpu === "string") return cpu;
+  return typeof cpu.base === "string" ? `${cpu.base} with overrides` : "a preset of its own";
+}
 
 export class ScenarioError extends Error {
   constructor(readonly issues: string[]) {
@@ -155,11 +175,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** A value as an error shows it: its JSON, cut short when long (a whole section would drown the message). */
-function shown(value: unknown): string {
-  const j = JSON.stringify(value) ?? String(value);
-  return j.length > 60 ? `${j.slice(0, 57)}...` : j;
-}
 
 const KIND_NAMES: Record<string, string> = {
   array: "an array", object: "an object", record: "an object", string: "a string", number: "a number", int: "an integer", boolean: "true or false",
@@ -199,7 +214,7 @@ function allowedKeys(schema: z.ZodType, input: unknown, path: readonly PropertyK
  * (or "missing") and what is allowed.
  *
  * @example
- * issueLines({ seed: -1 }, issues, "(the scenario)"); // ['seed: -1 is not allowed; Too small: expected number to be >=0', ...]
+ * issueLines({ seed: -1 }, issues, "(the scenario)"); // ['seed: -1 is not allowed; expected a number >= 0', ...]
  */
 export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], root: string, schema?: z.ZodType): string[] {
   return issues.map((i) => {
@@ -211,15 +226,14 @@ export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], 
     }
     let allowed = i.message;
     if (i.code === "invalid_type") allowed = `expected ${KIND_NAMES[i.expected] ?? i.expected}`;
-    else if (i.code === "invalid_value") allowed = `expected ${i.values.length === 1 ? shown(i.values[0]) : `one of ${i.values.map(shown).join(", ")}`}`;
+    else if (i.code === "invalid_value") allowed = `expected ${i.values.length === 1 ? formatValue(i.values[0]) : `one of ${i.values.map(formatValue).join(", ")}`}`;
     else if (i.code === "too_small" || i.code === "too_big") {
       const bound = `${i.code === "too_small" ? ">" : "<"}${i.inclusive ? "=" : ""} ${i.code === "too_small" ? i.minimum : i.maximum}`;
       if (i.origin === "number" || i.origin === "int") allowed = `expected a number ${bound}`;
       else if (i.origin === "array") allowed = `expected a list of ${bound} entries`;
       else if (i.origin === "string") allowed = `expected a string of ${bound} characters`;
     }
-    const value = valueAt(input, i.path);
-    return `${path}: ${value === undefined ? "missing" : `${shown(value)} is not allowed`}; ${allowed}`;
+    return formatIssue({ path, value: valueAt(input, i.path), allowed });
   });
 }
 
@@ -231,6 +245,17 @@ export function parseScenario(input: unknown): Scenario {
   // cross-references the schema cannot see
   const tiers = new Set(s.tiers.map((t) => t.name));
   const problems: string[] = [];
+  // the presets: a name, or overrides on a base, each field checked (src/cost/schema.ts)
+  const presetProblems = (f: () => unknown): void => {
+    try {
+      f();
+    } catch (e) {
+      if (!(e instanceof PresetError)) throw e;
+      problems.push(...e.issues.map(formatIssue));
+    }
+  };
+  presetProblems(() => resolveCpu(s.cpu, "cpu"));
+  s.tiers.forEach((t, i) => presetProblems(() => resolveTier(t.preset, `tiers.${i}.preset`)));
   if (tiers.size !== s.tiers.length) problems.push(`tiers: names must be distinct; got ${s.tiers.map((t) => t.name).join(", ")}`);
   for (const [name, c] of Object.entries(s.configs)) {
     c.nodes.forEach((n, i) => {
@@ -262,8 +287,8 @@ export function scenarioJobs(s: Scenario): Job[] {
       };
       jobs.push({
         seed: s.seed,
-        cpu: s.cpu as CpuName,
-        tiers: s.tiers,
+        cpu: resolveCpu(s.cpu),
+        tiers: s.tiers.map((t) => ({ ...t, preset: resolveTier(t.preset) })),
         config,
         workload: { name: wname, ...w } as WorkloadSpec,
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],
@@ -280,7 +305,8 @@ export interface ScenarioReport {
   schema: typeof REPORT_SCHEMA;
   scenario: string;
   seed: number;
-  cpu: string;
+  /** The CPU as the scenario gives it: a preset's name, or overrides on a base. */
+  cpu: Scenario["cpu"];
   tiers: Scenario["tiers"];
   /** What the core's line cache modelled. */
   lineCache: LineCacheMode;

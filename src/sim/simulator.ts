@@ -23,22 +23,27 @@ import { HostMemory } from "../host/memory.js";
 import { FirstTouch } from "../host/first-touch.js";
 import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
-import { cpuPreset, isCpuName, CPU_NAMES, type CpuName, type CpuPreset } from "../cost/cpus.js";
-import { tierPreset, isTierName, TIER_NAMES, type TierName, type TierPreset } from "../cost/tiers.js";
+import type { CpuName, CpuPreset } from "../cost/cpus.js";
+import type { TierName, TierPreset } from "../cost/tiers.js";
+import { PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
 import { Vm, type VmOptions } from "./vm.js";
 import type { RequestWriter } from "../core/wasm.js";
 
 export interface TierConfig {
   /** Name the guest and the reports use (e.g. "dram", "nvm"). */
   name: string;
-  /** Cost preset (src/cost/tiers.ts). */
-  preset: TierName;
+  /**
+   * Cost preset (src/cost/tiers.ts): a name, or an object of overrides on a `base` preset
+   * (or a whole preset), as `resolveTier` takes it: `{ base: "optane", loadRandomNs: 350 }`.
+   */
+  preset: TierName | TierPreset | Record<string, unknown>;
   capacity: number;
 }
 
 export interface SimulatorOptions {
   tiers: TierConfig[];
-  cpu?: CpuName;
+  /** CPU preset (src/cost/cpus.ts): a name, or overrides on a `base` preset as `resolveCpu` takes them. Default "skylake". */
+  cpu?: CpuName | CpuPreset | Record<string, unknown>;
   /** Physical CPUs (TLB sets); VM v's vCPU runs on pCPU v mod pcpus. Default 1. */
   pcpus?: number;
   /** Most VMs and vCPUs the core holds. Defaults 64 and 4 vCPUs per VM. */
@@ -105,9 +110,11 @@ export class Simulator {
     readonly core: WasmCore,
     readonly host: HostMemory,
     readonly options: SimulatorOptions,
+    cpu: CpuPreset,
+    tierPresets: TierPreset[],
   ) {
-    this.cpu = cpuPreset(options.cpu ?? "skylake");
-    this.tierPresets = Object.fromEntries(options.tiers.map((t) => [t.name, tierPreset(t.preset)]));
+    this.cpu = cpu;
+    this.tierPresets = Object.fromEntries(options.tiers.map((t, i) => [t.name, tierPresets[i]!]));
     this.writer = core.writer();
     this.batch = core.capacity;
   }
@@ -118,9 +125,9 @@ export class Simulator {
     }
     options.tiers.forEach((t, i) => {
       if (typeof t.name !== "string" || !t.name) throw new RangeError(`tiers[${i}].name: ${JSON.stringify(t.name)} is not allowed; expected a non-empty string`);
-      if (!isTierName(t.preset)) throw new RangeError(`tiers[${i}].preset: ${JSON.stringify(t.preset)} is not allowed; expected one of ${TIER_NAMES.join(", ")}`);
     });
-    if (options.cpu !== undefined && !isCpuName(options.cpu)) throw new RangeError(`cpu: ${JSON.stringify(options.cpu)} is not allowed; expected one of ${CPU_NAMES.join(", ")}`);
+    const tierPresets = options.tiers.map((t, i) => preset(() => resolveTier(t.preset, `tiers[${i}].preset`)));
+    const cpu = preset(() => resolveCpu(options.cpu ?? "skylake", "cpu"));
     const lineCache = options.lineCache ?? "all";
     if (!LINE_CACHE_MODES.includes(lineCache)) {
       throw new RangeError(`lineCache: ${JSON.stringify(lineCache)} is not allowed; expected one of ${LINE_CACHE_MODES.join(", ")}`);
@@ -128,7 +135,7 @@ export class Simulator {
     const host = new HostMemory(options.tiers.map((t) => ({ name: t.name, capacity: t.capacity })));
     const maxVms = options.maxVms ?? 64;
     const cfg = modelConfig("default", {
-      cpu: options.cpu,
+      cpu,
       pcpus: options.pcpus ?? 1,
       vms: maxVms,
       vcpus: options.maxVcpus ?? maxVms * 4,
@@ -147,7 +154,7 @@ export class Simulator {
       { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 14, ...(options.lineThread ? { lineThread: true } : {}) },
       options.load,
     );
-    return new Simulator(core, host, options);
+    return new Simulator(core, host, options, cpu, tierPresets);
   }
 
   /**
@@ -348,3 +355,13 @@ export class Simulator {
 
 export { READ, WRITE, FETCH };
 export type { PageSizeCode };
+
+/** A preset resolved by `f`; a bad one is a RangeError naming each bad field (the CLI's one-line errors). */
+function preset<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof PresetError) throw new RangeError(e.message.replace(/\n/g, "; "));
+    throw e;
+  }
+}

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../../src/report/csv.js";
-import { cli } from "./helpers.js";
+import { cli, cliJson } from "./helpers.js";
 
 const work = mkdtempSync(join(tmpdir(), "unimmu-scenario-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -183,5 +183,43 @@ describe("unimmu sweep", () => {
     const r = cli(["sweep", scenarioFile({ base: SMALL, grid: { "configs.ucat.pages": [1] } }, "badsweep.json")]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/grid path configs\.ucat\.pages: "pages" does not exist in configs\.ucat; it has policy, nodes/);
+  });
+});
+
+describe("presets in a scenario file: a name, or overrides on a base (docs/parameters.md)", () => {
+  const base = {
+    seed: 3,
+    tiers: [
+      { name: "dram", preset: "dram", capacity: "8GiB" },
+      { name: "nvm", preset: "optane", capacity: "16GiB" },
+    ],
+    configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "256MiB" }, { tier: "nvm", bytes: "512MiB" }] } },
+    workloads: { "ycsb-c": { type: "ycsb", workload: "c", options: { recordCount: 3000, operationCount: 20000 } } },
+  };
+  const run = (s: object): { cpu: unknown; results: Record<string, Record<string, Record<string, number>>> } =>
+    cliJson(["run", scenarioFile(s, `presets-${Math.random().toString(36).slice(2)}.json`), "--json", "--threads", "1"]) as never;
+
+  it("overrides on a base change what they touch, and nothing else; the report keeps them as given", () => {
+    const named = run({ ...base, cpu: "skylake" }).results["ycsb-c"]!.osv!;
+    const same = run({ ...base, cpu: { base: "skylake" } });
+    expect(same.cpu).toEqual({ base: "skylake" });
+    expect(same.results["ycsb-c"]!.osv).toEqual(named);
+    // a 4x larger STLB misses less; the workload is the same
+    const big = run({ ...base, cpu: { base: "skylake", tlb: { stlb: { entries: 6144, ways: 12 } } } }).results["ycsb-c"]!.osv!;
+    expect(big.requests).toBe(named.requests);
+    expect(big.stlbMisses).toBeLessThan(named.stlbMisses!);
+    // a slower tier costs cycles but changes no count
+    const slow = run({ ...base, tiers: [{ name: "dram", preset: { base: "dram", loadRandomNs: 500 }, capacity: "8GiB" }, base.tiers[1]] }).results["ycsb-c"]!.osv!;
+    expect(slow.walkRefs).toBe(named.walkRefs);
+    expect(slow.throughputOpsPerSecond).toBeLessThan(named.throughputOpsPerSecond!);
+  });
+
+  it("a bad override is a one-line error naming each field, and nothing runs", () => {
+    const r = cli(["run", scenarioFile({ ...base, cpu: { base: "skylake", frequencyHz: -1 }, tiers: [{ name: "dram", preset: { base: "dram", speed: 3 }, capacity: "8GiB" }, base.tiers[1]] }, "bad-presets.json")]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/cpu\.frequencyHz: -1 is not allowed; an integer >= 1 \(Hz\)/);
+    expect(r.stderr).toMatch(/tiers\.0\.preset\.speed: 3 is not allowed; unknown field; allowed fields: name, label, kind, loadRandomNs/);
   });
 });

@@ -106,9 +106,9 @@ describe("resolveCpu", () => {
     const paths = err!.issues.map((i) => i.path).sort();
     expect(paths).toEqual(["cpu.costs.bogus", "cpu.costs.wrpkru", "cpu.frequencyHz", "cpu.latency.stlbHit"]);
     expect(err!.message.split("\n")).toHaveLength(4);
-    expect(err!.message).toContain('cpu.latency.stlbHit = "9": an integer >= 0 (cycles)');
-    expect(err!.message).toContain("cpu.costs.wrpkru = -1: an integer >= 0 (cycles)");
-    expect(err!.message).toContain("cpu.frequencyHz = 0: an integer >= 1 (Hz)");
+    expect(err!.message).toContain('cpu.latency.stlbHit: "9" is not allowed; an integer >= 0 (cycles)');
+    expect(err!.message).toContain("cpu.costs.wrpkru: -1 is not allowed; an integer >= 0 (cycles)");
+    expect(err!.message).toContain("cpu.frequencyHz: 0 is not allowed; an integer >= 1 (Hz)");
   });
 
   it("an incomplete object without base names the missing fields", () => {
