@@ -53,3 +53,25 @@ describe("the README's examples", () => {
     expect(await run(true)).toEqual(await run(false));
   });
 });
+
+describe("the README's sweep file", () => {
+  it("parses, and over the STLB's size gives no more misses the larger it is on osv; next to none on ucat", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { parseSweep, runSweep } = await import("../../src/sim/sweep.js");
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const block = /```json\n([\s\S]*?)```/.exec(readme)![1]!;
+    const file = JSON.parse(block) as { base: { workloads: Record<string, { options: Record<string, number> }> }; grid: Record<string, unknown[]> };
+    // the same grid over a smaller workload, to keep the test short
+    file.base.workloads["ycsb-c"]!.options = { recordCount: 2000, operationCount: 10000 };
+    const r = await runSweep(parseSweep(file), { threads: 1 });
+    expect(r.sweep).toMatchObject({ cells: 8, jobs: 8, failed: 0 });
+    const rate = (policy: string): number[] =>
+      r.rows.filter((x) => "result" in x && x.params["configs.vm.policy"] === policy).map((x) => ("result" in x ? x.result.tlbMissRate : NaN));
+    const osv = rate("osv");
+    expect(osv).toHaveLength(4);
+    for (let i = 1; i < osv.length; i++) expect(osv[i]!).toBeLessThanOrEqual(osv[i - 1]!);
+    expect(osv[3]!).toBeLessThan(osv[0]! / 2);
+    for (const x of rate("ucat")) expect(x).toBeLessThan(0.001);
+  });
+});
