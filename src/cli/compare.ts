@@ -182,7 +182,8 @@ export async function runCompare(names: string[], o: CompareOptions = {}): Promi
   const seed = o.seed ?? COMPARE_DEFAULTS.seed;
   const results = await runJobs(names.map((n) => compareJob(n, w.spec, seed)), { threads: o.threads, cores: o.cores, onProgress: o.onProgress });
   const configs: Record<string, CompareEntry> = {};
-  names.forEach((n, i) => (configs[n] = { ...results[i]!, description: COMPARE_CONFIGS[n]!.description } as CompareEntry));
+  // each job's configuration carries its description, so its result does
+  names.forEach((n, i) => (configs[n] = results[i] as CompareEntry));
   return { schema: REPORT_SCHEMA, workload: w.name, ...(w.size ? { size: w.size } : {}), seed, configs };
 }
 

@@ -28,7 +28,8 @@ export interface PresetIssue {
   allowed: string;
 }
 
-export class PresetError extends Error {
+/** Bad preset input: a RangeError (a bad argument, as the CLI and the worker pool treat it) with every issue. */
+export class PresetError extends RangeError {
   readonly issues: readonly PresetIssue[];
   constructor(issues: PresetIssue[]) {
     super(issues.map(formatIssue).join("\n"));

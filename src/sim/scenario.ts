@@ -175,7 +175,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-
 const KIND_NAMES: Record<string, string> = {
   array: "an array", object: "an object", record: "an object", string: "a string", number: "a number", int: "an integer", boolean: "true or false",
   nonoptional: "a value",
@@ -274,6 +273,9 @@ export function parseScenario(input: unknown): Scenario {
 
 /** The jobs of a scenario: every workload on every configuration, workload-major. */
 export function scenarioJobs(s: Scenario): Job[] {
+  // the presets once, whole (the jobs go to worker threads as plain data)
+  const cpu = resolveCpu(s.cpu);
+  const tiers = s.tiers.map((t) => ({ ...t, preset: resolveTier(t.preset) }));
   const jobs: Job[] = [];
   for (const [wname, w] of Object.entries(s.workloads)) {
     for (const [cname, c] of Object.entries(s.configs)) {
@@ -287,8 +289,8 @@ export function scenarioJobs(s: Scenario): Job[] {
       };
       jobs.push({
         seed: s.seed,
-        cpu: resolveCpu(s.cpu),
-        tiers: s.tiers.map((t) => ({ ...t, preset: resolveTier(t.preset) })),
+        cpu,
+        tiers,
         config,
         workload: { name: wname, ...w } as WorkloadSpec,
         computeCyclesPerOp: s.computeCyclesPerOp?.[w.type],

@@ -25,7 +25,7 @@ import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
 import type { CpuName, CpuPreset } from "../cost/cpus.js";
 import type { TierName, TierPreset } from "../cost/tiers.js";
-import { PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
+import { resolveCpu, resolveTier } from "../cost/schema.js";
 import { Vm, type VmOptions } from "./vm.js";
 import type { RequestWriter } from "../core/wasm.js";
 
@@ -126,8 +126,8 @@ export class Simulator {
     options.tiers.forEach((t, i) => {
       if (typeof t.name !== "string" || !t.name) throw new RangeError(`tiers[${i}].name: ${JSON.stringify(t.name)} is not allowed; expected a non-empty string`);
     });
-    const tierPresets = options.tiers.map((t, i) => preset(() => resolveTier(t.preset, `tiers[${i}].preset`)));
-    const cpu = preset(() => resolveCpu(options.cpu ?? "skylake", "cpu"));
+    const tierPresets = options.tiers.map((t, i) => resolveTier(t.preset, `tiers[${i}].preset`));
+    const cpu = resolveCpu(options.cpu ?? "skylake", "cpu");
     const lineCache = options.lineCache ?? "all";
     if (!LINE_CACHE_MODES.includes(lineCache)) {
       throw new RangeError(`lineCache: ${JSON.stringify(lineCache)} is not allowed; expected one of ${LINE_CACHE_MODES.join(", ")}`);
@@ -356,12 +356,3 @@ export class Simulator {
 export { READ, WRITE, FETCH };
 export type { PageSizeCode };
 
-/** A preset resolved by `f`; a bad one is a RangeError naming each bad field (the CLI's one-line errors). */
-function preset<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof PresetError) throw new RangeError(e.message.replace(/\n/g, "; "));
-    throw e;
-  }
-}
