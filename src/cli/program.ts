@@ -54,6 +54,29 @@ function intOption(min: number, max: number): (value: string) => number {
 
 export { traceJson, traceText } from "./trace.js";
 
+/** Which scenarios of `unimmu run` each of its scenario-specific options applies to ("file": a scenario file). */
+const RUN_OPTION_SCENARIOS: Record<string, readonly string[]> = {
+  size: ["paper"],
+  requests: ["translation"],
+  pages: ["translation"],
+  threads: ["paper", "file"],
+};
+
+/**
+ * The usage error for an option given on the command line (`given`) that the scenario
+ * does not use (it would be ignored, and the run not be the one asked for), or null.
+ */
+function misplacedRunOption(scenario: string, given: (name: string) => boolean): string | null {
+  const kind = ["paper", "iso-unik", "translation"].includes(scenario) ? scenario : "file";
+  const label = (k: string): string => (k === "file" ? "a scenario file" : k);
+  for (const [name, where] of Object.entries(RUN_OPTION_SCENARIOS)) {
+    if (given(name) && !where.includes(kind)) {
+      return `option '--${name}' applies to ${where.map(label).join(" and ")}, not ${kind === "file" ? `a scenario file (${scenario})` : kind}`;
+    }
+  }
+  return null;
+}
+
 /**
  * Builds the command tree. Actions write through `io`; errors propagate to `runCli`.
  *
@@ -90,7 +113,9 @@ export function buildProgram(io: CliIo): Command {
     .option("--requests <n>", "translation: requests to run", intOption(...SCENARIO_LIMITS.requests), SCENARIO_DEFAULTS.requests)
     .option("--pages <n>", "translation: 4 KiB pages in the data working set (10% of them hot)", intOption(...SCENARIO_LIMITS.pages), SCENARIO_DEFAULTS.pages)
     .exitOverride()
-    .action(async (scenario: string, o: RunOptions) => {
+    .action(async (scenario: string, o: RunOptions, cmd: Command) => {
+      const misplaced = misplacedRunOption(scenario, (name) => cmd.getOptionValueSource(name) === "cli");
+      if (misplaced) cmd.error(`error: ${misplaced}`);
       await runScenarioCommand(scenario, o, io);
     });
 

@@ -24,6 +24,8 @@ import {
   type TracePolicy,
 } from "../workloads/trace/replay.js";
 import { TRACE_VM_DEFAULTS, TRACE_VM_MAX_NODE, type TraceVmMemory } from "../workloads/trace/replay-vm.js";
+import { TraceError } from "../workloads/trace/lackey-parse.js";
+import { cpuPreset } from "../cost/cpus.js";
 import type { CliIo } from "./program.js";
 
 const UNITS: Record<string, number> = { b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40 };
@@ -59,6 +61,28 @@ function powerOfTwoOption(value: string): number {
     throw new InvalidArgumentError("Expected a power of two (1, 2, 4, ...), at most the line cache's sets.");
   }
   return n;
+}
+
+/**
+ * A replay that found no records: the file is no trace of the format read (any text
+ * reads as lackey lines that are not records, which lackey's reader ignores as it
+ * ignores valgrind's own), or every record was bad and skipped. Its table of zeros
+ * would pass for a result.
+ */
+function checkHasRecords(file: string, r: ReplayResult, skipped: boolean): void {
+  const t = r.totals;
+  if (t.records > 0) return;
+  const bad = r.format === "lackey" ? r.totals.skipped + r.totals.outOfRange : r.totals.skipped;
+  if (skipped && bad > 0) throw new TraceError(`trace ${file}: no records left: all ${groupDigits(bad)} were bad and skipped (--skip-bad-lines)`, { file });
+  if (r.format === "lackey") {
+    const lines = r.totals.lines;
+    throw new TraceError(
+      `trace ${file}: no lackey records in ${lines === 0 ? "an empty file" : `its ${groupDigits(lines)} lines (all ignored)`}; expected lines such as " L 1ffefff8e0,8" ` +
+        "(valgrind --tool=lackey --trace-mem=yes), or --format champsim for a ChampSim trace",
+      { file },
+    );
+  }
+  throw new TraceError(`trace ${file}: no ChampSim records (an empty ${r.compression === "none" ? "file" : `${r.compression} stream`}); expected 64-byte records`, { file });
 }
 
 /** Shows a progress bar on a terminal once a replay has run for a second. */
@@ -265,6 +289,12 @@ export function registerTrace(program: Command, io: CliIo): void {
         if (!vm && o.lineSampling !== undefined && o.lineSampling !== 1) {
           cmd.error(`error: option '--line-sampling' samples an OSv or UCat VM's line cache; it applies to --policy osv and ucat, not ${o.policy}`);
         }
+        if (vm && o.lineSampling !== undefined) {
+          const { entries, ways } = cpuPreset(TRACE_VM_DEFAULTS.cpu).lineCache;
+          if (o.lineSampling > entries / ways) {
+            cmd.error(`error: option '--line-sampling <k>' argument '${o.lineSampling}' is invalid. Expected a power of two from 1 to ${entries / ways}, the line cache's sets (cpu ${TRACE_VM_DEFAULTS.cpu}).`);
+          }
+        }
         if (!vm && o.lineThread) {
           cmd.error(`error: option '--line-thread' runs an OSv or UCat VM's line cache on a thread; it applies to --policy osv and ucat, not ${o.policy}`);
         }
@@ -283,6 +313,7 @@ export function registerTrace(program: Command, io: CliIo): void {
         } finally {
           progress.stop();
         }
+        checkHasRecords(file, r, skip);
         io.out(o.json ? `${JSON.stringify(traceJson(r, skip))}\n` : `${traceText(file, r, skip)}\n`);
       },
     );

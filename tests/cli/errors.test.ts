@@ -62,7 +62,32 @@ describe("trace errors", () => {
   });
 });
 
+describe("a trace with no records is an error, not a table of zeros", () => {
+  it("text that is no lackey trace, an empty file, records all skipped", () => {
+    writeFileSync(tmp("notes.txt"), "# notes\nnot a trace\n\n");
+    fails(["trace", tmp("notes.txt")], 1, /notes\.txt: no lackey records in its 3 lines \(all ignored\); expected lines such as " L 1ffefff8e0,8"/);
+    writeFileSync(tmp("empty.lackey"), "");
+    fails(["trace", tmp("empty.lackey")], 1, /empty\.lackey: no lackey records in an empty file/);
+    writeFileSync(tmp("empty.champsim"), "");
+    fails(["trace", tmp("empty.champsim")], 1, /empty\.champsim: no ChampSim records \(an empty file\)/);
+    writeFileSync(tmp("allbad.lackey"), " L zz,8\n S qq,4\n");
+    fails(["trace", tmp("allbad.lackey"), "--skip-bad-lines"], 1, /allbad\.lackey: no records left: all 2 were bad and skipped/);
+  });
+});
+
 describe("usage errors name the option, the value and what is allowed", () => {
+  it("run's options that the scenario does not use", () => {
+    writeFileSync(tmp("tiny.json"), JSON.stringify({
+      tiers: [{ name: "dram", preset: "dram", capacity: "1GiB" }],
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "64MiB" }] } },
+      workloads: { kv: { type: "kv", options: { items: 10, reads: 10 } } },
+    }));
+    fails(["run", tmp("tiny.json"), "--size", "quick"], 2, /option '--size' applies to paper, not a scenario file \(.*tiny\.json\)/);
+    fails(["run", "iso-unik", "--pages", "3"], 2, /option '--pages' applies to translation, not iso-unik/);
+    fails(["run", "translation", "--threads", "2"], 2, /option '--threads' applies to paper and a scenario file, not translation/);
+    fails(["run", "iso-unik", "--size", "quick"], 2, /option '--size' applies to paper, not iso-unik/);
+  });
+
   it("--model", () => {
     fails(["trace", tmp("good.lackey"), "--model", "haswell"], 2, /--model.*'haswell'.*skylake-lru, default/);
   });
@@ -108,6 +133,16 @@ describe("--out names the option and the path, before anything runs, and writes 
     fails(["sweep", tmp("sweep.json"), "--out", tmp("afile")], 1, /^unimmu: error: --out: ".*afile" is a file/);
     expect(cli(["sweep", tmp("sweep.json"), "--out", tmp("sw")]).status).toBe(0);
     expect(existsSync(join(tmp("sw"), "report.json"))).toBe(true);
+  });
+
+  it("a name too long to be made, or a file system that takes no files", () => {
+    const long = join(tmp("deep"), "a".repeat(300));
+    fails(["run", "iso-unik", "--out", long], 1, /--out: ".*" cannot be made: a name in it is longer than 255 bytes/);
+    expect(existsSync(tmp("deep"))).toBe(false);
+    // /proc lets root past a permission check, but takes no directories (Node's own mkdir would never return there)
+    if (process.platform === "linux" && process.getuid?.() === 0) {
+      fails(["run", "iso-unik", "--out", "/proc/unimmu-out"], 1, /--out: "\/proc\/unimmu-out" cannot be made: \/proc cannot be written/);
+    }
   });
 
   it("the translation scenario, which writes no reports", () => {

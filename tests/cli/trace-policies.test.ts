@@ -239,6 +239,11 @@ describe("errors: one line each", () => {
   it("a name that contradicts the content, and xz data read as lackey", () => {
     expectOneLineError(cli(["trace", tmp("binary.lackey")]), 1, /binary\.lackey: the name says a lackey trace but the content is binary .*--format champsim/);
     expectOneLineError(cli(["trace", XZ_FIXTURE, "--format", "lackey"]), 1, /xz-compressed lackey traces are not supported/);
+    // bytes that are no UTF-8 are binary, not text (a .champsim name then agrees)
+    writeFileSync(tmp("ff.lackey"), Buffer.alloc(64, 0xff));
+    expectOneLineError(cli(["trace", tmp("ff.lackey")]), 1, /ff\.lackey: the name says a lackey trace but the content is binary \(byte 0xff at offset 0/);
+    writeFileSync(tmp("utf8.txt"), "caf\u00e9 \u2014 \u{1F600}\n");
+    expectOneLineError(cli(["trace", tmp("utf8.txt")]), 1, /utf8\.txt: no lackey records in its 1 lines/);
   });
   it("options that do not go together, and bad sizes (usage)", () => {
     expectOneLineError(cli(["trace", FIXTURE, "--model", "skylake-lru", "--policy", "ucat"]), 2, /'--policy ucat' needs the full model/);
@@ -248,6 +253,6 @@ describe("errors: one line each", () => {
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "12"]), 2, /--line-sampling.*'12'.*a power of two/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "4k", "--line-sampling", "16"]), 2, /'--line-sampling' .* applies to --policy osv and ucat, not 4k/);
     expectOneLineError(cli(["trace", FIXTURE, "--policy", "2m", "--line-thread"]), 2, /'--line-thread' .* applies to --policy osv and ucat, not 2m/);
-    expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "4096"]), 1, /lineSampling: 4096 is not allowed; expected a power of two from 1 to the line cache's sets \(2048\)/);
+    expectOneLineError(cli(["trace", FIXTURE, "--policy", "osv", "--line-sampling", "4096"]), 2, /'--line-sampling <k>' argument '4096' is invalid\. Expected a power of two from 1 to 2048, the line cache's sets/);
   });
 });

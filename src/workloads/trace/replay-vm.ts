@@ -46,8 +46,8 @@ const GiB = 2 ** 30;
 export const VM_POLICY_NAMES = ["osv", "ucat"] as const;
 export type VmPolicy = (typeof VM_POLICY_NAMES)[number];
 
-/** Default guest memory: 1 GiB on the DRAM node, 3 GiB on the NVM node (as `unimmu compare`). */
-export const TRACE_VM_DEFAULTS = { dram: 1 * GiB, nvm: 3 * GiB } as const;
+/** Default guest memory: 1 GiB on the DRAM node, 3 GiB on the NVM node (as `unimmu compare`); the CPU preset the simulator defaults to. */
+export const TRACE_VM_DEFAULTS = { dram: 1 * GiB, nvm: 3 * GiB, cpu: "skylake" } as const;
 /** Largest node: the hypervisor's limit (nodes sit 1 TiB apart). */
 export const TRACE_VM_MAX_NODE = 2 ** 40;
 /** Virtual space one covering mapping spans at most (a region of the address space). */
@@ -193,7 +193,7 @@ export class TraceVm {
     const tiers: TierConfig[] = [{ name: "dram", preset: "dram", capacity: dram + eptRoom }];
     if (nvm > 0) tiers.push({ name: "nvm", preset: "optane", capacity: nvm });
     const sim = await Simulator.create({
-      tiers, maxVms: 1, maxVcpus: 4, ...(opts.lineSampling !== undefined ? { lineSampling: opts.lineSampling } : {}), ...(opts.lineThread ? { lineThread: true } : {}),
+      tiers, cpu: TRACE_VM_DEFAULTS.cpu, maxVms: 1, maxVcpus: 4, ...(opts.lineSampling !== undefined ? { lineSampling: opts.lineSampling } : {}), ...(opts.lineThread ? { lineThread: true } : {}),
     });
     const nodes = [{ tier: "dram", bytes: dram }, ...(nvm > 0 ? [{ tier: "nvm", bytes: nvm }] : [])];
     const vm = sim.createVm({ policy, nodes });
