@@ -242,6 +242,10 @@ describe("errors: one line each", () => {
     // bytes that are no UTF-8 are binary, not text (a .champsim name then agrees)
     writeFileSync(tmp("ff.lackey"), Buffer.alloc(64, 0xff));
     expectOneLineError(cli(["trace", tmp("ff.lackey")]), 1, /ff\.lackey: the name says a lackey trace but the content is binary \(byte 0xff at offset 0/);
+    writeFileSync(tmp("t.zst"), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x04, 0, 0]));
+    expectOneLineError(cli(["trace", tmp("t.zst")]), 1, /t\.zst: zstd-compressed traces are not supported/);
+    writeFileSync(tmp("twice.gz"), gzipSync(gzipSync("I  00400000,4\n")));
+    expectOneLineError(cli(["trace", tmp("twice.gz")]), 1, /twice\.gz: gzip data inside gzip data is not supported \(decompress it once with gunzip\)/);
     writeFileSync(tmp("utf8.txt"), "caf\u00e9 \u2014 \u{1F600}\n");
     expectOneLineError(cli(["trace", tmp("utf8.txt")]), 1, /utf8\.txt: no lackey records in its 1 lines/);
   });

@@ -5,8 +5,9 @@
  * The rule, in order:
  * 1. The file's first bytes. xz data (`fd 37 7a 58 5a 00`) is ChampSim: lackey traces
  *    are read plain or gzip only. bzip2 data (`BZh1`..`BZh9` then `31 41 59 26 53 59`)
- *    is an error (neither reader decodes it). gzip data (`1f 8b`) is looked into: the
- *    start of its decompressed content is what the next step reads.
+ *    is an error (neither reader decodes it), so is zstd data (`28 b5 2f fd`). gzip data
+ *    (`1f 8b`) is looked into: the start of its decompressed content is what the next
+ *    step reads (gzip again inside is an error).
  * 2. The content's first 4 KiB: binary if they hold a NUL byte or another C0 control
  *    character other than tab, LF, VT, FF, CR and ESC, which lackey's text never has and
  *    a ChampSim record always has (the top bytes of a 48-bit address are 00, empty
@@ -43,6 +44,7 @@ const GZIP_PREFIX_BYTES = 4096;
 const GZIP_MAGIC = [0x1f, 0x8b];
 const XZ_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const BZIP2_BLOCK_MAGIC = [0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
 const startsWith = (b: Uint8Array, magic: number[], at = 0): boolean =>
   b.length >= at + magic.length && magic.every((m, i) => b[at + i] === m);
@@ -107,7 +109,7 @@ export interface FormatGuess {
 
 /**
  * Tells a trace file's format by the rule above. Throws a one-line `TraceError` when the
- * file cannot be read, is bzip2, or its name and content disagree.
+ * file cannot be read, is bzip2 or zstd or gzip twice, or its name and content disagree.
  *
  * @example
  * await detectTraceFormat("ls.lackey.gz"); // { format: "lackey", reason: "text (gzip)" }
@@ -141,6 +143,9 @@ export async function detectTraceFormat(file: string): Promise<FormatGuess> {
   if (head.length >= 10 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3] >= 0x31 && head[3] <= 0x39 && startsWith(head, BZIP2_BLOCK_MAGIC, 4)) {
     throw new TraceError(`${file}: bzip2-compressed traces are not supported (decompress it with bunzip2, or recompress it with xz or gzip)`, { file });
   }
+  if (startsWith(head, ZSTD_MAGIC)) {
+    throw new TraceError(`${file}: zstd-compressed traces are not supported (decompress it with unzstd, or recompress it with xz or gzip)`, { file });
+  }
   let sample: Uint8Array | null = head.subarray(0, SAMPLE_BYTES);
   let how = "";
   if (startsWith(head, GZIP_MAGIC)) {
@@ -151,6 +156,9 @@ export async function detectTraceFormat(file: string): Promise<FormatGuess> {
     } catch {
       sample = null; // corrupt: the reader will say so
     }
+  }
+  if (sample && how && startsWith(sample, GZIP_MAGIC)) {
+    throw new TraceError(`${file}: gzip data inside gzip data is not supported (decompress it once with gunzip)`, { file });
   }
   if (!sample || sample.length === 0) {
     return { format: byName ?? "lackey", reason: byName ? `the name (${sample ? "empty content" : "undecodable gzip data"})` : "no content to tell by" };
