@@ -55,7 +55,8 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
 /**
  * `runJobs`, except that a job ending with a JobError (its configuration too small for
  * its workload) leaves that error in its place and the others run on: for sweeps that
- * look for where a configuration stops fitting. Any other error still ends them all.
+ * look for where a configuration stops fitting. Any other error still ends them all,
+ * thrown as a JobsAborted that says which job it was.
  *
  * @example
  * const out = await runJobsSettled(jobs, { threads: 2 });
@@ -63,6 +64,17 @@ export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResul
  */
 export async function runJobsSettled(all: Job[], o: PoolOptions = {}): Promise<(JobResult | JobError)[]> {
   return pooled(all, o, true);
+}
+
+/** What ends `runJobsSettled` when a job fails other than with a JobError: that error (`cause`) and the job's index in the list. */
+export class JobsAborted extends Error {
+  constructor(
+    readonly job: number,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = "JobsAborted";
+  }
 }
 
 /** Runs `all` in job order's results; with `settle`, JobErrors in their places, else the first error in job order thrown. */
@@ -75,7 +87,7 @@ async function pooled(all: Job[], o: PoolOptions, settle: boolean): Promise<(Job
   const take = (x: { ok: true; r: JobResult } | { ok: false; e: unknown }): void => {
     if (x.ok) out.push(x.r);
     else if (settle && x.e instanceof JobError) out.push(x.e);
-    else throw x.e;
+    else throw settle ? new JobsAborted(out.length, x.e) : x.e; // taken in job order: out.length is this job's index
   };
   if (threads === 1) {
     for (const j of jobs) {

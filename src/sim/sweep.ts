@@ -14,13 +14,14 @@ import { z } from "zod";
 import { expandGrid, GridError } from "./grid.js";
 import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, type Scenario } from "./scenario.js";
 import { JobError, type JobResult } from "./jobs.js";
-import { runJobsSettled, type PoolOptions } from "./pool.js";
+import { JobsAborted, runJobsSettled, type PoolOptions } from "./pool.js";
 
 const SweepSchema = z
   .object({
     schema: z.literal("unimmu/sweep@1").optional(),
     base: z.unknown(),
-    grid: z.record(z.string().min(1), z.array(z.unknown()).min(1)),
+    // a sweep without parameters is a run (`unimmu run`)
+    grid: z.record(z.string().min(1), z.array(z.unknown()).min(1)).refine((g) => Object.keys(g).length > 0, "expected at least one path and its values"),
   })
   .strict();
 
@@ -28,6 +29,11 @@ export interface SweepSpec {
   base: unknown;
   grid: Record<string, unknown[]>;
   cells: { index: number; params: Record<string, unknown>; scenario: Scenario }[];
+}
+
+/** A ScenarioError of `lines`, each prefixed with the cell they are about. */
+function cellError(c: { index: number; params: Record<string, unknown> }, lines: readonly string[]): ScenarioError {
+  return new ScenarioError(lines.map((m) => `grid cell ${c.index} (${JSON.stringify(c.params)}): ${m}`));
 }
 
 /** Validates a sweep file and every cell's scenario (an error names the cell and the path). */
@@ -47,7 +53,7 @@ export function parseSweep(input: unknown): SweepSpec {
     try {
       return { index: c.index, params: c.params, scenario: parseScenario(c.value) };
     } catch (e) {
-      if (e instanceof ScenarioError) throw new ScenarioError(e.issues.map((m) => `grid cell ${c.index} (${JSON.stringify(c.params)}): ${m}`));
+      if (e instanceof ScenarioError) throw cellError(c, e.issues);
       throw e;
     }
   });
@@ -77,10 +83,22 @@ export interface SweepReport {
   rows: (SweepRow | SweepFailure)[];
 }
 
-/** Runs every cell's jobs; a run that does not fit its configuration becomes a failure row and the others go on. */
+/**
+ * Runs every cell's jobs; a run that does not fit its configuration becomes a failure
+ * row and the others go on. A bad argument only a job sees (a RangeError) ends the
+ * sweep with a ScenarioError naming its cell, as parseSweep names a cell's problems.
+ */
 export async function runSweep(spec: SweepSpec, o: PoolOptions = {}): Promise<SweepReport> {
   const jobs = spec.cells.flatMap((c) => scenarioJobs(c.scenario).map((job) => ({ cell: c, job })));
-  const results = await runJobsSettled(jobs.map((j) => j.job), o);
+  let results;
+  try {
+    results = await runJobsSettled(jobs.map((j) => j.job), o);
+  } catch (e) {
+    if (!(e instanceof JobsAborted)) throw e;
+    // (a RangeError from a worker thread has its issues, if several, on lines of their own)
+    if (e.cause instanceof RangeError) throw cellError(jobs[e.job]!.cell, e.cause.message.split("\n"));
+    throw e.cause;
+  }
   const rows = results.map((x, i): SweepRow | SweepFailure => {
     const { cell, job } = jobs[i]!;
     if (x instanceof JobError) return { cell: cell.index, params: cell.params, workload: job.workload.name, config: job.config.name, error: x.message };

@@ -121,8 +121,8 @@ describe("--out names the option and the path, before anything runs, and writes 
 
   it("a sweep's --out too, once the sweep file is checked", () => {
     writeFileSync(tmp("afile"), "x");
-    writeFileSync(tmp("bad-sweep.json"), JSON.stringify({ base: {}, grid: {} }));
-    fails(["sweep", tmp("bad-sweep.json"), "--out", tmp("afile")], 1, /1\. grid cell 0 \(\{\}\): tiers: missing; expected an array/); // the file's own problems first
+    writeFileSync(tmp("bad-sweep.json"), JSON.stringify({ base: { seed: 1 }, grid: { seed: [1] } }));
+    fails(["sweep", tmp("bad-sweep.json"), "--out", tmp("afile")], 1, /1\. grid cell 0 \(\{"seed":1\}\): tiers: missing; expected an array/); // the file's own problems first
     const base = {
       seed: 1,
       tiers: [{ name: "dram", preset: "dram", capacity: "8GiB" }],

@@ -1,0 +1,108 @@
+// Grid paths and sweep files: what a grid may set, and the errors for what it may not.
+import { afterEach, describe, expect, it } from "vitest";
+import { expandGrid } from "../../src/sim/grid.js";
+import { parseSweep, runSweep } from "../../src/sim/sweep.js";
+
+const BASE = {
+  tiers: [{ name: "dram", preset: "dram", capacity: "8GiB" }],
+  configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "64MiB" }] } },
+  workloads: { k: { type: "kv", options: { items: 10, reads: 10 } } },
+};
+
+/** The message parseSweep throws for `grid` over BASE (and fails when it throws none). */
+function sweepError(grid: Record<string, unknown[]>): string {
+  try {
+    parseSweep({ base: BASE, grid });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`parseSweep accepted ${JSON.stringify(grid)}`);
+}
+
+describe("expandGrid", () => {
+  it("sets own keys of objects and indices of arrays, every combination", () => {
+    const cells = expandGrid({ a: { b: 1 }, l: [1, 2] }, { "a.b": [1, 2], "l.1": ["x", "y"] });
+    expect(cells.map((c) => c.value)).toEqual([
+      { a: { b: 1 }, l: [1, "x"] },
+      { a: { b: 1 }, l: [1, "y"] },
+      { a: { b: 2 }, l: [1, "x"] },
+      { a: { b: 2 }, l: [1, "y"] },
+    ]);
+  });
+});
+
+describe("grid paths reach only the base's own data", () => {
+  afterEach(() => {
+    // a grid that wrote onto Object.prototype would show here
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, "x")).toBe(false);
+    expect(typeof Object.prototype.toString).toBe("function");
+    expect(typeof Object.prototype.hasOwnProperty).toBe("function");
+  });
+
+  it.each(["__proto__.hasOwnProperty", "__proto__.toString", "__proto__.valueOf", "__proto__.constructor", "__proto__.propertyIsEnumerable", "__proto__.x"])(
+    "%s: __proto__ is no key of the base",
+    (path) => {
+      expect(sweepError({ [path]: [1] })).toBe(`grid path ${path}: "__proto__" does not exist in the base; it has tiers, configs, workloads`);
+    },
+  );
+
+  it.each(["constructor", "toString", "hasOwnProperty"])("an inherited property (%s) is no key either", (k) => {
+    expect(sweepError({ [`configs.${k}`]: [1] })).toBe(`grid path configs.${k}: "${k}" does not exist in configs; it has osv`);
+    expect(sweepError({ [`configs.osv.${k}.x`]: [1] })).toBe(`grid path configs.osv.${k}.x: "${k}" does not exist in configs.osv; it has policy, nodes`);
+  });
+
+  it("__proto__, constructor and prototype are refused even as keys the base has", () => {
+    const base = JSON.parse('{"a":{"__proto__":{"x":1},"constructor":2,"prototype":3,"b":4}}') as unknown;
+    for (const k of ["__proto__", "constructor", "prototype"]) {
+      expect(() => expandGrid(base, { [`a.${k}`]: [1] })).toThrow(`grid path a.${k}: "${k}" does not exist in a; it has b`);
+    }
+    expect(() => expandGrid(base, { "a.__proto__.x": [1] })).toThrow(`"__proto__" does not exist in a`);
+  });
+});
+
+describe("an array's elements are addressed by index", () => {
+  it.each([
+    ["tiers.length", [-1]],
+    ["tiers.length", [1e10]],
+    ["tiers.length", [5]],
+  ])("%s = %j: length is no path", (path, values) => {
+    expect(sweepError({ [path]: values })).toBe(`grid path ${path}: "length" does not exist in tiers; it is an array: its elements are addressed by index 0..0`);
+  });
+
+  it.each(["tiers.__proto__.map", "tiers.map", "tiers.1", "tiers.-1", "tiers.01", "tiers.0x0", "tiers.1e0", "tiers. 0", "tiers."])("%s is no index of tiers", (path) => {
+    const k = path.split(".")[1];
+    expect(sweepError({ [path]: [1] })).toBe(`grid path ${path}: "${k}" does not exist in tiers; it is an array: its elements are addressed by index 0..0`);
+  });
+
+  it("an empty array has no index", () => {
+    expect(() => expandGrid({ l: [] }, { "l.0": [1] })).toThrow(`grid path l.0: "0" does not exist in l; it is an empty array`);
+  });
+});
+
+describe("a sweep file's grid", () => {
+  it("is not empty: a sweep without parameters is a run", () => {
+    expect(sweepError({})).toBe("grid: {} is not allowed; expected at least one path and its values");
+  });
+
+  it("has no path inside another: a cell would set both", () => {
+    const osv = BASE.configs.osv;
+    expect(sweepError({ "configs.osv": [osv], "configs.osv.policy": ["ucat"] })).toBe(
+      'grid: "configs.osv.policy" is not allowed; expected paths none of which is a prefix of another ("configs.osv" sets it too)',
+    );
+    // in either order, and any depth
+    expect(sweepError({ "workloads.k.options.items": [5], workloads: [BASE.workloads] })).toBe(
+      'grid: "workloads.k.options.items" is not allowed; expected paths none of which is a prefix of another ("workloads" sets it too)',
+    );
+    // a prefix segment by segment, not by characters
+    expect(parseSweep({ base: { ...BASE, configs: { osv: osv, osv2: osv } }, grid: { "configs.osv.policy": ["osv"], "configs.osv2.policy": ["ucat"] } }).cells).toHaveLength(1);
+  });
+});
+
+describe("runSweep", () => {
+  it("a bad argument that only a cell's job sees names the cell", async () => {
+    const spec = parseSweep({ base: BASE, grid: { "workloads.k.options.items": [10, 0] } });
+    await expect(runSweep(spec, { threads: 1 })).rejects.toThrow(
+      'grid cell 1 ({"workloads.k.options.items":0}): items: 0 is not allowed; expected an integer >= 1',
+    );
+  });
+});
