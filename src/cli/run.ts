@@ -4,10 +4,9 @@
  * writes report.json, report.csv, report.html and trace.json there. A malformed
  * scenario fails before anything runs, and nothing is written.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runPaper, type PaperSize } from "../sim/paper.js";
-import { cpuLabel, parseScenario, runScenario, ScenarioError, type ScenarioReport } from "../sim/scenario.js";
+import { cpuLabel, parseScenario, runScenario, type ScenarioReport } from "../sim/scenario.js";
 import { runIsoUnik, formatIsoUnik } from "./iso-unik.js";
 import { formatScenario, runDefaultScenario, SCENARIO_DEFAULTS } from "./default-scenario.js";
 import { isoUnikSections, isoUnikTrace, paperCsv, paperHtml, paperText, paperTrace } from "../report/paper.js";
@@ -17,6 +16,7 @@ import { formatTable } from "../report/table.js";
 import { ChromeTrace } from "../report/perfetto.js";
 import { progress } from "../report/progress.js";
 import { checkOutDir, writeOutDir } from "./out-dir.js";
+import { readJsonFile } from "./json-file.js";
 import type { CliIo } from "./program.js";
 
 export interface RunOptions {
@@ -129,19 +129,7 @@ export async function runScenarioCommand(scenario: string, o: RunOptions, io: Cl
     if (o.out) await writeOutputs(o.out, out);
   } else {
     // a scenario file: read and validated before anything runs
-    let text: string;
-    try {
-      text = await readFile(scenario, "utf8");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ScenarioError([`cannot read scenario ${scenario}: ${code === "ENOENT" ? "no such file (or an unknown scenario name: expected paper, iso-unik, translation or a .json file)" : code ?? String(e)}`]);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new ScenarioError([`${scenario}: not JSON (${(e as Error).message})`]);
-    }
+    const json = await readJsonFile("scenario", scenario, " (or an unknown scenario name: expected paper, iso-unik, translation or a .json file)");
     const s = parseScenario(json);
     const p = bar(s.name);
     let r;

@@ -3,16 +3,15 @@
  * with a progress bar, and writes one results table (and with --out, JSON, CSV and an
  * HTML report with a chart per figure).
  */
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { parseSweep, runSweep, sweepTable, type SweepReport } from "../sim/sweep.js";
-import { ScenarioError } from "../sim/scenario.js";
 import { formatTable } from "../report/table.js";
 import { toCsv } from "../report/csv.js";
 import { htmlReport, type ReportSection } from "../report/html.js";
 import { progress } from "../report/progress.js";
 import type { CliIo } from "./program.js";
 import { checkOutDir, writeOutDir } from "./out-dir.js";
+import { readJsonFile } from "./json-file.js";
 
 function sweepHtml(r: SweepReport): string {
   const { header, rows } = sweepTable(r);
@@ -52,18 +51,7 @@ export function registerSweep(program: Command, io: CliIo, intOption: (min: numb
     .option("--threads <n>", "worker threads (default: the machine's cores)", intOption(1, 256))
     .exitOverride()
     .action(async (file: string, o: { json?: boolean; out?: string; threads?: number }) => {
-      let text: string;
-      try {
-        text = await readFile(file, "utf8");
-      } catch (e) {
-        throw new ScenarioError([`cannot read sweep ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e)}`]);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (e) {
-        throw new ScenarioError([`${file}: not JSON (${(e as Error).message})`]);
-      }
+      const json = await readJsonFile("sweep", file);
       const spec = parseSweep(json);
       if (o.out !== undefined) await checkOutDir(o.out);
       const bar = progress({ total: 0, label: "sweep", unit: "runs", stream: io.errIsTty ? process.stderr : { write: () => true } });

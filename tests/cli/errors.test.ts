@@ -62,6 +62,16 @@ describe("trace errors", () => {
   });
 });
 
+describe("scenario and sweep files that cannot be read", () => {
+  it("say why in the same words", () => {
+    for (const cmd of ["run", "sweep"]) {
+      const kind = cmd === "run" ? "scenario" : "sweep";
+      fails([cmd, dir], 1, new RegExp(`cannot read ${kind} .*: is a directory$`));
+      fails([cmd, tmp("none.json")], 1, new RegExp(`cannot read ${kind} .*none\\.json: no such file`));
+    }
+  });
+});
+
 describe("a trace with no records is an error, not a table of zeros", () => {
   it("text that is no lackey trace, an empty file, records all skipped", () => {
     writeFileSync(tmp("notes.txt"), "# notes\nnot a trace\n\n");
