@@ -45,6 +45,10 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
     Object.entries(x).map(([c, v]) => [w, c, v.memoryBytes, v.fragmentationBytes, v.pageTableBytes, v.requests, v.tlbMissRate, v.walkRefs, v.operations, v.throughputOpsPerSecond]),
   );
   const text = formatTable(header, rows.map((row) => row.map((v) => (typeof v === "number" ? (Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(5)) : String(v)))), ["l", "l", "r", "r", "r", "r", "r", "r", "r", "r"]);
+  const configs = [...new Set(Object.values(r.results).flatMap((x) => Object.keys(x)))];
+  // a workload's figure on configuration c, or a gap; own properties only, so that any name works ("constructor" too)
+  const figure = (c: string, key: "tlbMissRate" | "throughputOpsPerSecond"): (number | null)[] =>
+    Object.values(r.results).map((x) => (Object.hasOwn(x, c) ? x[c]![key] : null));
   const html = htmlReport({
     title: `unimmu: ${r.scenario}`,
     subtitle: `seed ${r.seed}, cpu ${cpuLabel(r.cpu)}, line cache ${r.lineCache}${r.lineSampling ? ` (1 set in ${r.lineSampling} sampled: line counts estimated)` : ""}`,
@@ -54,7 +58,7 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
         chart: {
           kind: "bar",
           labels: Object.keys(r.results),
-          series: [...new Set(Object.values(r.results).flatMap((x) => Object.keys(x)))].map((c) => ({ name: c, values: Object.values(r.results).map((x) => x[c]?.tlbMissRate ?? null) })),
+          series: configs.map((c) => ({ name: c, values: figure(c, "tlbMissRate") })),
           yLabel: "STLB misses per request",
         },
       },
@@ -63,7 +67,7 @@ function scenarioOutputs(r: ScenarioReport): Outputs {
         chart: {
           kind: "bar",
           labels: Object.keys(r.results),
-          series: [...new Set(Object.values(r.results).flatMap((x) => Object.keys(x)))].map((c) => ({ name: c, values: Object.values(r.results).map((x) => x[c]?.throughputOpsPerSecond ?? null) })),
+          series: configs.map((c) => ({ name: c, values: figure(c, "throughputOpsPerSecond") })),
           yLabel: "operations per second",
         },
       },

@@ -7,6 +7,7 @@
 import { REFERENCE_POINTS_SOURCED } from "./calibration.js";
 import { CPU_NAMES, CPU_PRESETS_SOURCED } from "./cpus.js";
 import { REFS } from "./refs.js";
+import { limitText, PRESET_LIMITS as L } from "./schema.js";
 import { leaves, type Leaf } from "./sourced.js";
 import { TIER_NAMES, TIER_PRESETS_SOURCED } from "./tiers.js";
 
@@ -74,7 +75,8 @@ export function parametersMarkdown(): string {
   );
   out.push("");
   out.push(
-    "Scenario files name a preset (`\"cpu\": \"skylake\"`) or override any field on top of one (`\"cpu\": { \"base\": \"skylake\", \"tlb\": { \"stlb\": { \"entries\": 2048, \"ways\": 16 } } }`); see `resolveCpu` and `resolveTier` in `src/cost/schema.ts`.",
+    "Scenario files name a preset (`\"cpu\": \"skylake\"`) or override any field on top of one (`\"cpu\": { \"base\": \"skylake\", \"tlb\": { \"stlb\": { \"entries\": 2048, \"ways\": 16 } } }`); see `resolveCpu` and `resolveTier` in `src/cost/schema.ts`. " +
+      `Overrides are checked field by field; the fields the cycle model multiplies have upper bounds far beyond any real part, so that costs stay finite (sanity limits, not defaults: \`PRESET_LIMITS\`): tier latencies up to ${limitText(L.ns)}, CPU latencies and costs up to ${limitText(L.cycles)}, \`frequencyHz\` up to ${limitText(L.hz)}, bandwidths up to ${limitText(L.bytesPerSec)}.`,
   );
   out.push("");
   out.push("## How the presets approximate the hardware");

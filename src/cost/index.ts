@@ -21,6 +21,7 @@ export {
   TierOverrideSchema,
   TierPresetSchema,
   formatIssue,
+  PRESET_LIMITS,
   resolveCpu,
   resolveTier,
   type CpuOverride,

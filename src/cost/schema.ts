@@ -8,7 +8,7 @@
  * what is allowed, for every problem at once:
  *
  *   cpu.tlb.stlb.ways: 7 is not allowed; must divide entries (1536)
- *   cpu.costs.wrpkru: -1 is not allowed; an integer >= 0 (cycles)
+ *   cpu.costs.wrpkru: -1 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)
  *   cpu.tlb.stlb2: {...} is not allowed; unknown field; allowed fields: itlb4k, itlb2m, ...
  */
 
@@ -43,30 +43,94 @@ export function formatIssue(i: PresetIssue): string {
   return `${i.path}: ${i.value === undefined ? "missing" : `${formatValue(i.value)} is not allowed`}; ${i.allowed}`;
 }
 
-/** A value as an error shows it: its JSON, cut short when long (a whole section would drown the message). */
+/** How many characters of a value an error shows (a whole section would drown the message). */
+const SHOWN = 80;
+
+/**
+ * A value as an error shows it: its JSON (a non-finite number as JavaScript writes it),
+ * cut short when long. Never throws: the value is written only as far as it is shown, so
+ * deep nesting cannot exhaust the stack.
+ */
 export function formatValue(v: unknown): string {
   if (v === undefined) return "(missing)";
   if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  const s = jsonPrefix(v, SHOWN);
+  return s.length > SHOWN ? `${s.slice(0, SHOWN - 3)}...` : s;
+}
+
+/** The JSON of `v` up to a little past `max` characters (each level it enters adds one, so it recurses at most `max` deep). */
+function jsonPrefix(v: unknown, max: number): string {
+  let out = "";
+  const put = (s: string): boolean => (out += s).length <= max;
+  const write = (x: unknown): boolean => {
+    if (typeof x === "string") return put(JSON.stringify(x.slice(0, max)));
+    if (typeof x !== "object" || x === null) return put(typeof x === "bigint" || typeof x === "number" ? String(x) : (JSON.stringify(x) ?? "null"));
+    if (Array.isArray(x)) {
+      if (!put("[")) return false;
+      for (let i = 0; i < x.length; i++) if (!(i === 0 || put(",")) || !write(x[i] === undefined || typeof x[i] === "function" ? null : x[i])) return false;
+      return put("]");
+    }
+    if (!put("{")) return false;
+    let first = true;
+    for (const [k, y] of Object.entries(x)) {
+      if (y === undefined || typeof y === "function" || typeof y === "symbol") continue;
+      if (!(first || put(",")) || !put(`${JSON.stringify(k)}:`) || !write(y)) return false;
+      first = false;
+    }
+    return put("}");
+  };
+  write(v);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
 // Schema building blocks
 
-const int = (min: number, unit?: string): z.ZodNumber => {
-  const what = `an integer >= ${min}${unit ? ` (${unit})` : ""}`;
-  return z.number({ error: what }).int({ error: what }).min(min, { error: what });
+/** An upper bound of a preset field: its value, unit, and what it amounts to. */
+export interface PresetLimit {
+  max: number;
+  unit: string;
+  why: string;
+}
+
+/**
+ * Upper bounds of the preset fields that the cycle model multiplies: not defaults but
+ * sanity limits, far beyond any real part, so that costs stay finite (1e300 ns would make
+ * Infinity cycles and a throughput of 0). One event costs at most a second: 1e9 ns for a
+ * tier, 1e10 cycles for the CPU (a second at the highest clock); clocks up to 10 GHz
+ * (twice the fastest shipped boost clocks); bandwidths up to 1e15 bytes/s (1 PB/s, about
+ * a thousand times a DDR5 channel's or an HBM3 stack's).
+ */
+export const PRESET_LIMITS = {
+  ns: { max: 1e9, unit: "ns", why: "a second" },
+  cycles: { max: 1e10, unit: "cycles", why: "a second at 10 GHz" },
+  hz: { max: 1e10, unit: "Hz", why: "10 GHz" },
+  bytesPerSec: { max: 1e15, unit: "bytes/s", why: "1 PB/s" },
+} as const satisfies Record<string, PresetLimit>;
+
+/**
+ * A bound as errors and docs/parameters.md say it, e.g. "1e9 ns (a second)": 1e9 rather
+ * than 1000000000, readable and what a scenario file may write.
+ */
+export function limitText(l: PresetLimit): string {
+  return `${l.max.toExponential().replace("e+", "e")} ${l.unit} (${l.why})`;
+}
+
+/** An integer >= `min` (in `unit`), or from `min` to a limit. */
+const int = (min: number, unit: string | PresetLimit = ""): z.ZodNumber => {
+  const what =
+    typeof unit === "string" ? `an integer >= ${min}${unit ? ` (${unit})` : ""}` : `an integer from ${min} to ${limitText(unit)}`;
+  const n = z.number({ error: what }).int({ error: what }).min(min, { error: what });
+  return typeof unit === "string" ? n : n.max(unit.max, { error: what });
 };
-const positive = (unit: string): z.ZodNumber => {
-  const what = `a finite number > 0 (${unit})`;
-  return z.number({ error: what }).positive({ error: what });
+/** A number > 0 and up to a limit (a finite one, then). */
+const positive = (limit: PresetLimit): z.ZodNumber => {
+  const what = `a number > 0 and <= ${limitText(limit)}`;
+  return z.number({ error: what }).positive({ error: what }).max(limit.max, { error: what });
 };
+const cycles = (): z.ZodNumber => int(0, PRESET_LIMITS.cycles);
+const latencyNs = (): z.ZodNumber => positive(PRESET_LIMITS.ns);
+const bandwidth = (): z.ZodNumber => int(1, PRESET_LIMITS.bytesPerSec);
 const text = (): z.ZodString => z.string({ error: "a string" });
 const nonEmpty = (): z.ZodString => z.string({ error: "a non-empty string" }).min(1, { error: "a non-empty string" });
 
@@ -128,14 +192,14 @@ function cpuSchema(partial: boolean): z.ZodObject {
   const shape: Shape = {
     name: nonEmpty(),
     label: text(),
-    frequencyHz: int(1, "Hz"),
+    frequencyHz: int(1, PRESET_LIMITS.hz),
     tlb: obj(fieldsOf(TLB_FIELDS, () => geometry(partial)), partial),
     psc: obj(fieldsOf(PSC_FIELDS, () => geometry(partial)), partial),
     ntlb: geometry(partial),
     lineCache: geometry(partial),
     pageWalkers: int(1, "walkers"),
-    latency: obj(fieldsOf(LATENCY_FIELDS, () => int(0, "cycles")), partial),
-    costs: obj(fieldsOf(COST_FIELDS, () => int(0, "cycles")), partial),
+    latency: obj(fieldsOf(LATENCY_FIELDS, cycles), partial),
+    costs: obj(fieldsOf(COST_FIELDS, cycles), partial),
   };
   if (partial) shape.base = z.enum(CPU_NAMES, { error: `one of ${CPU_NAMES.join(", ")}` });
   return obj(shape, partial);
@@ -146,11 +210,11 @@ function tierSchema(partial: boolean): z.ZodType {
     name: nonEmpty(),
     label: text(),
     kind: z.enum(TIER_KINDS, { error: `one of ${TIER_KINDS.join(", ")}` }),
-    loadRandomNs: positive("ns"),
-    loadSequentialNs: positive("ns"),
-    storeNs: positive("ns"),
-    readBytesPerSec: int(1, "bytes/s"),
-    writeBytesPerSec: int(1, "bytes/s"),
+    loadRandomNs: latencyNs(),
+    loadSequentialNs: latencyNs(),
+    storeNs: latencyNs(),
+    readBytesPerSec: bandwidth(),
+    writeBytesPerSec: bandwidth(),
     accessBytes: int(1, "bytes; a power of two"),
     capacityBytes: int(1, "bytes"),
   };
@@ -182,6 +246,17 @@ export const TierOverrideSchema = tierSchema(true) as unknown as z.ZodType<TierO
 
 // ---------------------------------------------------------------------------------------
 // Resolution
+
+/**
+ * What a preset input may be, as errors say it: a preset's name (of `names`) or an
+ * object of overrides (with a base preset, or complete).
+ *
+ * @example
+ * presetAllowed(["dram", "optane"]); // 'a preset name ("dram", "optane") or an object of overrides with an optional base'
+ */
+export function presetAllowed(names: readonly string[]): string {
+  return `a preset name (${names.map(formatValue).join(", ")}) or an object of overrides with an optional base`;
+}
 
 /**
  * The CPU a scenario asks for: a preset name, or overrides merged onto `base` (without a
@@ -228,14 +303,9 @@ interface Kind<T> {
 }
 
 function resolve<T>(input: unknown, root: string, kind: Kind<T>): T {
-  if (typeof input === "string") {
-    if (kind.isName(input)) return kind.preset(input);
-    throw new PresetError([{ path: root, value: input, allowed: `a preset name (${kind.names.join(", ")}) or an object of overrides` }]);
-  }
+  if (typeof input === "string" && kind.isName(input)) return kind.preset(input);
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new PresetError([
-      { path: root, value: input, allowed: `a preset name (${kind.names.join(", ")}) or an object of overrides with an optional base` },
-    ]);
+    throw new PresetError([{ path: root, value: input, allowed: presetAllowed(kind.names) }]);
   }
   const checked = kind.partial.safeParse(input);
   if (!checked.success) throw new PresetError(toIssues(checked.error, input, root));
@@ -264,18 +334,25 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 
 function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[] {
   const out: PresetIssue[] = [];
+  // a field's checks share one message (1e300 frequencyHz is no safe integer and too big): it is said once
+  const said = new Set<string>();
+  const push = (i: PresetIssue): void => {
+    const line = formatIssue(i);
+    if (!said.has(line)) out.push(i);
+    said.add(line);
+  };
   for (const iss of error.issues) {
     const path = iss.path.map(String);
     if (iss.code === "unrecognized_keys") {
       const parent = valueAt(input, path);
       for (const key of iss.keys) {
-        out.push({ path: joinPath(root, [...path, key]), value: (parent as Record<string, unknown>)?.[key], allowed: iss.message });
+        push({ path: joinPath(root, [...path, key]), value: (parent as Record<string, unknown>)?.[key], allowed: iss.message });
       }
       continue;
     }
     const value = valueAt(input, path);
     const allowed = value === undefined && iss.code === "invalid_type" ? `required; ${iss.message}` : iss.message;
-    out.push({ path: joinPath(root, path), value, allowed });
+    push({ path: joinPath(root, path), value, allowed });
   }
   return out;
 }
@@ -283,7 +360,8 @@ function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[
 function valueAt(x: unknown, path: readonly string[]): unknown {
   let cur = x;
   for (const p of path) {
-    if (!isPlainObject(cur)) return undefined;
+    // own properties only: a field named like an Object.prototype member is not one of its
+    if (!isPlainObject(cur) || !Object.hasOwn(cur, p)) return undefined;
     cur = cur[p];
   }
   return cur;

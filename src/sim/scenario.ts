@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { CPU_NAMES, type CpuPreset } from "../cost/cpus.js";
-import { formatIssue, formatValue, PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
+import { formatIssue, formatValue, presetAllowed, PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
 import { TIER_NAMES } from "../cost/tiers.js";
 import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
@@ -20,24 +20,41 @@ import { isLineSampling } from "../core/sampling.js";
 
 export const REPORT_SCHEMA = "unimmu/report@1";
 export const SCENARIO_SCHEMA = "unimmu/scenario@1";
+/** How errors name the scenario as a whole. */
+const ROOT = "(the scenario)";
 
 const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
 
 /** A byte count: a non-negative integer, or a string such as "4GiB" or "512 MiB". */
 const Size = z.union([
-  z.number().int().nonnegative(),
+  z.number().int().nonnegative().describe("an integer number of bytes >= 0"),
   z
     .string()
-    .regex(/^\s*\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB)\s*$/, 'a size such as "4GiB" (units B, KiB, MiB, GiB, TiB)')
+    .regex(/^\s*\d+(\.\d+)?\s*(B|KiB|MiB|GiB|TiB)\s*$/)
     .transform((s) => {
       const m = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)\s*$/.exec(s)!;
       return Math.round(Number(m[1]) * UNITS[m[2]]);
-    }),
+    })
+    .describe(`a string such as "4GiB" (units ${Object.keys(UNITS).join(", ")})`),
 ]);
 
-/** A preset's name, or an object of overrides on a `base` preset (src/cost/schema.ts resolves and checks it). */
+/**
+ * JavaScript objects reserve this key: zod drops an entry of that name from a record (and
+ * an object built by assignment would take it as its prototype), so no name may be it.
+ */
+const RESERVED_KEY = "__proto__";
+const RESERVED_KEY_ALLOWED = `expected a name other than ${JSON.stringify(RESERVED_KEY)}, which JavaScript objects reserve`;
+
+/** The name of a tier, a configuration or a workload: any text but "" and "__proto__". */
+const Name = z.string().superRefine((k, ctx) => {
+  if (k === "") ctx.addIssue({ code: "custom", message: "expected a non-empty name" });
+  else if (k === RESERVED_KEY) ctx.addIssue({ code: "custom", message: RESERVED_KEY_ALLOWED });
+});
+
 const Overrides = z.record(z.string(), z.unknown());
-const Tier = z.object({ name: z.string().min(1), preset: z.union([z.enum(TIER_NAMES), Overrides]), capacity: Size }).strict();
+/** A preset's name (of `names`), or an object of overrides on a `base` preset (src/cost/schema.ts resolves and checks it). */
+const preset = <T extends readonly [string, ...string[]]>(names: T) => z.union([z.enum(names), Overrides]).describe(presetAllowed(names));
+const Tier = z.object({ name: Name, preset: preset(TIER_NAMES), capacity: Size }).strict();
 
 const Config = z
   .object({
@@ -104,10 +121,10 @@ export const ScenarioSchema = z
     schema: z.literal(SCENARIO_SCHEMA).optional(),
     name: z.string().default("scenario"),
     seed: z.number().int().min(0).max(0xffffffff).default(1),
-    cpu: z.union([z.enum(CPU_NAMES), Overrides]).default("skylake"),
+    cpu: preset(CPU_NAMES).default("skylake"),
     tiers: z.array(Tier).min(1),
-    configs: z.record(z.string().min(1), Config).refine((r) => Object.keys(r).length > 0, "at least one configuration"),
-    workloads: z.record(z.string().min(1), Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
+    configs: z.record(Name, Config).refine((r) => Object.keys(r).length > 0, "at least one configuration"),
+    workloads: z.record(Name, Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
     /** Work per operation outside the memory system, by workload type (cycles). */
     computeCyclesPerOp: z.object({ kv: Count.optional(), memslap: Count.optional(), ycsb: Count.optional() }).strict().optional(),
     /** What the core's line cache models: page-table and data lines, page-table lines only, or nothing. */
@@ -135,8 +152,8 @@ export const ScenarioSchema = z
       return; // parseScenario reports the CPU's own problems
     }
     const sets = s.lineCache === "off" ? 0 : g.entries / g.ways;
-    // (a value that is no power of two has its own message above)
-    if (!isLineSampling(s.lineSampling, sets) && (s.lineSampling & (s.lineSampling - 1)) === 0) {
+    // (a value below 1 or no power of two has its own message above)
+    if (s.lineSampling >= 1 && !isLineSampling(s.lineSampling, sets) && (s.lineSampling & (s.lineSampling - 1)) === 0) {
       ctx.addIssue({
         code: "custom",
         path: ["lineSampling"],
@@ -171,8 +188,13 @@ export class ScenarioError extends Error {
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v = input;
-  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  // own properties only: a name such as "constructor" must not find what every object inherits
+  for (const k of path) v = v !== null && typeof v === "object" && Object.hasOwn(v, k) ? (v as Record<PropertyKey, unknown>)[k] : undefined;
   return v;
+}
+
+function pathText(path: readonly PropertyKey[], root: string): string {
+  return path.length ? path.map(String).join(".") : root;
 }
 
 const KIND_NAMES: Record<string, string> = {
@@ -180,66 +202,211 @@ const KIND_NAMES: Record<string, string> = {
   nonoptional: "a value",
 };
 
-/** The keys the object schema at `path` (in `input`) allows, or null when no object schema is there. */
-function allowedKeys(schema: z.ZodType, input: unknown, path: readonly PropertyKey[]): string[] | null {
-  let s: z.ZodType | undefined = schema;
-  let v = input;
-  for (let k = 0; ; k++) {
-    // through the wrappers to the schema that checks the value
-    for (;;) {
-      if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
-      else if (s instanceof z.ZodDefault) s = s.def.innerType as z.ZodType;
-      else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
-      else if (s instanceof z.ZodDiscriminatedUnion) {
-        const by: string = s.def.discriminator;
-        const tag: unknown = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[by] : undefined;
-        s = (s.options as z.ZodType[]).find((o) => o instanceof z.ZodObject && (o.shape[by] as z.ZodLiteral | undefined)?.values.has(tag as never));
-        if (!s) return null;
-      } else break;
-    }
-    if (k === path.length) return s instanceof z.ZodObject ? Object.keys(s.shape) : null;
+/** The schema inside an optional, nullable, default or pipe (its input side), or null when `s` is none of these. */
+function innerOf(s: z.ZodType): z.ZodType | null {
+  if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) return s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodDefault) return s.def.innerType as z.ZodType;
+  if (s instanceof z.ZodPipe) return s.in as z.ZodType;
+  return null;
+}
+
+function unwrap(s: z.ZodType): z.ZodType {
+  for (let i = innerOf(s); i; i = innerOf(s)) s = i;
+  return s;
+}
+
+/** A discriminated union's option for `value` (by its tag), or `s` itself when it is no such union; null when no option has the tag. */
+function variantOf(s: z.ZodType, value: unknown): z.ZodType | null {
+  if (!(s instanceof z.ZodDiscriminatedUnion)) return s;
+  const by: string = s.def.discriminator;
+  const tag = valueAt(value, [by]);
+  const o = (s.options as z.ZodType[]).find((o) => o instanceof z.ZodObject && (o.shape[by] as z.ZodLiteral | undefined)?.values.has(tag as never));
+  return o ? unwrap(o) : null;
+}
+
+/**
+ * The schema that checks the value at `path` of `input` (through wrappers, objects,
+ * records, arrays and discriminated unions, chosen by the tag in `input`), or null.
+ */
+function schemaAt(schema: z.ZodType, input: unknown, path: readonly PropertyKey[]): z.ZodType | null {
+  let s: z.ZodType | null = schema;
+  for (let k = 0; k < path.length && s; k++) {
+    s = variantOf(unwrap(s), valueAt(input, path.slice(0, k)));
     const key = path[k]!;
-    if (s instanceof z.ZodObject) s = s.shape[key as string] as z.ZodType | undefined;
+    if (s instanceof z.ZodObject) s = Object.hasOwn(s.shape, key) ? (s.shape[key as string] as z.ZodType) : null;
     else if (s instanceof z.ZodRecord) s = s.def.valueType as z.ZodType;
     else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
-    else return null;
-    if (!s) return null;
-    v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+    else s = null;
   }
+  return s;
+}
+
+/** The keys the object schema at `path` (in `input`) allows, or null when no object schema is there. */
+function allowedKeys(schema: z.ZodType, input: unknown, path: readonly PropertyKey[]): string[] | null {
+  const at = schemaAt(schema, input, path);
+  const s = at && variantOf(unwrap(at), valueAt(input, path));
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : null;
+}
+
+/** "a", "a or b", "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}
+
+function describeNumber(s: z.ZodNumber): string {
+  const int = s.isInt;
+  // an integer's unset bounds are the safe integers'
+  const lo = s.minValue !== null && s.minValue > (int ? Number.MIN_SAFE_INTEGER : -Infinity) ? s.minValue : null;
+  const hi = s.maxValue !== null && s.maxValue < (int ? Number.MAX_SAFE_INTEGER : Infinity) ? s.maxValue : null;
+  const allows = (v: number): boolean => s.safeParse(v).success; // an exclusive bound (positive()) is not allowed itself
+  const what = int ? "an integer" : "a number";
+  if (lo !== null && hi !== null && allows(lo) && allows(hi)) return `${what} from ${lo} to ${hi}`;
+  const bounds = [lo === null ? "" : `${allows(lo) ? ">=" : ">"} ${lo}`, hi === null ? "" : `${allows(hi) ? "<=" : "<"} ${hi}`].filter(Boolean);
+  return [what, bounds.join(" and ")].filter(Boolean).join(" ");
+}
+
+/**
+ * What a schema allows, in words: its own description (`.describe(...)`) where it has
+ * one, else from its kind; a union lists its alternatives ("0, 1 or 2"; "an integer
+ * number of bytes >= 0, or a string such as ...").
+ */
+function describe(s: z.ZodType): string {
+  for (let i: z.ZodType | null = s; i; i = innerOf(i)) {
+    if (i.description !== undefined) return i.description;
+    s = i;
+  }
+  if (s instanceof z.ZodDiscriminatedUnion) {
+    const by: string = s.def.discriminator;
+    const tags = (s.options as z.ZodObject[]).flatMap((o) => [...((o.shape[by] as z.ZodLiteral).values as Set<unknown>)]);
+    return `an object with ${by} ${orList(tags.map(formatValue))}`;
+  }
+  if (s instanceof z.ZodUnion) {
+    const values: string[] = [];
+    const others: string[] = [];
+    for (const o of s.options as z.ZodType[]) {
+      const u = unwrap(o);
+      if (o.description === undefined && u.description === undefined && (u instanceof z.ZodEnum || u instanceof z.ZodLiteral)) {
+        values.push(...(u instanceof z.ZodEnum ? (u.options as unknown[]) : [...(u.values as Set<unknown>)]).map(formatValue));
+      } else others.push(describe(o));
+    }
+    const parts = [...(values.length === 0 ? [] : others.length === 0 ? [orList(values)] : [values.length === 1 ? values[0]! : `one of ${values.join(", ")}`]), ...others];
+    // ", or" between alternatives that have commas of their own
+    return parts.some((p) => p.includes(",")) ? parts.join(", or ") : orList(parts);
+  }
+  if (s instanceof z.ZodEnum) return (s.options as unknown[]).length === 1 ? formatValue(s.options[0]) : `one of ${(s.options as unknown[]).map(formatValue).join(", ")}`;
+  if (s instanceof z.ZodLiteral) return orList([...(s.values as Set<unknown>)].map(formatValue));
+  if (s instanceof z.ZodNumber) return describeNumber(s);
+  if (s instanceof z.ZodString) return (s.minLength ?? 0) > 0 ? "a non-empty string" : "a string";
+  if (s instanceof z.ZodBoolean) return KIND_NAMES.boolean!;
+  if (s instanceof z.ZodArray) return KIND_NAMES.array!;
+  if (s instanceof z.ZodObject || s instanceof z.ZodRecord) return KIND_NAMES.object!;
+  return "a value of the documented kind";
+}
+
+/** What is allowed where issue `i` is; `at` is the schema there (when known). */
+function allowedText(i: z.core.$ZodIssue, at: z.ZodType | null): string {
+  const u = at && unwrap(at);
+  // a union is described whole, whichever alternative's issue zod reports (it reports
+  // one alternative's own when only that one got past the value's type)
+  if (at && u instanceof z.ZodUnion && !(u instanceof z.ZodDiscriminatedUnion)) return `expected ${describe(at)}`;
+  switch (i.code) {
+    case "invalid_type":
+      // told from the schema when known: a number's range too (1e400 parses as Infinity, a number to the user)
+      return `expected ${at ? describe(at) : (KIND_NAMES[i.expected] ?? i.expected)}`;
+    case "invalid_value":
+      return `expected ${i.values.length === 1 ? formatValue(i.values[0]) : `one of ${i.values.map(formatValue).join(", ")}`}`;
+    case "invalid_union":
+      // a discriminated union names the tags it knows
+      if ("options" in i && i.options?.length) return `expected ${i.options.length === 1 ? formatValue(i.options[0]) : `one of ${i.options.map(formatValue).join(", ")}`}`;
+      return at ? `expected ${describe(at)}` : i.message;
+    case "too_small":
+    case "too_big": {
+      if (u instanceof z.ZodNumber) return `expected ${describe(at!)}`;
+      const bound = `${i.code === "too_small" ? ">" : "<"}${i.inclusive ? "=" : ""} ${i.code === "too_small" ? i.minimum : i.maximum}`;
+      if (i.origin === "number" || i.origin === "int") return `expected a number ${bound}`;
+      if (i.origin === "array") return `expected a list of ${bound} entries`;
+      if (i.origin === "string") return i.code === "too_small" && Number(i.minimum) === 1 ? "expected a non-empty string" : `expected a string of ${bound} characters`;
+      return i.message;
+    }
+    default:
+      return i.message;
+  }
+}
+
+/** One line for a key that is not allowed, as every such error reads. */
+function keyLine(path: string, keys: readonly string[], allowed: string): string {
+  const list = keys.map((k) => JSON.stringify(k)).join(", ");
+  return `${path}: ${keys.length === 1 ? `key ${list} is` : `keys ${list} are`} not allowed; ${allowed}`;
 }
 
 /**
  * One line per schema issue of `input`: the path (`root` for the top), the value there
- * (or "missing") and what is allowed.
+ * (or "missing") and what is allowed. With the `schema` that gave the issues, what is
+ * allowed is told from it (the keys of an object, every alternative of a union, a
+ * number's range).
  *
  * @example
- * issueLines({ seed: -1 }, issues, "(the scenario)"); // ['seed: -1 is not allowed; expected a number >= 0', ...]
+ * issueLines({ seed: -1 }, issues, "(the scenario)", ScenarioSchema); // ['seed: -1 is not allowed; expected an integer from 0 to 4294967295', ...]
  */
 export function issueLines(input: unknown, issues: readonly z.core.$ZodIssue[], root: string, schema?: z.ZodType): string[] {
-  return issues.map((i) => {
-    const path = i.path.length ? i.path.map(String).join(".") : root;
+  const lines = issues.map((i) => {
     if (i.code === "unrecognized_keys") {
-      const keys = i.keys.map((k) => JSON.stringify(k)).join(", ");
       const allowed = schema ? allowedKeys(schema, input, i.path) : null;
-      return `${path}: ${i.keys.length === 1 ? `key ${keys} is` : `keys ${keys} are`} not allowed; expected ${allowed ? `only ${allowed.join(", ")}` : "only the keys documented for it"} (a misspelling?)`;
+      return keyLine(pathText(i.path, root), i.keys, `expected ${allowed ? `only ${allowed.join(", ")}` : "only the keys documented for it"} (a misspelling?)`);
     }
-    let allowed = i.message;
-    if (i.code === "invalid_type") allowed = `expected ${KIND_NAMES[i.expected] ?? i.expected}`;
-    else if (i.code === "invalid_value") allowed = `expected ${i.values.length === 1 ? formatValue(i.values[0]) : `one of ${i.values.map(formatValue).join(", ")}`}`;
-    else if (i.code === "too_small" || i.code === "too_big") {
-      const bound = `${i.code === "too_small" ? ">" : "<"}${i.inclusive ? "=" : ""} ${i.code === "too_small" ? i.minimum : i.maximum}`;
-      if (i.origin === "number" || i.origin === "int") allowed = `expected a number ${bound}`;
-      else if (i.origin === "array") allowed = `expected a list of ${bound} entries`;
-      else if (i.origin === "string") allowed = `expected a string of ${bound} characters`;
+    if (i.code === "invalid_key") {
+      // the key's own path is the record's and the key
+      const recordPath = i.path.slice(0, -1);
+      const key = String(i.path.at(-1));
+      return keyLine(pathText(recordPath, root), [key], i.issues.map((k) => allowedText(k, null)).join("; "));
     }
-    return formatIssue({ path, value: valueAt(input, i.path), allowed });
+    const value = valueAt(input, i.path);
+    return formatIssue({ path: pathText(i.path, root), value, allowed: allowedText(i, schema ? schemaAt(schema, input, i.path) : null) });
   });
+  // several checks of one value can fail (2 ** 60 is too big and no safe integer) and read the same: said once
+  return [...new Set(lines)];
+}
+
+/**
+ * How deeply a scenario may nest objects and arrays. Its deepest field is 5 levels down
+ * (the scenario, workloads, a workload, options, server); walks of the value that recurse
+ * (zod's, JSON.stringify's) run out of stack some thousands of levels down. 32 is far
+ * from both.
+ */
+const MAX_NESTING = 32;
+
+/**
+ * Problems of parsed JSON that a schema cannot report, found without recursion: nesting
+ * deeper than MAX_NESTING (named by the top-level field that holds it), and own
+ * "__proto__" keys (which zod drops from a record without a word).
+ */
+function shapeLines(input: unknown, root: string): string[] {
+  const out: string[] = [];
+  const tooDeep = new Set<string>();
+  const stack: { v: unknown; path: string[] }[] = [{ v: input, path: [] }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    const top = path[0] ?? root;
+    if (tooDeep.has(top)) continue;
+    if (path.length >= MAX_NESTING) {
+      tooDeep.add(top);
+      out.push(formatIssue({ path: top, value: valueAt(input, [top]), allowed: `expected at most ${MAX_NESTING} levels of nested objects and arrays` }));
+      continue;
+    }
+    if (!Array.isArray(v) && Object.hasOwn(v, RESERVED_KEY)) out.push(keyLine(pathText(path, root), [RESERVED_KEY], RESERVED_KEY_ALLOWED));
+    // reversed onto the stack: the problems come in the file's order
+    for (const [k, x] of Object.entries(v).reverse()) if (x !== null && typeof x === "object") stack.push({ v: x, path: [...path, k] });
+  }
+  return out;
 }
 
 /** Validates a scenario (parsed JSON); throws ScenarioError naming each bad path, value and what is allowed. */
 export function parseScenario(input: unknown): Scenario {
+  const shape = shapeLines(input, ROOT);
+  if (shape.length) throw new ScenarioError(shape);
   const r = ScenarioSchema.safeParse(input);
-  if (!r.success) throw new ScenarioError(issueLines(input, r.error.issues, "(the scenario)", ScenarioSchema));
+  if (!r.success) throw new ScenarioError(issueLines(input, r.error.issues, ROOT, ScenarioSchema));
   const s = r.data;
   // cross-references the schema cannot see
   const tiers = new Set(s.tiers.map((t) => t.name));
@@ -318,11 +485,19 @@ export interface ScenarioReport {
   results: Record<string, Record<string, JobResult>>;
 }
 
-/** Groups job results by workload, then configuration, in the jobs' order. */
+/**
+ * Groups job results by workload, then configuration, in the jobs' order. Any name works,
+ * "toString" or "constructor" too: the groups are collected in Maps and become own
+ * properties (Object.fromEntries defines them; nothing is looked up on a prototype).
+ */
 export function groupResults(results: JobResult[]): Record<string, Record<string, JobResult>> {
-  const out: Record<string, Record<string, JobResult>> = {};
-  for (const r of results) (out[r.workload] ??= {})[r.config] = r;
-  return out;
+  const byWorkload = new Map<string, [string, JobResult][]>();
+  for (const r of results) {
+    const rows = byWorkload.get(r.workload) ?? [];
+    if (!byWorkload.has(r.workload)) byWorkload.set(r.workload, rows);
+    rows.push([r.config, r]);
+  }
+  return Object.fromEntries([...byWorkload].map(([w, rows]) => [w, Object.fromEntries(rows)]));
 }
 
 export async function runScenario(s: Scenario, o: PoolOptions = {}): Promise<ScenarioReport> {

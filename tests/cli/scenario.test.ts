@@ -81,7 +81,16 @@ describe("unimmu run SCENARIO.json", () => {
     [{ ...SMALL, tiers: undefined }, /tiers: missing; expected an array/],
     [{ ...SMALL, seed: 1.5 }, /seed: 1.5 is not allowed; expected an integer/],
     [{ ...SMALL, configs: { x: { policy: "linux", nodes: [] } } }, /2 problems: 1\. configs\.x\.policy: "linux" is not allowed; expected one of "osv", "ucat" 2\. configs\.x\.nodes: \[\] is not allowed; expected a list of >= 1 entries/],
-    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram", bytes: 1 }], hypervisor: { pageTableTier: 7 } } }, workloads: { w: { type: "kv", options: { items: "x".repeat(200) } } } }, /items: "xxxxx[x]*\.\.\. is not allowed; expected a number/],
+    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram", bytes: 1 }], hypervisor: { pageTableTier: 7 } } }, workloads: { w: { type: "kv", options: { items: "x".repeat(200) } } } }, /items: "xxxxx[x]*\.\.\. is not allowed; expected an integer >= 0/],
+    // what is allowed, for every alternative of a union; names; numbers (text: JSON.parse makes "__proto__" an own key and 1e400 Infinity)
+    [{ ...SMALL, cpu: "Skylake" }, /cpu: "Skylake" is not allowed; expected a preset name \("skylake", "icelake", "goldencove", "zen4"\) or an object of overrides with an optional base$/m],
+    [{ ...SMALL, tiers: [{ name: "dram", preset: "dram", capacity: "8gib" }] }, /tiers\.0\.capacity: "8gib" is not allowed; expected an integer number of bytes >= 0, or a string such as "4GiB" \(units B, KiB, MiB, GiB, TiB\)$/m],
+    [{ ...SMALL, configs: { x: { policy: "osv", nodes: [{ tier: "dram" }], linearPage: 3 } } }, /1\. configs\.x\.nodes\.0\.bytes: missing; expected an integer number of bytes >= 0, or a string .* 2\. configs\.x\.linearPage: 3 is not allowed; expected 1 or 2$/m],
+    [{ ...SMALL, configs: { "": SMALL.configs.osv } }, /configs: key "" is not allowed; expected a non-empty name$/m],
+    [JSON.stringify(SMALL).replace('"configs":{', '"configs":{"__proto__":{"policy":"osv","nodes":[{"tier":"dram","bytes":"1GiB"}]},'), /configs: key "__proto__" is not allowed; expected a name other than "__proto__", which JavaScript objects reserve$/m],
+    [JSON.stringify(SMALL).replace('"seed":7', '"seed":1e400'), /seed: Infinity is not allowed; expected an integer from 0 to 4294967295$/m],
+    [JSON.stringify(SMALL).replace('"seed":7', `"seed":${"[".repeat(5000)}${"]".repeat(5000)}`), /seed: \[+\.\.\. is not allowed; expected at most 32 levels of nested objects and arrays$/m],
+    [{ ...SMALL, tiers: [{ name: "dram", preset: { base: "dram", loadRandomNs: 1e300 }, capacity: "8GiB" }, SMALL.tiers[1]] }, /tiers\.0\.preset\.loadRandomNs: 1e\+300 is not allowed; a number > 0 and <= 1e9 ns \(a second\)$/m],
   ])("a malformed scenario gets a one-line error naming the path, and writes nothing (%#)", (content, message) => {
     const out = join(work, `bad-${Math.random().toString(36).slice(2)}`);
     const r = cli(["run", scenarioFile(content, "bad.json"), "--out", out]);
@@ -90,6 +99,34 @@ describe("unimmu run SCENARIO.json", () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split("\n").length).toBe(1);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("any name works, also one every object inherits (toString, constructor, hasOwnProperty): each run is in every report", () => {
+    const kv = { type: "kv", options: { items: 10, reads: 10 } };
+    const vm = { policy: "osv", nodes: [{ tier: "dram", bytes: "64MiB" }] };
+    const names = { ...SMALL, configs: { constructor: vm, hasOwnProperty: { ...vm, policy: "ucat" } }, workloads: { k: kv, toString: kv, constructor: kv } };
+    const out = join(work, "inherited");
+    const r = cli(["run", scenarioFile(names, "inherited.json"), "--json", "--threads", "2", "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Object.keys(j.results)).toEqual(["k", "toString", "constructor"]);
+    for (const w of ["k", "toString", "constructor"]) {
+      expect(Object.keys(j.results[w])).toEqual(["constructor", "hasOwnProperty"]);
+      for (const c of ["constructor", "hasOwnProperty"]) expect(j.results[w][c]).toMatchObject({ workload: w, config: c, throughputOpsPerSecond: expect.any(Number) });
+    }
+    const csv = parseCsv(readFileSync(join(out, "report.csv"), "utf8"));
+    expect(csv.slice(1).map((row) => `${row[0]} ${row[1]}`)).toEqual(["k constructor", "k hasOwnProperty", "toString constructor", "toString hasOwnProperty", "constructor constructor", "constructor hasOwnProperty"]);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toContain('"labels":["k","toString","constructor"]');
+    expect(html).toMatch(/"name":"hasOwnProperty","values":\[[0-9.e-]+,[0-9.e-]+,[0-9.e-]+\]/);
+    const trace = JSON.parse(readFileSync(join(out, "trace.json"), "utf8"));
+    expect(trace.traceEvents.filter((e: { name: string }) => e.name === "process_name").map((e: { args: { name: string } }) => e.args.name)).toContain("toString on hasOwnProperty");
+    // the case that failed outright: toString as the only workload
+    const only = cli(["run", scenarioFile({ ...names, workloads: { toString: kv } }, "only-tostring.json"), "--threads", "1", "--out", join(work, "only")]);
+    expect(only.stderr).toBe("");
+    expect(only.status).toBe(0);
+    expect(only.stdout).toMatch(/^toString\s+constructor\s/m);
   });
 
   it("a file that is not JSON, or is missing, is a one-line error", () => {
@@ -219,7 +256,7 @@ describe("presets in a scenario file: a name, or overrides on a base (docs/param
     expect(r.status).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toMatch(/cpu\.frequencyHz: -1 is not allowed; an integer >= 1 \(Hz\)/);
+    expect(r.stderr).toMatch(/cpu\.frequencyHz: -1 is not allowed; an integer from 1 to 1e10 Hz \(10 GHz\)/);
     expect(r.stderr).toMatch(/tiers\.0\.preset\.speed: 3 is not allowed; unknown field; allowed fields: name, label, kind, loadRandomNs/);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   CpuOverrideSchema,
+  formatIssue,
+  PRESET_LIMITS,
   PresetError,
   TierOverrideSchema,
   cpuPreset,
@@ -69,7 +71,7 @@ describe("resolveCpu", () => {
     expect(rest).toEqual([]);
     expect(i!.path).toBe("cpu");
     expect(i!.value).toBe("skylak");
-    expect(i!.allowed).toContain("skylake, icelake, goldencove, zen4");
+    expect(i!.allowed).toBe('a preset name ("skylake", "icelake", "goldencove", "zen4") or an object of overrides with an optional base');
   });
 
   it("a value of the wrong type names the path, the value and what is allowed", () => {
@@ -106,9 +108,9 @@ describe("resolveCpu", () => {
     const paths = err!.issues.map((i) => i.path).sort();
     expect(paths).toEqual(["cpu.costs.bogus", "cpu.costs.wrpkru", "cpu.frequencyHz", "cpu.latency.stlbHit"]);
     expect(err!.message.split("\n")).toHaveLength(4);
-    expect(err!.message).toContain('cpu.latency.stlbHit: "9" is not allowed; an integer >= 0 (cycles)');
-    expect(err!.message).toContain("cpu.costs.wrpkru: -1 is not allowed; an integer >= 0 (cycles)");
-    expect(err!.message).toContain("cpu.frequencyHz: 0 is not allowed; an integer >= 1 (Hz)");
+    expect(err!.message).toContain('cpu.latency.stlbHit: "9" is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)');
+    expect(err!.message).toContain("cpu.costs.wrpkru: -1 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)");
+    expect(err!.message).toContain("cpu.frequencyHz: 0 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)");
   });
 
   it("an incomplete object without base names the missing fields", () => {
@@ -122,7 +124,7 @@ describe("resolveCpu", () => {
     const is = issuesOf(() => resolveCpu(input));
     expect(is).toHaveLength(1);
     expect(is[0]!.path).toBe("cpu");
-    expect(is[0]!.allowed).toContain("a preset name (skylake, icelake, goldencove, zen4)");
+    expect(is[0]!.allowed).toContain('a preset name ("skylake", "icelake", "goldencove", "zen4")');
   });
 
   it("uses the caller's root path", () => {
@@ -144,12 +146,12 @@ describe("resolveTier", () => {
       { path: "tiers.fast.accessBytes", value: 100, allowed: "must be a power of two (bytes)" },
     ]);
     expect(issuesOf(() => resolveTier({ base: "dram", loadRandomNs: -1 }))).toEqual([
-      { path: "tier.loadRandomNs", value: -1, allowed: "a finite number > 0 (ns)" },
+      { path: "tier.loadRandomNs", value: -1, allowed: "a number > 0 and <= 1e9 ns (a second)" },
     ]);
     expect(issuesOf(() => resolveTier({ base: "cxl", kind: "ssd" }))).toEqual([
       { path: "tier.kind", value: "ssd", allowed: "one of dram, nvm, cxl" },
     ]);
-    expect(issuesOf(() => resolveTier("nvm"))[0]!.allowed).toContain("dram, optane, cxl");
+    expect(issuesOf(() => resolveTier("nvm"))[0]!.allowed).toContain('"dram", "optane", "cxl"');
   });
 
   it("a tier needs either a base or every field", () => {
@@ -164,5 +166,39 @@ describe("the override schemas can be used directly by scenario parsers", () => 
     expect(CpuOverrideSchema.safeParse({ tlb: { l3tlb: {} } }).success).toBe(false);
     expect(TierOverrideSchema.safeParse({ base: "cxl", storeNs: 150 }).success).toBe(true);
     expect(TierOverrideSchema.safeParse({ base: "cxl", latency: 150 }).success).toBe(false);
+  });
+});
+
+describe("bounds of the fields the cycle model multiplies (PRESET_LIMITS)", () => {
+  const lines = (f: () => unknown): string[] => issuesOf(f).map(formatIssue);
+
+  it.each([
+    [() => resolveTier({ base: "dram", loadRandomNs: 1e300 }), "tier.loadRandomNs: 1e+300 is not allowed; a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", loadSequentialNs: Infinity }), "tier.loadSequentialNs: Infinity is not allowed; a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", storeNs: NaN }), "tier.storeNs: NaN is not allowed; a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", readBytesPerSec: 1e16 }), "tier.readBytesPerSec: 10000000000000000 is not allowed; an integer from 1 to 1e15 bytes/s (1 PB/s)"],
+    [() => resolveCpu({ base: "skylake", frequencyHz: 1e11 }), "cpu.frequencyHz: 100000000000 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)"],
+    [() => resolveCpu({ base: "skylake", frequencyHz: 1e300 }), "cpu.frequencyHz: 1e+300 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)"],
+    [() => resolveCpu({ base: "skylake", costs: { movCr3: 1e11 } }), "cpu.costs.movCr3: 100000000000 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
+    [() => resolveCpu({ base: "skylake", latency: { stlbHit: Infinity } }), "cpu.latency.stlbHit: Infinity is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
+  ])("refuse absurd and non-finite values, once each (%#)", (f, line) => {
+    expect(lines(f)).toEqual([line]);
+  });
+
+  it("allow the bounds themselves; every preset is far inside them", () => {
+    const t = resolveTier({ base: "dram", loadRandomNs: PRESET_LIMITS.ns.max, readBytesPerSec: PRESET_LIMITS.bytesPerSec.max });
+    expect(t.loadRandomNs).toBe(1e9);
+    const c = resolveCpu({ base: "zen4", frequencyHz: PRESET_LIMITS.hz.max, costs: { vmExitRoundTrip: PRESET_LIMITS.cycles.max } });
+    expect(c.costs.vmExitRoundTrip).toBe(1e10);
+    for (const n of ["skylake", "icelake", "goldencove", "zen4"] as const) {
+      const p = cpuPreset(n);
+      expect(p.frequencyHz).toBeLessThan(PRESET_LIMITS.hz.max / 2);
+      for (const v of [...Object.values(p.latency), ...Object.values(p.costs)]) expect(v).toBeLessThan(PRESET_LIMITS.cycles.max / 1000);
+    }
+    for (const n of ["dram", "optane", "cxl"] as const) {
+      const p = tierPreset(n);
+      for (const v of [p.loadRandomNs, p.loadSequentialNs, p.storeNs]) expect(v).toBeLessThan(PRESET_LIMITS.ns.max / 1000);
+      for (const v of [p.readBytesPerSec, p.writeBytesPerSec]) expect(v).toBeLessThan(PRESET_LIMITS.bytesPerSec.max / 1000);
+    }
   });
 });
