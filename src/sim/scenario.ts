@@ -378,9 +378,13 @@ const MAX_NESTING = 32;
 /**
  * Problems of parsed JSON that a schema cannot report, found without recursion: nesting
  * deeper than MAX_NESTING (named by the top-level field that holds it), and own
- * "__proto__" keys (which zod drops from a record without a word).
+ * "__proto__" keys (which zod drops from a record without a word). `root` names the
+ * whole (a scenario's, a sweep's).
+ *
+ * @example
+ * shapeLines(JSON.parse('{"configs":{"__proto__":{}}}'), "(the scenario)"); // ['configs: key "__proto__" is not allowed; ...']
  */
-function shapeLines(input: unknown, root: string): string[] {
+export function shapeLines(input: unknown, root: string): string[] {
   const out: string[] = [];
   const tooDeep = new Set<string>();
   const stack: { v: unknown; path: string[] }[] = [{ v: input, path: [] }];

@@ -12,9 +12,12 @@
  */
 import { z } from "zod";
 import { expandGrid, GridError } from "./grid.js";
-import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, type Scenario } from "./scenario.js";
+import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, shapeLines, type Scenario } from "./scenario.js";
 import { JobError, type JobResult } from "./jobs.js";
 import { JobsAborted, runJobsSettled, type PoolOptions } from "./pool.js";
+
+/** How errors name the sweep file as a whole. */
+const SWEEP_ROOT = "(the sweep)";
 
 const SweepSchema = z
   .object({
@@ -38,9 +41,12 @@ function cellError(c: { index: number; params: Record<string, unknown> }, lines:
 
 /** Validates a sweep file and every cell's scenario (an error names the cell and the path). */
 export function parseSweep(input: unknown): SweepSpec {
+  // before the grid copies the base (a deep copy) or zod drops a "__proto__" path
+  const shape = shapeLines(input, SWEEP_ROOT);
+  if (shape.length) throw new ScenarioError(shape);
   const r = SweepSchema.safeParse(input);
   if (!r.success) {
-    throw new ScenarioError(issueLines(input, r.error.issues, "(the sweep)", SweepSchema));
+    throw new ScenarioError(issueLines(input, r.error.issues, SWEEP_ROOT, SweepSchema));
   }
   let grid;
   try {

@@ -84,6 +84,14 @@ describe("a sweep file's grid", () => {
     expect(sweepError({})).toBe("grid: {} is not allowed; expected at least one path and its values");
   });
 
+  it("has no \"__proto__\" key, nor a base nested past what a scenario can be (checked before the base is copied)", () => {
+    const proto = JSON.parse('{"base":{},"grid":{"__proto__":[1],"seed":[1]}}');
+    expect(() => parseSweep(proto)).toThrow(/^grid: key "__proto__" is not allowed; expected a name other than "__proto__"/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    expect(() => parseSweep({ base: { ...BASE, seed: deep }, grid: { seed: [1] } })).toThrow(/^base: .* is not allowed; expected at most 32 levels of nested objects and arrays/);
+  });
+
   it("has no path inside another: a cell would set both", () => {
     const osv = BASE.configs.osv;
     expect(sweepError({ "configs.osv": [osv], "configs.osv.policy": ["ucat"] })).toBe(
