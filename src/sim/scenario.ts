@@ -123,8 +123,8 @@ export const ScenarioSchema = z
     seed: z.number().int().min(0).max(0xffffffff).default(1),
     cpu: preset(CPU_NAMES).default("skylake"),
     tiers: z.array(Tier).min(1),
-    configs: z.record(Name, Config).refine((r) => Object.keys(r).length > 0, "at least one configuration"),
-    workloads: z.record(Name, Workload).refine((r) => Object.keys(r).length > 0, "at least one workload"),
+    configs: z.record(Name, Config).refine((r) => Object.keys(r).length > 0, "expected at least one configuration"),
+    workloads: z.record(Name, Workload).refine((r) => Object.keys(r).length > 0, "expected at least one workload"),
     /** Work per operation outside the memory system, by workload type (cycles). */
     computeCyclesPerOp: z.object({ kv: Count.optional(), memslap: Count.optional(), ycsb: Count.optional() }).strict().optional(),
     /** What the core's line cache models: page-table and data lines, page-table lines only, or nothing. */
@@ -134,7 +134,7 @@ export const ScenarioSchema = z
       .number()
       .int()
       .min(1)
-      .refine((k) => (k & (k - 1)) === 0, "a power of two (1, 2, 4, ... up to the line cache's sets)")
+      .refine((k) => (k & (k - 1)) === 0, "expected a power of two (1, 2, 4, ... up to the line cache's sets)")
       .default(1),
     /**
      * Run each job's line cache on a worker thread of its own (the same results;
@@ -157,11 +157,11 @@ export const ScenarioSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["lineSampling"],
-        message: s.lineCache === "off" ? "sampling needs a line cache (lineCache is off)" : `at most the line cache's ${sets} sets (cpu ${cpuLabel(s.cpu)})`,
+        message: s.lineCache === "off" ? "expected 1: sampling needs a line cache (lineCache is off)" : `expected at most the line cache's ${sets} sets (cpu ${cpuLabel(s.cpu)})`,
       });
     }
     if (s.lineThread && s.lineCache === "off") {
-      ctx.addIssue({ code: "custom", path: ["lineThread"], message: "a line thread needs a line cache (lineCache is off)" });
+      ctx.addIssue({ code: "custom", path: ["lineThread"], message: "expected false: a line thread needs a line cache (lineCache is off)" });
     }
   });
 
