@@ -76,7 +76,8 @@ export function parametersMarkdown(): string {
   out.push("");
   out.push(
     "Scenario files name a preset (`\"cpu\": \"skylake\"`) or override any field on top of one (`\"cpu\": { \"base\": \"skylake\", \"tlb\": { \"stlb\": { \"entries\": 2048, \"ways\": 16 } } }`); see `resolveCpu` and `resolveTier` in `src/cost/schema.ts`. " +
-      `Overrides are checked field by field; the fields the cycle model multiplies have upper bounds far beyond any real part, so that costs stay finite (sanity limits, not defaults: \`PRESET_LIMITS\`): tier latencies up to ${limitText(L.ns)}, CPU latencies and costs up to ${limitText(L.cycles)}, \`frequencyHz\` up to ${limitText(L.hz)}, bandwidths up to ${limitText(L.bytesPerSec)}.`,
+      `Overrides are checked field by field; the fields the cycle model multiplies have upper bounds far beyond any real part, so that costs stay finite (sanity limits, not defaults: \`PRESET_LIMITS\`): tier latencies up to ${limitText(L.ns)}, CPU latencies and costs up to ${limitText(L.cycles)}, \`frequencyHz\` up to ${limitText(L.hz)}, bandwidths up to ${limitText(L.bytesPerSec)}.` +
+      " A structure of 0 entries is absent (a TLB, a page-walk cache, the nested TLB), except the line cache: a scenario without one says `\"lineCache\": \"off\"`, and 0 line-cache entries with `all` or `walks` are refused. Geometries are checked with the core's rules before anything runs: entries up to 2^20, ways up to 64 dividing the entries, sets (entries / ways) a power of two.",
   );
   out.push("");
   out.push("## How the presets approximate the hardware");

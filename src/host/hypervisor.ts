@@ -25,6 +25,7 @@ import type { PageSizeCode } from "../core/types.js";
 import { PAGE_BYTES } from "../core/types.js";
 import type { HostMemory } from "./memory.js";
 import { ORDER_1G, ORDER_2M, ORDER_4K } from "./buddy.js";
+import { formatIssue, type PresetIssue } from "../cost/schema.js";
 
 /** The keys of `frames` by page size code. */
 const FRAME_KEYS = ["4k", "2m", "1g"] as const;
@@ -112,6 +113,53 @@ export class OutOfMemoryError extends Error {
   }
 }
 
+/**
+ * Every problem of back-end `options` on a host with tiers `tierNames` that
+ * `new Hypervisor` would refuse, without a host or a core (paths under the options,
+ * e.g. `pageTableTier`): callers check a configuration with it before they build one.
+ *
+ * @example
+ * backendIssues({ policy: "osv", pageTableTier: "hbm" }, ["dram"]); // [{ path: "pageTableTier", value: "hbm", allowed: "expected one of the host's tiers: dram" }]
+ */
+export function backendIssues(options: HypervisorOptions, tierNames: readonly string[]): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  if (options.policy !== "osv" && options.policy !== "ucat") issues.push({ path: "policy", value: options.policy, allowed: `expected "osv" or "ucat"` });
+  const pt = options.pageTableTier;
+  if (pt !== undefined && !tierNames.includes(pt)) issues.push({ path: "pageTableTier", value: pt, allowed: `expected one of the host's tiers: ${tierNames.join(", ")}` });
+  return issues;
+}
+
+/**
+ * Every problem of a VM's guest memory `nodes` that `createVm` would refuse on a host
+ * with tiers `tierNames` (paths under the nodes' list, e.g. `nodes.0.bytes`), without
+ * a host or a core.
+ *
+ * @example
+ * nodeIssues("osv", [{ tier: "dram", bytes: 3 * MiB }], ["dram"])[0].path; // "nodes.0.bytes"
+ */
+export function nodeIssues(policy: BackendPolicy, nodes: readonly { tier: string; bytes: number }[], tierNames: readonly string[]): PresetIssue[] {
+  if (!Array.isArray(nodes) || nodes.length === 0) return [{ path: "nodes", value: nodes, allowed: "expected at least one { tier, bytes }" }];
+  const issues: PresetIssue[] = [];
+  nodes.forEach((n, i) => {
+    if (!tierNames.includes(n?.tier)) issues.push({ path: `nodes.${i}.tier`, value: n?.tier, allowed: `expected one of the host's tiers: ${tierNames.join(", ")}` });
+    // whole 2 MiB pages (the EPT's large pages); up to the 1 TiB stride between ucat's nodes
+    if (!Number.isInteger(n?.bytes) || n.bytes <= 0 || n.bytes % PAGE_BYTES[1] !== 0 || n.bytes > NODE_STRIDE) {
+      issues.push({ path: `nodes.${i}.bytes`, value: n?.bytes, allowed: "expected a positive multiple of 2 MiB up to 1 TiB" });
+    }
+  });
+  if (!issues.length && guestLayout(policy, nodes).some((n) => n.base + n.bytes > 2 ** 46)) {
+    issues.push({ path: "nodes", value: nodes, allowed: `expected guest memory below 2^46 (ucat places node i at i TiB: at most 64 nodes; osv's one range at most 64 TiB)` });
+  }
+  return issues;
+}
+
+/** The guest-physical nodes of a VM: osv's one flat range of all the bytes, or ucat's node per tier 1 TiB apart. */
+function guestLayout(policy: BackendPolicy, nodes: readonly { tier: string; bytes: number }[]): GuestNode[] {
+  return policy === "osv"
+    ? [{ index: 0, tier: nodes[0].tier, base: 0, bytes: nodes.reduce((a, n) => a + n.bytes, 0) }]
+    : nodes.map((n, i) => ({ index: i, tier: n.tier, base: i * NODE_STRIDE, bytes: n.bytes }));
+}
+
 export class Hypervisor {
   readonly policy: BackendPolicy;
   private readonly vms = new Map<number, VmBacking>();
@@ -127,13 +175,11 @@ export class Hypervisor {
     readonly host: HostMemory,
     readonly options: HypervisorOptions,
   ) {
-    if (options.policy !== "osv" && options.policy !== "ucat") {
-      throw new RangeError(`policy: ${JSON.stringify(options.policy)} is not allowed; expected "osv" or "ucat"`);
-    }
+    const problem = backendIssues(options, host.tierNames())[0];
+    if (problem) throw new RangeError(formatIssue(problem));
     this.policy = options.policy;
     this.tierOrder = host.tierNames();
     this.ptTier = options.pageTableTier ?? this.tierOrder[0];
-    host.tierIndex(this.ptTier); // throws, naming the known tiers, on an unknown one
     this.tierIdx = this.tierOrder.map((t) => host.tierIndex(t));
     this.firstIdx = this.tierIdx.map((i) => [i, ...this.tierIdx.filter((j) => j !== i)]);
     const pt = host.tierIndex(this.ptTier);
@@ -146,18 +192,9 @@ export class Hypervisor {
    */
   createVm(id: number, nodes: { tier: string; bytes: number }[]): GuestNode[] {
     if (this.vms.has(id)) throw new RangeError(`vm: ${id} already exists`);
-    if (!Array.isArray(nodes) || nodes.length === 0) throw new RangeError("nodes: expected at least one { tier, bytes }");
-    nodes.forEach((n, i) => {
-      this.host.tierIndex(n.tier);
-      if (!Number.isInteger(n.bytes) || n.bytes <= 0 || n.bytes % PAGE_BYTES[1] !== 0 || n.bytes > NODE_STRIDE) {
-        throw new RangeError(`nodes[${i}].bytes: ${n.bytes} is not allowed; expected a positive multiple of 2 MiB up to 1 TiB`);
-      }
-    });
-    const layout: GuestNode[] =
-      this.policy === "osv"
-        ? [{ index: 0, tier: nodes[0].tier, base: 0, bytes: nodes.reduce((a, n) => a + n.bytes, 0) }]
-        : nodes.map((n, i) => ({ index: i, tier: n.tier, base: i * NODE_STRIDE, bytes: n.bytes }));
-    if (layout.some((n) => n.base + n.bytes > 2 ** 46)) throw new RangeError("nodes: too many to fit below 2^46");
+    const problem = nodeIssues(this.policy, nodes, this.host.tierNames())[0];
+    if (problem) throw new RangeError(formatIssue(problem));
+    const layout = guestLayout(this.policy, nodes);
     const root = this.tableFrame();
     if (root === null) throw new OutOfMemoryError(id, 0);
     this.core.addEptFrames(id, [root.hpa]);

@@ -131,6 +131,59 @@ export interface HostMemoryStats {
   tiers: TierUsage[];
 }
 
+/** A problem of one tier as configured ({@link tierLayout}): the field, its value, what is allowed ("expected ..."). */
+export interface TierIssue {
+  index: number;
+  field: "name" | "capacity";
+  value: unknown;
+  allowed: string;
+}
+
+/**
+ * Where `tiers` go in host-physical memory, and every problem the constructor would
+ * refuse them for (names non-empty and unique; capacities positive multiples of 2 MiB;
+ * the layout below 2^46), without allocating anything: callers check a configuration
+ * with it before they build one. A tier with a problem is left out of the layout.
+ *
+ * @example
+ * tierLayout([{ name: "dram", capacity: 3 * MIB }]).issues[0]; // { index: 0, field: "capacity", value: 3145728, allowed: "expected a positive multiple of 2 MiB (2097152) bytes" }
+ */
+export function tierLayout(tiers: readonly TierSpec[]): { layout: TierLayout[]; issues: TierIssue[] } {
+  const layout: TierLayout[] = [];
+  const issues: TierIssue[] = [];
+  const names = new Set<string>();
+  let base = HOST_PHYS_BASE;
+  tiers.forEach((t, i) => {
+    const name: unknown = t?.name;
+    if (typeof name !== "string" || name.length === 0) {
+      issues.push({ index: i, field: "name", value: name, allowed: "expected a non-empty string" });
+      return;
+    }
+    if (names.has(name)) {
+      issues.push({ index: i, field: "name", value: name, allowed: "tier names must be unique; expected a name no tier before it has" });
+      return;
+    }
+    names.add(name);
+    const capacity: unknown = t.capacity;
+    if (typeof capacity !== "number" || !Number.isSafeInteger(capacity) || capacity <= 0 || capacity % CAPACITY_UNIT !== 0) {
+      issues.push({ index: i, field: "capacity", value: capacity, allowed: `expected a positive multiple of 2 MiB (${CAPACITY_UNIT}) bytes` });
+      return;
+    }
+    if (base + capacity > HPA_LIMIT) {
+      issues.push({
+        index: i,
+        field: "capacity",
+        value: capacity,
+        allowed: `tier "${name}" would end at ${hex(base + capacity)}, past the host-physical limit 2^46 (${hex(HPA_LIMIT)}); expected at most ${sizeName(HPA_LIMIT - base)} from ${hex(base)}, not ${sizeName(capacity)}`,
+      });
+      return;
+    }
+    layout.push({ index: i, name, base, size: capacity });
+    base = Math.ceil((base + capacity) / TIER_ALIGN) * TIER_ALIGN;
+  });
+  return { layout, issues };
+}
+
 export class HostMemory {
   /** The tiers in configured order, with their host-physical placement. */
   readonly tiers: readonly TierLayout[];
@@ -153,32 +206,13 @@ export class HostMemory {
     if (!Array.isArray(tiers) || tiers.length === 0) {
       throw new RangeError(`tiers: ${JSON.stringify(tiers)} is not allowed; expected a non-empty array of { name, capacity }`);
     }
-    const layout: TierLayout[] = [];
-    let base = HOST_PHYS_BASE;
-    tiers.forEach((t, i) => {
-      const name: unknown = t?.name;
-      if (typeof name !== "string" || name.length === 0) {
-        throw new RangeError(`tiers[${i}].name: ${JSON.stringify(name)} is not allowed; expected a non-empty string`);
-      }
-      if (this.byName.has(name)) {
-        throw new RangeError(`tiers[${i}].name: "${name}" is not allowed; tier names must be unique`);
-      }
-      const capacity: unknown = t.capacity;
-      if (typeof capacity !== "number" || !Number.isSafeInteger(capacity) || capacity <= 0 || capacity % CAPACITY_UNIT !== 0) {
-        throw new RangeError(
-          `tiers[${i}].capacity: ${String(capacity)} is not allowed; expected a positive multiple of 2 MiB (${CAPACITY_UNIT}) bytes`,
-        );
-      }
-      if (base + capacity > HPA_LIMIT) {
-        throw new RangeError(
-          `tiers[${i}].capacity: ${capacity} (${sizeName(capacity)}) is not allowed; tier "${name}" would end at ${hex(base + capacity)}, ` +
-            `past the host-physical limit 2^46 (${hex(HPA_LIMIT)}); at most ${sizeName(HPA_LIMIT - base)} fit from ${hex(base)}`,
-        );
-      }
-      this.byName.set(name, i);
-      layout.push({ index: i, name, base, size: capacity });
-      base = Math.ceil((base + capacity) / TIER_ALIGN) * TIER_ALIGN;
-    });
+    const { layout, issues } = tierLayout(tiers);
+    const first = issues[0];
+    if (first) {
+      const v = first.field === "name" ? JSON.stringify(first.value) : String(first.value);
+      throw new RangeError(`tiers[${first.index}].${first.field}: ${v} is not allowed; ${first.allowed}`);
+    }
+    layout.forEach((t) => this.byName.set(t.name, t.index));
     this.tiers = layout;
     this.buddies = layout.map((t) => new BuddyAllocator(t.base, t.size));
   }

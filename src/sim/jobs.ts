@@ -13,11 +13,12 @@
  * });
  * r.throughputOpsPerSecond;
  */
-import { Simulator, type AccessFault, type LineCacheMode, type SimulatorOptions, type TierConfig } from "./simulator.js";
+import { Simulator, simulatorIssues, vmIssues, type AccessFault, type LineCacheMode, type SimulatorOptions, type TierConfig } from "./simulator.js";
 import type { VmOptions } from "./vm.js";
 import { vmStats, type BySize } from "./stats.js";
-import { runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
-import { runMemaslap, runYcsb, type MemaslapRunOptions, type YcsbRunOptions, type WorkloadRunResult } from "../workloads/drivers.js";
+import { kvIssues, runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
+import { memaslapRunIssues, runMemaslap, runYcsb, ycsbRunIssues, type MemaslapRunOptions, type YcsbRunOptions, type WorkloadRunResult } from "../workloads/drivers.js";
+import { formatIssue, type PresetIssue } from "../cost/schema.js";
 import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
 import { GuestOutOfMemory } from "../guest/guest.js";
@@ -180,15 +181,102 @@ function jobName(job: Job): string {
 
 const WORKLOAD_TYPES: readonly WorkloadSpec["type"][] = ["kv", "memslap", "ycsb"];
 
-export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
-  if (!WORKLOAD_TYPES.includes(job.workload?.type)) {
-    throw new RangeError(`workload.type: ${JSON.stringify(job.workload?.type)} is not allowed; expected one of ${WORKLOAD_TYPES.map((t) => JSON.stringify(t)).join(", ")}`);
+/**
+ * Every problem of `job` that would stop it, found without running it: its seed, the
+ * simulator's options (tiers, CPU, line cache), the VM's (back-end, nodes) and the
+ * workload's, with the paths a scenario file spells them (`tiers.0.capacity`,
+ * `cpu.tlb.stlb`, `configs.<name>.nodes.0.bytes`, `configs.<name>.hypervisor.pageTableTier`,
+ * `workloads.<name>.options.concurrency`). Empty when the job can run; it may still run
+ * out of memory ({@link JobError}).
+ *
+ * @example
+ * jobIssues({ ...job, workload: { name: "m", type: "memslap", options: { concurrency: 0 } } })[0].path; // "workloads.m.options.concurrency"
+ */
+export function jobIssues(job: Job): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  const under = (prefix: string, list: readonly PresetIssue[]): void => {
+    for (const i of list) issues.push({ ...i, path: `${prefix}.${i.path}` });
+  };
+  if (!Number.isInteger(job.seed) || job.seed < 0 || job.seed > 0xffffffff) issues.push({ path: "seed", value: job.seed, allowed: "expected an integer in 0..4294967295" });
+  const options = simulatorOptions(job);
+  issues.push(...simulatorIssues(options));
+  const c = `configs.${job.config?.name}`;
+  // the back-end's options are the configuration's in a scenario file
+  under(c, vmIssues(options, { ...job.config?.vm, nodes: job.config?.nodes }));
+  const w = job.workload;
+  const at = `workloads.${w?.name}`;
+  if (!WORKLOAD_TYPES.includes(w?.type)) {
+    issues.push({ path: `${at}.type`, value: w?.type, allowed: `expected one of ${WORKLOAD_TYPES.map((t) => JSON.stringify(t)).join(", ")}` });
+  } else if (w.type === "kv") under(`${at}.options`, kvIssues(w.options));
+  else if (w.type === "memslap") under(`${at}.options`, memaslapRunIssues(w.options as MemaslapRunOptions));
+  else {
+    for (const i of ycsbRunIssues(w.workload, w.options as YcsbRunOptions)) issues.push({ ...i, path: i.path === "workload" ? `${at}.workload` : `${at}.options.${i.path}` });
   }
-  if (!Number.isInteger(job.seed) || job.seed < 0 || job.seed > 0xffffffff) throw new RangeError(`seed: ${JSON.stringify(job.seed)} is not allowed; expected an integer in 0..4294967295`);
-  const sim = await Simulator.create({
-    tiers: job.tiers, hypervisor: job.config.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
-    ...(job.lineThread ? { lineThread: true } : {}),
+  // (the seed is the core's too: one problem, said once)
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const line = formatIssue(i);
+    if (seen.has(line)) return false;
+    seen.add(line);
+    return true;
   });
+}
+
+/**
+ * {@link jobIssues} as error lines (`<path>: <value> is not allowed; expected ...`):
+ * every problem of a job that can be found before it runs.
+ *
+ * @example
+ * checkJob(job); // ["configs.osv.nodes.0.bytes: 3145728 is not allowed; expected a positive multiple of 2 MiB up to 1 TiB"]
+ */
+export function checkJob(job: Job): string[] {
+  return jobIssues(job).map(formatIssue);
+}
+
+/**
+ * The problems of all `jobs`, each line once (jobs share their tiers, configurations
+ * and workloads), for a scenario that must not start when one of its jobs would fail.
+ * With `written`, the scenario file's parsed JSON, a value shows as the file wrote it
+ * (`"3MiB"`, not 3145728).
+ *
+ * @example
+ * checkJobs(scenarioJobs(s), json); // ['configs.osv.nodes.0.bytes: "3MiB" is not allowed; ...']
+ */
+export function checkJobs(jobs: readonly Job[], written?: unknown): string[] {
+  const lines = new Set<string>();
+  for (const job of jobs) {
+    for (const i of jobIssues(job)) {
+      const given = written === undefined ? undefined : valueAt(written, i.path.split("."));
+      lines.add(formatIssue(given === undefined ? i : { ...i, value: given }));
+    }
+  }
+  return [...lines];
+}
+
+function valueAt(x: unknown, path: readonly string[]): unknown {
+  let v = x;
+  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/** The simulator a job runs on: one VM, the job's tiers, CPU, line cache and back-end. */
+function simulatorOptions(job: Job): SimulatorOptions {
+  return {
+    tiers: job.tiers, hypervisor: job.config?.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
+    ...(job.lineThread ? { lineThread: true } : {}),
+  };
+}
+
+/**
+ * Runs `job` on a simulator of its own and measures it. A job with a problem
+ * ({@link checkJob}) is refused before anything runs, with a RangeError of every
+ * problem, one line each; one whose configuration is too small for its workload ends
+ * with a {@link JobError}.
+ */
+export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
+  const problems = checkJob(job);
+  if (problems.length) throw new RangeError(problems.join("\n"));
+  const sim = await Simulator.create(simulatorOptions(job));
   let result: JobResult;
   try {
     result = measureJob(job, sim, profile);

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { CPU_NAMES, type CpuPreset } from "../cost/cpus.js";
 import { formatIssue, formatValue, presetAllowed, PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
 import { TIER_NAMES } from "../cost/tiers.js";
-import type { Job, JobResult, WorkloadSpec, ConfigSpec } from "./jobs.js";
+import { checkJobs, type Job, type JobResult, type WorkloadSpec, type ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
 import { LINE_CACHE_MODES, type LineCacheMode } from "./simulator.js";
 import { isLineSampling } from "../core/sampling.js";
@@ -438,6 +438,8 @@ export function parseScenario(input: unknown): Scenario {
       }
     }
   }
+  // every job's own checks (src/sim/jobs.ts), so that nothing runs when one job would fail
+  if (!problems.length) problems.push(...checkJobs(scenarioJobs(s), input));
   if (problems.length) throw new ScenarioError(problems);
   return s;
 }

@@ -21,11 +21,14 @@ import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
 import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
 import { HostMemory } from "../host/memory.js";
 import { FirstTouch } from "../host/first-touch.js";
-import { Hypervisor, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
+import { Hypervisor, backendIssues, nodeIssues, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
 import type { CpuName, CpuPreset } from "../cost/cpus.js";
 import type { TierName, TierPreset } from "../cost/tiers.js";
-import { resolveCpu, resolveTier } from "../cost/schema.js";
+import { formatIssue, PresetError, resolveCpu, resolveTier, type PresetIssue } from "../cost/schema.js";
+import { configIssues } from "../core/config.js";
+import type { CoreConfig, TierRange } from "../core/types.js";
+import { tierLayout } from "../host/memory.js";
 import { Vm, type VmOptions } from "./vm.js";
 import type { RequestWriter } from "../core/wasm.js";
 
@@ -86,6 +89,92 @@ export interface AccessFault {
   error?: number;
 }
 
+/**
+ * Every problem of `options` that `Simulator.create` would refuse, without building
+ * anything: the tiers (names, presets, capacities and their layout), the CPU preset,
+ * the line cache and the core's configuration made of them. Paths are the options'
+ * (`tiers.0.capacity`, `cpu.tlb.stlb`, `lineSampling`), values as given.
+ *
+ * @example
+ * simulatorIssues({ tiers: [{ name: "dram", preset: "dram", capacity: 3 * MiB }] })[0].path; // "tiers.0.capacity"
+ */
+export function simulatorIssues(options: SimulatorOptions): PresetIssue[] {
+  if (!options || !Array.isArray(options.tiers) || options.tiers.length === 0) {
+    return [{ path: "tiers", value: options?.tiers, allowed: "expected at least one { name, preset, capacity }" }];
+  }
+  const issues: PresetIssue[] = [];
+  // a preset's own problems, each with its path (resolveCpu and resolveTier check field by field)
+  const resolved = <T>(f: () => T): T | null => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof PresetError)) throw e;
+      issues.push(...e.issues);
+      return null;
+    }
+  };
+  const { layout, issues: tierIssues } = tierLayout(options.tiers);
+  options.tiers.forEach((t, i) => {
+    for (const x of tierIssues) if (x.index === i) issues.push({ path: `tiers.${i}.${x.field}`, value: x.value, allowed: x.allowed });
+    resolved(() => resolveTier(t.preset, `tiers.${i}.preset`));
+  });
+  const cpu = resolved(() => resolveCpu(options.cpu ?? "skylake", "cpu"));
+  const lineCache = options.lineCache ?? "all";
+  if (!LINE_CACHE_MODES.includes(lineCache)) issues.push({ path: "lineCache", value: lineCache, allowed: `expected one of ${LINE_CACHE_MODES.join(", ")}` });
+  else if (cpu && lineCache !== "off" && cpu.lineCache.entries === 0) {
+    // 0 entries is "absent" for a structure; the line cache's absence is lineCache "off", said so rather than guessed
+    issues.push({ path: "cpu.lineCache.entries", value: 0, allowed: `expected an integer >= 1 with lineCache ${JSON.stringify(lineCache)} (use lineCache "off" for no line cache)` });
+  } else if (cpu) {
+    const ranges = layout.map((t) => ({ base: t.base, size: t.size }));
+    for (const e of configIssues(coreConfig(options, cpu, ranges))) {
+      // the core's structures come from the CPU preset: their problems are the preset's
+      // fields; its VM and vCPU counts are the options'
+      const path = /^(tlb|psc|ntlb|lineCache)\b/.test(e.field) ? `cpu.${e.field}` : (CORE_FIELDS[e.field] ?? e.field.replace(/\[(\d+)\]/g, ".$1"));
+      issues.push({ path, value: e.value, allowed: `expected ${e.allowed}` });
+    }
+  }
+  return issues;
+}
+
+/** The options behind the core's configuration fields that are named otherwise. */
+const CORE_FIELDS: Record<string, string> = { vms: "maxVms", vcpus: "maxVcpus", slabHeaps: "maxVcpus" };
+
+/** The core's configuration of a simulator: the CPU's structures, the tiers' ranges, the VMs and vCPUs it holds. */
+function coreConfig(options: SimulatorOptions, cpu: CpuPreset, tiers: TierRange[]): CoreConfig {
+  const maxVms = options.maxVms ?? 64;
+  const cfg = modelConfig("default", {
+    cpu,
+    pcpus: options.pcpus ?? 1,
+    vms: maxVms,
+    vcpus: options.maxVcpus ?? maxVms * 4,
+    tiers,
+    seed: options.seed,
+    // walks and data compete for the cache capacity: the cycle model charges both by it (docs/model.md)
+    lineCache: options.lineCache ?? "all",
+    lineSampling: options.lineSampling,
+  });
+  // Batches of 2^14 requests (256 KiB): the workload model writes a batch and the run
+  // reads it back while it is still in the host's L2, beside the models' own data
+  // (2^18, 4 MiB, made memslap 7-10 % slower with walk-only or sampled line caches;
+  // docs/performance.md). With a line thread 2^15: a batch's burst of line records
+  // then fits its ring while the worker catches up (docs/performance.md, the line thread).
+  return { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 14, ...(options.lineThread ? { lineThread: true } : {}) };
+}
+
+/**
+ * Every problem of a VM of `vm`'s options on a simulator of `options` that
+ * `Simulator.createVm` would refuse, without building anything: its back-end options
+ * (paths `hypervisor.pageTableTier`, ...) and its nodes (`nodes.0.bytes`, ...).
+ *
+ * @example
+ * vmIssues(simOptions, { policy: "osv", nodes: [{ tier: "dram", bytes: 3 * MiB }] })[0].path; // "nodes.0.bytes"
+ */
+export function vmIssues(options: SimulatorOptions, vm: VmOptions): PresetIssue[] {
+  const tiers = Array.isArray(options?.tiers) ? options.tiers.map((t) => t?.name) : [];
+  const issues = backendIssues({ ...options.hypervisor, policy: vm.policy }, tiers).map((i) => (i.path === "policy" ? i : { ...i, path: `hypervisor.${i.path}` }));
+  return [...issues, ...nodeIssues(vm.policy, vm.nodes, tiers)];
+}
+
 export class Simulator {
   readonly cpu: CpuPreset;
   readonly tierPresets: Record<string, TierPreset>;
@@ -120,40 +209,13 @@ export class Simulator {
   }
 
   static async create(options: SimulatorOptions): Promise<Simulator> {
-    if (!options || !Array.isArray(options.tiers) || options.tiers.length === 0) {
-      throw new RangeError("tiers: expected at least one { name, preset, capacity }");
-    }
-    options.tiers.forEach((t, i) => {
-      if (typeof t.name !== "string" || !t.name) throw new RangeError(`tiers[${i}].name: ${JSON.stringify(t.name)} is not allowed; expected a non-empty string`);
-    });
-    const tierPresets = options.tiers.map((t, i) => resolveTier(t.preset, `tiers[${i}].preset`));
-    const cpu = resolveCpu(options.cpu ?? "skylake", "cpu");
-    const lineCache = options.lineCache ?? "all";
-    if (!LINE_CACHE_MODES.includes(lineCache)) {
-      throw new RangeError(`lineCache: ${JSON.stringify(lineCache)} is not allowed; expected one of ${LINE_CACHE_MODES.join(", ")}`);
-    }
+    const issues = simulatorIssues(options);
+    if (issues.length) throw new RangeError(issues.map(formatIssue).join("\n"));
+    const tierPresets = options.tiers.map((t) => resolveTier(t.preset));
+    const cpu = resolveCpu(options.cpu ?? "skylake");
     const host = new HostMemory(options.tiers.map((t) => ({ name: t.name, capacity: t.capacity })));
-    const maxVms = options.maxVms ?? 64;
-    const cfg = modelConfig("default", {
-      cpu,
-      pcpus: options.pcpus ?? 1,
-      vms: maxVms,
-      vcpus: options.maxVcpus ?? maxVms * 4,
-      tiers: host.ranges(),
-      seed: options.seed,
-      // walks and data compete for the cache capacity: the cycle model charges both by it (docs/model.md)
-      lineCache,
-      lineSampling: options.lineSampling,
-    });
-    // Batches of 2^14 requests (256 KiB): the workload model writes a batch and the run
-    // reads it back while it is still in the host's L2, beside the models' own data
-    // (2^18, 4 MiB, made memslap 7-10 % slower with walk-only or sampled line caches;
-    // docs/performance.md). With a line thread 2^15: a batch's burst of line records
-    // then fits its ring while the worker catches up (docs/performance.md, the line thread).
-    const core = await WasmCore.create(
-      { ...cfg, slabHeaps: options.maxVcpus ?? maxVms * 4, requestBuffer: options.lineThread ? 1 << 15 : 1 << 14, ...(options.lineThread ? { lineThread: true } : {}) },
-      options.load,
-    );
+    const cfg = coreConfig(options, cpu, host.ranges());
+    const core = await WasmCore.create(cfg, options.load);
     return new Simulator(core, host, options, cpu, tierPresets);
   }
 

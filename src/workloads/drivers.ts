@@ -26,9 +26,10 @@
  * const y = runYcsb(vm.process, "a", { recordCount: 10_000, operationCount: 100_000 });
  * y.accesses;                      // reads and writes issued, load phase included
  */
-import { Memaslap, type MemaslapOptions } from "./memcached/memaslap.js";
-import { MemcachedServer, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
-import { itemSize } from "./memcached/slabs.js";
+import { Memaslap, memaslapIssues, sizeIssue, MEMASLAP_DEFAULT_KEY_SIZE, MEMASLAP_DEFAULT_VALUE_SIZE, MEMASLAP_MAX_VALUE_SIZE, MEMASLAP_MIN_KEY_SIZE, type MemaslapOptions } from "./memcached/memaslap.js";
+import { MemcachedServer, memcachedIssues, type MemcachedOptions, type MemcachedStats, type SlabClassStats } from "./memcached/server.js";
+import { DEFAULT_SLAB_SETTINGS, itemSize } from "./memcached/slabs.js";
+import { formatIssue, type PresetIssue } from "../cost/schema.js";
 import { CoreMemcachedBatch, CoreMemslap } from "./memcached/core-run.js";
 import { KvStore, type KvStoreOptions, type KvStoreStats } from "./ycsb/store.js";
 import type { MeteredProcess, MeterCounts } from "./metered.js";
@@ -39,7 +40,10 @@ import {
   YcsbRunStream,
   memcachedRequests,
   ycsbKeyNaming,
+  ycsbNameIssue,
+  ycsbSpecIssues,
   ycsbWorkload,
+  YCSB_WORKLOADS,
   type YcsbOperation,
   type YcsbWorkloadName,
   type YcsbWorkloadSpec,
@@ -138,8 +142,9 @@ export interface MemaslapRunOptions extends MemaslapOptions {
  * r.memcached!.slabs[0].chunkSize; // 1184
  */
 export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions = {}): WorkloadRunResult {
+  refuse(memaslapRunIssues(opts));
   const seed = opts.seed ?? 1;
-  const every = progressEvery(opts.progressEvery);
+  const every = opts.progressEvery ?? DEFAULT_PROGRESS_EVERY;
   const operations = opts.operations ?? MEMASLAP_RUN_DEFAULT_OPERATIONS;
   const { seed: _s, server: serverOpt, onProgress, progressEvery: _p, inCore, ...msOpts } = opts;
   const ms = new Memaslap(seed, { ...msOpts, operations });
@@ -157,7 +162,8 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
   let bytes = 0;
   let done = 0;
   let next = every;
-  const mc = inCore === false || !memaslapFits(ms, server) ? null : CoreMemslap.open(process, server, ms);
+  // (every item fits a slab chunk, as the core's model needs: memaslapRunIssues saw to it)
+  const mc = inCore === false ? null : CoreMemslap.open(process, server, ms);
   if (mc) {
     try {
       for (;;) {
@@ -218,11 +224,73 @@ export function runMemaslap(process: WorkloadProcess, opts: MemaslapRunOptions =
 /** The memcached model's commands as the core numbers them (core-run.ts CoreRequest). */
 const MEMCACHED_OPS = { get: 0, set: 1, add: 2, replace: 3 } as const;
 
-/** Whether every item memaslap's windows can make fits a slab chunk (the core's model takes only those; the host's throws at the first that does not). */
-function memaslapFits(ms: Memaslap, server: MemcachedServer): boolean {
-  let most = 0;
-  for (let i = 0; i < ms.windowSize; i++) most = Math.max(most, ms.slotKeySize[i]! + ms.slotValueSize[i]!);
-  return itemSize(most, 0, { useCas: server.settings.useCas }) <= server.settings.slabChunkSizeMax;
+/**
+ * Every problem of `opts` that {@link runMemaslap} would refuse (paths under the
+ * options: `concurrency`, `valueSize`, `server.memoryLimit`, ...), without running
+ * anything: memaslap's options, the server's, and whether the largest item fits a slab
+ * chunk (the models store no item chunked).
+ *
+ * @example
+ * memaslapRunIssues({ valueSize: 1_000_000 })[0].allowed; // "expected an integer in 1..524165 (the largest value whose item ...)"
+ */
+export function memaslapRunIssues(opts: MemaslapRunOptions = {}): PresetIssue[] {
+  const { seed, server, onProgress: _o, progressEvery: every, inCore: _i, ...ms } = opts;
+  const issues = runIssues(seed, every);
+  const own = memaslapIssues(ms);
+  const given = server instanceof MemcachedServer;
+  if (!given) issues.push(...memcachedIssues(server).map((i) => ({ ...i, path: `server.${i.path}` })));
+  const keySize = ms.keySize ?? MEMASLAP_DEFAULT_KEY_SIZE;
+  // memcached stores an item above slab_chunk_max as chained chunks, which the models do
+  // not: the longest key with the largest value must fit one (with a bad key size, the
+  // shortest key memaslap allows)
+  const keys = own.some((i) => i.path === "keySize") ? null : typeof keySize === "number" ? keySize : keySize.max;
+  const slabs = given ? server.settings : { ...DEFAULT_SLAB_SETTINGS, ...server?.slabs };
+  const fit = Math.min(MEMASLAP_MAX_VALUE_SIZE, slabs.slabChunkSizeMax - itemSize(keys ?? MEMASLAP_MIN_KEY_SIZE, 0, { useCas: slabs.useCas }));
+  const why =
+    fit < MEMASLAP_MAX_VALUE_SIZE
+      ? ` (the largest value whose item, with keys of ${keys === null ? `at least ${MEMASLAP_MIN_KEY_SIZE}` : keys} B, fits memcached's slab_chunk_max of ${slabs.slabChunkSizeMax} B; memcached stores larger items chunked, which the model does not)`
+      : "";
+  const value = sizeIssue("valueSize", ms.valueSize ?? MEMASLAP_DEFAULT_VALUE_SIZE, 1, fit, why);
+  return [...issues, ...own.filter((i) => i.path !== "valueSize"), ...(value ? [value] : [])];
+}
+
+/**
+ * Every problem of `opts` that {@link runYcsb} would refuse for workload `workload`
+ * (paths under the options: `recordCount`, `spec.fieldCount`, `memcached.memoryLimit`,
+ * ...; `workload` for the workload's name), without running anything.
+ *
+ * @example
+ * ycsbRunIssues("d", { recordCount: 0 })[0].path; // "recordCount"
+ */
+export function ycsbRunIssues(workload: YcsbWorkloadName, opts: YcsbRunOptions = {}): PresetIssue[] {
+  const issues = runIssues(opts.seed, opts.progressEvery);
+  const name = ycsbNameIssue(workload);
+  if (name) issues.push(name);
+  else {
+    const spec = { ...YCSB_WORKLOADS[workload], recordCount: opts.recordCount ?? YCSB_RUN_DEFAULT_RECORDS, operationCount: opts.operationCount ?? YCSB_RUN_DEFAULT_OPERATIONS, ...opts.spec };
+    // a property given in spec is spec's; the counts otherwise the options' own
+    const given = (p: string): boolean => opts.spec !== undefined && Object.prototype.hasOwnProperty.call(opts.spec, p);
+    issues.push(...ycsbSpecIssues(spec).map((i) => (given(i.path) || !["recordCount", "operationCount"].includes(i.path) ? { ...i, path: `spec.${i.path}` } : i)));
+  }
+  const backend = opts.backend ?? "kv-store";
+  if (backend !== "kv-store" && backend !== "memcached") issues.push({ path: "backend", value: backend, allowed: `expected "kv-store" or "memcached"` });
+  if (backend === "memcached" && !(opts.memcached instanceof MemcachedServer)) {
+    issues.push(...memcachedIssues(opts.memcached).map((i) => ({ ...i, path: `memcached.${i.path}` })));
+  }
+  return issues;
+}
+
+/** The problems of a run's own options: its seed and how often it reports progress. */
+function runIssues(seed: number | undefined, every: number | undefined): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff)) issues.push({ path: "seed", value: seed, allowed: "expected an integer in 0..4294967295" });
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) issues.push({ path: "progressEvery", value: every, allowed: "expected a positive integer" });
+  return issues;
+}
+
+/** Throws every problem at once, one line each. */
+function refuse(issues: readonly PresetIssue[]): void {
+  if (issues.length) throw new RangeError(issues.map(formatIssue).join("\n"));
 }
 
 /** Options of {@link runYcsb}. */
@@ -269,17 +337,15 @@ export interface YcsbRunOptions {
  * const m = runYcsb(vm.process, "a", { backend: "memcached", memcached: { memoryLimit: 512 * MiB } });
  */
 export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, opts: YcsbRunOptions = {}): WorkloadRunResult {
+  refuse(ycsbRunIssues(workload, opts));
   const seed = opts.seed ?? 1;
-  const every = progressEvery(opts.progressEvery);
+  const every = opts.progressEvery ?? DEFAULT_PROGRESS_EVERY;
   const spec = ycsbWorkload(workload, {
     recordCount: opts.recordCount ?? YCSB_RUN_DEFAULT_RECORDS,
     operationCount: opts.operationCount ?? YCSB_RUN_DEFAULT_OPERATIONS,
     ...opts.spec,
   });
   const backend = opts.backend ?? "kv-store";
-  if (backend !== "kv-store" && backend !== "memcached") {
-    throw new RangeError(`backend: ${JSON.stringify(backend)} is not allowed; expected "kv-store" or "memcached"`);
-  }
   const fieldBytes = (f: number): number => (f < 0 ? spec.fieldCount * spec.fieldLength : spec.fieldLength);
 
   const counts = { read: 0, update: 0, insert: 0, scan: 0, readmodifywrite: 0 };
@@ -531,9 +597,3 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
 
 /** The counters both models keep. */
 const ZERO: MeterCounts = Object.freeze({ accesses: 0, accessBytes: 0, mallocs: 0, frees: 0, mallocBytes: 0 });
-
-function progressEvery(v: number | undefined): number {
-  const e = v ?? DEFAULT_PROGRESS_EVERY;
-  if (!(Number.isInteger(e) && e >= 1)) throw new RangeError(`progressEvery: ${e} is not allowed; expected a positive integer`);
-  return e;
-}

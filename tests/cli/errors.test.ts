@@ -176,6 +176,65 @@ describe("a configuration too small for its workload", () => {
   });
 });
 
+describe("a scenario's job problems: found before any job runs, with the paths of the file", () => {
+  const T = [{ name: "dram", preset: "dram", capacity: "8GiB" }];
+  const C = { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "64MiB" }] } };
+
+  it("a problem of the second workload stops the scenario before the first runs, and nothing is written", () => {
+    const scenario = {
+      tiers: T,
+      configs: C,
+      workloads: {
+        // would run out of guest memory (a JobError) if it ran before the check of the next
+        big: { type: "ycsb", workload: "a", options: { recordCount: 80000, operationCount: 10 } },
+        m: { type: "memslap", options: { operations: 10, concurrency: 0 } },
+      },
+    };
+    writeFileSync(tmp("late.json"), JSON.stringify(scenario));
+    for (const threads of ["1", "2"]) {
+      fails(["run", tmp("late.json"), "--threads", threads, "--out", tmp("late-out")], 1, /^unimmu: error: workloads\.m\.options\.concurrency: 0 is not allowed; expected an integer in 1\.\.65536/);
+      expect(existsSync(tmp("late-out"))).toBe(false);
+    }
+  });
+
+  it("every problem at once, values as the file wrote them", () => {
+    const scenario = {
+      cpu: { base: "skylake", tlb: { stlb: { entries: 12, ways: 4 } } },
+      tiers: [{ name: "dram", preset: "dram", capacity: "1.5B" }],
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "3MiB" }], hypervisor: { pageTableTier: "hbm" } } },
+      workloads: { m: { type: "memslap", options: { keySize: 1, valueSize: 1000000 } } },
+    };
+    writeFileSync(tmp("many.json"), JSON.stringify(scenario));
+    const line = fails(["run", tmp("many.json")], 1, /^unimmu: error: 6 problems: /);
+    for (const p of [
+      /1\. tiers\.0\.capacity: "1\.5B" is not allowed; expected a positive multiple of 2 MiB/,
+      /2\. cpu\.tlb\.stlb: \{"entries":12,"ways":4\} is not allowed; expected entries \/ ways to be a power of two/,
+      /3\. configs\.osv\.hypervisor\.pageTableTier: "hbm" is not allowed; expected one of the host's tiers: dram/,
+      /4\. configs\.osv\.nodes\.0\.bytes: "3MiB" is not allowed; expected a positive multiple of 2 MiB up to 1 TiB/,
+      /5\. workloads\.m\.options\.keySize: 1 is not allowed; expected an integer in 16\.\.250 6\./, // what the file may give: a number
+      /6\. workloads\.m\.options\.valueSize: 1000000 is not allowed; expected an integer in 1\.\.524213 \(the largest value whose item, with keys of at least 16 B, fits/,
+    ]) expect(line).toMatch(p);
+  });
+
+  it("a line cache of 0 lines is refused, not an internal error", () => {
+    const scenario = { cpu: { base: "skylake", lineCache: { entries: 0, ways: 1 } }, tiers: T, configs: C, workloads: { k: { type: "kv", options: { items: 10, reads: 10 } } } };
+    writeFileSync(tmp("lines0.json"), JSON.stringify(scenario));
+    fails(["run", tmp("lines0.json")], 1, /^unimmu: error: cpu\.lineCache\.entries: 0 is not allowed; expected an integer >= 1 with lineCache "all" \(use lineCache "off" for no line cache\)$/);
+    writeFileSync(tmp("lines0-off.json"), JSON.stringify({ ...scenario, lineCache: "off" }));
+    expect(cli(["run", tmp("lines0-off.json"), "--json"]).status).toBe(0);
+  });
+
+  it("YCSB D with recordCount 0, either backend: refused at once rather than summing a zipfian over 2^31-1 records", () => {
+    for (const backend of ["kv-store", "memcached"]) {
+      const scenario = { tiers: T, configs: C, workloads: { y: { type: "ycsb", workload: "d", options: { recordCount: 0, operationCount: 1, backend } } } };
+      writeFileSync(tmp("d0.json"), JSON.stringify(scenario));
+      const started = Date.now();
+      fails(["run", tmp("d0.json"), "--threads", "1"], 1, /^unimmu: error: workloads\.y\.options\.recordCount: 0 is not allowed; expected an integer in 1\.\.2147483647 for workloadd/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }
+  });
+});
+
 describe("--skip-bad-lines", () => {
   it("skips malformed lines and records past 2^48, and counts them", () => {
     // left: I 400000 and L 600000 (2 requests, 2 walks, 2 faults under 4k)

@@ -107,10 +107,16 @@ describe("a sweep file's grid", () => {
 });
 
 describe("runSweep", () => {
-  it("a bad argument that only a cell's job sees names the cell", async () => {
-    const spec = parseSweep({ base: BASE, grid: { "workloads.k.options.items": [10, 0] } });
-    await expect(runSweep(spec, { threads: 1 })).rejects.toThrow(
-      'grid cell 1 ({"workloads.k.options.items":0}): items: 0 is not allowed; expected an integer >= 1',
+  it("a bad argument a cell's job would refuse is found before anything runs, naming the cell", () => {
+    expect(() => parseSweep({ base: BASE, grid: { "workloads.k.options.items": [10, 0] } })).toThrow(
+      /^grid cell 1 \(\{"workloads\.k\.options\.items":0\}\): workloads\.k\.options\.items: 0 is not allowed; expected an integer in 1\.\.134217728/,
     );
+  });
+
+  it("a bad argument that only a cell's job sees names the cell", async () => {
+    // a spec that bypassed parseSweep's checks: runJob's own check is what refuses it
+    const spec = parseSweep({ base: BASE, grid: { "workloads.k.options.items": [10, 20] } });
+    (spec.cells[1]!.scenario.workloads.k!.options as { items: number }).items = 0;
+    await expect(runSweep(spec, { threads: 1 })).rejects.toThrow(/^grid cell 1 \(\{"workloads\.k\.options\.items":20\}\): workloads\.k\.options\.items: 0 is not allowed/);
   });
 });

@@ -230,9 +230,14 @@ describe("memslap with the memcached model in the core", () => {
     expect(await twice(true)).toBe(host);
   });
 
-  it("items larger than a slab chunk: the host's model runs and refuses them the same way", async () => {
+  it("items larger than a slab chunk: refused before either model runs, with the largest value that fits", async () => {
     const { vm, sim } = await vmOf("ucat");
-    expect(() => runMemaslap(vm.process, { operations: 100, valueSize: 600_000 })).toThrow(/larger than slab_chunk_max/);
+    for (const inCore of [true, false]) {
+      expect(() => runMemaslap(vm.process, { operations: 100, valueSize: 600_000, inCore })).toThrow(
+        /^valueSize: 600000 is not allowed; expected an integer in 1\.\.524165 \(the largest value whose item, with keys of 64 B, fits memcached's slab_chunk_max of 524288 B/,
+      );
+    }
+    expect(sim.counters(vm.vcpu).requests).toBe(0); // nothing ran
     sim.close();
   });
 });

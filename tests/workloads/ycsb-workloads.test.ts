@@ -400,3 +400,28 @@ describe("memcached binding encoding", () => {
     expect(memcachedRequests(op("readmodifywrite"), rng).map((r) => r.cmd)).toEqual(["get", "replace"]);
   });
 });
+
+describe("recordCount 0 (YCSB: Integer.MAX_VALUE records, none loaded)", () => {
+  // the latest distribution sums its zipfian over every record before the first read:
+  // 2^31-1 of them took 106 s in the stream's constructor
+  it("is refused with the latest distribution, naming recordCount and the workload", () => {
+    const message = /^recordCount: 0 is not allowed; expected an integer in 1\.\.2147483647 for workloadd, whose reads choose among the latest records/;
+    expect(() => ycsbWorkload("d", { recordCount: 0 })).toThrow(message);
+    expect(() => new YcsbRunStream({ ...YCSB_WORKLOADS.d, recordCount: 0 }, 1)).toThrow(message);
+    expect(() => ycsbWorkload("a", { recordCount: 0, requestDistribution: "latest" })).toThrow(/^recordCount: 0 is not allowed; .* for workloada,/);
+  }, 5_000);
+
+  it("runs the other distributions: their reads range over 2^31-1 records (inserts follow them)", () => {
+    for (const w of ["a", "b", "c", "e", "f"] as const) {
+      const spec = ycsbWorkload(w, { recordCount: 0, operationCount: 100 });
+      expect([...ycsbLoadPhase(spec)]).toHaveLength(0);
+      const ops = [...ycsbRunPhase(spec, 1)];
+      expect(ops).toHaveLength(100);
+      expect(ops.every((o) => (o.op === "insert" ? o.keyNum >= 2 ** 31 - 1 : o.keyNum < 2 ** 31 - 1))).toBe(true);
+    }
+  }, 5_000);
+
+  it("insertCount past recordCount - insertStart is refused as YCSB refuses it", () => {
+    expect(() => ycsbWorkload("a", { recordCount: 100, insertStart: 50, insertCount: 60 })).toThrow(/^insertCount: 60 is not allowed; expected at most recordCount - insertStart \(50\)/);
+  });
+});

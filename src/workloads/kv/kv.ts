@@ -33,6 +33,8 @@
  */
 import { ZipfianGenerator, ZIPFIAN_CONSTANT } from "../ycsb/generators.js";
 import { Rng } from "../../util/rng.js";
+import { formatIssue, type PresetIssue } from "../../cost/schema.js";
+import { YCSB_MAX_COUNT } from "../ycsb/workloads.js";
 import { GuestOutOfMemory } from "../../guest/guest.js";
 import { OutOfMemoryError } from "../../host/hypervisor.js";
 import type { Vm } from "../../sim/vm.js";
@@ -92,20 +94,56 @@ export const KV_DEFAULTS = {
   tier: "auto",
 } as const;
 
-function checkShare(name: string, v: number): void {
-  if (!(typeof v === "number" && v >= 0 && v <= 1)) throw new RangeError(`${name}: ${v} is not allowed; expected a fraction in 0..1`);
-}
+/**
+ * The most keys: the workload keeps 20 bytes of host state per key (its value's address
+ * and size, its popularity rank, its place in the churn order) and sums its zipfian
+ * over every key before the first get; 2^27 keys take 2.5 GiB of host memory, and
+ * their values at the default sizes 147 GB of guest memory.
+ */
+export const KV_MAX_ITEMS = 2 ** 27;
+/** The largest value: sizes are kept in 32 bits. */
+export const KV_MAX_VALUE_SIZE = 2 ** 32 - 1;
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name}: ${v} is not allowed; expected an integer >= ${min}`);
-}
-
-/** The resolved size range of `valueSize`. */
-function sizeRange(v: KvOptions["valueSize"]): { min: number; max: number } {
-  const r = v === undefined ? KV_DEFAULTS.valueSize : typeof v === "number" ? { min: v, max: v } : v;
-  checkInt("valueSize.min", r.min, 1);
-  checkInt("valueSize.max", r.max, r.min);
-  return r;
+/**
+ * Every problem of `options` that {@link runKv} would refuse (paths under the options:
+ * `items`, `valueSize.min`, ...), without running anything.
+ *
+ * @example
+ * kvIssues({ items: 0 })[0]; // { path: "items", value: 0, allowed: "expected an integer in 1..134217728 (...)" }
+ */
+export function kvIssues(options: KvOptions = {}): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  const int = (path: string, v: unknown, min: number, max: number, why = ""): boolean => {
+    if (Number.isInteger(v) && (v as number) >= min && (v as number) <= max) return true;
+    issues.push({ path, value: v, allowed: `expected an integer in ${min}..${max}${why}` });
+    return false;
+  };
+  const share = (path: string, v: unknown): void => {
+    if (!(typeof v === "number" && v >= 0 && v <= 1)) issues.push({ path, value: v, allowed: "expected a fraction in 0..1" });
+  };
+  const seed = options.seed ?? KV_DEFAULTS.seed;
+  int("seed", seed, 0, 0xffffffff);
+  const v = options.valueSize ?? KV_DEFAULTS.valueSize;
+  const [path, lo, hi] = typeof v === "number" ? ["valueSize", v, v] : [null, v?.min, v?.max];
+  const sizes = path ? int(path, lo, 1, KV_MAX_VALUE_SIZE) : int("valueSize.min", lo, 1, KV_MAX_VALUE_SIZE) && int("valueSize.max", hi, lo as number, KV_MAX_VALUE_SIZE);
+  const keys = " (the most keys the workload holds: host state for each, a zipfian over all)";
+  if (options.items !== undefined) int("items", options.items, 1, KV_MAX_ITEMS, keys);
+  else if (sizes) {
+    const mean = ((lo as number) + (hi as number)) / 2;
+    // the keys are as many as fillBytes holds of the mean value size
+    const fill = options.fillBytes ?? KV_DEFAULTS.fillBytes;
+    const most = (KV_MAX_ITEMS + 1) * mean;
+    if (!(typeof fill === "number" && fill >= 0 && fill < most)) {
+      issues.push({ path: "fillBytes", value: fill, allowed: `expected a number of bytes in 0..${Math.ceil(most) - 1}: at most ${KV_MAX_ITEMS} values of the mean size, ${mean} B${keys}` });
+    }
+  }
+  if (options.reads !== undefined) int("reads", options.reads, 0, YCSB_MAX_COUNT, " (capped as YCSB's counts)");
+  share("replace", options.replace ?? KV_DEFAULTS.replace);
+  share("delete", options.delete ?? KV_DEFAULTS.delete);
+  if (options.readBytes !== undefined && options.readBytes !== "value") int("readBytes", options.readBytes, 1, KV_MAX_VALUE_SIZE);
+  const theta = options.theta ?? KV_DEFAULTS.theta;
+  if (!(theta > 0 && theta < 1)) issues.push({ path: "theta", value: theta, allowed: "expected a number in (0, 1)" });
+  return issues;
 }
 
 /** Whether an error is an out-of-memory the guest sees (not a bug). */
@@ -129,22 +167,19 @@ function shuffle(a: Uint32Array, rng: Rng, n = a.length): void {
  * result and the same simulator state.
  */
 export function runKv(vm: Vm, options: KvOptions = {}): KvResult {
+  const issues = kvIssues(options);
+  if (issues.length) throw new RangeError(issues.map(formatIssue).join("\n"));
   const seed = options.seed ?? KV_DEFAULTS.seed;
   const rng = new Rng(seed);
-  const sizes = sizeRange(options.valueSize);
+  const v = options.valueSize ?? KV_DEFAULTS.valueSize;
+  const sizes = typeof v === "number" ? { min: v, max: v } : v;
   const mean = (sizes.min + sizes.max) / 2;
   const items = options.items ?? Math.max(1, Math.floor((options.fillBytes ?? KV_DEFAULTS.fillBytes) / mean));
-  checkInt("items", items, 1);
   const reads = options.reads ?? 4 * items;
-  checkInt("reads", reads, 0);
   const replace = options.replace ?? KV_DEFAULTS.replace;
   const del = options.delete ?? KV_DEFAULTS.delete;
-  checkShare("replace", replace);
-  checkShare("delete", del);
   const readBytes = options.readBytes ?? "value";
-  if (readBytes !== "value") checkInt("readBytes", readBytes, 1);
   const theta = options.theta ?? KV_DEFAULTS.theta;
-  if (!(theta > 0 && theta < 1)) throw new RangeError(`theta: ${theta} is not allowed; expected a number in (0, 1)`);
   const malloc = { tier: options.tier ?? KV_DEFAULTS.tier };
 
   const app = vm.process;

@@ -42,6 +42,8 @@
  * // { op: "set", conn: 0, keyId: 0, keySize: 64, valueSize: 1024 }, { op: "set", conn: 1, keyId: 10240, ... }, ...
  */
 import { Rng } from "../../util/rng.js";
+import { formatIssue, formatValue, type PresetIssue } from "../../cost/schema.js";
+import { YCSB_MAX_COUNT } from "../ycsb/workloads.js";
 
 /** ms_setting.c `DEFAULT_CONNS_NUM 16` ("default each thread with 16 connections"). */
 export const MEMASLAP_DEFAULT_CONCURRENCY = 16;
@@ -61,6 +63,15 @@ export const MEMASLAP_DEFAULT_OVERWRITE = 0;
 export const MEMASLAP_MIN_KEY_SIZE = 16;
 export const MEMASLAP_MAX_KEY_SIZE = 250;
 export const MEMASLAP_MAX_VALUE_SIZE = 1024 * 1024;
+/** The most connections: the memcached model takes connections 0..65535 (server.ts, and its commands in the core). */
+export const MEMASLAP_MAX_CONCURRENCY = 65536;
+/**
+ * The most objects in all windows (concurrency x windowSize): the stream keeps 9 bytes
+ * of each (its key id and whether it is stored) on the host, and a copy in the core's
+ * 4 GiB Wasm memory beside the simulator's own structures; 2^27 objects take 1.1 GiB
+ * in each (memaslap's default is 163,840).
+ */
+export const MEMASLAP_MAX_OBJECTS = 2 ** 27;
 /** ms_task.h `KEY_PREFIX_SIZE (sizeof(uint64_t))`. */
 export const MEMASLAP_KEY_PREFIX_SIZE = 8;
 
@@ -222,34 +233,20 @@ export class Memaslap implements Iterable<MemaslapRequest> {
 
   constructor(seed: number, options: MemaslapOptions = {}) {
     this.source = new Rng(seed);
+    const problem = memaslapIssues(options)[0];
+    if (problem) throw new RangeError(formatIssue(problem));
     const concurrency = options.concurrency ?? MEMASLAP_DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency <= 0) throw new RangeError(`concurrency: ${JSON.stringify(concurrency)} is not allowed; expected a positive integer`);
-    if (options.operations !== undefined && !(Number.isSafeInteger(options.operations) && options.operations >= 0)) {
-      throw new RangeError(`operations: ${JSON.stringify(options.operations)} is not allowed; expected an integer >= 0`);
-    }
-    let windowSize = options.windowSize ?? MEMASLAP_DEFAULT_WINDOW_SIZE;
-    if (options.objects !== undefined) {
-      if (options.windowSize !== undefined) throw new RangeError(`objects: ${JSON.stringify(options.objects)} is not allowed with windowSize ${JSON.stringify(options.windowSize)}; expected one of the two`);
-      windowSize = options.objects / concurrency;
-    }
-    if (!Number.isInteger(windowSize) || windowSize <= 0 || windowSize % MEMASLAP_UNIT_ITEMS_COUNT !== 0) {
-      throw new RangeError(`windowSize: ${JSON.stringify(windowSize)} is not allowed; expected a positive multiple of 1024 (memaslap requires it; objects / concurrency when objects is given)`);
-    }
+    const windowSize = options.objects !== undefined ? options.objects / concurrency : (options.windowSize ?? MEMASLAP_DEFAULT_WINDOW_SIZE);
     this.concurrency = concurrency;
     this.windowSize = windowSize;
     const ratio = options.ratio ?? { get: 9, set: 1 };
-    if (!(ratio.get >= 0 && ratio.set >= 0 && ratio.get + ratio.set > 0)) throw new RangeError(`ratio: ${JSON.stringify(ratio)} is not allowed; expected { get, set } of numbers >= 0, not both 0`);
     this.setProp = ratio.set / (ratio.get + ratio.set);
     this.getProp = ratio.get / (ratio.get + ratio.set);
     this.overwrite = options.overwrite ?? MEMASLAP_DEFAULT_OVERWRITE;
-    if (!(typeof this.overwrite === "number" && this.overwrite >= 0 && this.overwrite <= 1)) throw new RangeError(`overwrite: ${JSON.stringify(this.overwrite)} is not allowed; expected a proportion in 0..1`);
     this.schedule = options.schedule ?? "round-robin";
-    if (this.schedule !== "round-robin" && this.schedule !== "random") throw new RangeError(`schedule: ${JSON.stringify(this.schedule)} is not allowed; expected "round-robin" or "random"`);
 
     const keySize = options.keySize ?? MEMASLAP_DEFAULT_KEY_SIZE;
     const valueSize = options.valueSize ?? MEMASLAP_DEFAULT_VALUE_SIZE;
-    checkRange(keySize, MEMASLAP_MIN_KEY_SIZE, MEMASLAP_MAX_KEY_SIZE, "keySize");
-    checkRange(valueSize, 1, MEMASLAP_MAX_VALUE_SIZE, "valueSize");
     // ms_build_distr: sizes per window slot.
     this.slotKeySize = this.buildSizes(keySize, false);
     this.slotValueSize = this.buildSizes(valueSize, typeof valueSize === "number");
@@ -656,11 +653,63 @@ function countStored(a: Uint8Array): number {
   return n;
 }
 
-function checkRange(size: number | SizeRange, lo: number, hi: number, what: string): void {
-  const [a, b] = typeof size === "number" ? [size, size] : [size.min, size.max];
-  if (!Number.isInteger(a) || !Number.isInteger(b) || a < lo || b > hi || a > b) {
-    throw new RangeError(`${what}: ${JSON.stringify(size)} is not allowed; expected an integer in ${lo}..${hi}, or { min, max } of such integers with min <= max`);
+/**
+ * The problem of a key or value size (a number, or a range) outside lo..hi, or null.
+ * What it expects follows the form given: a scenario file gives numbers only, so a
+ * number hears of numbers; a range (the API's) of ranges. `why` says where hi comes from.
+ *
+ * @example
+ * sizeIssue("keySize", 8, 16, 250)?.allowed; // "expected an integer in 16..250"
+ */
+export function sizeIssue(path: string, size: unknown, lo: number, hi: number, why = ""): PresetIssue | null {
+  const range = typeof size === "object" && size !== null;
+  const [a, b] = range ? [(size as SizeRange).min, (size as SizeRange).max] : [size, size];
+  if (Number.isInteger(a) && Number.isInteger(b) && (a as number) >= lo && (b as number) <= hi && (a as number) <= (b as number)) return null;
+  const allowed = typeof size === "number" ? `an integer in ${lo}..${hi}` : range ? `{ min, max } of integers in ${lo}..${hi} with min <= max` : `an integer in ${lo}..${hi}, or { min, max } of such integers with min <= max`;
+  return { path, value: size, allowed: `expected ${allowed}${why}` };
+}
+
+/**
+ * Every problem of `options` that {@link Memaslap} would refuse (paths under the
+ * options: `concurrency`, `keySize`, ...), without building the stream: for callers
+ * that check a run before anything runs.
+ *
+ * @example
+ * memaslapIssues({ concurrency: 0 })[0]; // { path: "concurrency", value: 0, allowed: "expected an integer in 1..65536 (...)" }
+ */
+export function memaslapIssues(options: MemaslapOptions = {}): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  const bad = (path: string, value: unknown, allowed: string): void => {
+    issues.push({ path, value, allowed });
+  };
+  const concurrency = options.concurrency ?? MEMASLAP_DEFAULT_CONCURRENCY;
+  const conns = Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= MEMASLAP_MAX_CONCURRENCY;
+  if (!conns) bad("concurrency", concurrency, `expected an integer in 1..${MEMASLAP_MAX_CONCURRENCY} (the memcached model takes connections 0..65535)`);
+  const ops = options.operations;
+  if (ops !== undefined && !(Number.isInteger(ops) && ops >= 0 && ops <= YCSB_MAX_COUNT)) bad("operations", ops, `expected an integer in 0..${YCSB_MAX_COUNT} (capped as YCSB's counts)`);
+  if (options.objects !== undefined && options.windowSize !== undefined) {
+    bad("objects", options.objects, `expected either objects or windowSize, not both (windowSize is ${formatValue(options.windowSize)})`);
+  } else if (options.objects === undefined || conns) {
+    // (objects are split over the connections: their number must be known first)
+    const [path, given] = options.objects !== undefined ? (["objects", options.objects] as const) : (["windowSize", options.windowSize ?? MEMASLAP_DEFAULT_WINDOW_SIZE] as const);
+    const windowSize = path === "objects" ? given / concurrency : given;
+    if (!Number.isInteger(windowSize) || windowSize <= 0 || windowSize % MEMASLAP_UNIT_ITEMS_COUNT !== 0) {
+      bad(path, given, path === "objects" ? `expected a positive multiple of concurrency x 1024 (${concurrency * MEMASLAP_UNIT_ITEMS_COUNT}): memaslap's windows are multiples of 1024` : "expected a positive multiple of 1024 (memaslap requires it)");
+    } else if (conns && concurrency * windowSize > MEMASLAP_MAX_OBJECTS) {
+      bad(path, given, `expected concurrency x windowSize <= ${MEMASLAP_MAX_OBJECTS} objects (concurrency is ${concurrency}): the windows' state is kept on the host and in the core's 4 GiB memory`);
+    }
   }
+  const ratio = options.ratio ?? { get: 9, set: 1 };
+  if (!(ratio.get >= 0 && ratio.set >= 0 && ratio.get + ratio.set > 0)) bad("ratio", ratio, "expected { get, set } of numbers >= 0, not both 0");
+  const overwrite = options.overwrite ?? MEMASLAP_DEFAULT_OVERWRITE;
+  if (!(typeof overwrite === "number" && overwrite >= 0 && overwrite <= 1)) bad("overwrite", overwrite, "expected a proportion in 0..1");
+  const schedule = options.schedule ?? "round-robin";
+  if (schedule !== "round-robin" && schedule !== "random") bad("schedule", schedule, `expected "round-robin" or "random"`);
+  const key = sizeIssue("keySize", options.keySize ?? MEMASLAP_DEFAULT_KEY_SIZE, MEMASLAP_MIN_KEY_SIZE, MEMASLAP_MAX_KEY_SIZE);
+  const value = sizeIssue("valueSize", options.valueSize ?? MEMASLAP_DEFAULT_VALUE_SIZE, 1, MEMASLAP_MAX_VALUE_SIZE);
+  if (key) issues.push(key);
+  if (value) issues.push(value);
+  return issues;
 }
 
 /** ms_conn.c `KEY_PREFIX_BASE` and `KEY_PREFIX_MASK` 0x1010101010101010. */

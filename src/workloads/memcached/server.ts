@@ -65,6 +65,7 @@ import {
   type SlabClass,
   type SlabSettings,
 } from "./slabs.js";
+import { formatIssue, type PresetIssue } from "../../cost/schema.js";
 import type { WorkloadProcess } from "../drivers.js";
 import { MeteredProcess } from "../metered.js";
 import { RecordTable } from "../records.js";
@@ -360,21 +361,15 @@ export class MemcachedServer {
     const settings: SlabSettings = { ...DEFAULT_SLAB_SETTINGS, ...options.slabs };
     this.settings = Object.freeze(settings);
     this.classes = Object.freeze(slabClasses(settings).map((c) => Object.freeze(c)));
-    const limit = options.memoryLimit ?? MEMCACHED_DEFAULT_MEMORY_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 0) {
-      throw new RangeError(`memoryLimit: ${limit} is not allowed; expected an integer >= 0 (bytes; 0 = no limit)`);
-    }
-    this.memoryLimit = limit;
+    const problem = memcachedIssues(options)[0];
+    if (problem) throw new RangeError(formatIssue(problem));
+    this.memoryLimit = options.memoryLimit ?? MEMCACHED_DEFAULT_MEMORY_LIMIT;
     this.useCas = settings.useCas;
     this.keyOffset = ITEM_HEADER_BYTES + (settings.useCas ? CAS_BYTES : 0);
-    this.hotPct = pct(options.hotLruPct ?? MEMCACHED_HOT_LRU_PCT, "hotLruPct");
-    this.warmPct = pct(options.warmLruPct ?? MEMCACHED_WARM_LRU_PCT, "warmLruPct");
+    this.hotPct = options.hotLruPct ?? MEMCACHED_HOT_LRU_PCT;
+    this.warmPct = options.warmLruPct ?? MEMCACHED_WARM_LRU_PCT;
     this.network = options.network ?? true;
-    const mode = options.lruMaintainer ?? "background";
-    if (mode !== "background" && mode !== "inline") {
-      throw new RangeError(`lruMaintainer: ${JSON.stringify(mode)} is not allowed; expected "background" or "inline"`);
-    }
-    this.inlineMaintainer = mode === "inline";
+    this.inlineMaintainer = options.lruMaintainer === "inline";
     this.slabOpts = options.tier === undefined ? undefined : { tier: options.tier };
     this.metaOpts = options.metadataTier === undefined ? undefined : { tier: options.metadataTier };
 
@@ -410,9 +405,6 @@ export class MemcachedServer {
     this.pageAddresses = Array.from({ length: n }, () => []);
 
     const hp = options.hashPower ?? MEMCACHED_HASHPOWER_DEFAULT;
-    if (!Number.isInteger(hp) || hp < 1 || hp > 28) {
-      throw new RangeError(`hashPower: ${hp} is not allowed; expected an integer in 1..28 (2^28 buckets is the most the model holds)`);
-    }
     this.hashPower = hp;
     // assoc_init: primary_hashtable = calloc(hashsize(hashpower), sizeof(void *)).
     this.buckets = new Int32Array(2 ** hp).fill(-1);
@@ -422,9 +414,6 @@ export class MemcachedServer {
       const region = options.code.regionBytes ?? 256 * 1024;
       const per = options.code.fetchesPerRequest ?? 16;
       const bytes = options.code.fetchBytes ?? 64;
-      if (!(Number.isInteger(region) && region >= 64)) throw new RangeError(`code.regionBytes: ${region} is not allowed; expected an integer >= 64`);
-      if (!(Number.isInteger(per) && per >= 0)) throw new RangeError(`code.fetchesPerRequest: ${per} is not allowed; expected an integer >= 0`);
-      if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= region)) throw new RangeError(`code.fetchBytes: ${bytes} is not allowed; expected an integer in 1..regionBytes`);
       this.codeVa = this.meter.malloc(region, this.metaOpts);
       this.codeBytes = region;
       this.codeFetches = per;
@@ -1209,8 +1198,35 @@ export function decimalDigits(n: number): number {
   return String(Math.floor(n)).length;
 }
 
-function pct(v: number, name: string): number {
-  if (!(Number.isInteger(v) && v >= 0 && v <= 100)) throw new RangeError(`${name}: ${v} is not allowed; expected an integer percentage 0..100`);
-  return v;
+/**
+ * Every problem of `options` that {@link MemcachedServer} would refuse (paths under the
+ * options: `memoryLimit`, `code.fetchBytes`, ...), without building a server.
+ *
+ * @example
+ * memcachedIssues({ memoryLimit: -1 })[0].path; // "memoryLimit"
+ */
+export function memcachedIssues(options: MemcachedOptions = {}): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  const bad = (path: string, value: unknown, allowed: string): void => {
+    issues.push({ path, value, allowed });
+  };
+  const limit = options.memoryLimit ?? MEMCACHED_DEFAULT_MEMORY_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 0) bad("memoryLimit", limit, "expected an integer >= 0 (bytes; 0 = no limit)");
+  for (const [name, v] of [["hotLruPct", options.hotLruPct], ["warmLruPct", options.warmLruPct]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 100)) bad(name, v, "expected an integer percentage 0..100");
+  }
+  const mode = options.lruMaintainer ?? "background";
+  if (mode !== "background" && mode !== "inline") bad("lruMaintainer", mode, `expected "background" or "inline"`);
+  const hp = options.hashPower ?? MEMCACHED_HASHPOWER_DEFAULT;
+  if (!Number.isInteger(hp) || hp < 1 || hp > 28) bad("hashPower", hp, "expected an integer in 1..28 (2^28 buckets is the most the model holds)");
+  if (options.code) {
+    const region = options.code.regionBytes ?? 256 * 1024;
+    const per = options.code.fetchesPerRequest ?? 16;
+    const bytes = options.code.fetchBytes ?? 64;
+    if (!(Number.isInteger(region) && region >= 64)) bad("code.regionBytes", region, "expected an integer >= 64");
+    if (!(Number.isInteger(per) && per >= 0)) bad("code.fetchesPerRequest", per, "expected an integer >= 0");
+    if (!(Number.isInteger(bytes) && bytes >= 1 && bytes <= region)) bad("code.fetchBytes", bytes, "expected an integer in 1..regionBytes");
+  }
+  return issues;
 }
 

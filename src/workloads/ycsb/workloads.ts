@@ -37,6 +37,7 @@ import {
 } from "./generators.js";
 import { packKey } from "./btree.js";
 import type { KeyNaming } from "./store.js";
+import { formatIssue, type PresetIssue } from "../../cost/schema.js";
 
 /** The five operations of CoreWorkload. */
 export type YcsbOp = "read" | "update" | "insert" | "scan" | "readmodifywrite";
@@ -202,51 +203,102 @@ export const YCSB_WORKLOADS: Readonly<Record<YcsbWorkloadName, Readonly<YcsbWork
  * const big = ycsbWorkload("a", { recordCount: 1_000_000, operationCount: 10_000_000 });
  */
 export function ycsbWorkload(name: YcsbWorkloadName, overrides: Partial<YcsbWorkloadSpec> = {}): YcsbWorkloadSpec {
-  const base = Object.prototype.hasOwnProperty.call(YCSB_WORKLOADS, name) ? YCSB_WORKLOADS[name] : undefined;
-  if (!base) throw new RangeError(`workload: ${JSON.stringify(name)} is not allowed; expected one of "a", "b", "c", "d", "e", "f" (YCSB's core workloads)`);
-  return checkYcsbSpec({ ...base, ...overrides });
+  const problem = ycsbNameIssue(name);
+  if (problem) throw new RangeError(formatIssue(problem));
+  return checkYcsbSpec({ ...YCSB_WORKLOADS[name], ...overrides });
 }
+
+/**
+ * The problem of a core workload's name (path `workload`), or null when it names one.
+ *
+ * @example
+ * ycsbNameIssue("z")?.allowed; // 'expected one of "a", "b", "c", "d", "e", "f" (YCSB's core workloads)'
+ */
+export function ycsbNameIssue(name: unknown): PresetIssue | null {
+  if (typeof name === "string" && Object.prototype.hasOwnProperty.call(YCSB_WORKLOADS, name)) return null;
+  return { path: "workload", value: name, allowed: `expected one of "a", "b", "c", "d", "e", "f" (YCSB's core workloads)` };
+}
+
+/**
+ * The largest count YCSB takes (`recordcount`, `operationcount`, ...: Java ints,
+ * Integer.parseInt); the other workloads' counts are capped at it too (a run of more
+ * operations would take days).
+ */
+export const YCSB_MAX_COUNT = 2147483647;
 
 /**
  * Checks a workload's properties (what YCSB would refuse or loop on): throws a
  * RangeError naming the property, its value and what is allowed; returns the spec.
  *
  * @example
- * checkYcsbSpec({ ...ycsbWorkload("a"), recordCount: -5 }); // RangeError: recordCount: -5 is not allowed; expected an integer >= 0
+ * checkYcsbSpec({ ...ycsbWorkload("a"), recordCount: -5 }); // RangeError: recordCount: -5 is not allowed; expected an integer in 0..2147483647
  */
 export function checkYcsbSpec(spec: YcsbWorkloadSpec): YcsbWorkloadSpec {
-  const int = (key: keyof YcsbWorkloadSpec, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+  const problem = ycsbSpecIssues(spec)[0];
+  if (problem) throw new RangeError(formatIssue(problem));
+  return spec;
+}
+
+/**
+ * Every problem {@link checkYcsbSpec} finds in a workload's properties (paths are the
+ * property names), for callers that report them all before anything runs.
+ *
+ * @example
+ * ycsbSpecIssues({ ...ycsbWorkload("d"), recordCount: 0 })[0].path; // "recordCount"
+ */
+export function ycsbSpecIssues(spec: YcsbWorkloadSpec): PresetIssue[] {
+  const issues: PresetIssue[] = [];
+  const int = (key: keyof YcsbWorkloadSpec, min: number, max = YCSB_MAX_COUNT): boolean => {
     const v = spec[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      throw new RangeError(`${key}: ${JSON.stringify(v)} is not allowed; expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}`);
-    }
+    if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return true;
+    issues.push({ path: key, value: v, allowed: `expected an integer in ${min}..${max}` });
+    return false;
   };
   const oneOf = (key: keyof YcsbWorkloadSpec, allowed: readonly string[]): void => {
-    if (!allowed.includes(spec[key] as string)) throw new RangeError(`${key}: ${JSON.stringify(spec[key])} is not allowed; expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+    if (!allowed.includes(spec[key] as string)) issues.push({ path: key, value: spec[key], allowed: `expected one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` });
   };
   // Java ints: the counts and lengths YCSB reads with Integer.parseInt
-  const INT_MAX = 2147483647;
-  int("recordCount", 0, INT_MAX);
-  int("operationCount", 0, INT_MAX);
-  int("fieldCount", 1, INT_MAX);
-  int("fieldLength", 1, INT_MAX);
-  int("minScanLength", 1, INT_MAX);
-  int("maxScanLength", spec.minScanLength, INT_MAX);
-  int("zeroPadding", 1, INT_MAX);
-  int("insertStart", 0, INT_MAX);
-  if (spec.insertCount !== undefined) int("insertCount", 0, INT_MAX);
+  const counts = int("recordCount", 0);
+  int("operationCount", 0);
+  int("fieldCount", 1);
+  int("fieldLength", 1);
+  if (int("minScanLength", 1)) int("maxScanLength", spec.minScanLength);
+  int("zeroPadding", 1);
+  const start = int("insertStart", 0);
+  const count = spec.insertCount === undefined || int("insertCount", 0);
   const props = ["readProportion", "updateProportion", "insertProportion", "scanProportion", "readModifyWriteProportion"] as const;
+  let proportions = true;
   for (const key of props) {
     const v = spec[key];
-    if (typeof v !== "number" || !(v >= 0 && v <= 1)) throw new RangeError(`${key}: ${JSON.stringify(v)} is not allowed; expected a proportion in 0..1`);
+    if (typeof v !== "number" || !(v >= 0 && v <= 1)) {
+      issues.push({ path: key, value: v, allowed: "expected a proportion in 0..1" });
+      proportions = false;
+    }
   }
-  if (spec.operationCount > 0 && props.every((k) => spec[k] === 0)) {
-    throw new RangeError(`${props.join(", ")}: all 0 is not allowed with operations to run; expected at least one above 0`);
+  if (proportions && spec.operationCount > 0 && props.every((k) => spec[k] === 0)) {
+    issues.push({ path: props[0], value: 0, allowed: `expected at least one of ${props.join(", ")} above 0 with operations to run (all are 0)` });
   }
   oneOf("requestDistribution", ["uniform", "zipfian", "latest"]);
   oneOf("scanLengthDistribution", ["uniform", "zipfian"]);
   oneOf("insertOrder", ["hashed", "ordered"]);
-  return spec;
+  if (counts && start && count) {
+    // CoreWorkload.init: recordcount 0 means Integer.MAX_VALUE records
+    const recordCount = spec.recordCount === 0 ? YCSB_MAX_COUNT : spec.recordCount;
+    if (recordCount < spec.insertStart + (spec.insertCount ?? recordCount - spec.insertStart)) {
+      issues.push({ path: "insertCount", value: spec.insertCount, allowed: `expected at most recordCount - insertStart (${recordCount - spec.insertStart}): YCSB's "recordcount must be bigger than insertstart + insertcount"` });
+    }
+    if (spec.recordCount === 0 && spec.requestDistribution === "latest") {
+      // YCSB would take recordcount 0 as 2^31-1 records and sum the latest distribution's
+      // zipfian over all of them before the first operation (minutes; the TypeScript sum
+      // here too), only to read records the load phase never inserted
+      issues.push({
+        path: "recordCount",
+        value: 0,
+        allowed: `expected an integer in 1..${YCSB_MAX_COUNT} for ${spec.name}, whose reads choose among the latest records (requestDistribution "latest"): YCSB takes recordcount 0 as 2^31-1 records, none of them loaded, and sums a zipfian over all of them first`,
+      });
+    }
+  }
+  return issues;
 }
 
 /**
@@ -568,12 +620,9 @@ export class YcsbRunStream implements Iterable<YcsbOperation> {
     this.singleFields = this.fields.map((f) => Object.freeze([f]));
     this.ordered = spec.insertOrder !== "hashed";
     this.keyLengths = new KeyLengths(spec.zeroPadding, this.ordered);
-    const recordCount = spec.recordCount === 0 ? 2147483647 : spec.recordCount; // 0 means Integer.MAX_VALUE
+    const recordCount = spec.recordCount === 0 ? YCSB_MAX_COUNT : spec.recordCount; // 0 means Integer.MAX_VALUE (checkYcsbSpec checked insertCount against it)
     const insertStart = spec.insertStart;
     const insertCount = spec.insertCount ?? recordCount - insertStart;
-    if (recordCount < insertStart + insertCount) {
-      throw new RangeError("recordcount must be bigger than insertstart + insertcount");
-    }
     this.operationChooser = new DiscreteGenerator<YcsbOp>(rng);
     if (spec.readProportion > 0) this.operationChooser.addValue(spec.readProportion, "read");
     if (spec.updateProportion > 0) this.operationChooser.addValue(spec.updateProportion, "update");
