@@ -24,7 +24,7 @@ export { Simulator, LINE_CACHE_MODES, type SimulatorOptions, type TierConfig, ty
 export type { Vm, VmOptions } from "./sim/vm.js";
 export type { Process } from "./sim/process.js";
 export { vmStats, simStats, type VmStats, type SimStats } from "./sim/stats.js";
-export { runJob, JobError, type Job, type JobResult, type JobProfile } from "./sim/jobs.js";
+export { runJob, checkJob, JobError, type Job, type JobResult, type JobProfile } from "./sim/jobs.js";
 export {
   runMemaslap, runYcsb, type WorkloadProcess, type WorkloadRunResult, type MemaslapRunOptions, type YcsbRunOptions, type ProgressCallback,
 } from "./workloads/drivers.js";

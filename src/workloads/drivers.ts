@@ -277,6 +277,10 @@ export function ycsbRunIssues(workload: YcsbWorkloadName, opts: YcsbRunOptions =
   if (backend === "memcached" && !(opts.memcached instanceof MemcachedServer)) {
     issues.push(...memcachedIssues(opts.memcached).map((i) => ({ ...i, path: `memcached.${i.path}` })));
   }
+  // the memcached server's options with another store would be ignored: the run would not be the one asked for
+  if (backend === "kv-store" && opts.memcached !== undefined) {
+    issues.push({ path: "memcached", value: opts.memcached, allowed: `expected it only with backend "memcached" (the backend is "kv-store")` });
+  }
   return issues;
 }
 

@@ -89,6 +89,7 @@ describe("a job's bad arguments", () => {
     [{ workload: ycsb({ spec: { minScanLength: 5, maxScanLength: 2 } }) }, /^workloads\.w\.options\.spec\.maxScanLength: 2 is not allowed; expected an integer in 5\.\./],
     [{ workload: ycsb({ backend: "redis" }) }, /^workloads\.w\.options\.backend: "redis" is not allowed; expected "kv-store" or "memcached"$/],
     [{ workload: ycsb({ backend: "memcached", memcached: { memoryLimit: -1 } }) }, /^workloads\.w\.options\.memcached\.memoryLimit: -1 is not allowed; expected an integer >= 0/],
+    [{ workload: ycsb({ memcached: { memoryLimit: 64 * MiB } }) }, /^workloads\.w\.options\.memcached: \{"memoryLimit":67108864\} is not allowed; expected it only with backend "memcached" \(the backend is "kv-store"\)$/],
     [{ workload: memslap({ operations: 1.5 }) }, /^workloads\.w\.options\.operations: 1\.5 is not allowed; expected an integer in 0\.\.2147483647/],
     [{ workload: memslap({ operations: 1e12 }) }, /^workloads\.w\.options\.operations: 1000000000000 is not allowed; expected an integer in 0\.\.2147483647 \(capped as YCSB's counts\)$/],
     [{ workload: memslap({ concurrency: 0 }) }, /^workloads\.w\.options\.concurrency: 0 is not allowed; expected an integer in 1\.\.65536/],
