@@ -29,7 +29,7 @@ export interface TierPreset {
   writeBytesPerSec: number;
   /** Media access granularity: smaller writes pay a read-modify-write, bytes. */
   accessBytes: number;
-  /** Capacity of one DIMM (or CXL device), bytes. */
+  /** Capacity of one DIMM (or CXL device), bytes: for reference (a tier's size is the scenario's `capacity`; the simulator does not read this). */
   capacityBytes: number;
 }
 

@@ -425,7 +425,13 @@ export function parseScenario(input: unknown): Scenario {
     }
   };
   presetProblems(() => resolveCpu(s.cpu, "cpu"));
-  s.tiers.forEach((t, i) => presetProblems(() => resolveTier(t.preset, `tiers.${i}.preset`)));
+  s.tiers.forEach((t, i) => {
+    presetProblems(() => resolveTier(t.preset, `tiers.${i}.preset`));
+    // a preset's capacityBytes is its part's typical size, for reference: a tier's size is its capacity
+    if (typeof t.preset === "object" && Object.hasOwn(t.preset, "capacityBytes")) {
+      problems.push(formatIssue({ path: `tiers.${i}.preset.capacityBytes`, value: t.preset.capacityBytes, allowed: `expected the tier's size in tiers.${i}.capacity (the simulator does not read a preset's capacityBytes)` }));
+    }
+  });
   if (tiers.size !== s.tiers.length) problems.push(`tiers: names must be distinct; got ${s.tiers.map((t) => t.name).join(", ")}`);
   for (const [name, c] of Object.entries(s.configs)) {
     c.nodes.forEach((n, i) => {

@@ -185,6 +185,12 @@ describe("numbers", () => {
     expect(problems(scenario(over))).toEqual([line]);
   });
 
+  it("a preset's capacityBytes is not the tier's size: overriding it is refused", () => {
+    expect(problems(scenario({ tiers: [{ name: "dram", preset: { base: "dram", capacityBytes: 1 }, capacity: "8GiB" }] }))).toEqual([
+      "tiers.0.preset.capacityBytes: 1 is not allowed; expected the tier's size in tiers.0.capacity (the simulator does not read a preset's capacityBytes)",
+    ]);
+  });
+
   it("a non-finite override is refused", () => {
     expect(problems(fromJson({ cpu: '{"base":"skylake","latency":{"stlbHit":1e400}}' }))).toEqual([
       "cpu.latency.stlbHit: Infinity is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)",
