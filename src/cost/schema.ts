@@ -357,12 +357,19 @@ function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[
   return out;
 }
 
-function valueAt(x: unknown, path: readonly string[]): unknown {
+/**
+ * The value at `path` in parsed JSON `x` (keys of objects, indices of arrays), or
+ * undefined when there is none: own properties only, so that a field named like an
+ * Object.prototype member ("constructor") finds nothing it inherits.
+ *
+ * @example
+ * valueAt({ tiers: [{ capacity: "8GiB" }] }, ["tiers", "0", "capacity"]); // "8GiB"
+ */
+export function valueAt(x: unknown, path: readonly PropertyKey[]): unknown {
   let cur = x;
   for (const p of path) {
-    // own properties only: a field named like an Object.prototype member is not one of its
-    if (!isPlainObject(cur) || !Object.hasOwn(cur, p)) return undefined;
-    cur = cur[p];
+    if (cur === null || typeof cur !== "object" || !Object.hasOwn(cur, p)) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
   }
   return cur;
 }

@@ -18,7 +18,7 @@ import type { VmOptions } from "./vm.js";
 import { vmStats, type BySize } from "./stats.js";
 import { kvIssues, runKv, type KvOptions, type KvResult } from "../workloads/kv/kv.js";
 import { memaslapRunIssues, runMemaslap, runYcsb, ycsbRunIssues, type MemaslapRunOptions, type YcsbRunOptions, type WorkloadRunResult } from "../workloads/drivers.js";
-import { formatIssue, type PresetIssue } from "../cost/schema.js";
+import { formatIssue, valueAt, type PresetIssue } from "../cost/schema.js";
 import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
 import { GuestOutOfMemory } from "../guest/guest.js";
@@ -251,12 +251,6 @@ export function checkJobs(jobs: readonly Job[], written?: unknown): string[] {
     }
   }
   return [...lines];
-}
-
-function valueAt(x: unknown, path: readonly string[]): unknown {
-  let v = x;
-  for (const k of path) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
-  return v;
 }
 
 /** The simulator a job runs on: one VM, the job's tiers, CPU, line cache and back-end. */

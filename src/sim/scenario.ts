@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { CPU_NAMES, type CpuPreset } from "../cost/cpus.js";
-import { formatIssue, formatValue, presetAllowed, PresetError, resolveCpu, resolveTier } from "../cost/schema.js";
+import { formatIssue, formatValue, presetAllowed, PresetError, resolveCpu, resolveTier, valueAt } from "../cost/schema.js";
 import { TIER_NAMES } from "../cost/tiers.js";
 import { checkJobs, type Job, type JobResult, type WorkloadSpec, type ConfigSpec } from "./jobs.js";
 import { runJobs, type PoolOptions } from "./pool.js";
@@ -184,13 +184,6 @@ export class ScenarioError extends Error {
     super(issues.length === 1 ? issues[0] : `${issues.length} problems:\n  ${issues.map((m, k) => `${k + 1}. ${m}`).join("\n  ")}`);
     this.name = "ScenarioError";
   }
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let v = input;
-  // own properties only: a name such as "constructor" must not find what every object inherits
-  for (const k of path) v = v !== null && typeof v === "object" && Object.hasOwn(v, k) ? (v as Record<PropertyKey, unknown>)[k] : undefined;
-  return v;
 }
 
 function pathText(path: readonly PropertyKey[], root: string): string {
