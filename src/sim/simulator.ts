@@ -43,9 +43,12 @@ export interface TierConfig {
   capacity: number;
 }
 
+/** The CPU preset of a simulator whose options name none. */
+export const DEFAULT_CPU: CpuName = "skylake";
+
 export interface SimulatorOptions {
   tiers: TierConfig[];
-  /** CPU preset (src/cost/cpus.ts): a name, or overrides on a `base` preset as `resolveCpu` takes them. Default "skylake". */
+  /** CPU preset (src/cost/cpus.ts): a name, or overrides on a `base` preset as `resolveCpu` takes them. Default DEFAULT_CPU ("skylake"). */
   cpu?: CpuName | CpuPreset | Record<string, unknown>;
   /** Physical CPUs (TLB sets); VM v's vCPU runs on pCPU v mod pcpus. Default 1. */
   pcpus?: number;
@@ -118,7 +121,7 @@ export function simulatorIssues(options: SimulatorOptions): PresetIssue[] {
     for (const x of tierIssues) if (x.index === i) issues.push({ path: `tiers.${i}.${x.field}`, value: x.value, allowed: x.allowed });
     resolved(() => resolveTier(t.preset, `tiers.${i}.preset`));
   });
-  const cpu = resolved(() => resolveCpu(options.cpu ?? "skylake", "cpu"));
+  const cpu = resolved(() => resolveCpu(options.cpu ?? DEFAULT_CPU, "cpu"));
   const lineCache = options.lineCache ?? "all";
   if (!LINE_CACHE_MODES.includes(lineCache)) issues.push({ path: "lineCache", value: lineCache, allowed: `expected one of ${LINE_CACHE_MODES.join(", ")}` });
   else if (cpu && lineCache !== "off" && cpu.lineCache.entries === 0) {
@@ -212,7 +215,7 @@ export class Simulator {
     const issues = simulatorIssues(options);
     if (issues.length) throw new RangeError(issues.map(formatIssue).join("\n"));
     const tierPresets = options.tiers.map((t) => resolveTier(t.preset));
-    const cpu = resolveCpu(options.cpu ?? "skylake");
+    const cpu = resolveCpu(options.cpu ?? DEFAULT_CPU);
     const host = new HostMemory(options.tiers.map((t) => ({ name: t.name, capacity: t.capacity })));
     const cfg = coreConfig(options, cpu, host.ranges());
     const core = await WasmCore.create(cfg, options.load);

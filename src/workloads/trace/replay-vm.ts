@@ -36,7 +36,7 @@ import { PAGE_BYTES } from "../../core/types.js";
 import { GuestOutOfMemory, SegmentationFault, type Vma } from "../../guest/guest.js";
 import { fullStats, type FullStats } from "../../report/stats.js";
 import { Process } from "../../sim/process.js";
-import { Simulator, type TierConfig } from "../../sim/simulator.js";
+import { DEFAULT_CPU, Simulator, type TierConfig } from "../../sim/simulator.js";
 import { vmStats, type VmStats } from "../../sim/stats.js";
 import type { Vm } from "../../sim/vm.js";
 
@@ -46,8 +46,8 @@ const GiB = 2 ** 30;
 export const VM_POLICY_NAMES = ["osv", "ucat"] as const;
 export type VmPolicy = (typeof VM_POLICY_NAMES)[number];
 
-/** Default guest memory: 1 GiB on the DRAM node, 3 GiB on the NVM node (as `unimmu compare`); the CPU preset the simulator defaults to. */
-export const TRACE_VM_DEFAULTS = { dram: 1 * GiB, nvm: 3 * GiB, cpu: "skylake" } as const;
+/** Default guest memory: 1 GiB on the DRAM node, 3 GiB on the NVM node (as `unimmu compare`); the simulator's default CPU. */
+export const TRACE_VM_DEFAULTS = { dram: 1 * GiB, nvm: 3 * GiB, cpu: DEFAULT_CPU } as const;
 /** Largest node: the hypervisor's limit (nodes sit 1 TiB apart). */
 export const TRACE_VM_MAX_NODE = 2 ** 40;
 /** Virtual space one covering mapping spans at most (a region of the address space). */
