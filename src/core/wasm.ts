@@ -200,6 +200,21 @@ function checkSize(size: number): void {
 /** A core dropped without close() gives its line thread back when it is collected. */
 const unclosed = new FinalizationRegistry<LineThread>((t) => t.release());
 
+/**
+ * The core's linear memory (at most 4 GiB of Wasm memory) cannot hold what was asked
+ * of it: a configuration's structures, or a workload model's state in the core. A
+ * limit of the simulator for that size, not a bug (runJob reports it as a JobError).
+ *
+ * @example
+ * throw new CoreMemoryFull("the YCSB store's structures (1.2 GiB)");
+ */
+export class CoreMemoryFull extends Error {
+  constructor(what: string) {
+    super(`the core's memory (at most 4 GiB of Wasm memory) cannot hold ${what}`);
+    this.name = "CoreMemoryFull";
+  }
+}
+
 export class WasmCore implements MmuCore, LineConsumer {
   private x: Exports;
   private buffer: ArrayBuffer | SharedArrayBuffer;
@@ -260,7 +275,7 @@ export class WasmCore implements MmuCore, LineConsumer {
     );
     this.sampling = config.lineCache && !conf ? (config.lineSampling ?? 1) : 1;
     if (failed || (this.sampling > 1 && !this.x.setLineSampling(this.sampling))) {
-      throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+      throw new CoreMemoryFull("the configuration's structures");
     }
     this.io = {
       raw: this.x.layoutConstant(0),
@@ -293,7 +308,7 @@ export class WasmCore implements MmuCore, LineConsumer {
       const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
       if (!core.x.lineBuffer(CHUNK_RECORDS, 1)) {
         thread.release();
-        throw new Error("the core could not allocate its structures: the configuration needs more than 4 GiB of Wasm memory");
+        throw new CoreMemoryFull("the configuration's structures");
       }
       core.lines = thread;
       unclosed.register(core, thread, core);

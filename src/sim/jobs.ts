@@ -23,6 +23,7 @@ import type { YcsbWorkloadName } from "../workloads/ycsb/workloads.js";
 import { faultCycles, throughput, translationCycles, type CycleBreakdown } from "../cost/model.js";
 import { GuestOutOfMemory } from "../guest/guest.js";
 import { OutOfMemoryError } from "../host/hypervisor.js";
+import { CoreMemoryFull } from "../core/wasm.js";
 
 export type WorkloadSpec =
   | { name: string; type: "kv"; options?: KvOptions }
@@ -138,7 +139,9 @@ export interface JobResult {
 /**
  * A job that cannot finish as configured: its VM's guest memory or its host's tiers ran
  * out for the workload (a configuration too small for it, not a fault of the
- * simulator), or the simulator dropped some of its accesses. The message names the
+ * simulator), the core's memory cannot hold the configuration or the workload model's
+ * state (a limit of the simulator for that size), or the simulator dropped some of its
+ * accesses. The message names the
  * configuration, the workload and what happened.
  *
  * @example
@@ -152,6 +155,7 @@ export class JobError extends Error {
 
   /** The error of `job` when `e` is its VM or host running out of memory, else null. */
   static outOfMemory(job: Job, e: unknown): JobError | null {
+    if (e instanceof CoreMemoryFull) return new JobError(`${jobName(job)}: ${e.message}; expected a smaller workload`);
     const guest = e instanceof GuestOutOfMemory;
     if (!guest && !(e instanceof OutOfMemoryError)) return null;
     const what = guest ? "the VM's guest memory" : "the host's memory";
@@ -270,7 +274,12 @@ function simulatorOptions(job: Job): SimulatorOptions {
 export async function runJob(job: Job, profile?: JobProfile): Promise<JobResult> {
   const problems = checkJob(job);
   if (problems.length) throw new RangeError(problems.join("\n"));
-  const sim = await Simulator.create(simulatorOptions(job));
+  let sim: Simulator;
+  try {
+    sim = await Simulator.create(simulatorOptions(job));
+  } catch (e) {
+    throw JobError.outOfMemory(job, e) ?? e;
+  }
   let result: JobResult;
   try {
     result = measureJob(job, sim, profile);

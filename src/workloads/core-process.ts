@@ -35,7 +35,7 @@ export class RegionLayout {
   /** The offset of a part of `bytes`. */
   take(bytes: number): number {
     const at = this.bytes;
-    this.bytes = (at + bytes + 7) & ~7;
+    this.bytes = Math.ceil((at + bytes) / 8) * 8; // (not `& ~7`: a region may pass 2 GiB)
     return at;
   }
 }

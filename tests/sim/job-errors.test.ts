@@ -44,6 +44,16 @@ describe("JobError", () => {
     expect((err as Error).message).toMatch(/^configuration "tiny-host", workload "ycsb-a": \d+ accesses were dropped, the first at va 0x[0-9a-f]+: the host had no memory left/);
   });
 
+  it("names the core's memory when the workload model's state cannot fit it (a limit of the simulator, not an internal error)", async () => {
+    // 8.4 M records' store index (about 1 GiB) beside the core's structures for 40 GiB of guest memory
+    const err = await runJob(job("huge", { policy: "osv", host: 48 * GiB, guest: 40 * GiB, records: 8_388_608 })).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(JobError);
+    expect((err as Error).message).toMatch(/^configuration "huge", workload "ycsb-a": the core's memory \(at most 4 GiB of Wasm memory\) cannot hold the YCSB store's index for \d+ records \(\d+ MiB\); expected a smaller workload$/);
+  });
+
   it("a job that fits runs as before", async () => {
     const r = await runJob(job("fits"));
     expect(r.operations).toBe(100);

@@ -22,7 +22,8 @@
  * // ... the core draws (its server loop, or cm.draw(n)) ...
  * cm.copyBack(); // ms.next() goes on from where the core stopped
  */
-import type { MemaslapGenerator } from "../../core/wasm.js";
+import { CoreMemoryFull, type MemaslapGenerator } from "../../core/wasm.js";
+import { sizeName } from "../../host/buddy.js";
 import { RegionLayout } from "../core-process.js";
 import { MEMASLAP_CONN_SLOTS, type Memaslap, type MemaslapRequest } from "./memaslap.js";
 
@@ -98,8 +99,8 @@ export class CoreMemaslap {
    */
   copyIn(): void {
     const { ms, g, at } = this;
-    const base = g.msRegion(this.bytes);
-    if (base === 0) throw new Error(`the core could not allocate memaslap's state (${this.bytes} bytes)`);
+    const base = g.msRegion(this.bytes) >>> 0; // an address: past 2 GiB the export's i32 reads negative
+    if (base === 0) throw new CoreMemoryFull(`memaslap's state (${sizeName(this.bytes)})`);
     this.base = base;
     // the region may have grown the memory: views after it
     const mem = g.memory.buffer;

@@ -28,7 +28,8 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import type { YcsbGenerator } from "../../core/wasm.js";
+import { CoreMemoryFull, type YcsbGenerator } from "../../core/wasm.js";
+import { sizeName } from "../../host/buddy.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
 import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
@@ -121,8 +122,8 @@ class CoreIndex {
     const lengthsAt = take(this.keys.lengthSlots);
     const treeAt = {} as Record<TreeArray, number>;
     if (tree && t) for (const a of TREE_ARRAYS) treeAt[a.name] = take(treeElements(a.per, t.capacity, tree.slotsPerNode) * a.bytes);
-    const base = this.g.ycsbRegion(region.bytes);
-    if (base === 0) throw new Error("the core could not allocate its structures: the YCSB phase needs more than 4 GiB of Wasm memory");
+    const base = this.g.ycsbRegion(region.bytes) >>> 0; // an address: past 2 GiB the export's i32 reads negative
+    if (base === 0) throw new CoreMemoryFull(`the YCSB store's index for ${cap} records (${sizeName(region.bytes)})`);
     // the region may have grown the memory: views after it
     const mem = this.g.memory.buffer;
     new Int32Array(mem, base + bucketsAt, nb).set(idx.buckets);
