@@ -25,7 +25,8 @@ export async function readJsonFile(kind: "scenario" | "sweep", file: string, mis
     throw new ScenarioError([`cannot read ${kind} ${file}: ${READ_ERRORS[code] ?? code}${code === "ENOENT" ? missing : ""}`]);
   }
   try {
-    return JSON.parse(text);
+    // a byte-order mark, as some editors write, is no part of the JSON
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new ScenarioError([`${file}: not JSON (${(e as Error).message})`]);
   }

@@ -8,7 +8,7 @@
  * await checkOutDir("report");                     // before the run
  * await writeOutDir("report", { "report.json": json, "report.csv": csv });
  */
-import { mkdir, mkdtemp, rmdir, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 
 /** A bad `--out`: the option, the path and what is allowed (the CLI prints it as one line). */
@@ -30,7 +30,11 @@ async function kind(dir: string, path: string): Promise<"dir" | "other" | "none"
   } catch (e) {
     // ENOTDIR: an ancestor is a file, which the walk up finds
     const code = errCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return "none";
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      // a symbolic link to nothing: the directory could not be made where it points
+      if (await lstat(path).then((l) => l.isSymbolicLink(), () => false)) throw new OutDirError(dir, `cannot be made: ${path} is a symbolic link to a missing path`);
+      return "none";
+    }
     throw new OutDirError(dir, `cannot be used (${code}${code === "ENAMETOOLONG" ? ": the path or one of its names is too long" : ""})`);
   }
 }

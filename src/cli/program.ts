@@ -56,6 +56,8 @@ export { traceJson, traceText } from "./trace.js";
 
 /** Which scenarios of `unimmu run` each of its scenario-specific options applies to ("file": a scenario file). */
 const RUN_OPTION_SCENARIOS: Record<string, readonly string[]> = {
+  // the translation demo writes no reports
+  out: ["paper", "iso-unik", "file"],
   size: ["paper"],
   requests: ["translation"],
   pages: ["translation"],
@@ -71,7 +73,8 @@ function misplacedRunOption(scenario: string, given: (name: string) => boolean):
   const label = (k: string): string => (k === "file" ? "a scenario file" : k);
   for (const [name, where] of Object.entries(RUN_OPTION_SCENARIOS)) {
     if (given(name) && !where.includes(kind)) {
-      return `option '--${name}' applies to ${where.map(label).join(" and ")}, not ${kind === "file" ? `a scenario file (${scenario})` : kind}`;
+      const places = where.map(label);
+      return `option '--${name}' applies to ${places.length > 1 ? `${places.slice(0, -1).join(", ")} and ${places.at(-1)}` : places[0]}, not ${kind === "file" ? `a scenario file (${scenario})` : kind}`;
     }
   }
   return null;

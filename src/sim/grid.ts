@@ -57,8 +57,11 @@ function setPath(obj: unknown, path: string, value: unknown): void {
 
 /** Throws a GridError for two paths of which one is a prefix of the other (segment by segment): a cell would set both. */
 function checkDisjoint(paths: string[]): void {
+  const all = new Set(paths);
   for (const p of paths) {
-    const outer = paths.find((q) => p.startsWith(`${q}.`));
+    // each proper prefix of p, segment by segment (linear in the paths, not quadratic)
+    const parts = p.split(".");
+    const outer = parts.slice(1).map((_, k) => parts.slice(0, k + 1).join(".")).find((q) => all.has(q));
     if (outer !== undefined) {
       throw new GridError(formatIssue({ path: "grid", value: p, allowed: `expected paths none of which is a prefix of another (${JSON.stringify(outer)} sets it too)` }));
     }
@@ -78,7 +81,7 @@ export function expandGrid<T>(base: T, grid: Record<string, unknown[]>): GridCel
   checkDisjoint(paths);
   const cells: GridCell<T>[] = [];
   const total = paths.reduce((n, p) => n * grid[p].length, 1);
-  if (total > 100_000) throw new GridError(`grid: ${total} cells; at most 100000`);
+  if (total > 100_000) throw new GridError(`grid: ${Number.isFinite(total) ? total : "more than 1e308"} cells; at most 100000`);
   for (let index = 0; index < total; index++) {
     const value = structuredClone(base);
     const params: Record<string, unknown> = {};

@@ -16,6 +16,9 @@ import { parseScenario, scenarioJobs, ScenarioError, REPORT_SCHEMA, issueLines, 
 import { JobError, type JobResult } from "./jobs.js";
 import { JobsAborted, runJobsSettled, type PoolOptions } from "./pool.js";
 
+/** Problems of bad cells shown at most (a grid can have 100,000 cells). */
+const MAX_CELL_LINES = 20;
+
 /** How errors name the sweep file as a whole. */
 const SWEEP_ROOT = "(the sweep)";
 
@@ -55,14 +58,21 @@ export function parseSweep(input: unknown): SweepSpec {
     if (e instanceof GridError) throw new ScenarioError([e.message]);
     throw e;
   }
-  const cells = grid.map((c) => {
+  // every bad cell's problems at once, as a scenario's (up to MAX_CELL_LINES lines)
+  const lines: string[] = [];
+  const cells: SweepSpec["cells"] = [];
+  for (const c of grid) {
     try {
-      return { index: c.index, params: c.params, scenario: parseScenario(c.value) };
+      cells.push({ index: c.index, params: c.params, scenario: parseScenario(c.value) });
     } catch (e) {
-      if (e instanceof ScenarioError) throw cellError(c, e.issues);
-      throw e;
+      if (!(e instanceof ScenarioError)) throw e;
+      lines.push(...cellError(c, e.issues).issues);
     }
-  });
+  }
+  if (lines.length) {
+    const more = lines.length - MAX_CELL_LINES;
+    throw new ScenarioError(more > 0 ? [...lines.slice(0, MAX_CELL_LINES), `and ${more} more problems in other cells`] : lines);
+  }
   return { base: r.data.base, grid: r.data.grid, cells };
 }
 

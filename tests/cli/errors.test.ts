@@ -1,6 +1,6 @@
 // Every error of the CLI: one line on stderr, no stack, nothing on stdout, a nonzero
 // status (2: bad usage, 1: the run failed); and --skip-bad-lines skips and counts.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -63,6 +63,12 @@ describe("trace errors", () => {
 });
 
 describe("scenario and sweep files that cannot be read", () => {
+  it("a byte-order mark before the JSON is no error", () => {
+    const scenario = { tiers: [{ name: "dram", preset: "dram", capacity: "1GiB" }], configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: "64MiB" }] } }, workloads: { kv: { type: "kv", options: { items: 10, reads: 10 } } } };
+    writeFileSync(tmp("bom.json"), `\ufeff${JSON.stringify(scenario)}`);
+    expect(cli(["run", tmp("bom.json"), "--json", "--threads", "1"]).status).toBe(0);
+  });
+
   it("say why in the same words", () => {
     for (const cmd of ["run", "sweep"]) {
       const kind = cmd === "run" ? "scenario" : "sweep";
@@ -145,6 +151,11 @@ describe("--out names the option and the path, before anything runs, and writes 
     expect(existsSync(join(tmp("sw"), "report.json"))).toBe(true);
   });
 
+  it("a symbolic link to a missing path", () => {
+    symlinkSync(join(dir, "nowhere", "at-all"), tmp("dangling"));
+    fails(["run", "iso-unik", "--out", tmp("dangling")], 1, /--out: ".*dangling" cannot be made: .*dangling is a symbolic link to a missing path/);
+  });
+
   it("a name too long to be made, or a file system that takes no files", () => {
     const long = join(tmp("deep"), "a".repeat(300));
     fails(["run", "iso-unik", "--out", long], 1, /--out: ".*" cannot be made: a name in it is longer than 255 bytes/);
@@ -156,7 +167,7 @@ describe("--out names the option and the path, before anything runs, and writes 
   });
 
   it("the translation scenario, which writes no reports", () => {
-    fails(["run", "translation", "--out", tmp("tr")], 1, /--out: ".*tr" is not allowed with the translation scenario/);
+    fails(["run", "translation", "--out", tmp("tr")], 2, /option '--out' applies to paper, iso-unik and a scenario file, not translation/);
     expect(existsSync(tmp("tr"))).toBe(false);
   });
 });

@@ -107,6 +107,30 @@ describe("a sweep file's grid", () => {
 });
 
 describe("runSweep", () => {
+  it("every bad cell is reported at once, up to 20 lines", () => {
+    const sweepError = (grid: Record<string, unknown[]>): string => {
+      try {
+        parseSweep({ base: { ...BASE, seed: 1 }, grid });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    const lines = sweepError({ seed: [-1, 1, -2], "workloads.k.options.items": [0, 10] }).split("\n").slice(1);
+    expect(lines).toHaveLength(5); // cells 0, 1, 2 (items 0), 4 and 5 (seeds -1 and -2 with items 10)
+    expect(lines[0]).toMatch(/^ {2}1\. grid cell 0 \(\{"seed":-1,"workloads\.k\.options\.items":0\}\): seed: -1 is not allowed/);
+    const many = sweepError({ seed: Array.from({ length: 30 }, (_, k) => -1 - k) }).split("\n").slice(1);
+    expect(many).toHaveLength(21);
+    expect(many[20]).toMatch(/21\. and 10 more problems in other cells$/);
+  });
+
+  it("a grid of astronomically many cells says so without Infinity; many paths are checked", () => {
+    const paths = Object.fromEntries(Array.from({ length: 320 }, (_, k) => [`p${k}`, Array.from({ length: 10 }, (_, j) => j)]));
+    expect(() => expandGrid({}, paths)).toThrow("grid: more than 1e308 cells; at most 100000");
+    const wide = Object.fromEntries(Array.from({ length: 20_000 }, (_, k) => [`a.p${k}`, [1]]));
+    expect(() => expandGrid({ a: {} }, wide)).toThrow(/does not exist/);
+  });
+
   it("a bad argument a cell's job would refuse is found before anything runs, naming the cell", () => {
     expect(() => parseSweep({ base: BASE, grid: { "workloads.k.options.items": [10, 0] } })).toThrow(
       /^grid cell 1 \(\{"workloads\.k\.options\.items":0\}\): workloads\.k\.options\.items: 0 is not allowed; expected an integer in 1\.\.134217728/,

@@ -114,6 +114,7 @@ describe("a job's bad arguments", () => {
     [{ workload: memslap({ valueSize: 600_000, keySize: 250 }) }, /^workloads\.w\.options\.valueSize: 600000 is not allowed; expected an integer in 1\.\.523979 \(.*with keys of 250 B/],
     [{ workload: memslap({ server: { memoryLimit: 1e300 } }) }, /^workloads\.w\.options\.server\.memoryLimit: 1e\+300 is not allowed/],
     [{ workload: { ...kv, options: { items: 0 } } }, /^workloads\.w\.options\.items: 0 is not allowed; expected an integer in 1\.\.134217728/],
+    [{ workload: { ...kv, options: { items: 10, fillBytes: 1e6 } } }, /^workloads\.w\.options\.fillBytes: 1000000 is not allowed; expected it only without items \(both say how many keys to store\)$/],
     [{ workload: { ...kv, options: { items: 1e12 } } }, /^workloads\.w\.options\.items: 1000000000000 is not allowed; expected an integer in 1\.\.134217728/],
     [{ workload: { ...kv, options: { fillBytes: 1e15 } } }, /^workloads\.w\.options\.fillBytes: 1000000000000000 is not allowed; expected a number of bytes in 0\.\.147639501899: at most 134217728 values of the mean size, 1100 B/],
     [{ workload: { ...kv, options: { items: 10, reads: 1e12 } } }, /^workloads\.w\.options\.reads: 1000000000000 is not allowed; expected an integer in 0\.\.2147483647 \(capped as YCSB's counts\)$/],

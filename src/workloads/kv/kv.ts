@@ -127,8 +127,11 @@ export function kvIssues(options: KvOptions = {}): PresetIssue[] {
   const [path, lo, hi] = typeof v === "number" ? ["valueSize", v, v] : [null, v?.min, v?.max];
   const sizes = path ? int(path, lo, 1, KV_MAX_VALUE_SIZE) : int("valueSize.min", lo, 1, KV_MAX_VALUE_SIZE) && int("valueSize.max", hi, lo as number, KV_MAX_VALUE_SIZE);
   const keys = " (the most keys the workload holds: host state for each, a zipfian over all)";
-  if (options.items !== undefined) int("items", options.items, 1, KV_MAX_ITEMS, keys);
-  else if (sizes) {
+  if (options.items !== undefined) {
+    int("items", options.items, 1, KV_MAX_ITEMS, keys);
+    // the two say how many keys: with both, fillBytes would be ignored
+    if (options.fillBytes !== undefined) issues.push({ path: "fillBytes", value: options.fillBytes, allowed: "expected it only without items (both say how many keys to store)" });
+  } else if (sizes) {
     const mean = ((lo as number) + (hi as number)) / 2;
     // the keys are as many as fillBytes holds of the mean value size
     const fill = options.fillBytes ?? KV_DEFAULTS.fillBytes;

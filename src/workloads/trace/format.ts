@@ -11,8 +11,8 @@
  * 2. The content's first 4 KiB: binary if they hold a NUL byte or another C0 control
  *    character other than tab, LF, VT, FF, CR and ESC, which lackey's text never has and
  *    a ChampSim record always has (the top bytes of a 48-bit address are 00, empty
- *    memory slots are 0, register numbers are small), or a byte that is no part of
- *    UTF-8 text (0xFF, say). Binary is ChampSim, text is lackey.
+ *    memory slots are 0, register numbers are small). Binary is ChampSim, text is
+ *    lackey (bytes from 0x80 up are text: valgrind quotes a program's arguments as given).
  * 3. The name, when the content says nothing (an empty file, gzip data too corrupt to
  *    decompress): `.lackey` or `.lackey.gz` is lackey; `.champsim`, `.champsimtrace`,
  *    each optionally with `.gz`, `.xz` or `.bz2`, is ChampSim; any other name is lackey
@@ -58,21 +58,14 @@ export function formatOfName(file: string): TraceFormat | null {
 
 /**
  * The offset of the first byte in `sample` that text never holds (a NUL or a C0 control
- * character other than tab, LF, VT, FF, CR and ESC, or a byte that breaks UTF-8), or -1
- * when it reads as text. A character cut off by the sample's end is text.
+ * character other than tab, LF, VT, FF, CR and ESC), or -1 when it reads as text. Bytes
+ * from 0x80 up are text: valgrind's header lines quote the program's arguments as they
+ * were, in any encoding.
  */
 export function firstBinaryByte(sample: Uint8Array): number {
   for (let i = 0; i < sample.length; i++) {
     const c = sample[i];
-    if (c < 0x80) {
-      if (c < 0x20 && !(c >= 0x09 && c <= 0x0d) && c !== 0x1b) return i;
-      continue;
-    }
-    // a UTF-8 lead byte (C2..F4), then 1 to 3 continuation bytes (80..BF)
-    const more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (more < 0) return i;
-    for (let k = 1; k <= more && i + k < sample.length; k++) if ((sample[i + k] & 0xc0) !== 0x80) return i;
-    i += more;
+    if (c < 0x20 && !(c >= 0x09 && c <= 0x0d) && c !== 0x1b) return i;
   }
   return -1;
 }
