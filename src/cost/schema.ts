@@ -7,9 +7,9 @@
  * Without `base` the object must be complete. Errors name the field path, the value and
  * what is allowed, for every problem at once:
  *
- *   cpu.tlb.stlb.ways: 7 is not allowed; must divide entries (1536)
+ *   cpu.tlb.stlb.ways: 7 is not allowed; expected a divisor of entries (1536)
  *   cpu.costs.wrpkru: -1 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)
- *   cpu.tlb.stlb2: {...} is not allowed; unknown field; allowed fields: itlb4k, itlb2m, ...
+ *   cpu.tlb.stlb2: {...} is not allowed; expected a known field: one of itlb4k, itlb2m, ...
  */
 
 import { z } from "zod";
@@ -144,7 +144,7 @@ function obj(shape: Shape, partial: boolean): z.ZodObject {
   return z.strictObject(fields, {
     error: (iss) =>
       iss.code === "unrecognized_keys"
-        ? `unknown field; allowed fields: ${allowed}`
+        ? `a known field: one of ${allowed}`
         : iss.code === "invalid_type"
           ? `an object with fields ${allowed}`
           : undefined,
@@ -157,7 +157,7 @@ function geometry(partial: boolean): z.ZodType {
   return o.superRefine((value, ctx) => {
     const g = value as { entries: number; ways: number };
     if (g.entries > 0 && g.entries % g.ways !== 0) {
-      ctx.addIssue({ code: "custom", path: ["ways"], message: `must divide entries (${g.entries}): sets = entries / ways` });
+      ctx.addIssue({ code: "custom", path: ["ways"], message: `a divisor of entries (${g.entries}): sets = entries / ways` });
     }
   });
 }
@@ -224,7 +224,7 @@ function tierSchema(partial: boolean): z.ZodType {
   }
   return obj(shape, false).superRefine((value, ctx) => {
     const a = (value as { accessBytes: number }).accessBytes;
-    if (!Number.isInteger(Math.log2(a))) ctx.addIssue({ code: "custom", path: ["accessBytes"], message: "must be a power of two (bytes)" });
+    if (!Number.isInteger(Math.log2(a))) ctx.addIssue({ code: "custom", path: ["accessBytes"], message: "a power of two (bytes)" });
   });
 }
 
@@ -305,7 +305,7 @@ interface Kind<T> {
 function resolve<T>(input: unknown, root: string, kind: Kind<T>): T {
   if (typeof input === "string" && kind.isName(input)) return kind.preset(input);
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new PresetError([{ path: root, value: input, allowed: presetAllowed(kind.names) }]);
+    throw new PresetError([{ path: root, value: input, allowed: expected(presetAllowed(kind.names)) }]);
   }
   const checked = kind.partial.safeParse(input);
   if (!checked.success) throw new PresetError(toIssues(checked.error, input, root));
@@ -332,11 +332,15 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
+/** `allowed` in the project's form, "expected ..." (the schemas' messages are noun phrases). */
+const expected = (allowed: string): string => (allowed.startsWith("expected") ? allowed : `expected ${allowed}`);
+
 function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[] {
   const out: PresetIssue[] = [];
   // a field's checks share one message (1e300 frequencyHz is no safe integer and too big): it is said once
   const said = new Set<string>();
-  const push = (i: PresetIssue): void => {
+  const push = (issue: PresetIssue): void => {
+    const i = { ...issue, allowed: expected(issue.allowed) };
     const line = formatIssue(i);
     if (!said.has(line)) out.push(i);
     said.add(line);
@@ -350,9 +354,8 @@ function toIssues(error: z.ZodError, input: unknown, root: string): PresetIssue[
       }
       continue;
     }
-    const value = valueAt(input, path);
-    const allowed = value === undefined && iss.code === "invalid_type" ? `required; ${iss.message}` : iss.message;
-    push({ path: joinPath(root, path), value, allowed });
+    // a missing field reads "<path>: missing; expected ..." (formatIssue)
+    push({ path: joinPath(root, path), value: valueAt(input, path), allowed: iss.message });
   }
   return out;
 }

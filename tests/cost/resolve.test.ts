@@ -71,17 +71,17 @@ describe("resolveCpu", () => {
     expect(rest).toEqual([]);
     expect(i!.path).toBe("cpu");
     expect(i!.value).toBe("skylak");
-    expect(i!.allowed).toBe('a preset name ("skylake", "icelake", "goldencove", "zen4") or an object of overrides with an optional base');
+    expect(i!.allowed).toBe('expected a preset name ("skylake", "icelake", "goldencove", "zen4") or an object of overrides with an optional base');
   });
 
   it("a value of the wrong type names the path, the value and what is allowed", () => {
     const is = issuesOf(() => resolveCpu({ base: "skylake", tlb: { stlb: { ways: 2.5 } } }));
-    expect(is).toEqual([{ path: "cpu.tlb.stlb.ways", value: 2.5, allowed: "an integer >= 1 (ways)" }]);
+    expect(is).toEqual([{ path: "cpu.tlb.stlb.ways", value: 2.5, allowed: "expected an integer >= 1 (ways)" }]);
   });
 
   it("ways must divide entries, checked after the merge", () => {
     const is = issuesOf(() => resolveCpu({ base: "skylake", tlb: { stlb: { ways: 7 } } }));
-    expect(is).toEqual([{ path: "cpu.tlb.stlb.ways", value: 7, allowed: "must divide entries (1536): sets = entries / ways" }]);
+    expect(is).toEqual([{ path: "cpu.tlb.stlb.ways", value: 7, allowed: "expected a divisor of entries (1536): sets = entries / ways" }]);
   });
 
   it("an unknown field lists the allowed ones", () => {
@@ -89,12 +89,12 @@ describe("resolveCpu", () => {
     expect(is).toHaveLength(1);
     expect(is[0]!.path).toBe("cpu.tlb.stlb2");
     expect(is[0]!.value).toEqual({ entries: 1 });
-    expect(is[0]!.allowed).toBe("unknown field; allowed fields: itlb4k, itlb2m, dtlb4k, dtlb2m, dtlb1g, stlb, stlb1g");
+    expect(is[0]!.allowed).toBe("expected a known field: one of itlb4k, itlb2m, dtlb4k, dtlb2m, dtlb1g, stlb, stlb1g");
   });
 
   it("a bad base lists the presets", () => {
     const is = issuesOf(() => resolveCpu({ base: "pentium" }));
-    expect(is).toEqual([{ path: "cpu.base", value: "pentium", allowed: "one of skylake, icelake, goldencove, zen4" }]);
+    expect(is).toEqual([{ path: "cpu.base", value: "pentium", allowed: "expected one of skylake, icelake, goldencove, zen4" }]);
   });
 
   it("reports every problem at once, and the message has one line per problem", () => {
@@ -108,16 +108,16 @@ describe("resolveCpu", () => {
     const paths = err!.issues.map((i) => i.path).sort();
     expect(paths).toEqual(["cpu.costs.bogus", "cpu.costs.wrpkru", "cpu.frequencyHz", "cpu.latency.stlbHit"]);
     expect(err!.message.split("\n")).toHaveLength(4);
-    expect(err!.message).toContain('cpu.latency.stlbHit: "9" is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)');
-    expect(err!.message).toContain("cpu.costs.wrpkru: -1 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)");
-    expect(err!.message).toContain("cpu.frequencyHz: 0 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)");
+    expect(err!.message).toContain('cpu.latency.stlbHit: "9" is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)');
+    expect(err!.message).toContain("cpu.costs.wrpkru: -1 is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)");
+    expect(err!.message).toContain("cpu.frequencyHz: 0 is not allowed; expected an integer from 1 to 1e10 Hz (10 GHz)");
   });
 
   it("an incomplete object without base names the missing fields", () => {
     const is = issuesOf(() => resolveCpu({ name: "x", label: "", frequencyHz: 1e9 }));
     const missing = is.filter((i) => i.value === undefined).map((i) => i.path);
     expect(missing).toEqual(expect.arrayContaining(["cpu.tlb", "cpu.psc", "cpu.ntlb", "cpu.pageWalkers", "cpu.latency", "cpu.costs"]));
-    expect(is.find((i) => i.path === "cpu.tlb")!.allowed).toMatch(/^required; an object with fields itlb4k/);
+    expect(is.find((i) => i.path === "cpu.tlb")!.allowed).toMatch(/^expected an object with fields itlb4k/);
   });
 
   it.each([42, null, [], true])("rejects %j at the root", (input) => {
@@ -143,13 +143,13 @@ describe("resolveTier", () => {
 
   it("errors name the field, the value and what is allowed", () => {
     expect(issuesOf(() => resolveTier({ base: "dram", accessBytes: 100 }, "tiers.fast"))).toEqual([
-      { path: "tiers.fast.accessBytes", value: 100, allowed: "must be a power of two (bytes)" },
+      { path: "tiers.fast.accessBytes", value: 100, allowed: "expected a power of two (bytes)" },
     ]);
     expect(issuesOf(() => resolveTier({ base: "dram", loadRandomNs: -1 }))).toEqual([
-      { path: "tier.loadRandomNs", value: -1, allowed: "a number > 0 and <= 1e9 ns (a second)" },
+      { path: "tier.loadRandomNs", value: -1, allowed: "expected a number > 0 and <= 1e9 ns (a second)" },
     ]);
     expect(issuesOf(() => resolveTier({ base: "cxl", kind: "ssd" }))).toEqual([
-      { path: "tier.kind", value: "ssd", allowed: "one of dram, nvm, cxl" },
+      { path: "tier.kind", value: "ssd", allowed: "expected one of dram, nvm, cxl" },
     ]);
     expect(issuesOf(() => resolveTier("nvm"))[0]!.allowed).toContain('"dram", "optane", "cxl"');
   });
@@ -173,14 +173,14 @@ describe("bounds of the fields the cycle model multiplies (PRESET_LIMITS)", () =
   const lines = (f: () => unknown): string[] => issuesOf(f).map(formatIssue);
 
   it.each([
-    [() => resolveTier({ base: "dram", loadRandomNs: 1e300 }), "tier.loadRandomNs: 1e+300 is not allowed; a number > 0 and <= 1e9 ns (a second)"],
-    [() => resolveTier({ base: "dram", loadSequentialNs: Infinity }), "tier.loadSequentialNs: Infinity is not allowed; a number > 0 and <= 1e9 ns (a second)"],
-    [() => resolveTier({ base: "dram", storeNs: NaN }), "tier.storeNs: NaN is not allowed; a number > 0 and <= 1e9 ns (a second)"],
-    [() => resolveTier({ base: "dram", readBytesPerSec: 1e16 }), "tier.readBytesPerSec: 10000000000000000 is not allowed; an integer from 1 to 1e15 bytes/s (1 PB/s)"],
-    [() => resolveCpu({ base: "skylake", frequencyHz: 1e11 }), "cpu.frequencyHz: 100000000000 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)"],
-    [() => resolveCpu({ base: "skylake", frequencyHz: 1e300 }), "cpu.frequencyHz: 1e+300 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)"],
-    [() => resolveCpu({ base: "skylake", costs: { movCr3: 1e11 } }), "cpu.costs.movCr3: 100000000000 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
-    [() => resolveCpu({ base: "skylake", latency: { stlbHit: Infinity } }), "cpu.latency.stlbHit: Infinity is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
+    [() => resolveTier({ base: "dram", loadRandomNs: 1e300 }), "tier.loadRandomNs: 1e+300 is not allowed; expected a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", loadSequentialNs: Infinity }), "tier.loadSequentialNs: Infinity is not allowed; expected a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", storeNs: NaN }), "tier.storeNs: NaN is not allowed; expected a number > 0 and <= 1e9 ns (a second)"],
+    [() => resolveTier({ base: "dram", readBytesPerSec: 1e16 }), "tier.readBytesPerSec: 10000000000000000 is not allowed; expected an integer from 1 to 1e15 bytes/s (1 PB/s)"],
+    [() => resolveCpu({ base: "skylake", frequencyHz: 1e11 }), "cpu.frequencyHz: 100000000000 is not allowed; expected an integer from 1 to 1e10 Hz (10 GHz)"],
+    [() => resolveCpu({ base: "skylake", frequencyHz: 1e300 }), "cpu.frequencyHz: 1e+300 is not allowed; expected an integer from 1 to 1e10 Hz (10 GHz)"],
+    [() => resolveCpu({ base: "skylake", costs: { movCr3: 1e11 } }), "cpu.costs.movCr3: 100000000000 is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
+    [() => resolveCpu({ base: "skylake", latency: { stlbHit: Infinity } }), "cpu.latency.stlbHit: Infinity is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
   ])("refuse absurd and non-finite values, once each (%#)", (f, line) => {
     expect(lines(f)).toEqual([line]);
   });

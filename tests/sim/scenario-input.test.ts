@@ -176,11 +176,11 @@ describe("numbers", () => {
   });
 
   it.each([
-    [{ tiers: [{ name: "dram", preset: { base: "dram", loadRandomNs: 1e300 }, capacity: "8GiB" }] }, "tiers.0.preset.loadRandomNs: 1e+300 is not allowed; a number > 0 and <= 1e9 ns (a second)"],
-    [{ tiers: [{ name: "dram", preset: { base: "dram", storeNs: 2e9 }, capacity: "8GiB" }] }, "tiers.0.preset.storeNs: 2000000000 is not allowed; a number > 0 and <= 1e9 ns (a second)"],
-    [{ cpu: { base: "skylake", frequencyHz: 1e300 } }, "cpu.frequencyHz: 1e+300 is not allowed; an integer from 1 to 1e10 Hz (10 GHz)"],
-    [{ cpu: { base: "skylake", costs: { invlpg: 1e15 } } }, "cpu.costs.invlpg: 1000000000000000 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
-    [{ cpu: { base: "skylake", latency: { walkRefLlc: 2 ** 53 } } }, `cpu.latency.walkRefLlc: ${2 ** 53} is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)`],
+    [{ tiers: [{ name: "dram", preset: { base: "dram", loadRandomNs: 1e300 }, capacity: "8GiB" }] }, "tiers.0.preset.loadRandomNs: 1e+300 is not allowed; expected a number > 0 and <= 1e9 ns (a second)"],
+    [{ tiers: [{ name: "dram", preset: { base: "dram", storeNs: 2e9 }, capacity: "8GiB" }] }, "tiers.0.preset.storeNs: 2000000000 is not allowed; expected a number > 0 and <= 1e9 ns (a second)"],
+    [{ cpu: { base: "skylake", frequencyHz: 1e300 } }, "cpu.frequencyHz: 1e+300 is not allowed; expected an integer from 1 to 1e10 Hz (10 GHz)"],
+    [{ cpu: { base: "skylake", costs: { invlpg: 1e15 } } }, "cpu.costs.invlpg: 1000000000000000 is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)"],
+    [{ cpu: { base: "skylake", latency: { walkRefLlc: 2 ** 53 } } }, `cpu.latency.walkRefLlc: ${2 ** 53} is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)`],
   ])("absurd preset overrides are refused, once each (%#)", (over, line) => {
     expect(problems(scenario(over))).toEqual([line]);
   });
@@ -193,7 +193,7 @@ describe("numbers", () => {
 
   it("a non-finite override is refused", () => {
     expect(problems(fromJson({ cpu: '{"base":"skylake","latency":{"stlbHit":1e400}}' }))).toEqual([
-      "cpu.latency.stlbHit: Infinity is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)",
+      "cpu.latency.stlbHit: Infinity is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)",
     ]);
   });
 
