@@ -215,6 +215,17 @@ export class CoreMemoryFull extends Error {
   }
 }
 
+/**
+ * Whether a region of `bytes` could fit the core's memory at all: the core's exports
+ * take sizes as u32, so a larger one would wrap around to a small one.
+ *
+ * @example
+ * fitsCore(2 ** 33); // false
+ */
+export function fitsCore(bytes: number): boolean {
+  return bytes < 2 ** 32;
+}
+
 export class WasmCore implements MmuCore, LineConsumer {
   private x: Exports;
   private buffer: ArrayBuffer | SharedArrayBuffer;

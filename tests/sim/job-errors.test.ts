@@ -45,8 +45,8 @@ describe("JobError", () => {
   });
 
   it("names the core's memory when the workload model's state cannot fit it (a limit of the simulator, not an internal error)", async () => {
-    // 8.4 M records' store index (about 1 GiB) beside the core's structures for 40 GiB of guest memory
-    const err = await runJob(job("huge", { policy: "osv", host: 48 * GiB, guest: 40 * GiB, records: 8_388_608 })).then(
+    // 40 M records' store index (about 4.6 GiB) is refused before the load begins
+    const err = await runJob(job("huge", { policy: "osv", host: 220 * GiB, guest: 200 * GiB, records: 40_000_000 })).then(
       () => null,
       (e: unknown) => e,
     );

@@ -28,8 +28,7 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import { CoreMemoryFull, type YcsbGenerator } from "../../core/wasm.js";
-import { sizeName } from "../../host/buddy.js";
+import { CoreMemoryFull, fitsCore, type YcsbGenerator } from "../../core/wasm.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
 import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
@@ -117,13 +116,19 @@ class CoreIndex {
     const t = tree?.coreArrays();
     const region = new RegionLayout();
     const take = (bytes: number): number => region.take(bytes);
-    const bucketsAt = take(nb * 4);
+    // room for the buckets the index will have at `cap` records (it doubles past its load
+    // factor, KvStore.expandIfFull): the region, and so its place in the core's memory,
+    // then serves every doubling; a larger one is a new region, and the old one is lost
+    // unless it was the last allocation (a 1 GiB index for 8 M records lost three)
+    let roomBuckets = nb;
+    while (cap > roomBuckets * idx.maxLoadFactor && roomBuckets < 2 ** 28) roomBuckets *= 2;
+    const bucketsAt = take(roomBuckets * 4);
     const recordsAt = take(cap * 32);
     const lengthsAt = take(this.keys.lengthSlots);
     const treeAt = {} as Record<TreeArray, number>;
     if (tree && t) for (const a of TREE_ARRAYS) treeAt[a.name] = take(treeElements(a.per, t.capacity, tree.slotsPerNode) * a.bytes);
-    const base = this.g.ycsbRegion(region.bytes) >>> 0; // an address: past 2 GiB the export's i32 reads negative
-    if (base === 0) throw new CoreMemoryFull(`the YCSB store's index for ${cap} records (${sizeName(region.bytes)})`);
+    const base = fitsCore(region.bytes) ? this.g.ycsbRegion(region.bytes) >>> 0 : 0; // an address: past 2 GiB the export's i32 reads negative
+    if (base === 0) throw new CoreMemoryFull(`the YCSB store's index for ${cap} records (${Math.ceil(region.bytes / 2 ** 20)} MiB)`);
     // the region may have grown the memory: views after it
     const mem = this.g.memory.buffer;
     new Int32Array(mem, base + bucketsAt, nb).set(idx.buckets);
