@@ -151,6 +151,12 @@ export const ScenarioSchema = z
     } catch {
       return; // parseScenario reports the CPU's own problems
     }
+    if (s.lineCache !== "off" && g.entries === 0) {
+      // the cause, rather than what follows from it ("at most the line cache's 0 sets")
+      // (0 entries can only come from overrides, so the path is in the file; checkJob says the same)
+      ctx.addIssue({ code: "custom", path: ["cpu", "lineCache", "entries"], message: `expected an integer >= 1 with lineCache ${JSON.stringify(s.lineCache)} (use lineCache "off" for no line cache)` });
+      return;
+    }
     const sets = s.lineCache === "off" ? 0 : g.entries / g.ways;
     // (a value below 1 or no power of two has its own message above)
     if (s.lineSampling >= 1 && !isLineSampling(s.lineSampling, sets) && (s.lineSampling & (s.lineSampling - 1)) === 0) {

@@ -185,6 +185,19 @@ describe("numbers", () => {
     expect(problems(scenario(over))).toEqual([line]);
   });
 
+  it("a line cache of 0 entries is named as the cause, not the sampling it rules out", () => {
+    const cpu = { base: "skylake", lineCache: { entries: 0, ways: 1 } };
+    // (the default lineCache is "all")
+    for (const over of [{ cpu }, { cpu, lineSampling: 2 }]) {
+      expect(problems(scenario(over))).toEqual([
+        'cpu.lineCache.entries: 0 is not allowed; expected an integer >= 1 with lineCache "all" (use lineCache "off" for no line cache)',
+      ]);
+    }
+    expect(problems(scenario({ cpu, lineCache: "walks" }))).toEqual([
+      'cpu.lineCache.entries: 0 is not allowed; expected an integer >= 1 with lineCache "walks" (use lineCache "off" for no line cache)',
+    ]);
+  });
+
   it("a preset's capacityBytes is not the tier's size: overriding it is refused", () => {
     expect(problems(scenario({ tiers: [{ name: "dram", preset: { base: "dram", capacityBytes: 1 }, capacity: "8GiB" }] }))).toEqual([
       "tiers.0.preset.capacityBytes: 1 is not allowed; expected the tier's size in tiers.0.capacity (the simulator does not read a preset's capacityBytes)",
