@@ -8,7 +8,7 @@
  * what is allowed, for every problem at once:
  *
  *   cpu.tlb.stlb.ways: 7 is not allowed; expected a divisor of entries (1536)
- *   cpu.costs.wrpkru: -1 is not allowed; an integer from 0 to 1e10 cycles (a second at 10 GHz)
+ *   cpu.costs.wrpkru: -1 is not allowed; expected an integer from 0 to 1e10 cycles (a second at 10 GHz)
  *   cpu.tlb.stlb2: {...} is not allowed; expected a known field: one of itlb4k, itlb2m, ...
  */
 

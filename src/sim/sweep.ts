@@ -37,9 +37,9 @@ export interface SweepSpec {
   cells: { index: number; params: Record<string, unknown>; scenario: Scenario }[];
 }
 
-/** A ScenarioError of `lines`, each prefixed with the cell they are about. */
-function cellError(c: { index: number; params: Record<string, unknown> }, lines: readonly string[]): ScenarioError {
-  return new ScenarioError(lines.map((m) => `grid cell ${c.index} (${JSON.stringify(c.params)}): ${m}`));
+/** `lines`, each prefixed with the cell they are about. */
+function cellLines(c: { index: number; params: Record<string, unknown> }, lines: readonly string[]): string[] {
+  return lines.map((m) => `grid cell ${c.index} (${JSON.stringify(c.params)}): ${m}`);
 }
 
 /** Validates a sweep file and every cell's scenario (an error names the cell and the path). */
@@ -66,7 +66,7 @@ export function parseSweep(input: unknown): SweepSpec {
       cells.push({ index: c.index, params: c.params, scenario: parseScenario(c.value) });
     } catch (e) {
       if (!(e instanceof ScenarioError)) throw e;
-      lines.push(...cellError(c, e.issues).issues);
+      lines.push(...cellLines(c, e.issues));
     }
   }
   if (lines.length) {
@@ -112,7 +112,7 @@ export async function runSweep(spec: SweepSpec, o: PoolOptions = {}): Promise<Sw
   } catch (e) {
     if (!(e instanceof JobsAborted)) throw e;
     // (a RangeError from a worker thread has its issues, if several, on lines of their own)
-    if (e.cause instanceof RangeError) throw cellError(jobs[e.job]!.cell, e.cause.message.split("\n"));
+    if (e.cause instanceof RangeError) throw new ScenarioError(cellLines(jobs[e.job]!.cell, e.cause.message.split("\n")));
     throw e.cause;
   }
   const rows = results.map((x, i): SweepRow | SweepFailure => {
