@@ -396,16 +396,20 @@ function lruRun16(c: usize, sets: usize, line: u64, last: u64, write: bool): u64
 //
 // The line cache only counts: nothing else in the core reads what it holds. So its work
 // can run on a second instance of the core (same configuration, so the same geometry)
-// on another thread, in parallel with the translation and the host's models. With emit
-// on (lineBuffer), this instance records the line cache's uses in order instead of
-// running them, as line records (above; docs/core.md section 5c), with controls:
-// KIND_CTX "the following uses are vCPU bits 8-23's (its counters) on pCPU bits 24-39's",
-// KIND_RESET, KIND_MARK, and 7 (the host's: a new core). KIND_MARK and above stop
-// consumeLines, so that its caller can read the counters at that point of the stream or
-// act on a control of its own. A full buffer goes to the host (import `linesOut`), which
-// hands it to the other instance's consumeLines.
+// on another thread, in parallel with the translation and the host's models. With an
+// emit ring (lineBuffer with a chunk), this instance records the line cache's uses in
+// order instead of running them, as line records (above; docs/core.md section 5c), with
+// controls: KIND_CTX "the following uses are vCPU bits 8-23's (its counters) on pCPU
+// bits 24-39's", KIND_RESET and KIND_MARK. KIND_MARK and above stop consumeLines, so
+// that its caller can read the counters at that point of the stream. Each chunk goes to
+// the host (import `linesOut`) when it is full or flushed; the other instance reads it
+// in place (this instance's memory is shared) and runs it through its consumeLines.
 
-/** The host takes the `bytes` of records at `at` (the emit buffer is then reused). */
+/**
+ * The host takes the `bytes` of records at `at`: they stay there, unchanged, until the
+ * ring comes round to them again (the host returns only when the ring's next chunk,
+ * where the records go on, is free: the consumer has read what was there).
+ */
 @external("env", "linesOut") declare function linesOut(at: usize, bytes: u32): void;
 
 const KIND_REF: u64 = 3;
@@ -413,6 +417,11 @@ const KIND_CTX: u64 = 4;
 const KIND_RESET: u64 = 5;
 
 let emitting = false;
+// The emit ring [ringStart, ringEnd): records go in at emitAt; those from emitBuf are
+// not handed over yet; emitEnd ends the chunk they are gathered in.
+let ringStart: usize = 0;
+let ringEnd: usize = 0;
+let chunkBytes: usize = 0;
 let emitBuf: usize = 0;
 let emitAt: usize = 0;
 let emitEnd: usize = 0;
@@ -420,28 +429,34 @@ let emitC: usize = 0; // the context of the last records
 let emitP: usize = 0;
 
 /**
- * Allocates a buffer of `records` line records (after init; a line cache must be on)
- * and, with `emit`, records the line cache's uses there instead of running them;
- * without, the buffer is for records to consume. Returns its address, 0 when out of
- * memory or without a line cache.
+ * Allocates a buffer of `records` line records (after init; a line cache must be on).
+ * With `chunk` > 0 the buffer is a ring where this instance records the line cache's
+ * uses instead of running them, handing them to the host `chunk` records at a time
+ * (at most: a flush hands over what there is); with 0 it is for records to consume.
+ * Returns its address, 0 when out of memory, without a line cache, or for a chunk not
+ * smaller than the ring (the ring holds a chunk more than the records not yet run).
  */
-export function lineBuffer(records: u32, emit: bool): usize {
-  if (!linesOn || records < 2) return 0;
+export function lineBuffer(records: u32, chunk: u32): usize {
+  if (!linesOn || records < 2 || chunk >= records) return 0;
   const buf = alloc(<usize>records << 3, 64);
-  if (buf == 0 || !emit) return buf;
-  emitBuf = emitAt = buf;
-  emitEnd = buf + (<usize>records << 3);
+  if (buf == 0 || chunk == 0) return buf;
+  ringStart = emitBuf = emitAt = buf;
+  ringEnd = buf + (<usize>records << 3);
+  chunkBytes = <usize>chunk << 3;
+  emitEnd = buf + chunkBytes;
   emitC = 0;
   emitP = 0;
   emitting = true;
   return buf;
 }
 
-/** Hands the recorded uses to the host, if any. */
+/** Hands the recorded uses to the host, if any; the next ones go after them (from the ring's start past its end). */
 export function lineEmitFlush(): void {
   if (emitAt != emitBuf) {
     linesOut(emitBuf, <u32>(emitAt - emitBuf));
+    emitBuf = emitAt == ringEnd ? ringStart : emitAt;
     emitAt = emitBuf;
+    emitEnd = min(emitBuf + chunkBytes, ringEnd);
   }
 }
 

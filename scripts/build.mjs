@@ -20,7 +20,9 @@ const bundles = [
   ["src/index.ts", "build/browser/unimmu.js", "browser"],
 ].filter(([entry]) => existsSync(join(root, entry)));
 
-const wasmOutputs = ["build/unimmu.wasm", "build/unimmu.debug.wasm"];
+// each with a twin whose memory is shared (the same code), for cores with a line thread
+const wasmTargets = ["release", "debug", "release-shared", "debug-shared"];
+const wasmOutputs = ["build/unimmu.wasm", "build/unimmu.debug.wasm", "build/unimmu.shared.wasm", "build/unimmu.debug.shared.wasm"];
 
 function newest(dir) {
   let t = 0;
@@ -48,7 +50,7 @@ const hostInputs = Math.max(newest("src"), coreInputs);
 mkdirSync(out, { recursive: true });
 
 if (!ifNeeded || oldest(wasmOutputs) < coreInputs) {
-  for (const target of ["release", "debug"]) {
+  for (const target of wasmTargets) {
     const { error, stderr } = await asc.main(["--target", target], { stdout: process.stdout, stderr: process.stderr });
     if (error) {
       console.error(`asc (${target}) failed: ${error.message}`);

@@ -3,11 +3,13 @@
  * counts, so a core can record its uses in order (a u64 word each: assembly/cache.ts)
  * and a second core of the same configuration, on a worker thread, can run them through
  * its own line cache while the first goes on translating and the host's models go on
- * issuing accesses. The records cross in a ring in shared memory; the counts come back
- * at marks: the main core
- * records a mark, the worker copies its counter table to shared memory when it reaches
- * it, and the main thread waits for that. Node only (it needs `worker_threads` and a
- * main thread that may block in `Atomics.wait`).
+ * issuing accesses. The records cross in a ring in the first core's memory, which is
+ * shared (the core's shared build, `loadCoreModule({ shared: true })`): the core writes
+ * them there once, hands them over a chunk at a time, and the worker reads them where
+ * they are. The counts come back at marks: the main core records a mark, the worker
+ * copies its counter table to shared memory when it reaches it, and the main thread
+ * waits for that. Node only (it needs `worker_threads` and a main thread that may block
+ * in `Atomics.wait`).
  *
  * Threads are kept for reuse: a closed core's thread waits, idle, for the next core
  * (starting one costs tens of milliseconds); idle threads never keep a process alive.
@@ -28,33 +30,34 @@ import { workerThreads } from "#worker-threads";
 /** Bytes of a record. */
 const RECORD = 8;
 /**
- * Records in the ring (4 MiB). It must absorb a batch's burst of records while the
- * worker catches up; a much larger ring only evicts the models' data from the shared
- * last-level cache.
+ * Records in the ring (4 MiB of the core's memory). It must absorb a batch's burst of
+ * records while the worker catches up; a smaller one makes the core wait for it (a
+ * quarter of this: YCSB-A's whole runs took 1.15x as long).
  */
 export const RING_RECORDS = 1 << 19;
 /** Records the main core gathers before handing them over, and the worker runs at a time. */
 export const CHUNK_RECORDS = 1 << 14;
 /**
- * Records pushed between wake-ups of a worker that caught up and sleeps: waking a thread
- * costs 10-25 us of the main thread's time here (a futex wake; in a VM an interrupt to
- * another vCPU), once per chunk it was most of the ring's cost. The producer also wakes
- * it before it waits for room or for the counters.
+ * Records handed over between wake-ups of a worker that caught up and sleeps: waking a
+ * thread costs 10-25 us of the main thread's time here (a futex wake; in a VM an
+ * interrupt to another vCPU), once per chunk it was most of the ring's cost. The
+ * producer also wakes it before it waits for room or for the counters.
  */
 const WAKE_RECORDS = 4 * CHUNK_RECORDS;
 
-/** Control records of the stream (assembly/cache.ts): reset the line counters, publish them, take a new core. */
+/** Control records of the stream (assembly/cache.ts): reset the line counters, publish them. */
 export const LINE_RESET = 5;
 export const LINE_MARK = 6;
-export const LINE_CONFIG = 7;
 
 // Int32 slots of the control block.
-const HEAD = 0; // next record the producer writes (mod RING_RECORDS)
+const HEAD = 0; // the record after the last one handed over (mod the ring's records)
 const TAIL = 1; // next record the consumer reads
 const PUBLISHED = 2; // marks the consumer has reached (it copied the counters at each)
 const FAILED = 3; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 4; // 1: the worker should end
 const SLEEPING = 5; // 1: the worker waits on HEAD (the producer wakes it only then)
+const CORES = 6; // cores handed to the worker: one more tells it to take the next core's spec from the port
+const TAKEN = 7; // cores the worker has taken (its ring empty, HEAD and TAIL 0)
 const CTL_SLOTS = 8;
 
 /**
@@ -70,9 +73,17 @@ const WAIT_MS = 1000;
 /** Idle threads kept for reuse (a guess: a process rarely runs more cores with line threads at once). */
 const MAX_IDLE = 2;
 
-/** A core for the worker: its configuration (without the thread), and where its counter table goes. */
+/** Where a core's ring is: `records` records at byte `at` of `memory` (the core's memory, which must be shared). */
+export interface LineRing {
+  memory: ArrayBufferLike;
+  at: number;
+  records: number;
+}
+
+/** A core for the worker: its configuration (without the thread), its ring, and where its counter table goes. */
 export interface LineCoreSpec {
   config: CoreConfig;
+  ring: LineRing;
   counters: SharedArrayBuffer;
 }
 
@@ -80,13 +91,12 @@ export interface LineCoreSpec {
 export interface LineWorkerData extends LineCoreSpec {
   module: WebAssembly.Module;
   ctl: SharedArrayBuffer;
-  ring: SharedArrayBuffer;
   port: MessagePort;
 }
 
 /** The worker's core, as the ring's consumer sees it (WasmCore implements it). */
 export interface LineConsumer {
-  /** Runs records through the line cache, stopping after a control record (a mark or a new core); returns the records done. */
+  /** Runs records through the line cache, stopping after a control record (a mark); returns the records done. */
   consumeLineRecords(records: Uint8Array): number;
   /** The whole counter table. */
   counterBytes(): Uint8Array;
@@ -94,15 +104,16 @@ export interface LineConsumer {
 
 const idle: LineThread[] = [];
 
-/** The main thread's side: a worker running a copy of a core's line cache. */
+/** The main thread's side: a worker running a copy of a core's line cache over the core's ring. */
 export class LineThread {
   private readonly ctl: Int32Array;
-  private readonly ring: Uint8Array;
   private shared: BigUint64Array;
+  private ring: LineRing;
   private head = 0;
-  /** Records pushed since the worker was last woken. */
+  /** Records handed over since the worker was last woken. */
   private unwoken = 0;
   private marks = 0;
+  private cores = 1;
   private closed = false;
 
   private constructor(
@@ -111,37 +122,40 @@ export class LineThread {
     private readonly port: MessagePort,
     private readonly receive: (port: MessagePort) => { message: unknown } | undefined,
     ctl: SharedArrayBuffer,
-    ring: SharedArrayBuffer,
+    ring: LineRing,
     counters: SharedArrayBuffer,
   ) {
     this.ctl = new Int32Array(ctl);
-    this.ring = new Uint8Array(ring);
+    this.ring = ring;
     this.shared = new BigUint64Array(counters);
   }
 
   /**
-   * A thread whose worker runs a core of `config` (without the thread) from `module`:
-   * an idle one given the new core, or a new one. `counterBytes` is the size of the
-   * core's counter table.
+   * A thread whose worker runs a core of `config` (without the thread) from `module`
+   * over the records of `ring`: an idle one given the new core, or a new one.
+   * `counterBytes` is the size of the core's counter table. The ring's first chunk
+   * must be free (the core writes there first).
    */
-  static async acquire(config: CoreConfig, module: WebAssembly.Module, counterBytes: number): Promise<LineThread> {
+  static async acquire(config: CoreConfig, module: WebAssembly.Module, counterBytes: number, ring: LineRing): Promise<LineThread> {
+    if (!(ring.memory instanceof SharedArrayBuffer)) throw new TypeError("lineThread: the core's memory is not shared; expected a core of the shared build (loadCoreModule({ shared: true }))");
+    if (!(ring.records > CHUNK_RECORDS)) throw new RangeError(`lineThread: a ring of ${ring.records} records is too small; expected more than a chunk (${CHUNK_RECORDS})`);
     const i = idle.findIndex((t) => t.module === module);
-    const spec = (counters: SharedArrayBuffer): LineCoreSpec => ({ config: { ...config, lineThread: false }, counters });
+    const spec = (counters: SharedArrayBuffer): LineCoreSpec => ({ config: { ...config, lineThread: false }, ring, counters });
     if (i >= 0) {
       const t = idle.splice(i, 1)[0];
       const counters = t.shared.buffer.byteLength >= counterBytes ? (t.shared.buffer as SharedArrayBuffer) : new SharedArrayBuffer(counterBytes);
       t.shared = new BigUint64Array(counters);
-      // the message is on the port before the record that tells the worker to read it
+      t.ring = ring;
       t.port.postMessage(spec(counters));
-      t.record(LINE_CONFIG);
+      t.take();
       return t;
     }
     const wt = await workerThreads();
     const ctl = new SharedArrayBuffer(CTL_SLOTS * 4);
-    const ring = new SharedArrayBuffer(RING_RECORDS * RECORD);
+    new Int32Array(ctl)[CORES] = new Int32Array(ctl)[TAKEN] = 1;
     const counters = new SharedArrayBuffer(counterBytes);
     const { port1, port2 } = new wt.MessageChannel();
-    const data: LineWorkerData = { ...spec(counters), module, ctl, ring, port: port2 };
+    const data: LineWorkerData = { ...spec(counters), module, ctl, port: port2 };
     const worker = new wt.Worker(workerUrl(), { workerData: data, transferList: [port2] });
     // the thread never keeps the process alive
     worker.unref();
@@ -150,34 +164,32 @@ export class LineThread {
     return new LineThread(module, worker, port1, wt.receiveMessageOnPort, ctl, ring, counters);
   }
 
-  /** Appends `bytes` of records from `src` at `at` to the ring, waiting while it is full. */
-  push(src: Uint8Array, at: number, bytes: number): void {
+  /**
+   * The core handed over the `bytes` of records at byte `at` of its memory (the ring's
+   * next ones): the worker may run them. Returns when the ring's next chunk, where the
+   * core writes on, is free (the worker has run what was there).
+   */
+  handed(at: number, bytes: number): void {
     if (this.closed) throw new Error("lineThread: the core was closed; it cannot run accesses any more");
-    let n = bytes / RECORD;
-    let from = at;
-    while (n > 0) {
+    const { records } = this.ring;
+    const n = bytes / RECORD;
+    this.head = ((at - this.ring.at) / RECORD + n) % records;
+    // a worker still running sees the new head when it looks; a sleeping one is woken now and then
+    Atomics.store(this.ctl, HEAD, this.head);
+    this.unwoken += n;
+    if (this.unwoken >= WAKE_RECORDS) this.wake();
+    const room = Math.min(CHUNK_RECORDS, records - this.head);
+    for (;;) {
       const tail = Atomics.load(this.ctl, TAIL);
-      const free = (tail - this.head - 1 + RING_RECORDS) % RING_RECORDS;
-      if (free === 0) {
-        this.wake();
-        this.wait(TAIL, tail);
-        continue;
-      }
-      const k = Math.min(n, free, RING_RECORDS - this.head);
-      this.ring.set(src.subarray(from, from + k * RECORD), this.head * RECORD);
-      this.head = (this.head + k) % RING_RECORDS;
-      // a worker still running sees the new head when it looks; a sleeping one is woken now and then
-      Atomics.store(this.ctl, HEAD, this.head);
-      this.unwoken += k;
-      if (this.unwoken >= WAKE_RECORDS) this.wake();
-      n -= k;
-      from += k * RECORD;
+      if ((tail - this.head - 1 + records) % records >= room) return;
+      this.wake();
+      this.wait(TAIL, tail);
     }
   }
 
   /**
-   * Waits until the worker has reached the mark just pushed (the core recorded it) and
-   * returns the counter table it copied there (u64 slots, as the core's).
+   * Waits until the worker has reached the mark just handed over (the core recorded it)
+   * and returns the counter table it copied there (u64 slots, as the core's).
    */
   counters(): BigUint64Array {
     const want = ++this.marks;
@@ -207,18 +219,25 @@ export class LineThread {
     void this.worker.terminate();
   }
 
+  /** Tells the worker to take the next core (its spec is on the port) and waits until it has: its ring starts empty. */
+  private take(): void {
+    const want = ++this.cores;
+    Atomics.store(this.ctl, CORES, want);
+    Atomics.notify(this.ctl, HEAD);
+    for (;;) {
+      const got = Atomics.load(this.ctl, TAKEN);
+      if (got >= want) break;
+      this.wait(TAKEN, got);
+    }
+    this.head = 0;
+    this.unwoken = 0;
+  }
+
   /** Wakes the worker if it sleeps (it then runs what the ring holds). */
   private wake(): void {
     this.unwoken = 0;
     // HEAD was stored before: a worker that set SLEEPING after this load sees it and does not sleep
     if (Atomics.load(this.ctl, SLEEPING) !== 0) Atomics.notify(this.ctl, HEAD);
-  }
-
-  /** Appends one control record. */
-  private record(kind: number): void {
-    const r = new Uint8Array(RECORD);
-    r[0] = kind;
-    this.push(r, 0, RECORD);
   }
 
   /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
@@ -239,10 +258,10 @@ function workerUrl(): URL {
 }
 
 /**
- * The worker's side: runs the ring's records through a core made by `makeCore` until
- * told to close, publishing the counter table at every mark and making a new core at
- * every LINE_CONFIG record (its spec read from the port with `receive`). Any error stops
- * it with FAILED set and its message on the port.
+ * The worker's side: runs the records of the current core's ring through a core made by
+ * `makeCore` until told to close, publishing the counter table at every mark, and
+ * taking the next core (its spec read from the port with `receive`) when told to. Any
+ * error stops it with FAILED set and its message on the port.
  */
 export function consumeLineRing(
   data: LineWorkerData,
@@ -250,17 +269,35 @@ export function consumeLineRing(
   receive: (port: MessagePort) => { message: unknown } | undefined,
 ): void {
   const ctl = new Int32Array(data.ctl);
-  const ring = new Uint8Array(data.ring);
   try {
     let shared!: Uint8Array;
     let core!: LineConsumer;
+    let ring!: Uint8Array;
+    let records = 0;
+    let tail = 0;
+    let cores = Atomics.load(ctl, TAKEN);
     const take = (spec: LineCoreSpec): void => {
       core = makeCore(spec.config);
       shared = new Uint8Array(spec.counters);
+      ring = new Uint8Array(spec.ring.memory, spec.ring.at, spec.ring.records * RECORD);
+      records = spec.ring.records;
+      tail = 0;
+    };
+    /** Whether the producer has handed over the next core; then takes it, with its ring empty. */
+    const next = (): boolean => {
+      if (Atomics.load(ctl, CORES) === cores) return false;
+      const m = receive(data.port);
+      if (!m) throw new Error("a new core was announced but its configuration is not on the port");
+      take(m.message as LineCoreSpec);
+      Atomics.store(ctl, HEAD, 0);
+      Atomics.store(ctl, TAIL, 0);
+      Atomics.store(ctl, TAKEN, ++cores);
+      Atomics.notify(ctl, TAKEN);
+      return true;
     };
     take(data);
-    let tail = 0;
     for (;;) {
+      if (next()) continue;
       let head = Atomics.load(ctl, HEAD);
       if (head === tail) {
         const until = performance.now() + SPIN_MS;
@@ -269,29 +306,26 @@ export function consumeLineRing(
       }
       while (head === tail) {
         if (Atomics.load(ctl, CLOSE) !== 0) return;
+        if (Atomics.load(ctl, CORES) !== cores) break;
         // SLEEPING, then HEAD again: a producer that stored HEAD before this sees SLEEPING and wakes us
         Atomics.store(ctl, SLEEPING, 1);
         head = Atomics.load(ctl, HEAD);
-        if (head === tail) Atomics.wait(ctl, HEAD, head);
+        if (head === tail && Atomics.load(ctl, CORES) === cores) Atomics.wait(ctl, HEAD, head);
         Atomics.store(ctl, SLEEPING, 0);
         head = Atomics.load(ctl, HEAD);
       }
-      const end = Math.min(head > tail ? head : RING_RECORDS, tail + CHUNK_RECORDS);
+      if (head === tail) continue; // the next core
+      const end = Math.min(head > tail ? head : records, tail + CHUNK_RECORDS);
       while (tail < end) {
         tail += core.consumeLineRecords(ring.subarray(tail * RECORD, end * RECORD));
-        const kind = ring[(tail - 1) * RECORD]! & 7;
-        if (kind === LINE_MARK) {
+        if ((ring[(tail - 1) * RECORD]! & 7) === LINE_MARK) {
           const t = core.counterBytes();
           shared.set(t.length <= shared.length ? t : t.subarray(0, shared.length));
           Atomics.add(ctl, PUBLISHED, 1);
           Atomics.notify(ctl, PUBLISHED);
-        } else if (kind === LINE_CONFIG) {
-          const m = receive(data.port);
-          if (!m) throw new Error("a new core was announced but its configuration is not on the port");
-          take(m.message as LineCoreSpec);
         }
       }
-      tail %= RING_RECORDS;
+      tail %= records;
       Atomics.store(ctl, TAIL, tail);
       Atomics.notify(ctl, TAIL);
     }
@@ -300,5 +334,6 @@ export function consumeLineRing(
     Atomics.store(ctl, FAILED, 1);
     Atomics.notify(ctl, PUBLISHED);
     Atomics.notify(ctl, TAIL);
+    Atomics.notify(ctl, TAKEN);
   }
 }

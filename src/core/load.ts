@@ -5,6 +5,7 @@
  * @example
  * const module = await loadCoreModule();              // build/unimmu.wasm
  * const debug = await loadCoreModule({ variant: "debug" });
+ * const shared = await loadCoreModule({ shared: true }); // build/unimmu.shared.wasm
  */
 import { wasmBytes } from "#wasm-bytes";
 
@@ -13,22 +14,29 @@ export type CoreVariant = "release" | "debug";
 export interface LoadOptions {
   /** `release` (-O3, no assertions) or `debug` (assertions). Default: release. */
   variant?: CoreVariant;
+  /**
+   * The build whose memory is shared (a SharedArrayBuffer; the same code): what a core
+   * with a line thread needs, whose thread reads the core's line records where the core
+   * wrote them. Node, or a cross-origin isolated page. Default: false.
+   */
+  shared?: boolean;
   /** Bytes, a compiled module, or a URL to load instead of the built file. */
   source?: BufferSource | WebAssembly.Module | URL;
 }
 
 const cache = new Map<string, Promise<WebAssembly.Module>>();
 
-function defaultUrl(variant: CoreVariant): URL {
+function defaultUrl(variant: CoreVariant, shared: boolean): URL {
+  const name = `unimmu${variant === "debug" ? ".debug" : ""}${shared ? ".shared" : ""}.wasm`;
   // Resolves the same from src/core/ and from the bundles in build/node/ and build/browser/.
-  return new URL(variant === "debug" ? "../../build/unimmu.debug.wasm" : "../../build/unimmu.wasm", import.meta.url);
+  return new URL(`../../build/${name}`, import.meta.url);
 }
 
 export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.Module> {
   const { source } = options;
   if (source instanceof WebAssembly.Module) return Promise.resolve(source);
   if (source && !(source instanceof URL)) return WebAssembly.compile(source);
-  const url = source ?? defaultUrl(options.variant ?? "release");
+  const url = source ?? defaultUrl(options.variant ?? "release", options.shared ?? false);
   let p = cache.get(url.href);
   if (!p) {
     p = wasmBytes(url).then((b) => WebAssembly.compile(b));

@@ -18,7 +18,7 @@ import { BACKING, C, EV, EV_ADDR, REQ_BYTES, REQ_CAPACITY, SLAB, SLAB_STATUS, ST
 import { estimateLines } from "./sampling.js";
 import { checkConfig } from "./config.js";
 import { coreImports, loadCoreModule, type CoreSink, type LoadOptions } from "./load.js";
-import { CHUNK_RECORDS, LINE_MARK, LINE_RESET, LineThread, type LineConsumer } from "./line-thread.js";
+import { CHUNK_RECORDS, LINE_MARK, LINE_RESET, LineThread, RING_RECORDS, type LineConsumer } from "./line-thread.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -36,7 +36,7 @@ interface Exports {
   countersBase(): number;
   heapTop(): number;
   setLineSampling(k: number): number;
-  lineBuffer(records: number, emit: number): number;
+  lineBuffer(records: number, chunk: number): number;
   lineEmitFlush(): void;
   lineEmitMark(kind: number): void;
   consumeLines(at: number, n: number): number;
@@ -312,18 +312,18 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   static async create(config: CoreConfig, options: LoadOptions = {}): Promise<WasmCore> {
     checkConfig(config);
-    const module = await loadCoreModule(options);
+    // a line thread reads the core's records where the core wrote them: the build whose memory is shared
+    const module = await loadCoreModule(config.lineThread ? { ...options, shared: true } : options);
     const sink: CoreSink = {};
     const core = new WasmCore(config, new WebAssembly.Instance(module, coreImports(sink)), sink);
     if (config.lineThread) {
-      const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8);
-      if (!core.x.lineBuffer(CHUNK_RECORDS, 1)) {
-        thread.release();
-        throw new CoreMemoryFull("the configuration's structures");
-      }
+      const at = core.x.lineBuffer(RING_RECORDS, CHUNK_RECORDS) >>> 0;
+      if (!at) throw new CoreMemoryFull("the configuration's structures and the line thread's ring");
+      const ring = { memory: core.x.memory.buffer, at, records: RING_RECORDS };
+      const thread = await LineThread.acquire(config, module, config.vcpus * C.COUNT * 8, ring);
       core.lines = thread;
       unclosed.register(core, thread, core);
-      sink.linesOut = (at, bytes) => thread.push(new Uint8Array(core.x.memory.buffer), at, bytes);
+      sink.linesOut = (at, bytes) => thread.handed(at, bytes);
     }
     return core;
   }
@@ -392,9 +392,9 @@ export class WasmCore implements MmuCore, LineConsumer {
     this.u64 = new BigUint64Array(this.buffer);
   }
 
-  /** Typed views are re-made when the core has grown its memory (growth detaches the old buffer: its views read length 0). */
+  /** Typed views are re-made when the core has grown its memory (growth detaches a plain buffer; a shared one keeps its old length). */
   private fresh(): void {
-    if (this.u32.length === 0) this.views();
+    if (this.buffer !== this.x.memory.buffer) this.views();
   }
 
   /** Bytes of Wasm memory the core uses (its heap top). */

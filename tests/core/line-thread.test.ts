@@ -10,7 +10,7 @@ import fc from "fast-check";
 import type { AccessKind, CoreConfig, Counters, Request } from "../../src/core/types.js";
 import { WasmCore } from "../../src/core/wasm.js";
 import { loadCoreModule, type CoreVariant } from "../../src/core/load.js";
-import { LineThread, RING_RECORDS } from "../../src/core/line-thread.js";
+import { CHUNK_RECORDS, LineThread, RING_RECORDS } from "../../src/core/line-thread.js";
 import { C } from "../../src/core/layout.js";
 import { modelConfig } from "../../src/core/models.js";
 import { TestVm, skylakeConfig, runAll, GiB, NVM_BASE } from "./setup.js";
@@ -144,10 +144,18 @@ describe("lineThread in the configuration", () => {
   it("reports a worker that fails instead of waiting for it", async () => {
     // (a core without a line cache has nothing to run records through)
     const none = modelConfig("default");
-    const t = await LineThread.acquire(none, module, none.vcpus * C.COUNT * 8);
-    const mark = new Uint8Array(8);
-    mark[0] = 6;
-    t.push(mark, 0, 8);
+    const records = 2 * CHUNK_RECORDS;
+    const memory = new SharedArrayBuffer(4096 + records * 8);
+    new Uint8Array(memory)[4096] = 6; // a mark
+    const t = await LineThread.acquire(none, module, none.vcpus * C.COUNT * 8, { memory, at: 4096, records });
+    t.handed(4096, 8);
     expect(() => t.counters()).toThrow(/lineThread: the line cache's thread failed: the core has no line cache/);
+  });
+
+  it("needs a ring in shared memory", async () => {
+    const none = modelConfig("default");
+    const memory = new ArrayBuffer(8 * 2 * CHUNK_RECORDS);
+    await expect(LineThread.acquire(none, module, none.vcpus * C.COUNT * 8, { memory, at: 0, records: 2 * CHUNK_RECORDS })).rejects.toThrow(/lineThread: the core's memory is not shared; expected a core of the shared build/);
+    await expect(LineThread.acquire(none, module, none.vcpus * C.COUNT * 8, { memory: new SharedArrayBuffer(8 * CHUNK_RECORDS), at: 0, records: CHUNK_RECORDS })).rejects.toThrow(/lineThread: a ring of 16384 records is too small; expected more than a chunk \(16384\)/);
   });
 });
