@@ -41,17 +41,28 @@ describe("KV store: memory and accesses counted by hand", () => {
       const nums = Array.from({ length: 600 }, (_, i) => (over.insertOrder ? 1000 + ((i * 7) % 1000) : i * 13));
       const pa = new FakeProcess(true, true);
       const pb = new FakeProcess(true, true);
+      const pc = new FakeProcess(true, true);
       const a = new KvStore(pa, { initialBuckets: 64 });
       const b = new KvStore(pb, { initialBuckets: 64 });
-      for (const k of nums) {
+      // c: runs of keys by number between keys by string (records named in runs of both kinds)
+      const c = new KvStore(pc, { initialBuckets: 64 });
+      nums.forEach((k, i) => {
         expect(b.insertKey(k, naming)).toBe(a.insert(k, naming.name(k)));
-      }
+        expect(i % 50 < 7 ? c.insert(k, naming.name(k)) : c.insertKey(k, naming)).toBe(true);
+      });
       expect(b.insertKey(nums[5]!, naming)).toBe(false);
       expect(a.insert(nums[5]!, naming.name(nums[5]!))).toBe(false);
-      for (const k of [nums[0]!, nums[99]!]) expect(b.scan(naming.name(k), 20)).toBe(a.scan(naming.name(k), 20));
+      expect(c.insertKey(nums[5]!, naming)).toBe(false);
+      for (const k of [nums[0]!, nums[99]!]) {
+        expect(b.scan(naming.name(k), 20)).toBe(a.scan(naming.name(k), 20));
+        expect(c.scan(naming.name(k), 20)).toBe(20);
+      }
       expect(pb.log.length).toBeGreaterThan(600 * 5);
       expect(pb.log).toEqual(pa.log);
+      expect(pc.log).toEqual(pa.log);
       expect(b.stats()).toEqual(a.stats());
+      expect(c.stats()).toEqual(a.stats());
+      expect([a.allNamedBy(naming), b.allNamedBy(naming), c.allNamedBy(naming)]).toEqual([false, true, false]);
     }
   });
 

@@ -201,8 +201,14 @@ export class KvStore {
 
   /** The ordered index (B+-tree), or null without one. */
   private readonly tree: BPlusTree | null;
-  /** Each record's key: its name, or how to name it from its key number. */
-  private names: (string | KeyNaming)[] = [];
+  /**
+   * Each record's key, its name or how to name it from its key number, in runs: run i
+   * holds records nameFrom[i] up to the next run's first, all keyed by nameBy[i] (a
+   * string names one record). A load or a run phase names its many records alike: a
+   * run each, not an entry per record.
+   */
+  private nameFrom: number[] = [];
+  private nameBy: (string | KeyNaming)[] = [];
 
   // Buffers.
   private rbuf = 0;
@@ -299,7 +305,7 @@ export class KvStore {
     if (n > this.n) {
       this.growRecords(n);
       this.meta.u8.set(r.records.subarray(this.n * 32), this.n * 32);
-      for (let i = this.n; i < n; i++) this.names[i] = r.naming;
+      this.nameRecords(this.n, r.naming);
       this.n = n;
     }
     this.reads += r.reads;
@@ -316,8 +322,15 @@ export class KvStore {
 
   /** Whether every record's key is named by `naming` (so its name follows from its key number). */
   allNamedBy(naming: KeyNaming): boolean {
-    for (let r = 0; r < this.n; r++) if (this.names[r] !== naming) return false;
-    return true;
+    return this.nameBy.every((by) => by === naming);
+  }
+
+  /** Records from `first` on are keyed by `by` (a string: record `first` alone). */
+  private nameRecords(first: number, by: string | KeyNaming): void {
+    const last = this.nameBy.length - 1;
+    if (last >= 0 && typeof by !== "string" && this.nameBy[last] === by) return; // the run goes on
+    this.nameFrom.push(first);
+    this.nameBy.push(by);
   }
 
   /** A malloc of the store's records (meta false) or metadata (meta true), as its operations make them. */
@@ -355,7 +368,15 @@ export class KvStore {
 
   /** The key of record `r`. */
   private keyName(r: number): string {
-    const n = this.names[r]!;
+    // the last run that starts at or before r
+    let lo = 0;
+    let hi = this.nameFrom.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.nameFrom[mid]! <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    const n = this.nameBy[lo]!;
     return typeof n === "string" ? n : n.name(this.meta.f64[r * 4 + R_KEYNUM]!);
   }
 
@@ -395,7 +416,7 @@ export class KvStore {
     this.buckets[b] = r;
     this.meter.write(this.tableVa + b * 8, 8); // the record's hnext went with its header
     this.n++;
-    this.names[r] = key;
+    this.nameRecords(r, key);
     if (this.tree) {
       if (typeof key === "string") this.tree.insert(key, r);
       else {
