@@ -77,6 +77,13 @@ export interface E2eResult {
   mainCpuAccessesPerSecond?: number;
   accesses: number;
   runs: number[];
+  /**
+   * The rate of the row's first run in the process: the warm-up round, left out of the
+   * median. It pays once-a-process costs a long simulation or a sweep does not pay per
+   * run: V8 compiling the code the row takes first (its optimizing tier comes after a
+   * first run), and for the first row with a line thread the worker's start.
+   */
+  firstRunAccessesPerSecond: number;
   /** Share of the wall time in the core's runs and their fault handling (median); the rest is the workload models' and allocators'. */
   runShare: number;
   /** Data lines the line cache modelled per run, and per second of wall time (median). */
@@ -112,7 +119,8 @@ function median(xs: number[]): number {
 }
 
 /**
- * Accesses per second of each workload on each policy, median of `runs`: with the
+ * Accesses per second of each workload on each policy, median of `runs` after
+ * `warmup` rounds (the first run's rate is reported apart): with the
  * default line cache (page-table and data lines, exact; keys "memslap/osv", ...) and,
  * for comparison, with 1 set in 16 sampled ("memslap/osv/sampled16": estimated line
  * counts), with page-table lines only ("memslap/osv/walks", ...), on the line thread
@@ -132,14 +140,15 @@ export async function benchEndToEnd(
   runs: number,
   onProgress?: (s: string) => void,
   workloads: readonly Job["workload"][] = E2E_WORKLOADS,
+  warmup = 1,
 ): Promise<Record<string, E2eResult>> {
   const rows = LINE_MODES.flatMap(({ suffix, mode, hostFaults, policies }) =>
     workloads.flatMap((w) => (policies ?? (["osv", "ucat"] as const)).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, hostFaults, w, policy }))),
   );
-  const seen = new Map<string, { rates: number[]; cpuRates: number[]; mainRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
-  for (let r = 0; r < runs; r++) {
+  const seen = new Map<string, { first: number; rates: number[]; cpuRates: number[]; mainRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
+  for (let r = -warmup; r < runs; r++) {
     for (const row of rows) {
-      onProgress?.(`end to end ${row.key} ${r + 1}/${runs}`);
+      onProgress?.(r < 0 ? `end to end ${row.key} warm-up` : `end to end ${row.key} ${r + 1}/${runs}`);
       const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
       const c0 = process.cpuUsage();
       const m0 = mainThreadSeconds();
@@ -150,8 +159,9 @@ export async function benchEndToEnd(
       const m1 = mainThreadSeconds();
       const acc = (res.result as WorkloadRunResult).accesses;
       let m = seen.get(row.key);
-      if (!m) seen.set(row.key, (m = { rates: [], cpuRates: [], mainRates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0, json: JSON.stringify(res) }));
+      if (!m) seen.set(row.key, (m = { first: acc / s, rates: [], cpuRates: [], mainRates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0, json: JSON.stringify(res) }));
       m.accesses = acc;
+      if (r < 0) continue;
       m.lines = profile.dataLines;
       m.throughput = res.throughputOpsPerSecond;
       m.rates.push(acc / s);
@@ -170,6 +180,7 @@ export async function benchEndToEnd(
       ...(m.mainRates.length === m.rates.length ? { mainCpuAccessesPerSecond: Math.round(median(m.mainRates)) } : {}),
       accesses: m.accesses,
       runs: m.rates.map(Math.round),
+      firstRunAccessesPerSecond: Math.round(m.first),
       runShare: Math.round(median(m.shares) * 1000) / 1000,
       dataLines: m.lines,
       dataLinesPerSecond: Math.round(median(m.lineRates)),
@@ -282,7 +293,7 @@ class NullProcess implements WorkloadProcess {
 
 /**
  * Accesses per second of the end-to-end workloads with their accesses dropped (a
- * {@link NullProcess}: no allocator, no core), median of `runs`: what the workload
+ * {@link NullProcess}: no allocator, no core), median of `runs` after `warmup`: what the workload
  * models alone allow. These are the TypeScript models: end to end, YCSB's phases and
  * memslap run in the core instead (src/workloads/ycsb/core-run.ts,
  * src/workloads/memcached/core-run.ts), which needs a simulator.
@@ -291,14 +302,15 @@ export async function benchModelsOnly(
   runs: number,
   onProgress?: (s: string) => void,
   workloads: readonly Job["workload"][] = E2E_WORKLOADS,
+  warmup = 1,
 ): Promise<Record<string, E2eModelsResult>> {
   const out: Record<string, E2eModelsResult> = {};
   for (const w of workloads) {
     const rates: number[] = [];
     const cpuRates: number[] = [];
     let accesses = 0;
-    for (let r = 0; r < runs; r++) {
-      onProgress?.(`models only ${w.name} ${r + 1}/${runs}`);
+    for (let r = -warmup; r < runs; r++) {
+      onProgress?.(r < 0 ? `models only ${w.name} warm-up` : `models only ${w.name} ${r + 1}/${runs}`);
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       let res: WorkloadRunResult;
@@ -306,6 +318,7 @@ export async function benchModelsOnly(
       else if (w.type === "ycsb") res = runYcsb(new NullProcess(), w.workload, { seed: 1, ...w.options } as Parameters<typeof runYcsb>[2]);
       else throw new Error(`models only: workload type ${w.type} is not benchmarked`);
       accesses = res.accesses;
+      if (r < 0) continue;
       rates.push(accesses / ((performance.now() - t0) / 1000));
       cpuRates.push(accesses / cpuSeconds(c0));
     }

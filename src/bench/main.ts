@@ -52,7 +52,9 @@ if (only.has("frames")) {
 if (only.has("memory")) {
   result.memory = await benchMemory({ scale: o.scale, onProgress: progress });
 }
-// Whole runs move by up to 20 % on a shared machine: a median of 5 (of --runs) steadies them.
+// Whole runs move by up to 20 % on a shared machine: a median of 5 (of --runs) steadies them; a
+// warm-up round first, so that the median is of runs a long simulation or a sweep makes (the
+// first run's rates are printed apart).
 const e2eRuns = Math.min(o.runs, 5);
 if (only.has("e2e")) {
   result.endToEnd = await benchEndToEnd(e2eRuns, progress);
@@ -115,7 +117,7 @@ if (o.json) {
   }
   const e2e = result.endToEnd as Record<string, E2eResult> | undefined;
   if (e2e) {
-    console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${e2eRuns} runs)`);
+    console.log(`\nEnd to end: simulated memory accesses per second of whole runs (wall time, setup included; median of ${e2eRuns} runs after a warm-up round)`);
     const rows2 = Object.entries(e2e).map(([k, r]) => [
       k,
       (r.accessesPerSecond / 1e6).toFixed(2),
@@ -123,12 +125,14 @@ if (o.json) {
       r.mainCpuAccessesPerSecond === undefined ? "-" : (r.mainCpuAccessesPerSecond / 1e6).toFixed(2),
       String(r.accesses),
       r.runs.map((x) => (x / 1e6).toFixed(2)).join(" "),
+      (r.firstRunAccessesPerSecond / 1e6).toFixed(2),
       `${Math.round(r.runShare * 100)}%`,
       (r.dataLinesPerSecond / 1e6).toFixed(1),
       r.sameAsExact ? `same, ${r.speedup?.toFixed(2)}x` : r.estimateError === undefined ? "" : `${r.estimateError >= 0 ? "+" : ""}${(r.estimateError * 100).toFixed(2)}%`,
     ]);
-    console.log(formatTable(["workload/policy", "M accesses/s", "per CPU-s", "per main CPU-s", "accesses", "runs", "in core", "M data lines/s", "vs exact"], rows2, ["l", "r", "r", "r", "r", "l", "r", "r", "r"]));
+    console.log(formatTable(["workload/policy", "M accesses/s", "per CPU-s", "per main CPU-s", "accesses", "runs", "first run", "in core", "M data lines/s", "vs exact"], rows2, ["l", "r", "r", "r", "r", "l", "r", "r", "r", "r"]));
     console.log("(per CPU-s: M accesses per second of the process's CPU time, every thread's: the line thread's, V8's collector's and compiler's;");
+    console.log(" first run: the warm-up round's, left out of the median: V8 compiling the row's code, the line thread's start (once a process);");
     console.log(" per main CPU-s: per second of the main thread's CPU time (Linux only): the models, allocators and translation, which bound every row;");
     console.log(" in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators;");
     console.log(" thread: the line cache on a worker thread, results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");
@@ -149,7 +153,7 @@ if (o.json) {
   }
   const mo = result.modelsOnly as Record<string, E2eModelsResult> | undefined;
   if (mo) {
-    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core, so the TypeScript models; end to end, both run in the core; median of ${e2eRuns} runs)`);
+    console.log(`\nThe workload models alone (accesses dropped: no allocator, no core, so the TypeScript models; end to end, both run in the core; median of ${e2eRuns} runs after a warm-up run)`);
     const rows3 = Object.entries(mo).map(([k, r]) => [k, (r.accessesPerSecond / 1e6).toFixed(2), (r.cpuAccessesPerSecond / 1e6).toFixed(2), String(r.accesses), r.runs.map((x) => (x / 1e6).toFixed(2)).join(" ")]);
     console.log(formatTable(["workload", "M accesses/s", "per CPU-s", "accesses", "runs"], rows3, ["l", "r", "r", "r", "l"]));
   }

@@ -31,6 +31,8 @@ describe("npm run bench: end to end", () => {
             expect(Number.isFinite(r.mainCpuAccessesPerSecond!)).toBe(true);
           }
           expect(r.runs).toHaveLength(1);
+          // the warm-up round's rate, apart from the median's runs
+          expect(r.firstRunAccessesPerSecond).toBeGreaterThan(0);
           expect(r.runShare).toBeGreaterThan(0);
           expect(r.runShare).toBeLessThanOrEqual(1);
           // the line cache's setting changes where the time goes, never the workload's accesses
@@ -55,7 +57,7 @@ describe("npm run bench: end to end", () => {
 describe("npm run bench: YCSB-A's phases", () => {
   const row = (accesses: number, rate: number, main?: number): E2eResult => ({
     accessesPerSecond: rate, cpuAccessesPerSecond: rate / 2, ...(main ? { mainCpuAccessesPerSecond: main } : {}),
-    accesses, runs: [rate], runShare: 0.5, dataLines: 0, dataLinesPerSecond: 0, throughputOpsPerSecond: 1,
+    accesses, runs: [rate], firstRunAccessesPerSecond: rate, runShare: 0.5, dataLines: 0, dataLinesPerSecond: 0, throughputOpsPerSecond: 1,
   });
 
   it("takes the load phase's accesses and seconds from the whole run's (hand-computed)", () => {
@@ -91,7 +93,7 @@ describe("npm run bench: YCSB-A's phases", () => {
       { name: "ycsb-a", type: "ycsb", workload: "a", options: { recordCount: 2_000, operationCount: 10_000 } },
       { name: "ycsb-a-load", type: "ycsb", workload: "a", options: { recordCount: 2_000, operationCount: 0 } },
     ];
-    const rows = await benchEndToEnd(1, undefined, small);
+    const rows = await benchEndToEnd(1, undefined, small, 0);
     // the load phase runs no operations: no throughput for a sampled row's estimate to be off from
     for (const policy of ["osv", "ucat"]) {
       expect(rows[`ycsb-a-load/${policy}`]!.throughputOpsPerSecond).toBe(0);
