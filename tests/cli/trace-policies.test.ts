@@ -246,6 +246,12 @@ describe("errors: one line each", () => {
     expectOneLineError(cli(["trace", tmp("t.zst")]), 1, /t\.zst: zstd-compressed traces are not supported/);
     writeFileSync(tmp("twice.gz"), gzipSync(gzipSync("I  00400000,4\n")));
     expectOneLineError(cli(["trace", tmp("twice.gz")]), 1, /twice\.gz: gzip data inside gzip data is not supported \(decompress it once with gunzip\)/);
+    // xz is looked into as gzip is: lackey text inside, and compressed data inside either
+    const nested = join(ROOT, "tests", "fixtures", "nested");
+    expectOneLineError(cli(["trace", join(nested, "lackey.xz")]), 1, /lackey\.xz: xz-compressed lackey traces are not supported \(decompress it with unxz, or recompress it with gzip\)/);
+    expectOneLineError(cli(["trace", join(nested, "gzip-inside.xz")]), 1, /gzip-inside\.xz: gzip data inside xz data is not supported \(decompress it with unxz, then gunzip\)/);
+    writeFileSync(tmp("xz-inside.gz"), gzipSync(readFileSync(XZ_FIXTURE)));
+    expectOneLineError(cli(["trace", tmp("xz-inside.gz")]), 1, /xz-inside\.gz: xz data inside gzip data is not supported \(decompress it with gunzip, then unxz\)/);
     writeFileSync(tmp("utf8.txt"), "caf\u00e9 \u2014 \u{1F600}\n");
     expectOneLineError(cli(["trace", tmp("utf8.txt")]), 1, /utf8\.txt: no lackey records in its 1 lines/);
   });

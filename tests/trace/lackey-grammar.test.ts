@@ -254,6 +254,43 @@ describe("requests", () => {
   });
 });
 
+describe("a byte-order mark", () => {
+  const body = "I  0401ab70,3\n L 1fff000778,8\n";
+  const BOM = Uint8Array.of(0xef, 0xbb, 0xbf);
+  const withBom = (rest: Uint8Array): Uint8Array => {
+    const b = new Uint8Array(BOM.length + rest.length);
+    b.set(BOM);
+    b.set(rest, BOM.length);
+    return b;
+  };
+
+  it("before the first line is dropped, in pieces of any size: the first record is kept", () => {
+    const plain = parseLackey(body);
+    expect(plain.totals.records).toBe(2);
+    for (const pieces of [[], [1], [2], [3], [4], [1, 5]]) {
+      const r = parsePieces(withBom(enc(body)), pieces);
+      expect(r.records).toEqual(plain.records);
+      expect(r.totals).toEqual(plain.totals);
+    }
+  });
+
+  it("only at the start: a mark later in the input, or bytes that only begin like one, are the line's", () => {
+    // (an ignored line: its first byte is no record kind)
+    const later = parsePieces(enc("I  0401ab70,3\n\ufeffL 1fff000778,8\n"), [1]);
+    expect(later.totals).toMatchObject({ lines: 2, records: 1, ignored: 1 });
+    for (const start of [BOM.subarray(0, 1), BOM.subarray(0, 2)]) {
+      const rest = enc("x\n" + body);
+      const b = new Uint8Array(start.length + rest.length);
+      b.set(start);
+      b.set(rest, start.length);
+      for (const pieces of [[], [1]]) expect(parsePieces(b, pieces).totals).toMatchObject({ lines: 3, records: 2, ignored: 1 });
+      // the input is the mark's start and nothing more: one ignored line
+      expect(parsePieces(start, [1]).totals).toMatchObject({ lines: 1, records: 0, ignored: 1 });
+    }
+    expect(parsePieces(BOM, [1]).totals).toMatchObject({ lines: 0, records: 0, ignored: 0 });
+  });
+});
+
 describe("buffer and chunk boundaries", () => {
   // every accepted, ignored and (skipped) malformed form, mixed
   const text =

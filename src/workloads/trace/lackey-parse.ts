@@ -114,6 +114,8 @@ const NL = 10;
 const COMMA = 44;
 /** Bytes of a line kept across buffers for error messages. */
 const HEAD_MAX = 256;
+/** UTF-8's byte-order mark, which some editors write before the first line. */
+const BOM = Uint8Array.of(0xef, 0xbb, 0xbf);
 /** Characters of a line shown in an error message. */
 const TEXT_MAX = 100;
 const TWO_44 = 2 ** 44;
@@ -183,6 +185,8 @@ export class LackeyParser {
   private readonly head = new Uint8Array(HEAD_MAX);
   private headLen = 0;
   private line = 1; // number of the current line
+  /** Bytes of a byte-order mark seen at the input's start (0..2), -1 once past it. */
+  private bom = 0;
 
   // output
   private count = 0;
@@ -230,6 +234,7 @@ export class LackeyParser {
    */
   push(bytes: Uint8Array): LackeyChunk[] {
     if (this.ended) throw new Error("LackeyParser: push() after end()");
+    if (this.bom >= 0 && bytes.length > 0) return this.pushPastBom(bytes);
     const out: LackeyChunk[] = [];
     // A plain Uint8Array view (Node's Buffer is a subclass): keeps the loop monomorphic.
     const buf = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -524,11 +529,43 @@ export class LackeyParser {
   }
 
   /**
+   * The input's first bytes: a UTF-8 byte-order mark before the first line is dropped
+   * (the line would read as no record of lackey's). Bytes that only began like one are
+   * the line's.
+   */
+  private pushPastBom(bytes: Uint8Array): LackeyChunk[] {
+    let j = 0;
+    while (j < bytes.length && this.bom < BOM.length && bytes[j] === BOM[this.bom]) {
+      j++;
+      this.bom++;
+    }
+    if (this.bom === BOM.length) {
+      this.bom = -1;
+      return this.push(bytes.subarray(j));
+    }
+    if (j === bytes.length) return []; // the mark's start so far: the next bytes tell
+    const seen = this.bom;
+    this.bom = -1;
+    if (seen === 0) return this.push(bytes);
+    const line = new Uint8Array(seen + bytes.length - j);
+    line.set(BOM.subarray(0, seen));
+    line.set(bytes.subarray(j), seen);
+    return this.push(line);
+  }
+
+  /**
    * Ends the input: parses a last line that has no newline and returns the remaining
    * records (at most one chunk, none if there are no records left).
    */
   end(): LackeyChunk[] {
     if (this.ended) return [];
+    if (this.bom > 0) {
+      // the input was the start of a mark and no more: those bytes are its one line
+      const seen = this.bom;
+      this.bom = -1;
+      const out = this.push(BOM.subarray(0, seen));
+      return [...out, ...this.end()];
+    }
     // A last line without a newline: end it (the added newline is not counted twice:
     // `lines` counts the unfinished line already).
     const out = this.partial ? this.push(Uint8Array.of(NL)) : [];
