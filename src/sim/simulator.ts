@@ -20,6 +20,7 @@ import { modelConfig } from "../core/models.js";
 import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
 import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
 import { HostMemory } from "../host/memory.js";
+import { sizeName } from "../host/buddy.js";
 import { FirstTouch } from "../host/first-touch.js";
 import { Hypervisor, backendIssues, nodeIssues, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
@@ -175,7 +176,17 @@ function coreConfig(options: SimulatorOptions, cpu: CpuPreset, tiers: TierRange[
 export function vmIssues(options: SimulatorOptions, vm: VmOptions): PresetIssue[] {
   const tiers = Array.isArray(options?.tiers) ? options.tiers.map((t) => t?.name) : [];
   const issues = backendIssues({ ...options.hypervisor, policy: vm.policy }, tiers).map((i) => (i.path === "policy" ? i : { ...i, path: `hypervisor.${i.path}` }));
-  return [...issues, ...nodeIssues(vm.policy, vm.nodes, tiers)];
+  const nodes = nodeIssues(vm.policy, vm.nodes, tiers);
+  if (!nodes.length && options.hypervisor?.prepopulate) {
+    // every guest page is backed when the VM is made: a VM larger than the whole host cannot be
+    // (one that fits in all may still miss its tiers' room, or the tables': that is found then)
+    const guest = vm.nodes.reduce((a, n) => a + n.bytes, 0);
+    const host = options.tiers.reduce((a, t) => a + (Number.isFinite(t?.capacity) ? t.capacity : 0), 0);
+    if (guest > host) {
+      nodes.push({ path: "hypervisor.prepopulate", value: true, allowed: `expected false, or nodes that fit the host: it backs all ${sizeName(guest)} of the VM's nodes when the VM is made, and the host's tiers hold ${sizeName(host)}` });
+    }
+  }
+  return [...issues, ...nodes];
 }
 
 export class Simulator {

@@ -130,6 +130,11 @@ describe("a job's bad arguments", () => {
     [{ workload: kv, config: { name: "x", vm: { policy: "osv" }, nodes: [{ tier: "nvm", bytes: 64 * MiB }] } }, /^configs\.x\.nodes\.0\.tier: "nvm" is not allowed; expected one of the host's tiers: dram$/],
     [{ workload: kv, config: { name: "x", vm: { policy: "osv" }, nodes: [{ tier: "dram", bytes: 64 * MiB }], hypervisor: { pageTableTier: "hbm" } } }, /^configs\.x\.hypervisor\.pageTableTier: "hbm" is not allowed; expected one of the host's tiers: dram$/],
     [{ workload: kv, seed: -1 }, /^seed: -1 is not allowed; expected an integer in 0\.\.4294967295$/],
+    // prepopulate backs the whole VM when it is made: a VM larger than the host is refused before anything runs
+    [
+      { workload: kv, config: { name: "x", vm: { policy: "ucat" }, nodes: [{ tier: "dram", bytes: 2 * GiB }], hypervisor: { prepopulate: true } } },
+      /^configs\.x\.hypervisor\.prepopulate: true is not allowed; expected false, or nodes that fit the host: it backs all 2 GiB of the VM's nodes when the VM is made, and the host's tiers hold 1 GiB$/,
+    ],
   ])("%# is refused with the field, the value and what is allowed", async (change, message) => {
     const bad = { ...job("x"), ...change } as unknown as Job;
     await expect(runJob(bad)).rejects.toThrow(message);
@@ -153,6 +158,8 @@ describe("a job's bad arguments", () => {
 
   it("a job that can run has none", () => {
     expect(checkJob(job("x"))).toEqual([]);
+    const fits = { ...job("x"), workload: kv, config: { name: "x", vm: { policy: "osv" }, nodes: [{ tier: "dram", bytes: 512 * MiB }], hypervisor: { prepopulate: true } } } as unknown as Job;
+    expect(checkJob(fits)).toEqual([]);
     expect(checkJob({ ...job("x"), workload: memslap({ valueSize: 524_165 }) } as unknown as Job)).toEqual([]);
   });
 });
