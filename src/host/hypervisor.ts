@@ -24,7 +24,7 @@ import type { WasmCore } from "../core/wasm.js";
 import type { PageSizeCode } from "../core/types.js";
 import { PAGE_BYTES } from "../core/types.js";
 import type { HostMemory } from "./memory.js";
-import { ORDER_1G, ORDER_2M, ORDER_4K } from "./buddy.js";
+import { ORDER_1G, ORDER_2M, ORDER_4K, sizeName } from "./buddy.js";
 import { formatIssue, type PresetIssue } from "../cost/schema.js";
 
 /** The keys of `frames` by page size code. */
@@ -153,6 +153,21 @@ export function nodeIssues(policy: BackendPolicy, nodes: readonly { tier: string
   return issues;
 }
 
+/**
+ * The problem, if any, of prepopulating (backing every page when the VM is made) a VM of
+ * these `nodes` on a host with `hostBytes` to give (its free bytes, or, before it has
+ * any VM, its capacity): a VM larger than that cannot be. One that fits the total may
+ * still miss its tiers' room, or its tables': that is found as it is backed.
+ *
+ * @example
+ * prepopulateIssue([{ tier: "dram", bytes: 2 * GiB }], GiB)?.path; // "prepopulate"
+ */
+export function prepopulateIssue(nodes: readonly { bytes: number }[], hostBytes: number): PresetIssue | null {
+  const guest = nodes.reduce((a, n) => a + n.bytes, 0);
+  if (guest <= hostBytes) return null;
+  return { path: "prepopulate", value: true, allowed: `expected false, or nodes that fit the host: it backs all ${sizeName(guest)} of the VM's nodes when the VM is made, and the host has ${sizeName(hostBytes)} to give` };
+}
+
 /** The guest-physical nodes of a VM: osv's one flat range of all the bytes, or ucat's node per tier 1 TiB apart. */
 function guestLayout(policy: BackendPolicy, nodes: readonly { tier: string; bytes: number }[]): GuestNode[] {
   return policy === "osv"
@@ -194,6 +209,11 @@ export class Hypervisor {
     if (this.vms.has(id)) throw new RangeError(`vm: ${id} already exists`);
     const problem = nodeIssues(this.policy, nodes, this.host.tierNames())[0];
     if (problem) throw new RangeError(formatIssue(problem));
+    if (this.options.prepopulate) {
+      const free = this.host.tierNames().reduce((a, t) => a + this.host.usage(t).bytesFree, 0);
+      const full = prepopulateIssue(nodes, free);
+      if (full) throw new RangeError(formatIssue(full));
+    }
     const layout = guestLayout(this.policy, nodes);
     const root = this.tableFrame();
     if (root === null) throw new OutOfMemoryError(id, 0);

@@ -20,9 +20,8 @@ import { modelConfig } from "../core/models.js";
 import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
 import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
 import { HostMemory } from "../host/memory.js";
-import { sizeName } from "../host/buddy.js";
 import { FirstTouch } from "../host/first-touch.js";
-import { Hypervisor, backendIssues, nodeIssues, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
+import { Hypervisor, backendIssues, nodeIssues, prepopulateIssue, type BackendPolicy, type HypervisorOptions } from "../host/hypervisor.js";
 import { GuestOs, SegmentationFault, GuestOutOfMemory, type GuestOptions } from "../guest/guest.js";
 import type { CpuName, CpuPreset } from "../cost/cpus.js";
 import type { TierName, TierPreset } from "../cost/tiers.js";
@@ -178,13 +177,9 @@ export function vmIssues(options: SimulatorOptions, vm: VmOptions): PresetIssue[
   const issues = backendIssues({ ...options.hypervisor, policy: vm.policy }, tiers).map((i) => (i.path === "policy" ? i : { ...i, path: `hypervisor.${i.path}` }));
   const nodes = nodeIssues(vm.policy, vm.nodes, tiers);
   if (!nodes.length && options.hypervisor?.prepopulate) {
-    // every guest page is backed when the VM is made: a VM larger than the whole host cannot be
-    // (one that fits in all may still miss its tiers' room, or the tables': that is found then)
-    const guest = vm.nodes.reduce((a, n) => a + n.bytes, 0);
-    const host = options.tiers.reduce((a, t) => a + (Number.isFinite(t?.capacity) ? t.capacity : 0), 0);
-    if (guest > host) {
-      nodes.push({ path: "hypervisor.prepopulate", value: true, allowed: `expected false, or nodes that fit the host: it backs all ${sizeName(guest)} of the VM's nodes when the VM is made, and the host's tiers hold ${sizeName(host)}` });
-    }
+    // a host with no VM yet: all its capacity to give
+    const full = prepopulateIssue(vm.nodes, options.tiers.reduce((a, t) => a + (Number.isFinite(t?.capacity) ? t.capacity : 0), 0));
+    if (full) nodes.push({ ...full, path: "hypervisor.prepopulate" });
   }
   return [...issues, ...nodes];
 }
@@ -258,10 +253,11 @@ export class Simulator {
 
   /** Creates a VM: its guest memory, page tables, vCPU and first process. */
   createVm(options: VmOptions): Vm {
-    const id = this.nextVm++;
+    const id = this.nextVm;
     if (id >= (this.options.maxVms ?? 64)) throw new RangeError(`createVm: at most ${this.options.maxVms ?? 64} VMs (maxVms)`);
     const hv = this.hypervisor(options.policy);
     const nodes = hv.createVm(id, options.nodes);
+    this.nextVm++;
     if (hv.inCoreTier() >= 0) {
       this.firstTouch ??= new FirstTouch(this.core, this.host, hv);
       this.firstTouch.enable(id, Math.max(...nodes.map((n) => n.base + n.bytes)));

@@ -133,7 +133,7 @@ describe("a job's bad arguments", () => {
     // prepopulate backs the whole VM when it is made: a VM larger than the host is refused before anything runs
     [
       { workload: kv, config: { name: "x", vm: { policy: "ucat" }, nodes: [{ tier: "dram", bytes: 2 * GiB }], hypervisor: { prepopulate: true } } },
-      /^configs\.x\.hypervisor\.prepopulate: true is not allowed; expected false, or nodes that fit the host: it backs all 2 GiB of the VM's nodes when the VM is made, and the host's tiers hold 1 GiB$/,
+      /^configs\.x\.hypervisor\.prepopulate: true is not allowed; expected false, or nodes that fit the host: it backs all 2 GiB of the VM's nodes when the VM is made, and the host has 1 GiB to give$/,
     ],
   ])("%# is refused with the field, the value and what is allowed", async (change, message) => {
     const bad = { ...job("x"), ...change } as unknown as Job;
@@ -197,6 +197,24 @@ describe("the simulator's and the core's own checks (API callers)", () => {
     sim.close();
     const cfg = { ...modelConfig("default", { lineCache: "all" }), lineCache: { entries: 0, ways: 1 } };
     expect(configIssues(cfg).map((e) => e.message)).toEqual(['lineCache.entries: 0 is not allowed; expected an integer >= 1 (null for no line cache)']);
+  });
+
+  it("a prepopulated VM the host has no room left for is refused before the hypervisor changes anything", async () => {
+    const tiers = [{ name: "dram", preset: "dram" as const, capacity: GiB }];
+    const sim = await Simulator.create({ tiers, hypervisor: { prepopulate: true } });
+    try {
+      const a = sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 768 * MiB }] });
+      const used = sim.host.usage("dram").bytesUsed;
+      expect(used).toBeGreaterThan(768 * MiB); // every page backed, and the EPT's tables
+      expect(() => sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 512 * MiB }] })).toThrow(
+        /^prepopulate: true is not allowed; expected false, or nodes that fit the host: it backs all 512 MiB of the VM's nodes when the VM is made, and the host has 262120 KiB to give$/, // 1 GiB less 768 MiB and the EPT's tables
+      );
+      expect(sim.host.usage("dram").bytesUsed).toBe(used);
+      // the next VM that fits gets the next id: the refused one took none
+      expect(sim.createVm({ policy: "ucat", nodes: [{ tier: "dram", bytes: 64 * MiB }] }).id).toBe(a.id + 1);
+    } finally {
+      sim.close();
+    }
   });
 
   it("every problem of the core's configuration at once", () => {
