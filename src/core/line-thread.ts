@@ -130,6 +130,11 @@ export class LineThread {
     this.shared = new BigUint64Array(counters);
   }
 
+  /** Throws where a line thread cannot run (a browser), before a core is made for one. */
+  static async available(): Promise<void> {
+    await workerThreads();
+  }
+
   /**
    * A thread whose worker runs a core of `config` (without the thread) from `module`
    * over the records of `ring`: an idle one given the new core, or a new one.

@@ -312,6 +312,7 @@ export class WasmCore implements MmuCore, LineConsumer {
    */
   static async create(config: CoreConfig, options: LoadOptions = {}): Promise<WasmCore> {
     checkConfig(config);
+    if (config.lineThread) await LineThread.available();
     // a line thread reads the core's records where the core wrote them: the build whose memory is shared
     const module = await loadCoreModule(config.lineThread ? { ...options, shared: true } : options);
     const sink: CoreSink = {};
