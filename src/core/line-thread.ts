@@ -50,7 +50,7 @@ export const LINE_RESET = 5;
 export const LINE_MARK = 6;
 
 // Int32 slots of the control block.
-const HEAD = 0; // the record after the last one handed over (mod the ring's records)
+const HEAD = 0; // the record after the last one handed over (mod the ring's records); NEXT_CORE while a new core waits
 const TAIL = 1; // next record the consumer reads
 const PUBLISHED = 2; // marks the consumer has reached (it copied the counters at each)
 const FAILED = 3; // 1: the worker stopped on an error (its message is on the port)
@@ -59,6 +59,12 @@ const SLEEPING = 5; // 1: the worker waits on HEAD (the producer wakes it only t
 const CORES = 6; // cores handed to the worker: one more tells it to take the next core's spec from the port
 const TAKEN = 7; // cores the worker has taken (its ring empty, HEAD and TAIL 0)
 const CTL_SLOTS = 8;
+/**
+ * HEAD while the worker is to take the next core: a value no ring position has, so that
+ * a worker about to sleep on HEAD's old value wakes (Atomics.wait compares HEAD, not
+ * CORES; a change of CORES alone could come between its look and its sleep, and be lost).
+ */
+const NEXT_CORE = -1;
 
 /**
  * How long the worker keeps looking at HEAD before it sleeps (ms; a guess). The producer
@@ -228,6 +234,8 @@ export class LineThread {
   private take(): void {
     const want = ++this.cores;
     Atomics.store(this.ctl, CORES, want);
+    // after CORES: a worker that sees NEXT_CORE sees the new count too
+    Atomics.store(this.ctl, HEAD, NEXT_CORE);
     Atomics.notify(this.ctl, HEAD);
     for (;;) {
       const got = Atomics.load(this.ctl, TAKEN);
@@ -311,15 +319,14 @@ export function consumeLineRing(
       }
       while (head === tail) {
         if (Atomics.load(ctl, CLOSE) !== 0) return;
-        if (Atomics.load(ctl, CORES) !== cores) break;
         // SLEEPING, then HEAD again: a producer that stored HEAD before this sees SLEEPING and wakes us
         Atomics.store(ctl, SLEEPING, 1);
         head = Atomics.load(ctl, HEAD);
-        if (head === tail && Atomics.load(ctl, CORES) === cores) Atomics.wait(ctl, HEAD, head);
+        if (head === tail) Atomics.wait(ctl, HEAD, head);
         Atomics.store(ctl, SLEEPING, 0);
         head = Atomics.load(ctl, HEAD);
       }
-      if (head === tail) continue; // the next core
+      if (head === NEXT_CORE) continue; // next() takes it (the old core's ring ends with its last mark)
       const end = Math.min(head > tail ? head : records, tail + CHUNK_RECORDS);
       while (tail < end) {
         tail += core.consumeLineRecords(ring.subarray(tail * RECORD, end * RECORD));

@@ -114,6 +114,21 @@ describe("a core with its line cache on a thread", () => {
     }
   }, 60_000);
 
+  it("takes the next core whenever it comes, also as the worker goes to sleep (a lost wake-up hung here)", async () => {
+    const config = skylakeConfig({ lineCache: { entries: 64, ways: 16 }, lineCacheData: true });
+    for (let i = 0; i < 400; i++) {
+      const core = await WasmCore.create({ ...config, lineThread: true });
+      const vm = new TestVm(core, {});
+      vm.map(1 * GiB + 4096, 0, { w: true });
+      runAll(core, toRequests(Array.from({ length: 1 + (i % 50) }, (_, k) => ({ page: 1, offset: (k * 64) % 4096, kind: 1 as AccessKind, bytes: 8, vcpu: 0 }))));
+      expect(core.counters(0).dataLineMisses[0][1]).toBe(Math.min(1 + (i % 50), 64));
+      core.close();
+      // pauses of 0 to 0.2 ms: the worker looks at the ring for 0.1 ms after the last records, then sleeps
+      const until = performance.now() + ((i * 37) % 25) * 0.008;
+      while (performance.now() < until);
+    }
+  }, 60_000);
+
   it("keeps its counts readable after close, and refuses to run afterwards", async () => {
     const config = skylakeConfig({ lineCache: { entries: 64, ways: 16 }, lineCacheData: true });
     const core = await WasmCore.create({ ...config, lineThread: true });
