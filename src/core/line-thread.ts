@@ -31,8 +31,10 @@ import { workerThreads } from "#worker-threads";
 const RECORD = 8;
 /**
  * Records in the ring (4 MiB of the core's memory). It must absorb a batch's burst of
- * records while the worker catches up; a smaller one makes the core wait for it (a
- * quarter of this: YCSB-A's whole runs took 1.15x as long).
+ * records while the worker catches up; a smaller one makes the core wait for it (an
+ * eighth of this, with chunks of half the size, made YCSB-A/osv and memslap/osv with
+ * the thread 1.09-1.18x as slow in one set of pairs; a quarter made no difference:
+ * docs/performance.md).
  */
 export const RING_RECORDS = 1 << 19;
 /** Records the main core gathers before handing them over, and the worker runs at a time. */
@@ -56,13 +58,13 @@ const PUBLISHED = 2; // marks the consumer has reached (it copied the counters a
 const FAILED = 3; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 4; // 1: the worker should end
 const SLEEPING = 5; // 1: the worker waits on HEAD (the producer wakes it only then)
-const CORES = 6; // cores handed to the worker: one more tells it to take the next core's spec from the port
-const TAKEN = 7; // cores the worker has taken (its ring empty, HEAD and TAIL 0)
+const TAKEN = 6; // cores the worker has taken after its first (each with its ring empty, HEAD and TAIL 0)
 const CTL_SLOTS = 8;
 /**
- * HEAD while the worker is to take the next core: a value no ring position has, so that
- * a worker about to sleep on HEAD's old value wakes (Atomics.wait compares HEAD, not
- * CORES; a change of CORES alone could come between its look and its sleep, and be lost).
+ * HEAD when the worker is to take the next core, whose spec is on the port: a value no
+ * ring position has. The announcement is in HEAD itself so that a worker about to sleep
+ * on HEAD's old value wakes: Atomics.wait compares HEAD, and a flag elsewhere could
+ * change between the worker's look and its sleep, and be lost (it was: a hang).
  */
 const NEXT_CORE = -1;
 
@@ -119,7 +121,8 @@ export class LineThread {
   /** Records handed over since the worker was last woken. */
   private unwoken = 0;
   private marks = 0;
-  private cores = 1;
+  /** Cores handed to the worker after its first. */
+  private taken = 0;
   private closed = false;
 
   private constructor(
@@ -163,7 +166,6 @@ export class LineThread {
     }
     const wt = await workerThreads();
     const ctl = new SharedArrayBuffer(CTL_SLOTS * 4);
-    new Int32Array(ctl)[CORES] = new Int32Array(ctl)[TAKEN] = 1;
     const counters = new SharedArrayBuffer(counterBytes);
     const { port1, port2 } = new wt.MessageChannel();
     const data: LineWorkerData = { ...spec(counters), module, ctl, port: port2 };
@@ -232,9 +234,7 @@ export class LineThread {
 
   /** Tells the worker to take the next core (its spec is on the port) and waits until it has: its ring starts empty. */
   private take(): void {
-    const want = ++this.cores;
-    Atomics.store(this.ctl, CORES, want);
-    // after CORES: a worker that sees NEXT_CORE sees the new count too
+    const want = ++this.taken;
     Atomics.store(this.ctl, HEAD, NEXT_CORE);
     Atomics.notify(this.ctl, HEAD);
     for (;;) {
@@ -288,7 +288,7 @@ export function consumeLineRing(
     let ring!: Uint8Array;
     let records = 0;
     let tail = 0;
-    let cores = Atomics.load(ctl, TAKEN);
+    let taken = 0;
     const take = (spec: LineCoreSpec): void => {
       core = makeCore(spec.config);
       shared = new Uint8Array(spec.counters);
@@ -296,21 +296,18 @@ export function consumeLineRing(
       records = spec.ring.records;
       tail = 0;
     };
-    /** Whether the producer has handed over the next core; then takes it, with its ring empty. */
-    const next = (): boolean => {
-      if (Atomics.load(ctl, CORES) === cores) return false;
+    /** Takes the next core (HEAD was NEXT_CORE), with its ring empty; the host waits for it. */
+    const next = (): void => {
       const m = receive(data.port);
       if (!m) throw new Error("a new core was announced but its configuration is not on the port");
       take(m.message as LineCoreSpec);
       Atomics.store(ctl, HEAD, 0);
       Atomics.store(ctl, TAIL, 0);
-      Atomics.store(ctl, TAKEN, ++cores);
+      Atomics.store(ctl, TAKEN, ++taken);
       Atomics.notify(ctl, TAKEN);
-      return true;
     };
     take(data);
     for (;;) {
-      if (next()) continue;
       let head = Atomics.load(ctl, HEAD);
       if (head === tail) {
         const until = performance.now() + SPIN_MS;
@@ -326,7 +323,10 @@ export function consumeLineRing(
         Atomics.store(ctl, SLEEPING, 0);
         head = Atomics.load(ctl, HEAD);
       }
-      if (head === NEXT_CORE) continue; // next() takes it (the old core's ring ends with its last mark)
+      if (head === NEXT_CORE) {
+        next(); // (the old core's ring ended with its last mark)
+        continue;
+      }
       const end = Math.min(head > tail ? head : records, tail + CHUNK_RECORDS);
       while (tail < end) {
         tail += core.consumeLineRecords(ring.subarray(tail * RECORD, end * RECORD));

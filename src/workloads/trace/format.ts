@@ -43,7 +43,7 @@ export type TraceFormat = Exclude<TraceFormatOption, "auto">;
 const SAMPLE_BYTES = 4096;
 /** Bytes of a gzip file read to decompress the sample (deflate expands at most about 1032 times). */
 const GZIP_PREFIX_BYTES = 4096;
-/** Bytes of an xz file read to decompress the sample (its headers, then LZMA2 data decoded as it comes). */
+/** Bytes of an xz file read to decompress the sample (a guess, ample: xz-embedded decodes LZMA2 as its input comes, and a 4 KiB sample takes a few KiB of it). */
 const XZ_PREFIX_BYTES = 65536;
 
 const GZIP_MAGIC = [0x1f, 0x8b];
