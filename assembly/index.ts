@@ -510,9 +510,9 @@ export function slabHeapAddress(heap: u32): u32 {
 // ---- YCSB's run phase in the core (ycsb.ts) ---------------------------------------------
 export {
   ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbQueued, ycsbRequeue, ycsbFailed, ycsbRun,
-  ycsbLoad, ycsbStatus, ycsbNamesCheck, ycsbLatest,
+  ycsbLoad, ycsbStatus, ycsbNamesCheck, ycsbLatest, ycsbSetCounter,
 } from "./ycsb";
-export { kvConfigure, kvCounter } from "./kvstore";
+export { kvConfigure, kvCounter, kvSetCounter } from "./kvstore";
 export { treeConfigure, treeState } from "./btree";
 export { keysCompare, keysPack } from "./keys";
 

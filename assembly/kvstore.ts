@@ -112,6 +112,22 @@ export function kvCounter(i: u32): f64 {
   return 0;
 }
 
+/**
+ * Sets the counters an operation without inserts or scans changes (reads, updates,
+ * misses, accesses and their bytes, the response buffer's cursor) to `v`'s: the state
+ * another core's generator left, taken over (src/workloads/ycsb/run-thread.ts).
+ */
+export function kvSetCounter(i: u32, v: f64): void {
+  switch (i) {
+    case K_READS: reads = v; break;
+    case K_UPDATES: updates = v; break;
+    case K_NOT_FOUND: notFound = v; break;
+    case K_ACCESSES: nAccesses = v; break;
+    case K_ACCESS_BYTES: nAccessBytes = v; break;
+    case K_RESPONSE_OFFSET: wOff = <u32>v; break;
+  }
+}
+
 // ---- the request buffer (requests.ts) --------------------------------------------------
 
 export { queueAt, queued } from "./requests";

@@ -221,6 +221,11 @@ export function ycsbCounter(i: u32): f64 {
   return i < <u32>NCOUNTERS ? load<f64>(counters + (<usize>i << 3)) : 0;
 }
 
+/** Sets counter `i` (see C_*): the state another core's generator left, taken over. */
+export function ycsbSetCounter(i: u32, v: f64): void {
+  if (i < <u32>NCOUNTERS) store<f64>(counters + (<usize>i << 3), v);
+}
+
 /** The request count after the last ycsbRun or ycsbLoad. */
 export function ycsbQueued(): u32 {
   return queued();

@@ -17,6 +17,7 @@ const bundles = [
   ["src/bench/main.ts", "build/node/bench.js", "node"],
   ["src/sim/worker.ts", "build/node/worker.js", "node"],
   ["src/core/line-worker.ts", "build/node/line-worker.js", "node"],
+  ["src/workloads/ycsb/run-worker.ts", "build/node/ycsb-worker.js", "node"],
   ["src/index.ts", "build/browser/unimmu.js", "browser"],
 ].filter(([entry]) => existsSync(join(root, entry)));
 

@@ -21,8 +21,8 @@ const NODES = [
   { tier: "nvm", bytes: 3 * GiB },
 ];
 
-/** How a job runs its line cache (the exact line cache in place when empty). */
-type LineMode = Pick<Job, "lineCache" | "lineSampling" | "lineThread">;
+/** How a job runs its line cache and YCSB's run phase (the exact line cache in place, the phase in the core, when empty). */
+type LineMode = Pick<Job, "lineCache" | "lineSampling" | "lineThread" | "generatorThread">;
 
 function job(policy: "osv" | "ucat", workload: Job["workload"], mode: LineMode = {}, hostFaults = false): Job {
   const hypervisor = hostFaults ? { hypervisor: { backInCore: false } } : {};
@@ -31,16 +31,19 @@ function job(policy: "osv" | "ucat", workload: Job["workload"], mode: LineMode =
 
 /**
  * The settings the bench compares: the line cache exact (the default), exact on its own
- * thread, 1 set in 16 sampled, page-table lines only; and, for osv, the thread's with
- * every first touch handled on the host (`backInCore: false`), to show what backing
- * them in the core gives.
+ * thread with YCSB's run phase drawn there too (what runJobs gives a job when a core is
+ * spare), 1 set in 16 sampled, page-table lines only; for YCSB-A (and its load phase, to
+ * pair with), the line thread alone (what the generator adds); and, for osv, the thread's with every first
+ * touch handled on the host (`backInCore: false`), to show what backing them in the
+ * core gives.
  */
-const LINE_MODES: { suffix: string; mode: LineMode; hostFaults?: boolean; policies?: readonly ("osv" | "ucat")[] }[] = [
-  { suffix: "", mode: { lineThread: false } },
-  { suffix: "/thread", mode: { lineThread: true } },
-  { suffix: "/sampled16", mode: { lineSampling: 16, lineThread: false } },
-  { suffix: "/walks", mode: { lineCache: "walks", lineThread: false } },
-  { suffix: "/thread/host-faults", mode: { lineThread: true }, hostFaults: true, policies: ["osv"] },
+const LINE_MODES: { suffix: string; mode: LineMode; hostFaults?: boolean; policies?: readonly ("osv" | "ucat")[]; only?: readonly string[] }[] = [
+  { suffix: "", mode: { lineThread: false, generatorThread: false } },
+  { suffix: "/thread", mode: { lineThread: true, generatorThread: true } },
+  { suffix: "/line-thread", mode: { lineThread: true, generatorThread: false }, only: ["ycsb-a", "ycsb-a-load"] },
+  { suffix: "/sampled16", mode: { lineSampling: 16, lineThread: false, generatorThread: false } },
+  { suffix: "/walks", mode: { lineCache: "walks", lineThread: false, generatorThread: false } },
+  { suffix: "/thread/host-faults", mode: { lineThread: true, generatorThread: true }, hostFaults: true, policies: ["osv"] },
 ];
 
 /**
@@ -92,7 +95,7 @@ export interface E2eResult {
   /** The simulated throughput (operations per second at the preset's clock), and with line sampling its difference from the exact row's (a fraction). */
   throughputOpsPerSecond: number;
   estimateError?: number;
-  /** With the line thread (host-faults rows too): whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
+  /** With the line thread (and the generator's; host-faults rows too): whether its results are byte-identical to the exact row's (the bench stops if not), and its rate over the exact row's. */
   sameAsExact?: boolean;
   speedup?: number;
 }
@@ -124,7 +127,8 @@ function median(xs: number[]): number {
  * default line cache (page-table and data lines, exact; keys "memslap/osv", ...) and,
  * for comparison, with 1 set in 16 sampled ("memslap/osv/sampled16": estimated line
  * counts), with page-table lines only ("memslap/osv/walks", ...), on the line thread
- * ("memslap/osv/thread") and, for osv, on the line thread with every first touch
+ * with YCSB's generator there too ("memslap/osv/thread"; "ycsb-a/osv/line-thread": the
+ * line thread alone) and, for osv, on the line thread with every first touch
  * backed on the host ("memslap/osv/thread/host-faults"). Each also says
  * how the time split between the core's runs (with their fault handling) and the
  * workload models, and how many data lines the line cache counted. The runs go in
@@ -142,8 +146,10 @@ export async function benchEndToEnd(
   workloads: readonly Job["workload"][] = E2E_WORKLOADS,
   warmup = 1,
 ): Promise<Record<string, E2eResult>> {
-  const rows = LINE_MODES.flatMap(({ suffix, mode, hostFaults, policies }) =>
-    workloads.flatMap((w) => (policies ?? (["osv", "ucat"] as const)).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, hostFaults, w, policy }))),
+  const rows = LINE_MODES.flatMap(({ suffix, mode, hostFaults, policies, only }) =>
+    workloads
+      .filter((w) => !only || only.includes(w.name))
+      .flatMap((w) => (policies ?? (["osv", "ucat"] as const)).map((policy) => ({ key: `${w.name}/${policy}${suffix}`, mode, hostFaults, w, policy }))),
   );
   const seen = new Map<string, { first: number; rates: number[]; cpuRates: number[]; mainRates: number[]; shares: number[]; lineRates: number[]; accesses: number; lines: number; throughput: number; json: string }>();
   for (let r = -warmup; r < runs; r++) {
@@ -188,8 +194,8 @@ export async function benchEndToEnd(
     };
     const exact = out[`${row.w.name}/${row.policy}`];
     if ((row.mode.lineSampling ?? 1) > 1 && exact && exact.throughputOpsPerSecond > 0) out[row.key].estimateError = Math.round((m.throughput / exact.throughputOpsPerSecond - 1) * 1e5) / 1e5;
-    if (row.mode.lineThread) {
-      // the thread changes where the line cache runs, never what it counts (nor where a first touch is backed)
+    if (row.mode.lineThread || row.mode.generatorThread) {
+      // the threads change where the line cache and the generator run, never what they count (nor where a first touch is backed)
       out[row.key].sameAsExact = m.json === seen.get(`${row.w.name}/${row.policy}`)?.json;
       if (!out[row.key].sameAsExact) throw new Error(`bench: ${row.key} gave results that differ from the exact row's`);
       if (exact) out[row.key].speedup = Math.round((out[row.key].accessesPerSecond / exact.accessesPerSecond) * 1000) / 1000;
@@ -259,8 +265,8 @@ export async function benchSweepSpeedup(threads: number, onProgress?: (s: string
   const jobs: Job[] = [];
   for (const policy of ["osv", "ucat"] as const) {
     for (const w of ["a", "b", "c", "f"] as const) {
-      // no line threads: what the worker threads alone give (with one job at a time, runJobs would add them)
-      jobs.push(job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }, { lineThread: false }));
+      // no line or generator threads: what the worker threads alone give (with one job at a time, runJobs would add them)
+      jobs.push(job(policy, { name: `ycsb-${w}`, type: "ycsb", workload: w, options: { recordCount: 50_000, operationCount: 400_000 } }, { lineThread: false, generatorThread: false }));
     }
   }
   onProgress?.("sweep on 1 thread");

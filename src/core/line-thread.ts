@@ -26,6 +26,7 @@
 import type { MessagePort } from "node:worker_threads";
 import type { CoreConfig } from "./types.js";
 import { workerThreads } from "#worker-threads";
+import { workerUrl } from "./load.js";
 
 /** Bytes of a record. */
 const RECORD = 8;
@@ -57,16 +58,20 @@ const TAIL = 1; // next record the consumer reads
 const PUBLISHED = 2; // marks the consumer has reached (it copied the counters at each)
 const FAILED = 3; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 4; // 1: the worker should end
-const SLEEPING = 5; // 1: the worker waits on HEAD (the producer wakes it only then)
+const SLEEPING = 5; // 1: the worker sleeps on BELL (the producer rings it only then)
 const TAKEN = 6; // cores the worker has taken after its first (each with its ring empty, HEAD and TAIL 0)
+const BELL = 7; // bumped to wake the worker (it sleeps on this): records handed over, a new core, a side task's work, close
 const CTL_SLOTS = 8;
 /**
  * HEAD when the worker is to take the next core, whose spec is on the port: a value no
- * ring position has. The announcement is in HEAD itself so that a worker about to sleep
- * on HEAD's old value wakes: Atomics.wait compares HEAD, and a flag elsewhere could
- * change between the worker's look and its sleep, and be lost (it was: a hang).
+ * ring position has. The worker sleeps on BELL, which every announcement bumps after
+ * it changes what it announces: Atomics.wait compares BELL with what the worker read
+ * before it looked, so an announcement between its look and its sleep is not lost (a
+ * flag looked at apart from the word slept on was: a hang).
  */
 const NEXT_CORE = -1;
+/** Int32 slots of a side task's control block (its layout is the task's). */
+export const SIDE_SLOTS = 16;
 
 /**
  * How long the worker keeps looking at HEAD before it sleeps (ms; a guess). The producer
@@ -95,11 +100,29 @@ export interface LineCoreSpec {
   counters: SharedArrayBuffer;
 }
 
+/**
+ * A side task's channel (YCSB's generator: src/workloads/ycsb/run-thread.ts), which the
+ * worker runs while its ring is empty: its control block, a first buffer and its own
+ * port. The main thread calls `bell` after it changes anything the task looks at, so
+ * that a sleeping worker looks again, and `check` while it waits on the task.
+ */
+export interface SideChannel {
+  ctl: SharedArrayBuffer;
+  parts: SharedArrayBuffer;
+  port: MessagePort;
+}
+
 /** What the worker starts with (structured-cloned; the module and the shared buffers are shared). */
 export interface LineWorkerData extends LineCoreSpec {
   module: WebAssembly.Module;
   ctl: SharedArrayBuffer;
   port: MessagePort;
+  side: SideChannel;
+}
+
+/** The worker's side task, run while the ring is empty: `poll` does one piece of work if there is one, without blocking. */
+export interface SideTask {
+  poll(): boolean;
 }
 
 /** The worker's core, as the ring's consumer sees it (WasmCore implements it). */
@@ -133,6 +156,8 @@ export class LineThread {
     ctl: SharedArrayBuffer,
     ring: LineRing,
     counters: SharedArrayBuffer,
+    /** The main thread's end of the side task's channel. */
+    readonly side: SideChannel,
   ) {
     this.ctl = new Int32Array(ctl);
     this.ring = ring;
@@ -141,7 +166,7 @@ export class LineThread {
 
   /** Throws where a line thread cannot run (a browser), before a core is made for one. */
   static async available(): Promise<void> {
-    await workerThreads();
+    await workerThreads("lineThread");
   }
 
   /**
@@ -164,17 +189,20 @@ export class LineThread {
       t.take();
       return t;
     }
-    const wt = await workerThreads();
+    const wt = await workerThreads("lineThread");
     const ctl = new SharedArrayBuffer(CTL_SLOTS * 4);
     const counters = new SharedArrayBuffer(counterBytes);
     const { port1, port2 } = new wt.MessageChannel();
-    const data: LineWorkerData = { ...spec(counters), module, ctl, port: port2 };
-    const worker = new wt.Worker(workerUrl(), { workerData: data, transferList: [port2] });
+    const sideCh = new wt.MessageChannel();
+    const side = { ctl: new SharedArrayBuffer(SIDE_SLOTS * 4), parts: new SharedArrayBuffer(8) };
+    const data: LineWorkerData = { ...spec(counters), module, ctl, port: port2, side: { ...side, port: sideCh.port2 } };
+    const worker = new wt.Worker(workerUrl("line-worker.js"), { workerData: data, transferList: [port2, sideCh.port2] });
     // the thread never keeps the process alive
     worker.unref();
     port1.unref();
+    sideCh.port1.unref();
     worker.on("error", () => undefined); // reported through the port and FAILED
-    return new LineThread(module, worker, port1, wt.receiveMessageOnPort, ctl, ring, counters);
+    return new LineThread(module, worker, port1, wt.receiveMessageOnPort, ctl, ring, counters, { ...side, port: sideCh.port1 });
   }
 
   /**
@@ -228,7 +256,7 @@ export class LineThread {
     const i = idle.indexOf(this);
     if (i >= 0) idle.splice(i, 1);
     Atomics.store(this.ctl, CLOSE, 1);
-    Atomics.notify(this.ctl, HEAD);
+    this.ringBell(true);
     void this.worker.terminate();
   }
 
@@ -236,7 +264,7 @@ export class LineThread {
   private take(): void {
     const want = ++this.taken;
     Atomics.store(this.ctl, HEAD, NEXT_CORE);
-    Atomics.notify(this.ctl, HEAD);
+    this.ringBell(true);
     for (;;) {
       const got = Atomics.load(this.ctl, TAKEN);
       if (got >= want) break;
@@ -249,25 +277,46 @@ export class LineThread {
   /** Wakes the worker if it sleeps (it then runs what the ring holds). */
   private wake(): void {
     this.unwoken = 0;
-    // HEAD was stored before: a worker that set SLEEPING after this load sees it and does not sleep
-    if (Atomics.load(this.ctl, SLEEPING) !== 0) Atomics.notify(this.ctl, HEAD);
+    this.ringBell(false);
   }
 
-  /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
-  private wait(slot: number, value: number): void {
-    if (this.closed) throw new Error("lineThread: the core was closed");
-    Atomics.wait(this.ctl, slot, value, WAIT_MS);
+  /**
+   * Wakes the worker if it sleeps (`always`: even if it seems not to) to look again at
+   * what was stored before: a worker that set SLEEPING after this load sees it and does
+   * not sleep; one that read BELL before this bump does not sleep on it either.
+   */
+  private ringBell(always: boolean): void {
+    if (always || Atomics.load(this.ctl, SLEEPING) !== 0) {
+      Atomics.add(this.ctl, BELL, 1);
+      Atomics.notify(this.ctl, BELL);
+    }
+  }
+
+  /** The side task's state changed (stored before this call): the worker looks again if it sleeps. */
+  bell(): void {
+    this.ringBell(false);
+  }
+
+  /** The next message on the side task's port (its error, after it failed), if any. */
+  sideMessage(): unknown {
+    return this.receive(this.side.port)?.message;
+  }
+
+  /** Throws if the worker failed (for the side task's waits too). */
+  check(): void {
     if (Atomics.load(this.ctl, FAILED) !== 0) {
       const m = this.receive(this.port)?.message;
       this.close();
       throw new Error(`lineThread: the line cache's thread failed: ${m === undefined ? "no message" : String(m)}`);
     }
   }
-}
 
-/** The worker bundle: resolves the same from src/core/ and from build/node/. */
-function workerUrl(): URL {
-  return new URL("../../build/node/line-worker.js", import.meta.url);
+  /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
+  private wait(slot: number, value: number): void {
+    if (this.closed) throw new Error("lineThread: the core was closed");
+    Atomics.wait(this.ctl, slot, value, WAIT_MS);
+    this.check();
+  }
 }
 
 /**
@@ -280,6 +329,7 @@ export function consumeLineRing(
   data: LineWorkerData,
   makeCore: (config: CoreConfig) => LineConsumer,
   receive: (port: MessagePort) => { message: unknown } | undefined,
+  side: SideTask | null = null,
 ): void {
   const ctl = new Int32Array(data.ctl);
   try {
@@ -309,6 +359,8 @@ export function consumeLineRing(
     take(data);
     for (;;) {
       let head = Atomics.load(ctl, HEAD);
+      // the side task in the worker's idle time: when the ring is empty
+      if (head === tail && side?.poll()) continue;
       if (head === tail) {
         const until = performance.now() + SPIN_MS;
         do for (let k = 0; k < 64 && head === tail; k++) head = Atomics.load(ctl, HEAD);
@@ -316,10 +368,12 @@ export function consumeLineRing(
       }
       while (head === tail) {
         if (Atomics.load(ctl, CLOSE) !== 0) return;
-        // SLEEPING, then HEAD again: a producer that stored HEAD before this sees SLEEPING and wakes us
+        // SLEEPING, then BELL, then HEAD and the side task again: a producer that stored
+        // before this sees SLEEPING and rings; one that rings after the BELL read ends the wait
         Atomics.store(ctl, SLEEPING, 1);
+        const bell = Atomics.load(ctl, BELL);
         head = Atomics.load(ctl, HEAD);
-        if (head === tail) Atomics.wait(ctl, HEAD, head);
+        if (head === tail && !side?.poll()) Atomics.wait(ctl, BELL, bell);
         Atomics.store(ctl, SLEEPING, 0);
         head = Atomics.load(ctl, HEAD);
       }

@@ -32,6 +32,11 @@ function defaultUrl(variant: CoreVariant, shared: boolean): URL {
   return new URL(`../../build/${name}`, import.meta.url);
 }
 
+/** A worker bundle of build/node/ (`line-worker.js`, `ycsb-worker.js`), resolved as the core's files are. */
+export function workerUrl(file: string): URL {
+  return new URL(`../../build/node/${file}`, import.meta.url);
+}
+
 export function loadCoreModule(options: LoadOptions = {}): Promise<WebAssembly.Module> {
   const { source } = options;
   if (source instanceof WebAssembly.Module) return Promise.resolve(source);

@@ -1,4 +1,7 @@
-// Browsers: no line cache thread (it needs Node's worker_threads and a main thread that may block in Atomics.wait).
-export function workerThreads(): Promise<typeof import("node:worker_threads")> {
-  return Promise.reject(new Error("lineThread: the line cache's thread needs Node's worker_threads; use lineThread: false in a browser"));
+// Browsers: no worker threads for the line cache or YCSB's generator (they need Node's
+// worker_threads and a main thread that may block in Atomics.wait). `option` names the
+// option that asked for one.
+export function workerThreads(option: string): Promise<typeof import("node:worker_threads")> {
+  const what = option === "lineThread" ? "the line cache's thread" : "YCSB's generator thread";
+  return Promise.reject(new Error(`${option}: ${what} needs Node's worker_threads; use ${option}: false in a browser`));
 }

@@ -86,6 +86,8 @@ interface Exports {
  */
 export interface YcsbGenerator {
   memory: WebAssembly.Memory;
+  /** The address of the core's request buffer. */
+  requestBuffer(): number;
   ycsbRegion(bytes: number): number;
   kvConfigure(
     vcpu: number, bucketsAt: number, buckets: number, recordsAt: number, records: number, recordCapacity: number,
@@ -93,6 +95,7 @@ export interface YcsbGenerator {
     lengthsAt: number, lengthSlots: number, zeroPadding: number, ordered: number,
   ): void;
   kvCounter(i: number): number;
+  kvSetCounter(i: number, v: number): void;
   treeConfigure(
     present: number, count: number, leaf: number, next: number, va: number, keyA: number, keyB: number, rid: number, kid: number,
     capacity: number, slotsPerNode: number, slotBytes: number, nodeBytes: number, root: number, nodes: number, height: number,
@@ -107,6 +110,7 @@ export interface YcsbGenerator {
   ycsbRngWord(i: number): number;
   ycsbShare(i: number, share: number, op: number): void;
   ycsbCounter(i: number): number;
+  ycsbSetCounter(i: number, v: number): void;
   ycsbQueued(): number;
   ycsbRequeue(at: number): void;
   ycsbFailed(): number;
@@ -327,6 +331,11 @@ export class WasmCore implements MmuCore, LineConsumer {
       sink.linesOut = (at, bytes) => thread.handed(at, bytes);
     }
     return core;
+  }
+
+  /** The line cache's thread (`config.lineThread`) until `close()`, else null. */
+  get lineThread(): LineThread | null {
+    return this.linesClosed ? null : this.lines;
   }
 
   /** Creates a core from a module already compiled (see `loadCoreModule`), synchronously (no line thread: see `create`). */
@@ -1290,6 +1299,11 @@ export class RequestWriter {
     u[o + 1] = va / 4294967296;
     u[o + 2] = kind | (vcpu << 8);
     u[o + 3] = size;
+  }
+
+  /** Writes whole requests (16 bytes each, as another core's buffer holds them) from request `i` on. */
+  copy(i: number, requests: Uint8Array): void {
+    new Uint8Array(this.memory.buffer, this.base + i * REQ_BYTES, requests.length).set(requests);
   }
 
   /** The address field of request `i` (an allocation's result after the run). */

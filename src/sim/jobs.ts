@@ -57,6 +57,12 @@ export interface Job {
    * `runJob`; `runJobs` turns it on when the machine has a core to spare for it.
    */
   lineThread?: boolean;
+  /**
+   * Draw YCSB's run phase on a worker thread (`SimulatorOptions.generatorThread`; only
+   * phases without inserts or scans). Unset: off in `runJob`; `runJobs` turns it on with
+   * the line thread.
+   */
+  generatorThread?: boolean;
 }
 
 /**
@@ -262,6 +268,7 @@ function simulatorOptions(job: Job): SimulatorOptions {
   return {
     tiers: job.tiers, hypervisor: job.config?.hypervisor, maxVms: 1, seed: job.seed, cpu: job.cpu, lineCache: job.lineCache, lineSampling: job.lineSampling,
     ...(job.lineThread ? { lineThread: true } : {}),
+    ...(job.generatorThread && job.workload.type === "ycsb" ? { generatorThread: true } : {}),
   };
 }
 

@@ -4,7 +4,8 @@
  * output does not depend on the thread count. With one thread the jobs run in this
  * thread (no workers), which is also what browsers do. When the machine has a core to
  * spare for each job thread, jobs that leave `lineThread` unset run their line cache
- * on a thread of its own too (the same results, sooner: docs/performance.md).
+ * on a thread of its own too, and YCSB jobs that leave `generatorThread` unset draw
+ * their run phase there as well (the same results, sooner: docs/performance.md).
  *
  * @example
  * const results = await runJobs(jobs, { threads: 2, onProgress: (d, t) => bar.update(d) });
@@ -43,9 +44,18 @@ export function lineThreadsFit(threads: number, cores: number): boolean {
   return cores >= 2 * threads;
 }
 
-/** `jobs` with `lineThread` decided where they leave it unset: on when the threads fit and the job has a line cache. */
+/**
+ * `jobs` with `lineThread` and `generatorThread` decided where they leave them unset:
+ * on when the threads fit, the line thread for a job with a line cache, the generator
+ * thread for a YCSB job (it shares the line thread's worker, or has one of its own).
+ */
 export function withLineThreads(jobs: Job[], fit: boolean): Job[] {
-  return jobs.map((j) => (j.lineThread === undefined && fit && j.lineCache !== "off" ? { ...j, lineThread: true } : j));
+  if (!fit) return jobs;
+  return jobs.map((j) => ({
+    ...j,
+    ...(j.lineThread === undefined && j.lineCache !== "off" ? { lineThread: true } : {}),
+    ...(j.generatorThread === undefined && j.workload?.type === "ycsb" ? { generatorThread: true } : {}),
+  }));
 }
 
 export async function runJobs(all: Job[], o: PoolOptions = {}): Promise<JobResult[]> {

@@ -142,6 +142,12 @@ export const ScenarioSchema = z
      * spare for each job thread (runJobs).
      */
     lineThread: z.boolean().optional(),
+    /**
+     * Draw each YCSB job's run phase (workloads without inserts or scans: A, B, C, F) on
+     * a worker thread too: the line thread's, or one of its own (the same results;
+     * docs/performance.md). Absent: with the line thread's rule (runJobs).
+     */
+    generatorThread: z.boolean().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -472,6 +478,7 @@ export function scenarioJobs(s: Scenario): Job[] {
         lineCache: s.lineCache,
         ...(s.lineSampling > 1 ? { lineSampling: s.lineSampling } : {}),
         ...(s.lineThread !== undefined ? { lineThread: s.lineThread } : {}),
+        ...(s.generatorThread !== undefined ? { generatorThread: s.generatorThread } : {}),
       });
     }
   }

@@ -15,7 +15,8 @@
  * sim.stats();
  */
 import { WasmCore } from "../core/wasm.js";
-import type { LoadOptions } from "../core/load.js";
+import { loadCoreModule, type LoadOptions } from "../core/load.js";
+import { GeneratorThread } from "../workloads/ycsb/run-thread.js";
 import { modelConfig } from "../core/models.js";
 import type { CoreEvent, Counters, PageSizeCode } from "../core/types.js";
 import { PF_P, PF_PK, WRITE, READ, FETCH } from "../core/types.js";
@@ -76,6 +77,12 @@ export interface SimulatorOptions {
    * Call `close()` when done. Default false.
    */
   lineThread?: boolean;
+  /**
+   * Draw YCSB's run phases that have no inserts or scans (workloads A, B, C and F) on a
+   * worker thread, ahead of the translation (Node only; docs/core.md section 10b): the
+   * same results, sooner on a multi-core host. Call `close()` when done. Default false.
+   */
+  generatorThread?: boolean;
   load?: LoadOptions;
 }
 
@@ -122,6 +129,9 @@ export function simulatorIssues(options: SimulatorOptions): PresetIssue[] {
     resolved(() => resolveTier(t.preset, `tiers.${i}.preset`));
   });
   const cpu = resolved(() => resolveCpu(options.cpu ?? DEFAULT_CPU, "cpu"));
+  if (options.generatorThread !== undefined && typeof options.generatorThread !== "boolean") {
+    issues.push({ path: "generatorThread", value: options.generatorThread, allowed: "expected true or false" });
+  }
   const lineCache = options.lineCache ?? "all";
   if (!LINE_CACHE_MODES.includes(lineCache)) issues.push({ path: "lineCache", value: lineCache, allowed: `expected one of ${LINE_CACHE_MODES.join(", ")}` });
   else if (cpu && lineCache !== "off" && cpu.lineCache.entries === 0) {
@@ -210,6 +220,7 @@ export class Simulator {
     readonly options: SimulatorOptions,
     cpu: CpuPreset,
     tierPresets: TierPreset[],
+    private genThread: GeneratorThread | null,
   ) {
     this.cpu = cpu;
     this.tierPresets = Object.fromEntries(options.tiers.map((t, i) => [t.name, tierPresets[i]!]));
@@ -224,17 +235,38 @@ export class Simulator {
     const cpu = resolveCpu(options.cpu ?? DEFAULT_CPU);
     const host = new HostMemory(options.tiers.map((t) => ({ name: t.name, capacity: t.capacity })));
     const cfg = coreConfig(options, cpu, host.ranges());
+    if (options.generatorThread) await GeneratorThread.available();
     const core = await WasmCore.create(cfg, options.load);
-    return new Simulator(core, host, options, cpu, tierPresets);
+    let thread: GeneratorThread | null = null;
+    if (options.generatorThread) {
+      // with a line thread, its worker runs the generator between its chunks (a core to
+      // spare runs both); else a worker of its own, of the plain build (it shares no memory)
+      const line = core.lineThread;
+      try {
+        thread = line ? GeneratorThread.hostedBy(line) : await GeneratorThread.acquire(await loadCoreModule({ ...options.load, shared: false }));
+      } catch (e) {
+        core.close();
+        throw e;
+      }
+    }
+    return new Simulator(core, host, options, cpu, tierPresets, thread);
   }
 
   /**
-   * Runs what is queued and gives the line cache's thread back, if any, for the next
-   * simulator (results stay readable; no more accesses can run). Idempotent.
+   * Runs what is queued and gives the line cache's and the generator's threads back, if
+   * any, for the next simulator (results stay readable; no more accesses can run).
+   * Idempotent.
    */
   close(): void {
     this.flush();
     this.core.close();
+    this.genThread?.release();
+    this.genThread = null;
+  }
+
+  /** The thread YCSB's run phases are drawn on (`options.generatorThread`), until `close()`. */
+  get generatorThread(): GeneratorThread | null {
+    return this.genThread;
   }
 
   /** The tier of `tiers` with the lowest random load latency. */

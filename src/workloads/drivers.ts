@@ -525,7 +525,8 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
   }
   const mid = model.counts();
   const stream = new YcsbRunStream(spec, seed);
-  const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount) : null;
+  // (the plan: inChunks's calls, for a generator thread drawing ahead)
+  const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount, { first: next - done, every }) : null;
   if (inCore) {
     let c: ReturnType<typeof inCore.finish>;
     try {

@@ -13,7 +13,7 @@ describe("npm run bench: end to end", () => {
     const rows = await benchEndToEnd(1, undefined, SMALL);
     const models = await benchModelsOnly(1, undefined, SMALL);
     const keys = Object.keys(rows);
-    expect(keys).toHaveLength(2 * 2 * 4 + 2); // workloads x policies x line modes, and osv's first touches on the host
+    expect(keys).toHaveLength(2 * 2 * 4 + 2 + 2); // workloads x policies x line modes, osv's first touches on the host, YCSB-A's line thread alone (SMALL has no load phase row)
     for (const w of ["memslap", "ycsb-a"]) {
       for (const policy of ["osv", "ucat"]) {
         const exact = rows[`${w}/${policy}`]!;
@@ -40,6 +40,7 @@ describe("npm run bench: end to end", () => {
         }
         expect(thread.sameAsExact).toBe(true);
         if (policy === "osv") expect(rows[`${w}/osv/thread/host-faults`]!.sameAsExact).toBe(true);
+        if (w === "ycsb-a") expect(rows[`${w}/${policy}/line-thread`]!.sameAsExact).toBe(true);
         expect(thread.speedup).toBeGreaterThan(0);
         expect(thread.dataLines).toBe(exact.dataLines);
         expect(walks.dataLines).toBe(0);

@@ -101,6 +101,24 @@ describe("the line cache on a thread", () => {
     const jobs = [job("osv", YCSB_A), job("osv", YCSB_A, { lineThread: false }), job("osv", YCSB_A, { lineCache: "off" }), job("osv", YCSB_A, { lineThread: true })];
     expect(withLineThreads(jobs, true).map((j) => j.lineThread)).toEqual([true, false, undefined, true]);
     expect(withLineThreads(jobs, false).map((j) => j.lineThread)).toEqual([undefined, false, undefined, true]);
+    // YCSB's generator goes with them (on the line thread's worker, or one of its own), unless a job says otherwise
+    const gen = [...jobs, job("osv", YCSB_A, { generatorThread: false }), job("osv", MEMSLAP)];
+    expect(withLineThreads(gen, true).map((j) => j.generatorThread)).toEqual([true, true, true, true, false, undefined]);
+    expect(withLineThreads(gen, false).map((j) => j.generatorThread)).toEqual([undefined, undefined, undefined, undefined, false, undefined]);
+  });
+
+  it("scenario files take generatorThread (not in the report): the same results", async () => {
+    const base = {
+      tiers: TIERS,
+      configs: { osv: { policy: "osv", nodes: [{ tier: "dram", bytes: 256 * MiB }] } },
+      workloads: { "ycsb-b": { type: "ycsb", workload: "b", options: { recordCount: 500, operationCount: 3000 } } },
+    };
+    expect(scenarioJobs(parseScenario(base))[0]!.generatorThread).toBeUndefined();
+    expect(scenarioJobs(parseScenario({ ...base, generatorThread: true }))[0]!.generatorThread).toBe(true);
+    expect(() => parseScenario({ ...base, generatorThread: 1 })).toThrow(/generatorThread/);
+    const threaded = await runScenario(parseScenario({ ...base, lineThread: true, generatorThread: true }), { threads: 1 });
+    const inPlace = await runScenario(parseScenario({ ...base, lineThread: false, generatorThread: false }), { threads: 1 });
+    expect(JSON.stringify(threaded)).toBe(JSON.stringify(inPlace));
   });
 
   it("runJobs gives the same results whether or not its jobs get line threads", async () => {

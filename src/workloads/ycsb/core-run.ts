@@ -32,7 +32,12 @@ import { CoreMemoryFull, fitsCore, type YcsbGenerator } from "../../core/wasm.js
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
 import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
+
+/** What a run stream hands the core (YcsbRunStream.coreParams). */
+type YcsbCoreParams = NonNullable<ReturnType<YcsbRunStream["coreParams"]>>;
 import type { Rng } from "../../util/rng.js";
+import type { RequestWriter } from "../../core/wasm.js";
+import { callSize, configureDraws, makePart, partOf, partState, type GeneratorSpec, type GeneratorThread, type PartMaker, type RunPlan } from "./run-thread.js";
 
 // assembly/ycsb.ts flags, operation codes, counters and load statuses; kvstore.ts counters
 const F_READ_ALL = 1;
@@ -190,8 +195,46 @@ class CoreIndex {
   }
 }
 
+/**
+ * The generator's configuration for a run phase of `operations` operations of `params`
+ * against `store` (its index as it is now), whose `run` calls follow `plan`, from the
+ * queue of `queue`: what the core takes (`configureDraws`, after the index) and what a
+ * generator thread's worker takes (src/workloads/ycsb/run-thread.ts).
+ */
+export function generatorSpec(
+  store: KvStore, params: YcsbCoreParams, vcpu: number, operations: number,
+  queue: { queuedRequests: number; queueCapacity: number }, plan: Omit<RunPlan, "total">,
+): GeneratorSpec {
+  const inserts = params.shares.some((s) => s.op === "insert" && s.share > 0);
+  const lengthSlots = Math.max(0, Math.min(params.limit + 1 + (inserts ? operations : 0), KEY_LENGTH_SLOTS));
+  const k = params.keys;
+  const flags =
+    (params.readAll ? F_READ_ALL : 0) | (params.writeAll ? F_WRITE_ALL : 0) | (k.kind === "uniform" ? F_UNIFORM : 0) | (k.kind === "latest" ? F_LATEST : 0);
+  const z = k.kind === "scrambled" ? k : { items: 0, zetan: 0, eta: 0, alpha: 0, secondBound: 0, min: 0, count: 1 };
+  const u = k.kind === "uniform" ? k : { lb: 0, interval: 0 };
+  const idx = store.coreIndex()!;
+  return {
+    buckets: idx.buckets, records: idx.records, vcpu,
+    store: [store.fieldCount, store.fieldLength, idx.network ? 1 : 0, idx.tableVa, idx.requestBuffer, idx.responseBuffer, idx.responseOffset],
+    keys: [lengthSlots, params.zeroPadding, params.ordered ? 1 : 0],
+    shares: params.shares.map((s) => ({ share: s.share, op: OP_CODES[s.op] })),
+    latest: k.kind === "latest" ? [k.items, k.zetan, k.countForZeta, k.eta, k.theta, k.zeta2theta, k.alpha, k.secondBound] : null,
+    configure: [flags, u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit, params.scan.min, params.scan.interval, idx.maxLoadFactor],
+    rng: params.rng.getState(),
+    from: queue.queuedRequests, capacity: queue.queueCapacity, plan: { ...plan, total: operations },
+  };
+}
+
+/** A run phase handed to the core: `run` its operations in steps, then `finish`. */
+export interface YcsbPhase {
+  /** Runs `ops` operations: their accesses go into the simulator's queue, which runs whenever it cannot take another operation. */
+  run(ops: number): void;
+  /** The counts of the operations run; the store takes its counters and the stream its random source back. */
+  finish(): CoreRunCounts;
+}
+
 /** YCSB's run phase in the core; see the module comment. */
-export class CoreYcsbRun {
+export class CoreYcsbRun implements YcsbPhase {
   private finished = false;
 
   private constructor(
@@ -205,9 +248,11 @@ export class CoreYcsbRun {
    * Hands the store's index and the stream's state to the core for up to `operations`
    * operations, or returns null (nothing changed) when the run phase cannot run there
    * (see the module comment). `naming` names the keys the stream inserts and scans
-   * from (ycsbKeyNaming of its spec).
+   * from (ycsbKeyNaming of its spec). With `plan` (how `run` will be called: the
+   * driver's progress points) and the simulator's generator thread, a phase without
+   * inserts or scans is drawn on that thread (src/workloads/ycsb/run-thread.ts).
    */
-  static open(process: WorkloadProcess, store: KvStore, stream: YcsbRunStream, naming: KeyNaming, operations: number): CoreYcsbRun | null {
+  static open(process: WorkloadProcess, store: KvStore, stream: YcsbRunStream, naming: KeyNaming, operations: number, plan?: Omit<RunPlan, "total">): YcsbPhase | null {
     const sim = simulatorOf(process);
     const params = stream.coreParams();
     if (!sim || !params || !store.coreIndex() || params.fieldCount !== store.fieldCount || !namesFit(params)) return null;
@@ -220,34 +265,26 @@ export class CoreYcsbRun {
     const g = sim.core.ycsbGenerator();
     // a name the core cannot order ("-" and digits: a hash equal to Long.MIN_VALUE) stays on the host
     if (inserts && !params.ordered && g.ycsbNamesCheck(params.limit + 1, operations) !== 0) return null;
-    const maxKey = params.limit + 1 + (inserts ? operations : 0);
-    const lengthSlots = Math.max(0, Math.min(maxKey, KEY_LENGTH_SLOTS));
-    const index = new CoreIndex(sim, g, store, (process as Process).vcpu, { zeroPadding: params.zeroPadding, ordered: params.ordered, lengthSlots });
+    const vcpu = (process as Process).vcpu;
+    const spec = generatorSpec(store, params, vcpu, operations, sim, plan ?? { first: operations, every: operations });
+    const index = new CoreIndex(sim, g, store, vcpu, { zeroPadding: params.zeroPadding, ordered: params.ordered, lengthSlots: spec.keys[0] });
     // records for the inserts expected, with a margin (a guess; more are made room for when the core asks)
     const expected = inserts ? Math.ceil(operations * share("insert") * 1.2) + 64 : 0;
     const tree = store.coreIndex()!.tree;
     if (tree && inserts && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * expected) / tree.slotsPerNode) + 16);
     index.copyIn(expected);
-    const k = params.keys;
-    const flags =
-      (params.readAll ? F_READ_ALL : 0) | (params.writeAll ? F_WRITE_ALL : 0) | (k.kind === "uniform" ? F_UNIFORM : 0) | (k.kind === "latest" ? F_LATEST : 0);
-    const z = k.kind === "scrambled" ? k : { items: 0, zetan: 0, eta: 0, alpha: 0, secondBound: 0, min: 0, count: 1 };
-    const u = k.kind === "uniform" ? k : { lb: 0, interval: 0 };
-    params.shares.forEach((s, i) => g.ycsbShare(i, s.share, OP_CODES[s.op]));
-    if (k.kind === "latest") g.ycsbLatest(k.items, k.zetan, k.countForZeta, k.eta, k.theta, k.zeta2theta, k.alpha, k.secondBound);
-    const perOp = g.ycsbConfigure(
-      flags, u.lb, u.interval, z.items, z.zetan, z.eta, z.alpha, z.secondBound, z.min, z.count, params.limit,
-      params.scan.min, params.scan.interval, store.coreIndex()!.maxLoadFactor,
-    );
     // an operation must fit in an empty buffer (chains of ~500 000 records do not): the store is untouched
-    if (perOp > sim.queueCapacity) return null;
-    const [a, b, c, d] = params.rng.getState();
-    g.ycsbSeed(a, b, c, d);
+    if (configureDraws(g, spec) > sim.queueCapacity) return null;
     if (inserts) setMalloc(sim, g, store);
+    const thread = sim.generatorThread;
+    if (plan && !inserts && !scans && thread) {
+      // the worker takes a copy of what this core took, and makes parts ahead when it can
+      thread.start(spec);
+      return new ThreadYcsbRun(index, thread, spec, params.rng, naming);
+    }
     return new CoreYcsbRun(index, params.rng, naming, inserts);
   }
 
-  /** Runs `ops` operations: their accesses go into the simulator's queue, which runs whenever it cannot take another operation. */
   run(ops: number): void {
     if (this.finished) throw new Error("CoreYcsbRun: finished; open another");
     const { sim, g, store } = this.index;
@@ -259,17 +296,16 @@ export class CoreYcsbRun {
         n = g.ycsbRun(at, Math.min(left, 2 ** 30), capacity);
         return g.ycsbQueued();
       });
-      if (g.ycsbFailed()) throw new Error("DiscreteGenerator: no value chosen (no values, or weights are not positive)");
+      if (g.ycsbFailed()) throw new Error(CHOOSER_FAILED);
       left -= n;
       const status = g.ycsbStatus();
       if (status === S.full) {
-        if (n === 0 && from === 0) throw new Error("CoreYcsbRun: an operation may make more requests than the core's buffer holds");
+        if (n === 0 && from === 0) throw new Error(TOO_LARGE);
         sim.flush();
       } else if (status !== S.done) hostTurn(this.index, this.naming, status, Math.ceil(store.size / 4) + 64); // room for a quarter more records (a guess)
     }
   }
 
-  /** The counts of the operations run; the store takes its counters and the stream its random source back. */
   finish(): CoreRunCounts {
     if (this.finished) throw new Error("CoreYcsbRun: finished already");
     this.finished = true;
@@ -277,11 +313,105 @@ export class CoreYcsbRun {
     if (this.inserts) this.index.sim.core.setKvMalloc(null);
     this.index.copyBack(this.naming);
     this.rng.setState([0, 1, 2, 3].map((i) => g.ycsbRngWord(i)));
-    const n = (i: number): number => g.ycsbCounter(i);
-    return {
-      read: n(C.read), update: n(C.update), readmodifywrite: n(C.readmodifywrite), insert: n(C.insert), scan: n(C.scan), scanned: n(C.scanned),
-      hits: n(C.hits), misses: n(C.misses), bytes: n(C.bytes),
-    };
+    return runCounts((i) => g.ycsbCounter(i));
+  }
+}
+
+const CHOOSER_FAILED = "DiscreteGenerator: no value chosen (no values, or weights are not positive)";
+const TOO_LARGE = "CoreYcsbRun: an operation may make more requests than the core's buffer holds";
+
+/** The run's counts from the generator's counters (ycsbCounter). */
+function runCounts(n: (i: number) => number): CoreRunCounts {
+  return {
+    read: n(C.read), update: n(C.update), readmodifywrite: n(C.readmodifywrite), insert: n(C.insert), scan: n(C.scan), scanned: n(C.scanned),
+    hits: n(C.hits), misses: n(C.misses), bytes: n(C.bytes),
+  };
+}
+
+/**
+ * A run phase made in parts by this core and the simulator's generator thread, each
+ * part by whichever claims it first: a worker's part goes into the queue where
+ * `CoreYcsbRun.run` would have written it, and the queue runs where it would have run
+ * (src/workloads/ycsb/run-thread.ts).
+ */
+class ThreadYcsbRun implements YcsbPhase {
+  private finished = false;
+  private call = 0;
+  private readonly writer: RequestWriter;
+  /** This core's generator: its state is after the part it made last. */
+  private readonly maker: PartMaker;
+  /** The header of the last part queued (null: none yet). */
+  private last: Float64Array | null = null;
+
+  constructor(
+    private readonly index: CoreIndex,
+    private readonly thread: GeneratorThread,
+    private readonly spec: GeneratorSpec,
+    private readonly rng: Rng,
+    private readonly naming: KeyNaming,
+  ) {
+    this.writer = index.sim.core.writer();
+    this.maker = { g: index.g, made: -1 };
+  }
+
+  run(ops: number): void {
+    if (this.finished) throw new Error("CoreYcsbRun: finished; open another");
+    const want = callSize(this.spec.plan, this.call++);
+    if (want !== ops) throw new RangeError(`CoreYcsbRun: run(${ops}) does not follow the plan it was opened with; expected ${want ? `run(${want})` : "no more operations"}`);
+    const { sim } = this.index;
+    for (let left = ops; left > 0; ) {
+      const got = this.thread.take();
+      const from = sim.queuedRequests;
+      if (got.part) {
+        // the worker's: into the queue where this core would have written it (something else queued: after it)
+        const { header: h, requests } = got.part;
+        const n = requests.length / 16;
+        if (from !== partOf(h).start && from + n > sim.queueCapacity) sim.flush();
+        // (a copy: the slot is the worker's again once queued; and set before the queue can run and fail)
+        this.last = h.slice();
+        try {
+          sim.fillQueue((at) => {
+            this.writer.copy(at, requests);
+            return at + n;
+          });
+        } finally {
+          this.thread.queued();
+        }
+      } else {
+        // this core's to make, straight into the queue
+        sim.fillQueue((at) => {
+          makePart(this.maker, this.spec, got.k, got.prev, at, got.header);
+          this.last = got.header.slice();
+          this.thread.made();
+          return this.index.g.ycsbQueued();
+        });
+      }
+      const { ops: n, status, failed } = partOf(this.last!);
+      if (failed) throw new Error(CHOOSER_FAILED);
+      left -= n;
+      if (status === S.full) {
+        if (n === 0 && from === 0) throw new Error(TOO_LARGE);
+        sim.flush();
+      }
+    }
+  }
+
+  finish(): CoreRunCounts {
+    if (this.finished) throw new Error("CoreYcsbRun: finished already");
+    this.finished = true;
+    // a phase ended early (an error): the worker drops what it made ahead
+    this.thread.stop();
+    const last = this.last ? partState(this.last) : null;
+    const kv = (i: number): number => (last ? last.kv[i]! : 0);
+    const store = this.index.store;
+    const idx = store.coreIndex()!;
+    store.addCoreRun({
+      reads: kv(K.reads), updates: kv(K.updates), notFound: kv(K.notFound), inserts: 0, records: idx.records, recordBytes: 0,
+      accesses: kv(K.accesses), accessBytes: kv(K.accessBytes), responseOffset: last ? kv(K.responseOffset) : idx.responseOffset,
+      scans: 0, scanned: 0, naming: this.naming,
+    });
+    if (last) this.rng.setState(last.rng);
+    return runCounts((i) => (last ? last.ycsb[i]! : 0));
   }
 }
 
