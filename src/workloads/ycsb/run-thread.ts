@@ -243,8 +243,9 @@ export class GeneratorThread {
   }
 
   /**
-   * The generator that `line`'s worker runs between its chunks: with one core to spare,
-   * the line cache and the generator share it rather than three threads two cores.
+   * The generator that `line`'s worker runs in its idle time (its ring empty): with one
+   * core to spare, the line cache and the generator share it rather than three threads
+   * two cores. (Its control block is the line thread's side block: CTL_SLOTS fit SIDE_SLOTS.)
    */
   static hostedBy(line: LineThread): GeneratorThread {
     return new GeneratorThread(null, line, line.side, () => line.sideMessage());
