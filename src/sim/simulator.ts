@@ -244,6 +244,7 @@ export class Simulator {
       const line = core.lineThread;
       try {
         thread = line ? GeneratorThread.hostedBy(line) : await GeneratorThread.acquire(await loadCoreModule({ ...options.load, shared: false }));
+        // (null: the generator failed on that line thread's worker before; the phases run here)
       } catch (e) {
         core.close();
         throw e;

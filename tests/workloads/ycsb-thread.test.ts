@@ -11,7 +11,7 @@ import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/w
 import { KvStore } from "../../src/workloads/ycsb/store.js";
 import { CoreYcsbRun, generatorSpec } from "../../src/workloads/ycsb/core-run.js";
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
-import { HEADER_WORDS, callSize, configureGenerator, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
+import { GeneratorThread, HEADER_WORDS, callSize, configureGenerator, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
 import { loadCoreModule } from "../../src/core/load.js";
 import { workerThreads } from "../../src/core/threads-browser.js";
 import { GiB, MiB, hashRequests } from "./core-helpers.js";
@@ -142,6 +142,21 @@ describe("YCSB's run phase on a generator thread", () => {
     }
     expect(results[1]).toBe(results[0]);
     expect(results[2]).toBe(results[0]);
+  });
+
+  it("a worker that fails says so by name, and its phase is not left waiting", async () => {
+    const { sim, vm } = await simOf({});
+    const spec0 = ycsbWorkload("a", { recordCount: 300, operationCount: 0 });
+    const store = new KvStore(vm.process);
+    runYcsb(vm.process, "a", { recordCount: 300, operationCount: 0, store });
+    const spec = generatorSpec(store, new YcsbRunStream(spec0, 1).coreParams()!, vm.vcpu, 1000, sim, { first: 1000, every: 1000 });
+    const thread = await GeneratorThread.acquire(await loadCoreModule());
+    // a spec the worker cannot take (no shares to choose from): it fails taking the phase
+    thread.start({ ...spec, shares: null as unknown as typeof spec.shares });
+    expect(() => thread.stop()).toThrow(/generatorThread: YCSB's generator thread failed: .*forEach/);
+    expect(() => thread.start(spec)).toThrow(/generatorThread: the thread was closed/);
+    thread.release(); // (closed: nothing to give back)
+    sim.close();
   });
 
   it("is refused in a browser by name, and a bad value by the simulator", async () => {

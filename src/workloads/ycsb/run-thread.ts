@@ -245,9 +245,12 @@ export class GeneratorThread {
   /**
    * The generator that `line`'s worker runs in its idle time (its ring empty): with one
    * core to spare, the line cache and the generator share it rather than three threads
-   * two cores. (Its control block is the line thread's side block: CTL_SLOTS fit SIDE_SLOTS.)
+   * two cores. (Its control block is the line thread's side block: CTL_SLOTS fit
+   * SIDE_SLOTS.) Null when the generator failed on that worker before: it runs there no
+   * more (the line cache does).
    */
-  static hostedBy(line: LineThread): GeneratorThread {
+  static hostedBy(line: LineThread): GeneratorThread | null {
+    if (Atomics.load(new Int32Array(line.side.ctl), FAILED) !== 0) return null;
     return new GeneratorThread(null, line, line.side, () => line.sideMessage());
   }
 
@@ -329,16 +332,19 @@ export class GeneratorThread {
   /** Ends the current phase (the worker drops what it made ahead) and waits until the worker is idle. */
   stop(): void {
     if (this.closed) throw new Error("generatorThread: the thread was closed");
-    if (Atomics.load(this.ctl, TAKEN) === this.jobs && Atomics.load(this.ctl, BUSY) === 0) return;
-    Atomics.store(this.ctl, STOP, 1);
-    Atomics.notify(this.ctl, CONSUMED);
-    this.host?.bell();
-    for (;;) {
-      const taken = Atomics.load(this.ctl, TAKEN);
-      if (taken !== this.jobs) this.wait(TAKEN, taken);
-      else if (Atomics.load(this.ctl, BUSY) !== 0) this.wait(BUSY, 1);
-      else return;
+    if (Atomics.load(this.ctl, TAKEN) !== this.jobs || Atomics.load(this.ctl, BUSY) !== 0) {
+      Atomics.store(this.ctl, STOP, 1);
+      Atomics.notify(this.ctl, CONSUMED);
+      this.host?.bell();
+      for (;;) {
+        const taken = Atomics.load(this.ctl, TAKEN);
+        if (taken !== this.jobs) this.wait(TAKEN, taken);
+        else if (Atomics.load(this.ctl, BUSY) !== 0) this.wait(BUSY, 1);
+        else break;
+      }
     }
+    // (a worker that failed after it took the phase: said here, not at the next phase)
+    this.failed();
   }
 
   /**
@@ -357,7 +363,7 @@ export class GeneratorThread {
   close(): void {
     if (this.closed) return;
     if (!this.own) {
-      this.stop();
+      if (Atomics.load(this.ctl, FAILED) === 0) this.stop();
       this.closed = true;
       return;
     }
@@ -376,6 +382,11 @@ export class GeneratorThread {
     if (this.closed) throw new Error("generatorThread: the thread was closed");
     this.host?.check();
     Atomics.wait(this.ctl, slot, value, WAIT_MS);
+    this.failed();
+  }
+
+  /** Throws if the worker failed (and closes: a failed worker is waited for no more). */
+  private failed(): void {
     if (Atomics.load(this.ctl, FAILED) !== 0) {
       const m = this.receive();
       this.close();
@@ -468,8 +479,10 @@ export class PartProducer {
 
   /** Reports an error: FAILED, and its message on the port. */
   fail(e: unknown): void {
+    this.job = null;
     this.data.port.postMessage(e instanceof Error ? e.message : String(e));
     Atomics.store(this.ctl, FAILED, 1);
+    Atomics.store(this.ctl, BUSY, 0);
     for (const s of [TAKEN, PRODUCED, BUSY]) Atomics.notify(this.ctl, s);
   }
 
