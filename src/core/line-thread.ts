@@ -81,10 +81,10 @@ export const SIDE_SLOTS = 16;
  */
 const SPIN_MS = 0.1;
 
-/** Longest wait before checking that the worker is still alive (ms). */
-const WAIT_MS = 1000;
-/** Idle threads kept for reuse (a guess: a process rarely runs more cores with line threads at once). */
-const MAX_IDLE = 2;
+/** Longest wait before checking that the worker is still alive (ms; YCSB's generator thread's too). */
+export const WAIT_MS = 1000;
+/** Idle threads kept for reuse (a guess: a process rarely runs more cores with line threads at once; generator threads too). */
+export const MAX_IDLE = 2;
 
 /** Where a core's ring is: `records` records at byte `at` of `memory` (the core's memory, which must be shared). */
 export interface LineRing {

@@ -1,17 +1,20 @@
 // Helpers of the tests that compare workload models in the core with the host's.
-import { Simulator } from "../../src/sim/simulator.js";
+import { Simulator, type SimulatorOptions } from "../../src/sim/simulator.js";
+import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
+import type { YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 
 export const MiB = 2 ** 20;
 export const GiB = 2 ** 30;
 
-/** A simulator with DRAM and NVM tiers and one VM under `policy`. */
-export async function vmOf(policy: "osv" | "ucat") {
+/** A simulator with DRAM and NVM tiers and one VM under `policy` (`threads`: its line and generator threads). */
+export async function vmOf(policy: "osv" | "ucat", threads: Pick<SimulatorOptions, "lineThread" | "generatorThread"> = {}) {
   const sim = await Simulator.create({
     tiers: [
       { name: "dram", preset: "dram", capacity: 4 * GiB },
       { name: "nvm", preset: "optane", capacity: 8 * GiB },
     ],
     maxVms: 1,
+    ...threads,
   });
   const vm = sim.createVm({ policy, nodes: [{ tier: "dram", bytes: 256 * MiB }, { tier: "nvm", bytes: 512 * MiB }] });
   return { sim, vm };
@@ -33,3 +36,15 @@ export function hashRequests(sim: Simulator): () => string {
   return () => `${n}:${(h >>> 0).toString(16)}`;
 }
 
+
+/** A YCSB run on `sim`'s VM `vm`: its result, the counters, the requests (hashed in order) and the progress calls, as JSON; closes `sim`. */
+export function ycsbFingerprint(sim: Simulator, vm: Awaited<ReturnType<typeof vmOf>>["vm"], workload: YcsbWorkloadName, opts: YcsbRunOptions): string {
+  const requests = hashRequests(sim);
+  const progress: Parameters<ProgressCallback>[] = [];
+  const r = runYcsb(vm.process, workload, { ...opts, onProgress: (...a) => progress.push(a) });
+  const out = JSON.stringify({ r, counters: sim.counters(vm.vcpu), requests: requests(), progress, faults: sim.faultCount }, (_k, v) =>
+    typeof v === "bigint" ? v.toString() : v,
+  );
+  sim.close();
+  return out;
+}

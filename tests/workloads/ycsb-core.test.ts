@@ -5,25 +5,18 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulator } from "../../src/sim/simulator.js";
-import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
+import { runYcsb, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
 import { CoreYcsbLoad, CoreYcsbRun } from "../../src/workloads/ycsb/core-run.js";
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 import { FakeProcess } from "./drivers-fake.js";
 import { packKey } from "../../src/workloads/ycsb/btree.js";
-import { GiB, MiB, hashRequests, vmOf } from "./core-helpers.js";
+import { GiB, MiB, vmOf, ycsbFingerprint } from "./core-helpers.js";
 
 /** A run on a fresh simulator: the result, the store's stats, the counters, the requests and the progress calls. */
 async function fingerprint(policy: "osv" | "ucat", workload: YcsbWorkloadName, opts: YcsbRunOptions, inCore: boolean): Promise<string> {
   const { sim, vm } = await vmOf(policy);
-  const requests = hashRequests(sim);
-  const progress: Parameters<ProgressCallback>[] = [];
-  const r = runYcsb(vm.process, workload, { ...opts, inCore, progressEvery: 1000, onProgress: (...a) => progress.push(a) });
-  const out = JSON.stringify({ r, counters: sim.counters(vm.vcpu), requests: requests(), progress, faults: sim.faultCount }, (_k, v) =>
-    typeof v === "bigint" ? v.toString() : v,
-  );
-  sim.close();
-  return out;
+  return ycsbFingerprint(sim, vm, workload, { ...opts, inCore, progressEvery: 1000 });
 }
 
 const SMALL = { recordCount: 1000, operationCount: 4000, seed: 5 };

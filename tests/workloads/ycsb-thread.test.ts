@@ -7,41 +7,24 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Simulator, type SimulatorOptions } from "../../src/sim/simulator.js";
-import { runYcsb, type ProgressCallback, type YcsbRunOptions } from "../../src/workloads/drivers.js";
+import { runYcsb, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
 import { CoreYcsbRun, generatorSpec } from "../../src/workloads/ycsb/core-run.js";
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 import { GeneratorThread, HEADER_WORDS, callSize, configureGenerator, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
 import { loadCoreModule } from "../../src/core/load.js";
 import { workerThreads } from "../../src/core/threads-browser.js";
-import { GiB, MiB, hashRequests } from "./core-helpers.js";
+import { GiB, vmOf, ycsbFingerprint } from "./core-helpers.js";
 
 type Threads = Pick<SimulatorOptions, "lineThread" | "generatorThread">;
 
-async function simOf(threads: Threads) {
-  const sim = await Simulator.create({
-    tiers: [
-      { name: "dram", preset: "dram", capacity: 4 * GiB },
-      { name: "nvm", preset: "optane", capacity: 8 * GiB },
-    ],
-    maxVms: 1,
-    ...threads,
-  });
-  const vm = sim.createVm({ policy: "osv", nodes: [{ tier: "dram", bytes: 256 * MiB }, { tier: "nvm", bytes: 512 * MiB }] });
-  return { sim, vm };
-}
+/** A simulator with one osv VM and `threads`. */
+const simOf = (threads: Threads) => vmOf("osv", threads);
 
 /** A run's result, counters, requests (hashed in order) and progress calls. */
 async function fingerprint(threads: Threads, workload: YcsbWorkloadName, opts: YcsbRunOptions): Promise<string> {
   const { sim, vm } = await simOf(threads);
-  const requests = hashRequests(sim);
-  const progress: Parameters<ProgressCallback>[] = [];
-  const r = runYcsb(vm.process, workload, { progressEvery: 777, ...opts, onProgress: (...a) => progress.push(a) });
-  const out = JSON.stringify({ r, counters: sim.counters(vm.vcpu), requests: requests(), progress, faults: sim.faultCount }, (_k, v) =>
-    typeof v === "bigint" ? v.toString() : v,
-  );
-  sim.close();
-  return out;
+  return ycsbFingerprint(sim, vm, workload, { progressEvery: 777, ...opts });
 }
 
 const SMALL = { recordCount: 2000, operationCount: 12_000, seed: 3 };

@@ -16,7 +16,9 @@
  * between copies. The guest allocator stays on the host: the core calls it
  * (`env.kvMalloc`) for each record and tree node, in the host path's order. The run
  * phase continues the stream's random source and gives it back at the end (the host's
- * stream then goes on from the same point).
+ * stream then goes on from the same point). With the simulator's generator thread, a run
+ * phase without inserts or scans is made in parts by this core and a worker's
+ * (src/workloads/ycsb/run-thread.ts), with the same requests and counts.
  *
  * @example
  * const run = CoreYcsbRun.open(vm.process, store, stream);
@@ -28,16 +30,16 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import { CoreMemoryFull, fitsCore, type YcsbGenerator } from "../../core/wasm.js";
+import { CoreMemoryFull, fitsCore, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
+import { REQ_BYTES } from "../../core/layout.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
 import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
+import type { Rng } from "../../util/rng.js";
+import { callSize, configureDraws, makePart, partOf, partState, type GeneratorSpec, type GeneratorThread, type PartMaker, type RunPlan } from "./run-thread.js";
 
 /** What a run stream hands the core (YcsbRunStream.coreParams). */
 type YcsbCoreParams = NonNullable<ReturnType<YcsbRunStream["coreParams"]>>;
-import type { Rng } from "../../util/rng.js";
-import type { RequestWriter } from "../../core/wasm.js";
-import { callSize, configureDraws, makePart, partOf, partState, type GeneratorSpec, type GeneratorThread, type PartMaker, type RunPlan } from "./run-thread.js";
 
 // assembly/ycsb.ts flags, operation codes, counters and load statuses; kvstore.ts counters
 const F_READ_ALL = 1;
@@ -365,7 +367,7 @@ class ThreadYcsbRun implements YcsbPhase {
       if (got.part) {
         // the worker's: into the queue where this core would have written it (something else queued: after it)
         const { header: h, requests } = got.part;
-        const n = requests.length / 16;
+        const n = requests.length / REQ_BYTES;
         if (from !== partOf(h).start && from + n > sim.queueCapacity) sim.flush();
         // (a copy: the slot is the worker's again once queued; and set before the queue can run and fail)
         this.last = h.slice();

@@ -32,12 +32,11 @@
 import type { MessagePort } from "node:worker_threads";
 import { workerThreads } from "#worker-threads";
 import { workerUrl } from "../../core/load.js";
-import type { LineThread, SideChannel } from "../../core/line-thread.js";
+import { MAX_IDLE, WAIT_MS, type LineThread, type SideChannel } from "../../core/line-thread.js";
 import { WasmCore, type YcsbGenerator } from "../../core/wasm.js";
 import { modelConfig } from "../../core/models.js";
+import { REQ_BYTES } from "../../core/layout.js";
 
-/** Bytes of a request (src/core/wasm.ts RequestWriter). */
-const REQUEST_BYTES = 16;
 /** Parts in flight: a worker of its own makes up to this many ahead (a guess: enough to absorb a slow stretch). */
 export const PARTS = 16;
 /**
@@ -84,11 +83,6 @@ const STOP = 6; // 1: the main thread wants no more parts of this phase
 const FAILED = 7; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 8; // 1: the worker should end
 const CTL_SLOTS = 12;
-
-/** Longest wait before checking that the worker is still alive (ms). */
-const WAIT_MS = 1000;
-/** Idle threads kept for reuse (a guess, as the line thread's). */
-const MAX_IDLE = 2;
 
 /** ycsbStatus: the buffer could take no other operation (assembly/ycsb.ts S_FULL). */
 const STATUS_FULL = 1;
@@ -213,7 +207,7 @@ export interface GeneratorWorkerData extends GeneratorChannel {
   module: WebAssembly.Module;
 }
 
-const partBytes = (capacity: number): number => HEADER_BYTES + capacity * REQUEST_BYTES;
+const partBytes = (capacity: number): number => HEADER_BYTES + capacity * REQ_BYTES;
 const headerAt = (parts: SharedArrayBuffer, k: number): Float64Array => new Float64Array(parts, (k % PARTS) * (parts.byteLength / PARTS), HEADER_WORDS);
 
 const idle: GeneratorThread[] = [];
@@ -304,8 +298,8 @@ export class GeneratorThread {
       if (produced > k) {
         const header = headerAt(this.parts, k);
         const { start, end } = partOf(header);
-        const at = (k % PARTS) * (this.parts.byteLength / PARTS) + HEADER_BYTES + start * REQUEST_BYTES;
-        return { part: { header, requests: new Uint8Array(this.parts, at, (end - start) * REQUEST_BYTES) } };
+        const at = (k % PARTS) * (this.parts.byteLength / PARTS) + HEADER_BYTES + start * REQ_BYTES;
+        return { part: { header, requests: new Uint8Array(this.parts, at, (end - start) * REQ_BYTES) } };
       }
       // not made: claim it unless the worker is making it
       if (Atomics.compareExchange(this.ctl, NEXT, k, k + 1) === k) {
@@ -456,9 +450,9 @@ export class PartProducer {
     const at = nextStart(job.spec, prev);
     const h = headerAt(this.parts, k);
     makePart(job.maker, job.spec, k, prev, at, h);
-    const n = (h[H_END]! - at) * REQUEST_BYTES;
-    const slot = (k % PARTS) * (this.parts.byteLength / PARTS) + HEADER_BYTES + at * REQUEST_BYTES;
-    new Uint8Array(this.parts, slot, n).set(new Uint8Array(job.maker.g.memory.buffer, job.requests + at * REQUEST_BYTES, n));
+    const n = (h[H_END]! - at) * REQ_BYTES;
+    const slot = (k % PARTS) * (this.parts.byteLength / PARTS) + HEADER_BYTES + at * REQ_BYTES;
+    new Uint8Array(this.parts, slot, n).set(new Uint8Array(job.maker.g.memory.buffer, job.requests + at * REQ_BYTES, n));
     Atomics.store(ctl, PRODUCED, k + 1);
     Atomics.notify(ctl, PRODUCED);
     return true;
