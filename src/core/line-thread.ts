@@ -47,6 +47,13 @@ export const CHUNK_RECORDS = 1 << 14;
  * producer also wakes it before it waits for room or for the counters.
  */
 const WAKE_RECORDS = 4 * CHUNK_RECORDS;
+/**
+ * Records waiting below which the worker runs its side task between chunks, not only
+ * when the ring is empty: YCSB's generator then made more of the main thread's parts
+ * (1.03-1.05x for YCSB-A/osv against the empty ring alone, in alternated pairs; 4 chunks
+ * against 2 and 8 of them, and none: docs/performance.md).
+ */
+const SIDE_BACKLOG = 4 * CHUNK_RECORDS;
 
 /** Control records of the stream (assembly/cache.ts): reset the line counters, publish them. */
 export const LINE_RESET = 5;
@@ -102,7 +109,7 @@ export interface LineCoreSpec {
 
 /**
  * A side task's channel (YCSB's generator: src/workloads/ycsb/run-thread.ts), which the
- * worker runs while its ring is empty: its control block, a first buffer and its own
+ * worker runs while its ring is empty or nearly: its control block, a first buffer and its own
  * port. The main thread calls `bell` after it changes anything the task looks at, so
  * that a sleeping worker looks again, and `check` while it waits on the task.
  */
@@ -120,7 +127,7 @@ export interface LineWorkerData extends LineCoreSpec {
   side: SideChannel;
 }
 
-/** The worker's side task, run while the ring is empty: `poll` does one piece of work if there is one, without blocking. */
+/** The worker's side task, run while the ring is empty or nearly: `poll` does one piece of work if there is one, without blocking. */
 export interface SideTask {
   poll(): boolean;
 }
@@ -394,6 +401,11 @@ export function consumeLineRing(
       tail %= records;
       Atomics.store(ctl, TAIL, tail);
       Atomics.notify(ctl, TAIL);
+      // nearly caught up: the side task's turn between chunks too
+      if (side) {
+        const h = Atomics.load(ctl, HEAD);
+        if (h >= 0 && (h - tail + records) % records < SIDE_BACKLOG) side.poll();
+      }
     }
   } catch (e) {
     data.port.postMessage(e instanceof Error ? e.message : String(e));

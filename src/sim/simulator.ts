@@ -239,7 +239,7 @@ export class Simulator {
     const core = await WasmCore.create(cfg, options.load);
     let thread: GeneratorThread | null = null;
     if (options.generatorThread) {
-      // with a line thread, its worker runs the generator in its idle time (a core to
+      // with a line thread, its worker runs the generator in its spare time (a core to
       // spare runs both); else a worker of its own, of the plain build (it shares no memory)
       const line = core.lineThread;
       try {

@@ -40,11 +40,13 @@ import { REQ_BYTES } from "../../core/layout.js";
 /** Parts in flight: a worker of its own makes up to this many ahead (a guess: enough to absorb a slow stretch). */
 export const PARTS = 16;
 /**
- * Parts a line thread's worker makes ahead, only while its ring is empty: its idle time.
+ * Parts a line thread's worker makes ahead, only while its ring is empty or nearly (fewer
+ * than 4 chunks wait: src/core/line-thread.ts SIDE_BACKLOG): its spare time.
  * More made it busier, and the main thread slower: on this 2-core host a busy second
  * core slows the first by 5-15 % (docs/performance.md). 4 (1.05-1.07x over the line
- * thread alone for YCSB-A on osv) against 2 (1.07x), 8 (1.05x), 16 (1.04-1.06x), and
- * one before each chunk when fewer than 1-3 were ahead (1.00-1.04x).
+ * thread alone for YCSB-A on osv, with parts in an empty ring's time only) against 2
+ * (1.07x), 8 (1.05x), 16 (1.04-1.06x), and one before each chunk when fewer than 1-3
+ * were ahead (1.00-1.04x).
  */
 export const HOSTED_AHEAD = 4;
 
@@ -237,7 +239,7 @@ export class GeneratorThread {
   }
 
   /**
-   * The generator that `line`'s worker runs in its idle time (its ring empty): with one
+   * The generator that `line`'s worker runs in its spare time (its ring empty or nearly): with one
    * core to spare, the line cache and the generator share it rather than three threads
    * two cores. (Its control block is the line thread's side block: CTL_SLOTS fit
    * SIDE_SLOTS.) Null when the generator failed on that worker before: it runs there no
