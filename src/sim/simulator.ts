@@ -260,9 +260,14 @@ export class Simulator {
    */
   close(): void {
     this.flush();
-    this.core.close();
-    this.genThread?.release();
+    // (the generator first: it may be hosted by the core's line thread)
+    const gen = this.genThread;
     this.genThread = null;
+    try {
+      gen?.release();
+    } finally {
+      this.core.close();
+    }
   }
 
   /** The thread YCSB's run phases are drawn on (`options.generatorThread`), until `close()`. */
