@@ -132,7 +132,7 @@ if (o.json) {
     ]);
     console.log(formatTable(["workload/policy", "M accesses/s", "per CPU-s", "per main CPU-s", "accesses", "runs", "first run", "in core", "M data lines/s", "vs exact"], rows2, ["l", "r", "r", "r", "r", "l", "r", "r", "r", "r"]));
     console.log("(per CPU-s: M accesses per second of the process's CPU time, every thread's: the line thread's, V8's collector's and compiler's;");
-    console.log(" first run: the warm-up round's, left out of the median: V8 compiling the row's code, the line thread's start (once a process);");
+    console.log(" first run: the warm-up round's, left out of the median: V8 compiling the row's code, the line thread's start (once a process) and its generator's core;");
     console.log(" per main CPU-s: per second of the main thread's CPU time (Linux only): the models, allocators and translation, which bound every row;");
     console.log(" in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators;");
     console.log(" thread: the line cache on a worker thread, and YCSB's run phase drawn there too when it is idle, results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");

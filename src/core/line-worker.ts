@@ -1,7 +1,8 @@
 /**
  * The line cache's worker thread (src/core/line-thread.ts): cores of the main cores'
- * configurations that run the main cores' recorded line-cache uses, and while its ring is empty or nearly
- * YCSB's generator when the simulator has one (src/workloads/ycsb/run-thread.ts).
+ * configurations that run the main cores' recorded line-cache uses, and, while its ring
+ * is empty or nearly, YCSB's generator when the simulator has one
+ * (src/workloads/ycsb/run-thread.ts).
  */
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
 import { consumeLineRing, type LineWorkerData, type SideTask } from "./line-thread.js";
