@@ -230,6 +230,21 @@ export function fitsCore(bytes: number): boolean {
   return bytes < 2 ** 32;
 }
 
+/**
+ * A region of `bytes` of a core's heap from `take` (a model's region export, such as
+ * `ycsbRegion`): its address, or a CoreMemoryFull naming `what` and the size when the
+ * core's memory has no room for it (or it could never fit).
+ *
+ * @example
+ * const base = coreRegion(bytes, (b) => g.mcRegion(b), "the memcached model's state");
+ */
+export function coreRegion(bytes: number, take: (bytes: number) => number, what: string): number {
+  // an address: past 2 GiB the export's i32 reads negative
+  const base = fitsCore(bytes) ? take(bytes) >>> 0 : 0;
+  if (base === 0) throw new CoreMemoryFull(`${what} (${Math.ceil(bytes / 2 ** 20)} MiB)`);
+  return base;
+}
+
 export class WasmCore implements MmuCore, LineConsumer {
   private x: Exports;
   private buffer: ArrayBuffer | SharedArrayBuffer;

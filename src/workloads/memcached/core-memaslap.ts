@@ -22,7 +22,7 @@
  * // ... the core draws (its server loop, or cm.draw(n)) ...
  * cm.copyBack(); // ms.next() goes on from where the core stopped
  */
-import { CoreMemoryFull, fitsCore, type MemaslapGenerator } from "../../core/wasm.js";
+import { coreRegion, type MemaslapGenerator } from "../../core/wasm.js";
 import { RegionLayout } from "../core-process.js";
 import { MEMASLAP_CONN_SLOTS, type Memaslap, type MemaslapRequest } from "./memaslap.js";
 
@@ -98,8 +98,7 @@ export class CoreMemaslap {
    */
   copyIn(): void {
     const { ms, g, at } = this;
-    const base = fitsCore(this.bytes) ? g.msRegion(this.bytes) >>> 0 : 0; // an address: past 2 GiB the export's i32 reads negative
-    if (base === 0) throw new CoreMemoryFull(`memaslap's state (${Math.ceil(this.bytes / 2 ** 20)} MiB)`);
+    const base = coreRegion(this.bytes, (b) => g.msRegion(b), "memaslap's state");
     this.base = base;
     // the region may have grown the memory: views after it
     const mem = g.memory.buffer;

@@ -18,7 +18,7 @@
  *   try { mc.serve(requests); } finally { mc.finish(); }
  * }
  */
-import { CoreMemoryFull, fitsCore, type MemcachedCore } from "../../core/wasm.js";
+import { coreRegion, type MemcachedCore } from "../../core/wasm.js";
 import type { Simulator } from "../../sim/simulator.js";
 import type { Process } from "../../sim/process.js";
 import type { WorkloadProcess } from "../drivers.js";
@@ -143,8 +143,7 @@ export class CoreMemcached {
     const spareAt = take(nb * 8);
     const chunksAt = take(this.chunkCap * 40);
     const scratchAt = take(SCRATCH_REQUESTS * 24);
-    const base = fitsCore(region.bytes) ? this.g.mcRegion(region.bytes) >>> 0 : 0; // an address: past 2 GiB the export's i32 reads negative
-    if (base === 0) throw new CoreMemoryFull(`the memcached model's state (${Math.ceil(region.bytes / 2 ** 20)} MiB)`);
+    const base = coreRegion(region.bytes, (b) => this.g.mcRegion(b), "the memcached model's state");
     const mem = this.g.memory.buffer;
     const f64 = (at: number, len: number): Float64Array => new Float64Array(mem, base + at, len);
     const totals = f64(totalsAt, NTOTALS);

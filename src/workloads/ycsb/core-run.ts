@@ -30,7 +30,7 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import { CoreMemoryFull, fitsCore, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
+import { coreRegion, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
 import { REQ_BYTES } from "../../core/layout.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
@@ -134,8 +134,7 @@ class CoreIndex {
     const lengthsAt = take(this.keys.lengthSlots);
     const treeAt = {} as Record<TreeArray, number>;
     if (tree && t) for (const a of TREE_ARRAYS) treeAt[a.name] = take(treeElements(a.per, t.capacity, tree.slotsPerNode) * a.bytes);
-    const base = fitsCore(region.bytes) ? this.g.ycsbRegion(region.bytes) >>> 0 : 0; // an address: past 2 GiB the export's i32 reads negative
-    if (base === 0) throw new CoreMemoryFull(`the YCSB store's index for ${cap} records (${Math.ceil(region.bytes / 2 ** 20)} MiB)`);
+    const base = coreRegion(region.bytes, (b) => this.g.ycsbRegion(b), `the YCSB store's index for ${cap} records`);
     // the region may have grown the memory: views after it
     const mem = this.g.memory.buffer;
     new Int32Array(mem, base + bucketsAt, nb).set(idx.buckets);

@@ -33,7 +33,7 @@ import type { MessagePort } from "node:worker_threads";
 import { workerThreads } from "#worker-threads";
 import { workerUrl } from "../../core/load.js";
 import { MAX_IDLE, WAIT_MS, type LineThread, type SideChannel } from "../../core/line-thread.js";
-import { WasmCore, type YcsbGenerator } from "../../core/wasm.js";
+import { WasmCore, fitsCore, type YcsbGenerator } from "../../core/wasm.js";
 import { modelConfig } from "../../core/models.js";
 import { REQ_BYTES } from "../../core/layout.js";
 
@@ -84,6 +84,7 @@ const BUSY = 5; // 1 while the worker works on a phase
 const STOP = 6; // 1: the main thread wants no more parts of this phase
 const FAILED = 7; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 8; // 1: the worker should end
+const WAKE = 9; // bumped after any of the above changes: a worker of its own sleeps on it (a hosted one on its line thread's bell)
 const CTL_SLOTS = 12;
 
 /** ycsbStatus: the buffer could take no other operation (assembly/ycsb.ts S_FULL). */
@@ -284,8 +285,7 @@ export class GeneratorThread {
     for (const s of [NEXT, PRODUCED, CONSUMED, STOP]) Atomics.store(this.ctl, s, 0);
     this.channel.port.postMessage(msg);
     Atomics.store(this.ctl, JOB, job);
-    Atomics.notify(this.ctl, JOB);
-    this.host?.bell();
+    this.ring();
   }
 
   /**
@@ -321,8 +321,7 @@ export class GeneratorThread {
   queued(): void {
     this.read++;
     Atomics.store(this.ctl, CONSUMED, this.read);
-    if (this.host) this.host.bell();
-    else Atomics.notify(this.ctl, CONSUMED);
+    this.ring();
   }
 
   /** Ends the current phase (the worker drops what it made ahead) and waits until the worker is idle. */
@@ -330,8 +329,7 @@ export class GeneratorThread {
     if (this.closed) throw new Error("generatorThread: the thread was closed");
     if (Atomics.load(this.ctl, TAKEN) !== this.jobs || Atomics.load(this.ctl, BUSY) !== 0) {
       Atomics.store(this.ctl, STOP, 1);
-      Atomics.notify(this.ctl, CONSUMED);
-      this.host?.bell();
+      this.ring();
       for (;;) {
         const taken = Atomics.load(this.ctl, TAKEN);
         if (taken !== this.jobs) this.wait(TAKEN, taken);
@@ -368,9 +366,21 @@ export class GeneratorThread {
     if (i >= 0) idle.splice(i, 1);
     Atomics.store(this.ctl, CLOSE, 1);
     Atomics.store(this.ctl, STOP, 1);
-    Atomics.notify(this.ctl, JOB);
-    Atomics.notify(this.ctl, CONSUMED);
+    this.ring();
     void this.own.worker.terminate();
+  }
+
+  /**
+   * The worker looks again at what was stored before this call: a worker of its own
+   * wakes from WAKE, which it read before it looked (so a change between its look and
+   * its sleep is not lost); a hosted one through its line thread's bell.
+   */
+  private ring(): void {
+    if (this.host) this.host.bell();
+    else {
+      Atomics.add(this.ctl, WAKE, 1);
+      Atomics.notify(this.ctl, WAKE);
+    }
   }
 
   /** Waits while slot `slot` holds `value` (or a while), then checks the worker. */
@@ -460,19 +470,6 @@ export class PartProducer {
     return true;
   }
 
-  /**
-   * Sleeps until `poll` may have something to do (or `ms` pass): a new phase, room for a
-   * part, STOP or CLOSE. For a worker that runs nothing else.
-   */
-  sleep(ms: number): void {
-    const ctl = this.ctl;
-    if (this.job) {
-      const c = Atomics.load(ctl, CONSUMED);
-      // (when the main thread makes a part, it wakes this through CONSUMED too)
-      if (Atomics.load(ctl, STOP) === 0 && Atomics.load(ctl, JOB) === this.jobs) Atomics.wait(ctl, CONSUMED, c, ms);
-    } else if (Atomics.load(ctl, CLOSE) === 0) Atomics.wait(ctl, JOB, this.jobs, ms);
-  }
-
   /** Reports an error: FAILED, and its message on the port. */
   fail(e: unknown): void {
     this.job = null;
@@ -487,13 +484,10 @@ export class PartProducer {
     const ctl = this.ctl;
     this.jobs = Atomics.load(ctl, JOB);
     this.job = null;
-    // phases started and stopped before this looked are skipped: the latest spec is the last message
-    let msg: JobMessage | null = null;
-    for (let m = this.receive(this.data.port); m; m = this.receive(this.data.port)) {
-      msg = m.message as JobMessage;
-      if (msg.parts) this.parts = msg.parts;
-    }
+    // (the main thread starts a phase only after the worker took the last one: one spec waits)
+    const msg = this.receive(this.data.port)?.message as JobMessage | undefined;
     if (!msg || msg.job !== this.jobs) throw new Error(`phase ${this.jobs} was started but its spec is not on the port`);
+    if (msg.parts) this.parts = msg.parts;
     Atomics.store(ctl, BUSY, 1);
     Atomics.store(ctl, TAKEN, this.jobs);
     Atomics.notify(ctl, TAKEN);
@@ -534,8 +528,13 @@ export function produceParts(
   receive: (port: MessagePort) => { message: unknown } | undefined,
 ): void {
   const p = new PartProducer(data, makeCore, receive);
+  const ctl = new Int32Array(data.ctl);
   try {
-    while (!p.closing) if (!p.poll()) p.sleep(WAIT_MS);
+    while (!p.closing) {
+      // WAKE before the look: a change after it ends the sleep
+      const wake = Atomics.load(ctl, WAKE);
+      if (!p.poll()) Atomics.wait(ctl, WAKE, wake, WAIT_MS);
+    }
   } catch (e) {
     p.fail(e);
   }
@@ -559,7 +558,8 @@ export function configureGenerator(g: YcsbGenerator, spec: GeneratorSpec): boole
   const nb = spec.buckets.length;
   const count = spec.records.length / 32;
   const [lengthSlots, zeroPadding, ordered] = spec.keys;
-  const base = g.ycsbRegion(nb * 4 + count * 32 + lengthSlots) >>> 0;
+  const bytes = nb * 4 + count * 32 + lengthSlots;
+  const base = fitsCore(bytes) ? g.ycsbRegion(bytes) >>> 0 : 0;
   if (base === 0) return false;
   new Int32Array(g.memory.buffer, base, nb).set(spec.buckets);
   new Uint8Array(g.memory.buffer, base + nb * 4, count * 32).set(spec.records);
