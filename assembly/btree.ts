@@ -108,14 +108,14 @@ export function treeAccessBound(): u32 {
 }
 
 /**
- * Inserts record `value` (already in the store) by its name's packed head (a, b): a
- * read of each node on the path, the slot put into its leaf, splits up to a new root
- * (btree.ts insertAt). `room` is passed to the allocator (see hostMalloc).
+ * Inserts record `value` (already in the store) by its name's packed head (a, b), and
+ * `v` padded to `digits` (its name's number): a read of each node on the path, the slot
+ * put into its leaf, splits up to a new root (btree.ts insertAt). `room` is passed to
+ * the allocator (see hostMalloc).
  */
-export function treeInsert(a: f64, b: f64, value: i32, room: u32): void {
-  const keyNum = recordKeyNum(value);
-  probeValue = nameValue(keyNum);
-  probeLen = <i32>keyLength(keyNum) - 4;
+export function treeInsert(a: f64, b: f64, v: i64, digits: i32, value: i32, room: u32): void {
+  probeValue = v;
+  probeLen = digits;
   if (root < 0) {
     root = newNode(true, room);
     height = 1;
@@ -260,11 +260,43 @@ function moveSlots(from: i32, to: i32, n: i32): void {
   memory.copy(ridA + (<usize>to << 2), ridA + (<usize>from << 2), <usize>n << 2);
 }
 
-/** First slot of `node` whose key is >= the probe, or with `after` > the probe. */
+/**
+ * First slot of `node` whose key is >= the probe, or with `after` > the probe: the
+ * slots whose key is below it, counted two at a time. Why not a binary search: its
+ * loads depend on each other and its branches go either way; these loads are
+ * independent (the processor overlaps their cache misses) and branch-free. A tie of
+ * both packed heads (rare for YCSB's hashed names, common for long zero-padded ordered
+ * ones) needs the names: then the binary search, which compares fewer of them.
+ */
 function search(node: i32, a: f64, b: f64, after: bool): i32 {
   const s = node * span;
+  const n = count(node);
+  const va = f64x2.splat(a);
+  const vb = f64x2.splat(b);
+  let below = i64x2.splat(0);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const x = v128.load(keyAA + (<usize>(s + i) << 3));
+    const y = v128.load(keyBA + (<usize>(s + i) << 3));
+    const sameA = f64x2.eq(x, va);
+    if (v128.any_true(v128.and(sameA, f64x2.eq(y, vb)))) return bisect(s, n, a, b, after);
+    // a lane below is all ones (-1): subtracting it counts it
+    below = i64x2.sub(below, v128.or(f64x2.lt(x, va), v128.and(sameA, f64x2.lt(y, vb))));
+  }
+  let at = <i32>(i64x2.extract_lane(below, 0) + i64x2.extract_lane(below, 1));
+  if (i < n) {
+    const x = load<f64>(keyAA + (<usize>(s + i) << 3));
+    const y = load<f64>(keyBA + (<usize>(s + i) << 3));
+    if (x == a && y == b) return bisect(s, n, a, b, after);
+    if (x < a || (x == a && y < b)) at++;
+  }
+  return at;
+}
+
+/** search's binary search over the `n` slots from slot `s`. */
+function bisect(s: i32, n: i32, a: f64, b: f64, after: bool): i32 {
   let lo = 0;
-  let hi = count(node);
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const c = compare(s + mid, a, b);

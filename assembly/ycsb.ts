@@ -260,18 +260,34 @@ export function ycsbLoad(at: u32, keyStart: f64, ops: u32, capacity: u32, maxLoa
   let done: u32 = 0;
   status = S_DONE;
   while (done < ops) {
-    status = insertRoom(tree);
-    if (status != S_DONE) break;
-    const bound = insertBound(tree);
-    if (queued() + bound > capacity) {
-      status = S_FULL;
-      break;
+    // as ycsbRun: the batch's keys first, then their buckets and first records early
+    // (pure loads: the inserts below link records in, in order)
+    const k: u32 = min(<u32>BATCH, ops - done);
+    for (let i: u32 = 0; i < k; i++) {
+      const keyNum = keyStart + <f64>(done + i);
+      const o = stage + (<usize>i << 5);
+      store<u32>(o, keyLength(keyNum), 16);
+      store<i32>(o, mix32(keyNum), 20);
     }
-    const keyNum = keyStart + <f64>done;
-    done++;
-    if (insert(keyNum, keyLength(keyNum), mix32(keyNum), bound)) {
-      status = S_EXPAND;
-      break;
+    for (let i: u32 = 0; i < k; i++) store<i32>(firsts + (<usize>i << 2), touchBucket(load<i32>(stage + (<usize>i << 5), 20)));
+    let t: i32 = 0;
+    for (let i: u32 = 0; i < k; i++) t ^= touchRecord(load<i32>(firsts + (<usize>i << 2)));
+    store<i32>(touched, load<i32>(touched) ^ t);
+    for (let i: u32 = 0; i < k; i++) {
+      status = insertRoom(tree);
+      if (status != S_DONE) return done;
+      const bound = insertBound(tree);
+      if (queued() + bound > capacity) {
+        status = S_FULL;
+        return done;
+      }
+      const o = stage + (<usize>i << 5);
+      const keyNum = keyStart + <f64>done;
+      done++;
+      if (insert(keyNum, load<u32>(o, 16), load<i32>(o, 20), bound)) {
+        status = S_EXPAND;
+        return done;
+      }
     }
   }
   return done;
@@ -413,7 +429,8 @@ function insert(keyNum: f64, keyLen: u32, hv: i32, bound: u32): bool {
   const r = kvInsertRecord(keyNum, keyLen, hv, va);
   if (treePresent()) {
     const v = nameValue(keyNum);
-    treeInsert(packHead(v, <i32>keyLen - 4), packTail(v, <i32>keyLen - 4), r, bound);
+    const digits = <i32>keyLen - 4;
+    treeInsert(packHead(v, digits), packTail(v, digits), v, digits, r, bound);
   }
   kvInsertDone();
   const nb = bucketCount();
