@@ -509,7 +509,7 @@ export function slabHeapAddress(heap: u32): u32 {
 
 // ---- YCSB's run phase in the core (ycsb.ts) ---------------------------------------------
 export {
-  ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbQueued, ycsbRequeue, ycsbFailed, ycsbRun,
+  ycsbRegion, ycsbConfigure, ycsbSeed, ycsbRngWord, ycsbShare, ycsbCounter, ycsbQueued, ycsbRequeue, ycsbFailed, ycsbRun, ycsbDrawRegion, ycsbDraw, ycsbReplay, ycsbReplayFrom,
   ycsbLoad, ycsbStatus, ycsbNamesCheck, ycsbLatest, ycsbSetCounter,
 } from "./ycsb";
 export { kvConfigure, kvCounter, kvSetCounter } from "./kvstore";

@@ -160,6 +160,7 @@ export function ycsbConfigure(
   sCount = <i64>count;
   keyLimit = limit;
   failed = 0;
+  drawnEnd = drawNext = 0;
   memory.fill(counters, 0, NCOUNTERS * 8);
   memoClear();
   return opBound();
@@ -328,30 +329,22 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
     // loops: independent cache misses the processor overlaps (a load that misses holds
     // up the retirement of everything after it, so a miss in each draw's long body
     // would be waited for in turn). Then run them in order.
+    // (or take them as drawn before: ycsbReplay)
     let n: u32 = 0;
     for (; n < k; n++) {
-      const op = chooseOp();
-      if (op == NO_OP) {
+      const o = stage + (<usize>n << 5);
+      if (drawNext < drawnEnd) {
+        v128.store(o, v128.load(drawnAt + (<usize>drawNext << 5)));
+        v128.store(o, v128.load(drawnAt + (<usize>drawNext << 5), 16), 16);
+        // past the last one drawn before, the stream goes on from its state after it
+        if (++drawNext == drawnEnd) seedAfter(drawNext);
+        continue;
+      }
+      drawNext++;
+      if (!drawOp(o)) {
         failed = 1;
         break;
       }
-      let keyNum: f64;
-      if (op == OP_INSERT) {
-        // AcknowledgedCounterGenerator: the next number, acknowledged at once
-        keyNum = insertNext;
-        insertNext += 1;
-        keyLimit = keyNum;
-      } else keyNum = nextKeyNum();
-      const hv = mix32(keyNum);
-      const o = stage + (<usize>n << 5);
-      store<u32>(o, op);
-      store<u32>(o, op == OP_SCAN ? <u32>(nextInt(scanInterval) + scanLb) : 0, 4);
-      store<f64>(o, keyNum, 8);
-      store<u32>(o, keyLength(keyNum), 16);
-      store<i32>(o, hv, 20);
-      // read and scan: their field; update: its field; read-modify-write: the read's, then the write's
-      store<i32>(o, op == OP_UPDATE || op == OP_INSERT ? -1 : pickField(F_READ_ALL), 24);
-      store<i32>(o, op == OP_READ || op == OP_SCAN || op == OP_INSERT ? -1 : pickField(F_WRITE_ALL), 28);
     }
     for (let i: u32 = 0; i < n; i++) store<i32>(firsts + (<usize>i << 2), touchBucket(load<i32>(stage + (<usize>i << 5), 20)));
     let t: i32 = 0;
@@ -388,7 +381,89 @@ export function ycsbRun(at: u32, ops: u32, capacity: u32): u32 {
     done += n;
     if (failed || status != S_DONE) break;
   }
+  // replayed operations leave the stream where it was: it takes their state after the last
+  if (drawNext < drawnEnd && drawNext > 0) seedAfter(drawNext);
   return done;
+}
+
+/**
+ * Draws an operation into the stage entry at `o` (CoreWorkload.doTransaction's order:
+ * the operation, its key, a scan's length, its fields; the store's operations draw
+ * nothing). False when the chooser chose nothing.
+ */
+// @ts-ignore: decorator
+@inline function drawOp(o: usize): bool {
+  const op = chooseOp();
+  if (op == NO_OP) return false;
+  let keyNum: f64;
+  if (op == OP_INSERT) {
+    // AcknowledgedCounterGenerator: the next number, acknowledged at once
+    keyNum = insertNext;
+    insertNext += 1;
+    keyLimit = keyNum;
+  } else keyNum = nextKeyNum();
+  const hv = mix32(keyNum);
+  store<u32>(o, op);
+  store<u32>(o, op == OP_SCAN ? <u32>(nextInt(scanInterval) + scanLb) : 0, 4);
+  store<f64>(o, keyNum, 8);
+  store<u32>(o, keyLength(keyNum), 16);
+  store<i32>(o, hv, 20);
+  // read and scan: their field; update: its field; read-modify-write: the read's, then the write's
+  store<i32>(o, op == OP_UPDATE || op == OP_INSERT ? -1 : pickField(F_READ_ALL), 24);
+  store<i32>(o, op == OP_READ || op == OP_SCAN || op == OP_INSERT ? -1 : pickField(F_WRITE_ALL), 28);
+  return true;
+}
+
+// ---- operations drawn ahead (src/workloads/ycsb/run-thread.ts) --------------------------------
+//
+// A run phase without inserts draws its operations from the random stream alone, so
+// they can be drawn before the phase, by another core, while it has nothing else to
+// do: each as ycsbRun's stage entry (32 B) and the stream's state after it (16 B).
+// ycsbRun takes the phase's operations [0, drawnEnd) from there instead of drawing
+// them, and takes up the stream after them.
+
+let drawnAt: usize = 0;
+let drawnRng: usize = 0;
+let drawnEnd: u32 = 0;
+let drawNext: u32 = 0;
+const drawDesc: usize = memory.data(8, 4);
+
+/** A region (reused) for `ops` operations drawn ahead: their entries, then the stream's states. 0 when memory ran out. */
+export function ycsbDrawRegion(ops: u32): u32 {
+  return <u32>regionAt(drawDesc, <usize>ops * 48);
+}
+
+/**
+ * Draws up to `ops` operations into entries from `entries` and the stream's state
+ * after each from `states`; returns how many (fewer when the chooser chose nothing:
+ * the stream is then past that draw, which ycsbRun would make again and fail on).
+ */
+export function ycsbDraw(entries: u32, states: u32, ops: u32): u32 {
+  for (let i: u32 = 0; i < ops; i++) {
+    if (!drawOp(<usize>entries + (<usize>i << 5))) return i;
+    const p = <usize>states + (<usize>i << 4);
+    for (let w: u32 = 0; w < 4; w++) store<u32>(p + (<usize>w << 2), rngWord(w));
+  }
+  return ops;
+}
+
+/** The phase's first `ops` operations, drawn ahead at `entries` and `states` (ycsbDraw): ycsbRun takes them from there. 0: none. */
+export function ycsbReplay(entries: u32, states: u32, ops: u32): void {
+  drawnAt = <usize>entries;
+  drawnRng = <usize>states;
+  drawnEnd = ops;
+  drawNext = 0;
+}
+
+/** The phase's operations done before the next ycsbRun call (another core made the earlier ones). */
+export function ycsbReplayFrom(done: u32): void {
+  drawNext = done;
+}
+
+/** The stream takes its state after drawn operation `n` - 1. */
+function seedAfter(n: u32): void {
+  const p = drawnRng + (<usize>(n - 1) << 4);
+  rngSeed(load<u32>(p), load<u32>(p, 4), load<u32>(p, 8), load<u32>(p, 12));
 }
 
 const NO_OP: u32 = 0xFFFFFFFF;

@@ -115,6 +115,11 @@ export interface YcsbGenerator {
   ycsbRequeue(at: number): void;
   ycsbFailed(): number;
   ycsbRun(at: number, ops: number, capacity: number): number;
+  /** Operations drawn ahead (assembly/ycsb.ts; src/workloads/ycsb/run-thread.ts). */
+  ycsbDrawRegion(ops: number): number;
+  ycsbDraw(entries: number, states: number, ops: number): number;
+  ycsbReplay(entries: number, states: number, ops: number): void;
+  ycsbReplayFrom(done: number): void;
   ycsbLoad(at: number, keyStart: number, ops: number, capacity: number, maxLoad: number): number;
   ycsbStatus(): number;
   ycsbNamesCheck(start: number, count: number): number;

@@ -492,9 +492,12 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
       }
     }
   };
+  // (made before the load: a generator thread may draw its operations during the load)
+  const stream = new YcsbRunStream(spec, seed);
   if (load) {
     const loadStream = new YcsbLoadStream(spec);
-    const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count) : null;
+    const inCore =
+      kvStore && (opts.inCore ?? true) ? CoreYcsbLoad.open(process, kvStore, spec, naming, spec.insertStart, loadStream.count, { stream, operations: spec.operationCount }) : null;
     if (inCore) {
       try {
         inChunks(loadStream.count, "load", (n) => {
@@ -524,7 +527,6 @@ export function runYcsb(process: WorkloadProcess, workload: YcsbWorkloadName, op
     opts.onProgress?.(done, total, "load");
   }
   const mid = model.counts();
-  const stream = new YcsbRunStream(spec, seed);
   // (the plan: inChunks's calls, for a generator thread drawing ahead)
   const inCore = kvStore && (opts.inCore ?? true) ? CoreYcsbRun.open(process, kvStore, stream, naming, spec.operationCount, { first: next - done, every }) : null;
   if (inCore) {

@@ -3,18 +3,19 @@
 // requests in the same order and progress calls, with the generator hosted by a line
 // thread's worker and on a worker of its own; parts made by either core in any order
 // give one stream; run calls off the plan are refused; a phase stopped early leaves the
-// store and the stream as the core alone leaves them.
-import { describe, expect, it } from "vitest";
+// store and the stream as the core alone leaves them. Operations drawn ahead during the
+// load phase: taken by either core, whole or in part, they give the same stream.
+import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { Simulator, type SimulatorOptions } from "../../src/sim/simulator.js";
 import { runYcsb, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
-import { CoreYcsbRun, generatorSpec } from "../../src/workloads/ycsb/core-run.js";
+import { CoreYcsbLoad, CoreYcsbRun, generatorSpec } from "../../src/workloads/ycsb/core-run.js";
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
 import { GeneratorThread, HEADER_WORDS, callSize, configureGenerator, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
 import { loadCoreModule } from "../../src/core/load.js";
 import { workerThreads } from "../../src/core/threads-browser.js";
-import { GiB, vmOf, ycsbFingerprint } from "./core-helpers.js";
+import { GiB, hashRequests, vmOf, ycsbFingerprint } from "./core-helpers.js";
 
 type Threads = Pick<SimulatorOptions, "lineThread" | "generatorThread">;
 
@@ -91,6 +92,60 @@ describe("YCSB's run phase on a generator thread", () => {
     sim.close();
   });
 
+  it("parts made by two cores, either taking operations drawn ahead or drawing them, give the stream one core makes (property)", async () => {
+    const { sim, vm } = await simOf({});
+    const spec0 = ycsbWorkload("b", { recordCount: 1200, operationCount: 0, requestDistribution: "latest" });
+    const store = new KvStore(vm.process, { initialBuckets: 256, maxLoadFactor: 4 });
+    runYcsb(vm.process, "b", { recordCount: 1200, operationCount: 0, store, spec: { requestDistribution: "latest" } });
+    const module = await loadCoreModule();
+    const capacity = 1024;
+    const plan = { first: 250, every: 900 };
+    const total = 4000;
+    const cores = [generatorCores(module)(capacity), generatorCores(module)(capacity)];
+    const specOf = () => generatorSpec(store, new YcsbRunStream(spec0, 5).coreParams()!, vm.vcpu, total, { queuedRequests: 11, queueCapacity: capacity }, plan);
+    /** Core `c` configured for the phase, holding its first `drawn` operations drawn ahead (0: none). */
+    const configure = (c: (typeof cores)[number], drawn: number): boolean => {
+      const spec = specOf();
+      expect(configureGenerator(c.g, spec)).toBe(true);
+      if (drawn === 0) return false;
+      const entries = c.g.ycsbDrawRegion(drawn) >>> 0;
+      expect(c.g.ycsbDraw(entries, entries + drawn * 32, drawn)).toBe(drawn);
+      configureGenerator(c.g, spec); // the stream from its start again
+      c.g.ycsbReplay(entries, entries + drawn * 32, drawn);
+      return true;
+    };
+    /** The parts' requests and headers, core `pattern[k % length]` making part k. */
+    const make = (pattern: number[], drawn: [number, number]) => {
+      const spec = specOf();
+      const makers: PartMaker[] = cores.map((c, i) => ({ g: c.g, made: -1, replay: configure(c, drawn[i]!) }));
+      const out: number[][] = [];
+      let prev: Float64Array | null = null;
+      for (let k = 0; k < 1000 && !(prev && partOf(prev).last); k++) {
+        const who = pattern[k % pattern.length]!;
+        const h = new Float64Array(HEADER_WORDS);
+        const at = nextStart(spec, prev);
+        makePart(makers[who]!, spec, k, prev, at, h);
+        const { start, end } = partOf(h);
+        const c = cores[who]!;
+        out.push([...new Uint32Array(c.g.memory.buffer, c.requests + start * 16, (end - start) * 4)], [...h]);
+        prev = h;
+      }
+      return out;
+    };
+    const one = make([0], [0, 0]);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 1, maxLength: 10 }),
+        fc.tuple(fc.integer({ min: 0, max: total + 500 }), fc.integer({ min: 0, max: total + 500 })),
+        async (pattern, drawn) => {
+          expect(make(pattern, drawn)).toEqual(one);
+        },
+      ),
+      { numRuns: 16, seed: 20261130 },
+    );
+    sim.close();
+  });
+
   it("run calls off the plan it was opened with are refused", async () => {
     const { sim, vm } = await simOf({ generatorThread: true });
     const spec = ycsbWorkload("b", { recordCount: 500, operationCount: 0 });
@@ -125,6 +180,82 @@ describe("YCSB's run phase on a generator thread", () => {
     }
     expect(results[1]).toBe(results[0]);
     expect(results[2]).toBe(results[0]);
+  });
+
+  describe("operations drawn ahead during the load phase", () => {
+    const maxBefore = CoreYcsbLoad.drawAheadMax;
+    const start = GeneratorThread.prototype.start;
+    afterEach(() => {
+      CoreYcsbLoad.drawAheadMax = maxBefore;
+      vi.restoreAllMocks();
+    });
+
+    /**
+     * A load of 1500 records (the next phase's `ahead` operations drawn meanwhile; with a
+     * generator thread, waited for), then run phases of `calls` of `plan`, of the stream
+     * of seed `runSeed`: what they leave (counts, store, the stream's next operation,
+     * counters, requests) and the operations each phase took drawn ahead.
+     */
+    async function drawnAhead(threads: Threads, ahead: number, runSeed: number, plan: { first: number; every: number }, calls: number[][]) {
+      const { sim, vm } = await simOf(threads);
+      const requests = hashRequests(sim);
+      const taken: number[] = [];
+      vi.spyOn(GeneratorThread.prototype, "start").mockImplementation(function (this: GeneratorThread, spec) {
+        const d = start.call(this, spec);
+        taken.push(d?.ops ?? 0);
+        return d;
+      });
+      const spec = ycsbWorkload("a", { recordCount: 1500, operationCount: 0 });
+      const store = new KvStore(vm.process);
+      const naming = ycsbKeyNaming(spec);
+      const stream = new YcsbRunStream(spec, 8);
+      const load = CoreYcsbLoad.open(vm.process, store, spec, naming, 0, 1500, { stream, operations: ahead })!;
+      load.run(1500);
+      load.finish();
+      const thread = sim.generatorThread;
+      const want = Math.min(ahead, CoreYcsbLoad.drawAheadMax);
+      for (let i = 0; thread && thread.drawnAhead < want && i < 2000; i++) await new Promise((r) => setTimeout(r, 5));
+      const seen: unknown[] = [];
+      const runStream = runSeed === 8 ? stream : new YcsbRunStream(spec, runSeed);
+      for (const phase of calls) {
+        const run = CoreYcsbRun.open(vm.process, store, runStream, naming, 20_000, plan)!;
+        for (const n of phase) run.run(n);
+        seen.push(run.finish(), store.stats(), runStream.next());
+      }
+      seen.push(sim.counters(vm.vcpu), requests());
+      sim.close();
+      return { out: JSON.stringify(seen, (_k, v) => (typeof v === "bigint" ? v.toString() : v)), taken };
+    }
+
+    const threads: Threads = { lineThread: true, generatorThread: true };
+
+    it("taken whole, by a phase stopped early within them and by the next: the same as the core alone", async () => {
+      const calls = [[600, 600], [600]];
+      const plan = { first: 600, every: 600 };
+      const alone = await drawnAhead({}, 20_000, 8, plan, calls);
+      const thread = await drawnAhead(threads, 20_000, 8, plan, calls);
+      expect(thread.taken).toEqual([20_000, 0]);
+      expect(thread.out).toBe(alone.out);
+    });
+
+    it("taken in part (fewer drawn than the phase has), the rest drawn as it goes: the same", async () => {
+      CoreYcsbLoad.drawAheadMax = 1777;
+      const calls = [[700, 1300, 1300]];
+      const plan = { first: 700, every: 1300 };
+      const alone = await drawnAhead({}, 20_000, 8, plan, calls);
+      const thread = await drawnAhead(threads, 20_000, 8, plan, calls);
+      expect(thread.taken).toEqual([1777]);
+      expect(thread.out).toBe(alone.out);
+    });
+
+    it("not taken by a phase that draws otherwise (another random state)", async () => {
+      const calls = [[900]];
+      const plan = { first: 900, every: 900 };
+      const alone = await drawnAhead({}, 5000, 9, plan, calls);
+      const thread = await drawnAhead(threads, 5000, 9, plan, calls);
+      expect(thread.taken).toEqual([0]);
+      expect(thread.out).toBe(alone.out);
+    });
   });
 
   it("a worker that fails says so by name, and its phase is not left waiting", async () => {

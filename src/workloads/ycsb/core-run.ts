@@ -30,7 +30,7 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import { coreRegion, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
+import { coreRegion, fitsCore, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
 import { REQ_BYTES } from "../../core/layout.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
@@ -280,8 +280,9 @@ export class CoreYcsbRun implements YcsbPhase {
     const thread = sim.generatorThread;
     if (plan && !inserts && !scans && thread) {
       // the worker takes a copy of what this core took, and makes parts ahead when it can
-      thread.start(spec);
-      return new ThreadYcsbRun(index, thread, spec, params.rng, naming);
+      const drawn = thread.start(spec);
+      if (drawn) g.ycsbReplay(drawn.entries, drawn.states, drawn.ops);
+      return new ThreadYcsbRun(index, thread, spec, params.rng, naming, drawn !== null);
     }
     return new CoreYcsbRun(index, params.rng, naming, inserts);
   }
@@ -350,9 +351,10 @@ class ThreadYcsbRun implements YcsbPhase {
     private readonly spec: GeneratorSpec,
     private readonly rng: Rng,
     private readonly naming: KeyNaming,
+    replay: boolean,
   ) {
     this.writer = index.sim.core.writer();
-    this.maker = { g: index.g, made: -1 };
+    this.maker = { g: index.g, made: -1, replay };
   }
 
   run(ops: number): void {
@@ -417,6 +419,31 @@ class ThreadYcsbRun implements YcsbPhase {
 }
 
 /**
+ * Has the simulator's generator thread draw the first operations of `stream`'s run
+ * phase (`operations`) into this core's memory while it has nothing else to do (the
+ * load phase), when the thread will make that phase (no inserts, no scans) and can
+ * write there (the core's memory is shared: a line thread's core). The phase takes
+ * them if its parameters and random state are still those (GeneratorThread.start).
+ */
+function drawAhead(sim: Simulator, store: KvStore, stream: YcsbRunStream, operations: number, vcpu: number): void {
+  const thread = sim.generatorThread;
+  const g = sim.core.ycsbGenerator();
+  if (!thread || !(g.memory.buffer instanceof SharedArrayBuffer) || !(operations > 0)) return;
+  const params = stream.coreParams();
+  if (!params || params.fieldCount !== store.fieldCount || !namesFit(params)) return;
+  if (params.shares.some((s) => (s.op === "insert" || s.op === "scan") && s.share > 0)) return;
+  const ops = Math.min(operations, CoreYcsbLoad.drawAheadMax);
+  if (!(ops > 0)) return;
+  const entries = fitsCore(ops * 48) ? g.ycsbDrawRegion(ops) >>> 0 : 0;
+  if (entries === 0) return;
+  // (the memory as it is now: the region may have grown it)
+  const memory = g.memory.buffer as SharedArrayBuffer;
+  // (its draws only: the index is not the run phase's yet, and not read)
+  const spec = { ...generatorSpec(store, params, vcpu, operations, sim, { first: operations, every: operations }), buckets: new Int32Array([-1]), records: new Uint8Array(0) };
+  thread.drawAhead({ spec, ops, capacity: sim.queueCapacity, memory, entries, states: entries + ops * 32 });
+}
+
+/**
  * The core's allocations go to the store's allocator: the host's queue is the core's
  * until the call (the allocator may edit page tables; it runs nothing), and runs if
  * the operation's remaining requests might not fit.
@@ -451,6 +478,12 @@ export class CoreYcsbLoad {
    * the core asks. 0 makes the core ask at once (tests of that path).
    */
   static nodeReserve = 2.5;
+  /**
+   * A run phase's operations a generator thread draws ahead during the load: at most
+   * this many (a guess; 48 B each in each of two cores: 24 MiB). Past them, the phase
+   * draws as it goes.
+   */
+  static drawAheadMax = 2 ** 19;
   private finished = false;
   private next: number;
   private left: number;
@@ -468,13 +501,19 @@ export class CoreYcsbLoad {
   /**
    * Hands the store's index to the core for `count` inserts of the key numbers from
    * `first`, named by `naming` (ycsbKeyNaming of `spec`), or returns null (nothing
-   * changed) when they cannot run there.
+   * changed) when they cannot run there. With `next`, the run phase that follows
+   * (`operations` of `stream`, not drawn from yet), the simulator's generator thread
+   * draws that phase's operations ahead while the load runs, when it will draw that
+   * phase (src/workloads/ycsb/run-thread.ts).
    *
    * @example
    * const load = CoreYcsbLoad.open(vm.process, store, spec, ycsbKeyNaming(spec), 0, 50_000);
    * try { load?.run(50_000); } finally { load?.finish(); }
    */
-  static open(process: WorkloadProcess, store: KvStore, spec: YcsbWorkloadSpec, naming: KeyNaming, first: number, count: number): CoreYcsbLoad | null {
+  static open(
+    process: WorkloadProcess, store: KvStore, spec: YcsbWorkloadSpec, naming: KeyNaming, first: number, count: number,
+    next?: { stream: YcsbRunStream; operations: number },
+  ): CoreYcsbLoad | null {
     const sim = simulatorOf(process);
     if (!sim || !store.coreIndex() || !namesFit(spec) || !store.allNamedBy(naming)) return null;
     if (!(Number.isSafeInteger(first) && first >= 0 && Number.isSafeInteger(first + count))) return null;
@@ -489,6 +528,7 @@ export class CoreYcsbLoad {
     if (tree && CoreYcsbLoad.nodeReserve > 0) tree.reserveNodes(tree.nodes + Math.ceil((CoreYcsbLoad.nodeReserve * count) / tree.slotsPerNode) + 16);
     index.copyIn(count);
     setMalloc(sim, g, store);
+    if (next) drawAhead(sim, store, next.stream, next.operations, (process as Process).vcpu);
     return new CoreYcsbLoad(index, naming, first, count);
   }
 

@@ -69,6 +69,7 @@ const H_CALL = H_RNG + 4;
 const H_LEFT = H_CALL + 1;
 const H_Q = H_LEFT + 1;
 const H_LAST = H_Q + 1;
+const H_DONE = H_LAST + 1; // the phase's operations done after it
 /** f64 words of a part's header. */
 export const HEADER_WORDS = 40;
 const HEADER_BYTES = HEADER_WORDS * 8;
@@ -85,6 +86,7 @@ const STOP = 6; // 1: the main thread wants no more parts of this phase
 const FAILED = 7; // 1: the worker stopped on an error (its message is on the port)
 const CLOSE = 8; // 1: the worker should end
 const WAKE = 9; // bumped after any of the above changes: a worker of its own sleeps on it (a hosted one on its line thread's bell)
+const DRAWN = 10; // operations drawn ahead for the next run phase (drawAhead)
 const CTL_SLOTS = 12;
 
 /** ycsbStatus: the buffer could take no other operation (assembly/ycsb.ts S_FULL). */
@@ -110,6 +112,32 @@ export interface GeneratorSpec {
   capacity: number;
   /** The operations of each `run` call. */
   plan: RunPlan;
+  /** The phase's first operations drawn ahead, which a core may take instead of drawing them (GeneratorThread.start sets it). */
+  drawn?: number;
+}
+
+/** Operations the worker draws at a time (about 0.1 ms: a chunk of line records waits no longer). */
+const DRAW_BLOCK = 2048;
+
+/**
+ * A run phase's operations to draw before it starts, while the worker has nothing
+ * else to do (during the load phase): `spec`'s draws (its index is not read), `ops` of
+ * them, into the main thread's core: its shared memory `memory`, entries at `entries`,
+ * the stream's states at `states` (assembly/ycsb.ts ycsbDraw's layout). `capacity`: the
+ * request buffer the run phase will have.
+ */
+export interface DrawAhead {
+  spec: GeneratorSpec;
+  ops: number;
+  capacity: number;
+  memory: SharedArrayBuffer;
+  entries: number;
+  states: number;
+}
+
+/** What decides a phase's draws: two specs with the same key draw the same operations. */
+function drawKey(spec: GeneratorSpec): string {
+  return JSON.stringify([spec.shares, spec.latest, spec.configure, spec.rng, spec.keys, spec.store[0]]);
 }
 
 /** How a phase's operations are split into calls of `run` (the driver's progress points): `first`, then `every`, up to `total`. */
@@ -142,10 +170,11 @@ export function partState(h: Float64Array): { ycsb: Float64Array; kv: Float64Arr
   return { ycsb: h.slice(H_YCSB, H_YCSB + YCSB_COUNTERS), kv: h.slice(H_KV, H_KV + KV_COUNTERS), rng: [h[H_RNG]!, h[H_RNG + 1]!, h[H_RNG + 2]!, h[H_RNG + 3]!] };
 }
 
-/** A generator whose state is after part `made` of the phase (-1: as configured). */
+/** A generator whose state is after part `made` of the phase (-1: as configured); `replay`: it holds the operations drawn ahead (ycsbReplay). */
 export interface PartMaker {
   g: YcsbGenerator;
   made: number;
+  replay?: boolean;
 }
 
 /**
@@ -162,6 +191,8 @@ export function makePart(maker: PartMaker, spec: Pick<GeneratorSpec, "plan" | "f
   }
   let call = prev ? prev[H_CALL]! : 0;
   let left = prev ? prev[H_LEFT]! : callSize(spec.plan, 0);
+  const done = prev ? prev[H_DONE]! : 0;
+  if (maker.replay) g.ycsbReplayFrom(done);
   const cap = spec.capacity;
   const n = g.ycsbRun(at, Math.min(left, 2 ** 30), cap);
   const end = g.ycsbQueued();
@@ -180,6 +211,7 @@ export function makePart(maker: PartMaker, spec: Pick<GeneratorSpec, "plan" | "f
   if (left === 0) left = callSize(spec.plan, ++call);
   h[H_CALL] = call;
   h[H_LEFT] = left;
+  h[H_DONE] = done + n;
   // the queue after the part: a full one runs (CoreYcsbRun.run)
   h[H_Q] = status === STATUS_FULL || end === cap ? 0 : end;
   // the main thread stops at a failed chooser or at a full buffer that held no operation
@@ -193,7 +225,9 @@ export function nextStart(spec: Pick<GeneratorSpec, "from">, prev: Float64Array 
 
 interface JobMessage {
   job: number;
-  spec: GeneratorSpec;
+  /** A run phase, or operations to draw ahead for the next one. */
+  spec?: GeneratorSpec;
+  draw?: DrawAhead;
   /** A new (larger) parts buffer, when the old one is too small. */
   parts?: SharedArrayBuffer;
 }
@@ -226,6 +260,8 @@ export class GeneratorThread {
   /** Parts queued in this phase (the next one's index). */
   private read = 0;
   private closed = false;
+  /** The operations being drawn ahead (drawAhead), until the next phase starts. */
+  private drawing: { key: string; entries: number; states: number } | null = null;
 
   private constructor(
     /** Its own worker, or null when a line thread's worker runs it (`host`). */
@@ -272,19 +308,51 @@ export class GeneratorThread {
     return new GeneratorThread({ module, worker }, null, { ctl, parts, port: port1 }, () => wt.receiveMessageOnPort(port1)?.message);
   }
 
-  /** Starts a phase: the worker copies the index in and makes parts ahead when it has time. */
-  start(spec: GeneratorSpec): void {
+  /**
+   * Has the worker draw the next run phase's first operations into the main thread's
+   * core while it has nothing else to do (the load phase): `start` hands those drawn by
+   * then to a phase that draws the same (the same parameters and random state).
+   */
+  drawAhead(d: DrawAhead): void {
+    // (a failed or closed thread says so when a phase starts on it, as before: not here)
+    if (this.closed || Atomics.load(this.ctl, FAILED) !== 0) return;
     this.stop();
-    const job = ++this.jobs;
-    const msg: JobMessage = { job, spec };
+    this.post({ job: this.jobs + 1, draw: d });
+    this.drawing = { key: drawKey(d.spec), entries: d.entries, states: d.states };
+  }
+
+  /**
+   * Starts a phase: the worker copies the index in and makes parts ahead when it has
+   * time. Returns the operations drawn ahead for it (`spec.drawn` of them, at `entries`
+   * and `states` in the main thread's core), or null.
+   */
+  start(spec: GeneratorSpec): { entries: number; states: number; ops: number } | null {
+    this.stop();
+    const d = this.drawing;
+    this.drawing = null;
+    const drawn = d && d.key === drawKey(spec) ? Atomics.load(this.ctl, DRAWN) : 0;
+    spec.drawn = drawn;
+    const msg: JobMessage = { job: this.jobs + 1, spec };
     if (partBytes(spec.capacity) * PARTS > this.parts.byteLength) {
       this.parts = this.channel.parts = new SharedArrayBuffer(PARTS * partBytes(spec.capacity));
       msg.parts = this.parts;
     }
+    this.post(msg);
+    return d && drawn > 0 ? { entries: d.entries, states: d.states, ops: drawn } : null;
+  }
+
+  /** Operations drawn ahead so far for the next phase (drawAhead). */
+  get drawnAhead(): number {
+    return this.drawing ? Atomics.load(this.ctl, DRAWN) : 0;
+  }
+
+  /** Posts job `msg.job` (the next) to the worker, its parts and draws counted from 0. */
+  private post(msg: JobMessage): void {
+    this.jobs = msg.job;
     this.read = 0;
-    for (const s of [NEXT, PRODUCED, CONSUMED, STOP]) Atomics.store(this.ctl, s, 0);
+    for (const s of [NEXT, PRODUCED, CONSUMED, STOP, DRAWN]) Atomics.store(this.ctl, s, 0);
     this.channel.port.postMessage(msg);
-    Atomics.store(this.ctl, JOB, job);
+    Atomics.store(this.ctl, JOB, msg.job);
     this.ring();
   }
 
@@ -348,6 +416,7 @@ export class GeneratorThread {
   release(): void {
     if (this.closed || idle.includes(this)) return;
     this.stop();
+    this.drawing = null; // (drawn into this simulator's core)
     if (!this.own) this.closed = true;
     else if (idle.length < MAX_IDLE) idle.push(this);
     else this.close();
@@ -356,6 +425,7 @@ export class GeneratorThread {
   /** Ends the worker (idempotent); a hosted one only stops. */
   close(): void {
     if (this.closed) return;
+    this.drawing = null;
     if (!this.own) {
       if (Atomics.load(this.ctl, FAILED) === 0) this.stop();
       this.closed = true;
@@ -420,6 +490,10 @@ export class PartProducer {
   private parts: SharedArrayBuffer;
   private jobs = 0;
   private job: { spec: GeneratorSpec; maker: PartMaker; requests: number } | null = null;
+  /** Operations being drawn ahead: `done` of `d.ops` so far, into `core` and the main thread's core. */
+  private draw: { d: DrawAhead; core: WorkerCore; entries: number; states: number; done: number } | null = null;
+  /** What the last draw ahead left in its core: a phase made in that core takes its operations from there. */
+  private drawn: { core: WorkerCore; entries: number; states: number; ops: number } | null = null;
 
   /** `ahead`: the most parts it makes ahead of the main thread (at most PARTS). */
   constructor(
@@ -442,6 +516,11 @@ export class PartProducer {
     const ctl = this.ctl;
     if (Atomics.load(ctl, JOB) !== this.jobs) {
       this.take();
+      return true;
+    }
+    if (this.draw) {
+      if (Atomics.load(ctl, STOP) !== 0) this.drawEnd();
+      else this.drawBlock(this.draw);
       return true;
     }
     const job = this.job;
@@ -470,9 +549,33 @@ export class PartProducer {
     return true;
   }
 
+  /** Draws the next block of operations ahead, into this core and the main thread's. */
+  private drawBlock(w: NonNullable<PartProducer["draw"]>): void {
+    const { d, core } = w;
+    const n = Math.min(DRAW_BLOCK, d.ops - w.done);
+    const got = core.g.ycsbDraw(w.entries + w.done * 32, w.states + w.done * 16, n);
+    const mem = core.g.memory.buffer;
+    new Uint8Array(d.memory, d.entries + w.done * 32, got * 32).set(new Uint8Array(mem, w.entries + w.done * 32, got * 32));
+    new Uint8Array(d.memory, d.states + w.done * 16, got * 16).set(new Uint8Array(mem, w.states + w.done * 16, got * 16));
+    w.done += got;
+    Atomics.store(this.ctl, DRAWN, w.done);
+    // all drawn, or the chooser chose nothing (the phase fails there as it would)
+    if (got < n || w.done === d.ops) this.drawEnd();
+  }
+
+  /** The draw ahead is over (drawn, or stopped): its core keeps what it drew. */
+  private drawEnd(): void {
+    const w = this.draw!;
+    this.drawn = { core: w.core, entries: w.entries, states: w.states, ops: w.done };
+    this.draw = null;
+    this.end();
+  }
+
   /** Reports an error: FAILED, and its message on the port. */
   fail(e: unknown): void {
     this.job = null;
+    this.draw = null;
+    this.drawn = null;
     this.data.port.postMessage(e instanceof Error ? e.message : String(e));
     Atomics.store(this.ctl, FAILED, 1);
     Atomics.store(this.ctl, BUSY, 0);
@@ -491,10 +594,26 @@ export class PartProducer {
     Atomics.store(ctl, BUSY, 1);
     Atomics.store(ctl, TAKEN, this.jobs);
     Atomics.notify(ctl, TAKEN);
-    const core = this.makeCore(msg.spec.capacity);
+    if (msg.draw) return this.takeDraw(msg.draw);
+    const spec = msg.spec!;
+    const core = this.makeCore(spec.capacity);
     // no room for the index in this core: the main thread makes every part
-    if (!configureGenerator(core.g, msg.spec)) this.end();
-    else this.job = { spec: msg.spec, maker: { g: core.g, made: -1 }, requests: core.requests };
+    if (!configureGenerator(core.g, spec)) return this.end();
+    // the operations drawn ahead, if this core drew them (else it draws them again, the same)
+    const w = this.drawn;
+    const replay = !!spec.drawn && w !== null && w.core === core && w.ops >= spec.drawn;
+    if (replay) core.g.ycsbReplay(w.entries, w.states, spec.drawn!);
+    this.job = { spec, maker: { g: core.g, made: -1, replay }, requests: core.requests };
+  }
+
+  /** Operations to draw ahead: the generator configured as the phase's (an empty index), a region for them. */
+  private takeDraw(d: DrawAhead): void {
+    this.drawn = null;
+    const core = this.makeCore(d.capacity);
+    const empty: GeneratorSpec = { ...d.spec, buckets: new Int32Array([-1]), records: new Uint8Array(0) };
+    const entries = fitsCore(d.ops * 48) && configureGenerator(core.g, empty) ? core.g.ycsbDrawRegion(d.ops) >>> 0 : 0;
+    if (entries === 0) return this.end(); // no room: nothing drawn ahead
+    this.draw = { d, core, entries, states: entries + d.ops * 32, done: 0 };
   }
 
   /** The phase is over for the worker: idle. */
