@@ -127,9 +127,12 @@ export interface LineWorkerData extends LineCoreSpec {
   side: SideChannel;
 }
 
-/** The worker's side task, run while the ring is empty or nearly: `poll` does one piece of work if there is one, without blocking. */
+/**
+ * The worker's side task, run while the ring is empty or nearly: `poll` does one piece
+ * of work if there is one, without blocking (`idle`: the ring is empty, not only nearly).
+ */
 export interface SideTask {
-  poll(): boolean;
+  poll(idle: boolean): boolean;
 }
 
 /** The worker's core, as the ring's consumer sees it (WasmCore implements it). */
@@ -367,7 +370,7 @@ export function consumeLineRing(
     for (;;) {
       let head = Atomics.load(ctl, HEAD);
       // the side task in the worker's idle time: when the ring is empty
-      if (head === tail && side?.poll()) continue;
+      if (head === tail && side?.poll(true)) continue;
       if (head === tail) {
         const until = performance.now() + SPIN_MS;
         do for (let k = 0; k < 64 && head === tail; k++) head = Atomics.load(ctl, HEAD);
@@ -380,7 +383,7 @@ export function consumeLineRing(
         Atomics.store(ctl, SLEEPING, 1);
         const bell = Atomics.load(ctl, BELL);
         head = Atomics.load(ctl, HEAD);
-        if (head === tail && !side?.poll()) Atomics.wait(ctl, BELL, bell);
+        if (head === tail && !side?.poll(true)) Atomics.wait(ctl, BELL, bell);
         Atomics.store(ctl, SLEEPING, 0);
         head = Atomics.load(ctl, HEAD);
       }
@@ -404,7 +407,7 @@ export function consumeLineRing(
       // nearly caught up: the side task's turn between chunks too
       if (side) {
         const h = Atomics.load(ctl, HEAD);
-        if (h >= 0 && (h - tail + records) % records < SIDE_BACKLOG) side.poll();
+        if (h >= 0 && (h - tail + records) % records < SIDE_BACKLOG) side.poll(false);
       }
     }
   } catch (e) {

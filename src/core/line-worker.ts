@@ -14,10 +14,10 @@ const producer = new PartProducer(data.side, generatorCores(data.module), receiv
 // a failed generator reports on its own channel and stops; the line cache goes on
 let generator: PartProducer | null = producer;
 const side: SideTask = {
-  poll(): boolean {
+  poll(idle: boolean): boolean {
     if (!generator) return false;
     try {
-      return generator.poll();
+      return generator.poll(idle);
     } catch (e) {
       generator.fail(e);
       generator = null;

@@ -278,7 +278,7 @@ export class CoreYcsbRun implements YcsbPhase {
     if (configureDraws(g, spec) > sim.queueCapacity) return null;
     if (inserts) setMalloc(sim, g, store);
     const thread = sim.generatorThread;
-    if (plan && !inserts && !scans && thread) {
+    if (plan && operations > 0 && !inserts && !scans && thread) {
       // the worker takes a copy of what this core took, and makes parts ahead when it can
       const drawn = thread.start(spec);
       if (drawn) g.ycsbReplay(drawn.entries, drawn.states, drawn.ops);

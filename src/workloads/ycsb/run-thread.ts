@@ -511,8 +511,12 @@ export class PartProducer {
     return Atomics.load(this.ctl, CLOSE) !== 0;
   }
 
-  /** Does one thing if there is one: take a new phase, end a stopped or finished one, or make a part. Returns whether it did anything. */
-  poll(): boolean {
+  /**
+   * Does one thing if there is one: take a new phase, end a stopped or finished one,
+   * make a part, or (only when `idle`: a line thread's ring is empty) draw operations
+   * ahead, which no one waits for yet. Returns whether it did anything.
+   */
+  poll(idle = true): boolean {
     const ctl = this.ctl;
     if (Atomics.load(ctl, JOB) !== this.jobs) {
       this.take();
@@ -520,7 +524,8 @@ export class PartProducer {
     }
     if (this.draw) {
       if (Atomics.load(ctl, STOP) !== 0) this.drawEnd();
-      else this.drawBlock(this.draw);
+      else if (idle) this.drawBlock(this.draw);
+      else return false;
       return true;
     }
     const job = this.job;
