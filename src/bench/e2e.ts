@@ -156,13 +156,14 @@ export async function benchEndToEnd(
     for (const row of rows) {
       onProgress?.(r < 0 ? `end to end ${row.key} warm-up` : `end to end ${row.key} ${r + 1}/${runs}`);
       const profile: JobProfile = { runSeconds: 0, dataLines: 0 };
+      // (the main thread's reads inside the process's: its CPU time is then part of the process's)
       const c0 = process.cpuUsage();
       const m0 = mainThreadSeconds();
       const t0 = performance.now();
       const res = await runJob(job(row.policy, row.w, row.mode, row.hostFaults), profile);
       const s = (performance.now() - t0) / 1000;
-      const cpu = cpuSeconds(c0);
       const m1 = mainThreadSeconds();
+      const cpu = cpuSeconds(c0);
       const acc = (res.result as WorkloadRunResult).accesses;
       let m = seen.get(row.key);
       if (!m) seen.set(row.key, (m = { first: acc / s, rates: [], cpuRates: [], mainRates: [], shares: [], lineRates: [], accesses: 0, lines: 0, throughput: 0, json: JSON.stringify(res) }));
