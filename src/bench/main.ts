@@ -135,7 +135,7 @@ if (o.json) {
     console.log(" first run: the warm-up round's, left out of the median: V8 compiling the row's code, the line thread's start (once a process) and its generator's core;");
     console.log(" per main CPU-s: per second of the main thread's CPU time (Linux only): the models, allocators and translation, which bound every row;");
     console.log(" in core: wall time in the core's runs and their fault handling; the rest is the workload models and allocators;");
-    console.log(" thread: the line cache on a worker thread, and YCSB's run phase drawn there too when it is idle, results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");
+    console.log(" thread: the line cache on a worker thread, and YCSB's run phase drawn there too in its spare time (its operations during the load phase), results byte-identical to the exact row's (\"same\"), its rate over the exact row's;");
     console.log(" line-thread: the line thread alone (YCSB's run phase drawn in the main thread's core): the thread row over it is what the generator adds;");
     console.log(" sampled16: 1 line-cache set in 16 modelled, line counts estimated; vs exact: its simulated throughput against the exact row's;");
     console.log(" thread/host-faults: the thread's, with every osv first touch backed on the host: the thread row over it is what backing them in the core gives)");
