@@ -121,8 +121,8 @@ const DRAW_BLOCK = 2048;
 
 /**
  * A run phase's operations to draw before it starts, while the worker has nothing
- * else to do (during the load phase): `spec`'s draws (its index is not read), `ops` of
- * them, into the main thread's core: its shared memory `memory`, entries at `entries`,
+ * else to do (during the load phase): `spec`'s draws (with an empty index: the draws
+ * read none), `ops` of them, into the main thread's core: its shared memory `memory`, entries at `entries`,
  * the stream's states at `states` (assembly/ycsb.ts ycsbDraw's layout). `capacity`: the
  * request buffer the run phase will have.
  */
@@ -611,12 +611,11 @@ export class PartProducer {
     this.job = { spec, maker: { g: core.g, made: -1, replay }, requests: core.requests };
   }
 
-  /** Operations to draw ahead: the generator configured as the phase's (an empty index), a region for them. */
+  /** Operations to draw ahead: the generator configured as the phase's, a region for them. */
   private takeDraw(d: DrawAhead): void {
     this.drawn = null;
     const core = this.makeCore(d.capacity);
-    const empty: GeneratorSpec = { ...d.spec, buckets: new Int32Array([-1]), records: new Uint8Array(0) };
-    const entries = fitsCore(d.ops * 48) && configureGenerator(core.g, empty) ? core.g.ycsbDrawRegion(d.ops) >>> 0 : 0;
+    const entries = fitsCore(d.ops * 48) && configureGenerator(core.g, d.spec) ? core.g.ycsbDrawRegion(d.ops) >>> 0 : 0;
     if (entries === 0) return this.end(); // no room: nothing drawn ahead
     this.draw = { d, core, entries, states: entries + d.ops * 32, done: 0 };
   }
