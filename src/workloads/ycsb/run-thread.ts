@@ -116,7 +116,7 @@ export interface GeneratorSpec {
   drawn?: number;
 }
 
-/** Operations the worker draws at a time (about 0.1 ms: a chunk of line records waits no longer). */
+/** Operations the worker draws at a time (a guess: about 0.1 ms, so that a chunk of line records waits no longer). */
 const DRAW_BLOCK = 2048;
 
 /**
