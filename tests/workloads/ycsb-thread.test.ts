@@ -12,7 +12,7 @@ import { runYcsb, type YcsbRunOptions } from "../../src/workloads/drivers.js";
 import { KvStore } from "../../src/workloads/ycsb/store.js";
 import { CoreYcsbLoad, CoreYcsbRun, generatorSpec } from "../../src/workloads/ycsb/core-run.js";
 import { YcsbRunStream, ycsbKeyNaming, ycsbWorkload, type YcsbWorkloadName } from "../../src/workloads/ycsb/workloads.js";
-import { GeneratorThread, HEADER_WORDS, callSize, configureGenerator, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
+import { GeneratorThread, HEADER_WORDS, callSize, configureGenerator, drawRegion, generatorCores, makePart, nextStart, partOf, type PartMaker } from "../../src/workloads/ycsb/run-thread.js";
 import { loadCoreModule } from "../../src/core/load.js";
 import { workerThreads } from "../../src/core/threads-browser.js";
 import { GiB, hashRequests, vmOf, ycsbFingerprint } from "./core-helpers.js";
@@ -112,10 +112,10 @@ describe("YCSB's run phase on a generator thread", () => {
       const spec = specOf();
       expect(configureGenerator(c.g, spec)).toBe(true);
       if (drawn === 0) return false;
-      const entries = c.g.ycsbDrawRegion(drawn) >>> 0;
-      expect(c.g.ycsbDraw(entries, entries + drawn * 32, drawn)).toBe(drawn);
+      const region = drawRegion(c.g, drawn)!;
+      expect(c.g.ycsbDraw(region.entries, region.states, drawn)).toBe(drawn);
       configureGenerator(c.g, spec); // the stream from its start again
-      c.g.ycsbReplay(entries, entries + drawn * 32, drawn);
+      c.g.ycsbReplay(region.entries, region.states, drawn);
       return true;
     };
     const make = (pattern: number[], drawn: [number, number]) =>

@@ -30,13 +30,13 @@
 import type { Process } from "../../sim/process.js";
 import { RegionLayout, simulatorOf } from "../core-process.js";
 import type { Simulator } from "../../sim/simulator.js";
-import { coreRegion, fitsCore, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
+import { coreRegion, type RequestWriter, type YcsbGenerator } from "../../core/wasm.js";
 import { REQ_BYTES } from "../../core/layout.js";
 import type { WorkloadProcess } from "../drivers.js";
 import type { KeyNaming, KvStore } from "./store.js";
 import { KEY_LENGTHS_CACHED, type YcsbRunStream, type YcsbWorkloadSpec } from "./workloads.js";
 import type { Rng } from "../../util/rng.js";
-import { callSize, configureDraws, makePart, partOf, partState, type GeneratorSpec, type GeneratorThread, type PartMaker, type RunPlan } from "./run-thread.js";
+import { callSize, configureDraws, drawRegion, makePart, partOf, partState, type GeneratorSpec, type GeneratorThread, type PartMaker, type RunPlan } from "./run-thread.js";
 
 /** What a run stream hands the core (YcsbRunStream.coreParams). */
 type YcsbCoreParams = NonNullable<ReturnType<YcsbRunStream["coreParams"]>>;
@@ -434,13 +434,13 @@ function drawAhead(sim: Simulator, store: KvStore, stream: YcsbRunStream, operat
   if (params.shares.some((s) => (s.op === "insert" || s.op === "scan") && s.share > 0)) return;
   const ops = Math.min(operations, CoreYcsbLoad.drawAheadMax);
   if (!(ops > 0)) return;
-  const entries = fitsCore(ops * 48) ? g.ycsbDrawRegion(ops) >>> 0 : 0;
-  if (entries === 0) return;
+  const region = drawRegion(g, ops);
+  if (!region) return;
   // (the memory as it is now: the region may have grown it)
   const memory = g.memory.buffer as SharedArrayBuffer;
   // (its draws only: the index is not the run phase's yet, and not read)
   const spec = { ...generatorSpec(store, params, vcpu, operations, sim, { first: operations, every: operations }), buckets: new Int32Array([-1]), records: new Uint8Array(0) };
-  thread.drawAhead({ spec, ops, capacity: sim.queueCapacity, memory, entries, states: entries + ops * 32 });
+  thread.drawAhead({ spec, ops, capacity: sim.queueCapacity, memory, ...region });
 }
 
 /**

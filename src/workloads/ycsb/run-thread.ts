@@ -126,13 +126,27 @@ const DRAW_BLOCK = 2048;
  * the stream's states at `states` (assembly/ycsb.ts ycsbDraw's layout). `capacity`: the
  * request buffer the run phase will have.
  */
-export interface DrawAhead {
+export interface DrawAhead extends DrawnRegion {
   spec: GeneratorSpec;
   ops: number;
   capacity: number;
   memory: SharedArrayBuffer;
+}
+
+/** Bytes of an operation drawn ahead: its stage entry, and the stream's state after it (assembly/ycsb.ts ycsbDraw). */
+const DRAWN_ENTRY_BYTES = 32;
+const DRAWN_STATE_BYTES = 16;
+
+/** Where `ops` operations drawn ahead go in a core: its entries, then the stream's states. */
+export interface DrawnRegion {
   entries: number;
   states: number;
+}
+
+/** A region in `g`'s core for `ops` operations drawn ahead (ycsbDrawRegion), or null when it has no room. */
+export function drawRegion(g: YcsbGenerator, ops: number): DrawnRegion | null {
+  const entries = fitsCore(ops * (DRAWN_ENTRY_BYTES + DRAWN_STATE_BYTES)) ? g.ycsbDrawRegion(ops) >>> 0 : 0;
+  return entries === 0 ? null : { entries, states: entries + ops * DRAWN_ENTRY_BYTES };
 }
 
 /** What decides a phase's draws: two specs with the same key draw the same operations. */
@@ -490,10 +504,12 @@ export class PartProducer {
   private parts: SharedArrayBuffer;
   private jobs = 0;
   private job: { spec: GeneratorSpec; maker: PartMaker; requests: number } | null = null;
-  /** Operations being drawn ahead: `done` of `d.ops` so far, into `core` and the main thread's core. */
-  private draw: { d: DrawAhead; core: WorkerCore; entries: number; states: number; done: number } | null = null;
-  /** What the last draw ahead left in its core: a phase made in that core takes its operations from there. */
-  private drawn: { core: WorkerCore; entries: number; states: number; ops: number } | null = null;
+  /**
+   * The last draw ahead: `done` of `d.ops` drawn so far into `core`'s `region` and the
+   * main thread's core; `drawing` until it ends. A phase made in that core takes its
+   * operations from there.
+   */
+  private drawn: { d: DrawAhead; core: WorkerCore; region: DrawnRegion; done: number; drawing: boolean } | null = null;
 
   /** `ahead`: the most parts it makes ahead of the main thread (at most PARTS). */
   constructor(
@@ -522,9 +538,10 @@ export class PartProducer {
       this.take();
       return true;
     }
-    if (this.draw) {
-      if (Atomics.load(ctl, STOP) !== 0) this.drawEnd();
-      else if (idle) this.drawBlock(this.draw);
+    const w = this.drawn;
+    if (w?.drawing) {
+      if (Atomics.load(ctl, STOP) !== 0) this.drawEnd(w);
+      else if (idle) this.drawBlock(w);
       else return false;
       return true;
     }
@@ -555,31 +572,30 @@ export class PartProducer {
   }
 
   /** Draws the next block of operations ahead, into this core and the main thread's. */
-  private drawBlock(w: NonNullable<PartProducer["draw"]>): void {
-    const { d, core } = w;
+  private drawBlock(w: NonNullable<PartProducer["drawn"]>): void {
+    const { d, core, region } = w;
     const n = Math.min(DRAW_BLOCK, d.ops - w.done);
-    const got = core.g.ycsbDraw(w.entries + w.done * 32, w.states + w.done * 16, n);
+    const got = core.g.ycsbDraw(region.entries + w.done * DRAWN_ENTRY_BYTES, region.states + w.done * DRAWN_STATE_BYTES, n);
     const mem = core.g.memory.buffer;
-    new Uint8Array(d.memory, d.entries + w.done * 32, got * 32).set(new Uint8Array(mem, w.entries + w.done * 32, got * 32));
-    new Uint8Array(d.memory, d.states + w.done * 16, got * 16).set(new Uint8Array(mem, w.states + w.done * 16, got * 16));
+    // (into the main thread's core at the same operations' places)
+    for (const [size, from, to] of [[DRAWN_ENTRY_BYTES, region.entries, d.entries], [DRAWN_STATE_BYTES, region.states, d.states]]) {
+      new Uint8Array(d.memory, to + w.done * size, got * size).set(new Uint8Array(mem, from + w.done * size, got * size));
+    }
     w.done += got;
     Atomics.store(this.ctl, DRAWN, w.done);
     // all drawn, or the chooser chose nothing (the phase fails there as it would)
-    if (got < n || w.done === d.ops) this.drawEnd();
+    if (got < n || w.done === d.ops) this.drawEnd(w);
   }
 
   /** The draw ahead is over (drawn, or stopped): its core keeps what it drew. */
-  private drawEnd(): void {
-    const w = this.draw!;
-    this.drawn = { core: w.core, entries: w.entries, states: w.states, ops: w.done };
-    this.draw = null;
+  private drawEnd(w: NonNullable<PartProducer["drawn"]>): void {
+    w.drawing = false;
     this.end();
   }
 
   /** Reports an error: FAILED, and its message on the port. */
   fail(e: unknown): void {
     this.job = null;
-    this.draw = null;
     this.drawn = null;
     this.data.port.postMessage(e instanceof Error ? e.message : String(e));
     Atomics.store(this.ctl, FAILED, 1);
@@ -606,8 +622,8 @@ export class PartProducer {
     if (!configureGenerator(core.g, spec)) return this.end();
     // the operations drawn ahead, if this core drew them (else it draws them again, the same)
     const w = this.drawn;
-    const replay = !!spec.drawn && w !== null && w.core === core && w.ops >= spec.drawn;
-    if (replay) core.g.ycsbReplay(w.entries, w.states, spec.drawn!);
+    const replay = !!spec.drawn && w !== null && w.core === core && w.done >= spec.drawn;
+    if (replay) core.g.ycsbReplay(w.region.entries, w.region.states, spec.drawn!);
     this.job = { spec, maker: { g: core.g, made: -1, replay }, requests: core.requests };
   }
 
@@ -615,9 +631,9 @@ export class PartProducer {
   private takeDraw(d: DrawAhead): void {
     this.drawn = null;
     const core = this.makeCore(d.capacity);
-    const entries = fitsCore(d.ops * 48) && configureGenerator(core.g, d.spec) ? core.g.ycsbDrawRegion(d.ops) >>> 0 : 0;
-    if (entries === 0) return this.end(); // no room: nothing drawn ahead
-    this.draw = { d, core, entries, states: entries + d.ops * 32, done: 0 };
+    const region = configureGenerator(core.g, d.spec) ? drawRegion(core.g, d.ops) : null;
+    if (!region) return this.end(); // no room: nothing drawn ahead
+    this.drawn = { d, core, region, done: 0, drawing: true };
   }
 
   /** The phase is over for the worker: idle. */
